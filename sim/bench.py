@@ -1,0 +1,119 @@
+"""Benchmarks: ratios measured in one process, never absolute times in a test.
+
+``p2c bench`` answers DESIGN.md's performance targets:
+
+- **model overhead**: the model's SimPy events per second divided by a bare SimPy
+  loop's, both in this process on this machine. Target: at least 0.33 (model overhead
+  at most 3x raw SimPy). The bare loop is many processes each yielding timeouts, the
+  cheapest thing SimPy can do, for the same number of events as the model run;
+- **scale**: one simulated business day of a ``--users``-strong organisation (the seed
+  organisation scaled up), seconds of wall time (target: under a minute for 1,000 users);
+- **checker**: seconds to check a generated history of 100,000 and 1,000,000 writes and
+  their ratio (target: under 10 s, ratio at most 12) when the checker is installed.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from pathlib import Path
+from typing import Any
+
+import simpy
+
+from sim.runner import run_scenario, sim_event_count
+from sim.scenario import PROJECT_ROOT, Scenario, scenario_from_data
+from sim.yamlio import load_yaml
+
+SEED_SCENARIO = PROJECT_ROOT / "scenarios" / "prospect_to_cash.yaml"
+
+
+def bare_simpy_rate(events: int, processes: int = 1000) -> tuple[float, int]:
+    """Events per second of a bare SimPy loop scheduling about ``events`` timeouts."""
+    env = simpy.Environment()
+    per_process = max(1, events // processes)
+
+    def ticker(env):
+        for _ in range(per_process):
+            yield env.timeout(1.0)
+
+    for _ in range(processes):
+        env.process(ticker(env))
+    started = time.perf_counter()
+    env.run()
+    elapsed = time.perf_counter() - started
+    count = sim_event_count(env)
+    return count / elapsed, count
+
+
+def scaled_scenario(users: int, days: float, source: Path = SEED_SCENARIO) -> Scenario:
+    """The seed organisation with every headcount (and its data) scaled to ``users``."""
+    data, linemap = load_yaml(source)
+    data = copy.deepcopy(data)
+    total = sum(role["headcount"] for role in data["roles"].values())
+    factor = users / total
+    for role in data["roles"].values():
+        role["headcount"] = max(1, round(role["headcount"] * factor))
+    initial = data.setdefault("initial_data", {})
+    for key in ("accounts", "products", "bundles"):
+        if key in initial:
+            initial[key] = max(1, round(initial[key] * factor))
+    data["duration_days"] = days
+    data["scripted"] = []
+    data["name"] = f"{data['name']}-x{users}users"
+    return scenario_from_data(data, linemap, source.parent, source)
+
+
+def measure_model(scenario: Scenario, seed: int | None = None) -> dict[str, Any]:
+    started = time.perf_counter()
+    result = run_scenario(scenario, seed, keep_events=False)
+    elapsed = time.perf_counter() - started
+    return {"wall_s": elapsed, "sim_events": result.sim_events,
+            "history_events": result.event_count, "rate": result.sim_events / elapsed,
+            "trace_sha256": result.trace_sha256}
+
+
+def run_bench(users: int = 1000, days: float = 1.0, checker: bool = True,
+              checker_sizes: tuple[int, ...] = (100_000, 1_000_000)) -> dict[str, Any]:
+    """All benchmark figures as a dict (the CLI prints them)."""
+    figures: dict[str, Any] = {"users": users, "days": days}
+    scenario = scaled_scenario(users, days)
+    model = measure_model(scenario)
+    raw_rate, raw_events = bare_simpy_rate(model["sim_events"])
+    figures["model"] = model
+    figures["raw_simpy"] = {"rate": raw_rate, "sim_events": raw_events}
+    figures["model_over_raw"] = model["rate"] / raw_rate
+    figures["designs"] = {scenario.design.name: model["wall_s"]}
+    if checker:
+        try:
+            from sim.checker.synthetic import bench_checker
+        except ImportError:
+            figures["checker"] = "not available"
+        else:
+            figures["checker"] = bench_checker(sizes=checker_sizes)
+    return figures
+
+
+def bench_lines(figures: dict[str, Any]) -> list[str]:
+    model, raw = figures["model"], figures["raw_simpy"]
+    ratio = figures["model_over_raw"]
+    lines = [
+        f"p2c bench: seed organisation scaled to {figures['users']:,} users, "
+        f"{figures['days']:g} simulated day(s)",
+        f"  model      {model['rate']:>12,.0f} SimPy events/s  ({model['sim_events']:,} events, "
+        f"{model['history_events']:,} history events, {model['wall_s']:.2f} s)",
+        f"  bare SimPy {raw['rate']:>12,.0f} SimPy events/s  ({raw['sim_events']:,} events)",
+        f"  model/raw  {ratio:.3f}  (target >= 0.33: {'met' if ratio >= 0.33 else 'NOT met'})",
+    ]
+    for design, seconds in figures["designs"].items():
+        verdict = "met" if seconds < 60 else "NOT met"
+        lines.append(f"  one day, {figures['users']:,} users, {design}: {seconds:.2f} s "
+                     f"(target < 60 s: {verdict})")
+    checker = figures.get("checker")
+    if isinstance(checker, dict):
+        for key, value in checker.items():
+            lines.append(f"  checker {key}: {value:.3f}" if isinstance(value, float)
+                         else f"  checker {key}: {value}")
+    elif checker:
+        lines.append(f"  checker: {checker}")
+    return lines

@@ -1,0 +1,380 @@
+"""Scenario files: an organisation, a design, a workload, validated when loaded.
+
+A scenario is plain YAML (one record per thing, STYLE.md 5). Everything is checked
+before anything runs: unknown keys, wrong types, impossible values (negative rates, a
+batch interval under 60 s), and references to things that do not exist (an undefined
+role, entity, system or action). Each problem is reported as ``file:line: field.path:
+message``; the CLI turns that into exit code 2 with nothing written.
+
+The design is named (``design: p2c-2017``) or extended and partly overridden::
+
+    design:
+      extends: p2c-2017
+      batch: {interval_s: 300}
+      maps:
+        accounts_hub_to_operations: {interval_s: 120}
+
+Designs are looked up in ``designs/`` beside the scenario, then in the project's
+``scenarios/designs/``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from models.design import DesignSpec
+from models.entities import STANDARD_ENTITIES, Catalogue, custom_entity
+from sim.clock import parse_when
+from sim.workload import ACTIONS
+from sim.yamlio import InputError, LineMap, PathKey, load_yaml, validation_error
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+BUILTIN_DESIGNS = PROJECT_ROOT / "scenarios" / "designs"
+WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_HOURS = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FormOpen(_Strict):
+    """How long a form stays open between reading and saving: log-normal."""
+
+    median_s: float = Field(90.0, gt=0, le=86_400)
+    sigma: float = Field(0.8, ge=0, le=3, description="log-normal shape; 0 = always median")
+
+
+class Role(_Strict):
+    """A group of alike users: how many, where they work, when, and how often they act."""
+
+    headcount: int = Field(ge=0, le=1_000_000)
+    home_system: str
+    other_systems: list[str] = Field(default_factory=list)
+    working_hours: str = "08:00-17:00"
+    workdays: list[Literal["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]] = Field(
+        default_factory=lambda: ["Mon", "Tue", "Wed", "Thu", "Fri"])
+    actions: dict[str, Annotated[float, Field(ge=0, le=3600)]] = Field(
+        default_factory=dict, description="action -> rate per user per working hour")
+    form_open: FormOpen = Field(default_factory=FormOpen)
+    description: str = ""
+
+    @field_validator("working_hours")
+    @classmethod
+    def _hours(cls, value: str) -> str:
+        hours_range(value)
+        return value
+
+    @property
+    def systems(self) -> list[str]:
+        return [self.home_system, *self.other_systems]
+
+
+class ScriptedAction(_Strict):
+    """One save at an exact time, for replaying an incident."""
+
+    at: str | float
+    role: str
+    actor: str | None = None
+    system: str
+    entity: str
+    key: str
+    fields: dict[str, Any]
+    opened_at: str | float | None = Field(
+        None, description="when the form was opened (its base); default: at")
+
+    @field_validator("at", "opened_at")
+    @classmethod
+    def _when(cls, value: str | float | None) -> str | float | None:
+        if value is not None:
+            parse_when(value)
+        return value
+
+    @field_validator("fields")
+    @classmethod
+    def _some_fields(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if not value:
+            raise ValueError("a scripted save must set at least one field")
+        return value
+
+    @property
+    def at_s(self) -> float:
+        return parse_when(self.at)
+
+    @property
+    def opened_s(self) -> float:
+        return parse_when(self.opened_at) if self.opened_at is not None else self.at_s
+
+
+class InitialData(_Strict):
+    """Master data present before the run starts, loaded into every replica at t=0."""
+
+    accounts: int = Field(200, ge=0, le=10_000_000)
+    contacts_per_account: float = Field(2.0, ge=0, le=100)
+    products: int = Field(100, ge=0, le=10_000_000)
+    bundles: int = Field(10, ge=0, le=1_000_000)
+    bundle_lines_per_bundle: int = Field(3, ge=0, le=100)
+
+
+class Objectives(_Strict):
+    """Service objectives the checker judges (staleness per flow, p99 seconds)."""
+
+    staleness_p99_s: dict[str, Annotated[float, Field(gt=0)]] = Field(default_factory=dict)
+
+
+class CustomEntity(_Strict):
+    """An entity the templates do not have (real templates always need extending)."""
+
+    key_prefix: str = Field(min_length=1, max_length=8)
+    fields: dict[str, Literal["str", "int", "float", "status"]]
+    references: dict[str, str] = Field(default_factory=dict)
+
+
+class ScenarioSpec(_Strict):
+    """The whole scenario file."""
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    seed: int = Field(1, ge=0, lt=2**63)
+    design: str | dict[str, Any]
+    duration_days: float = Field(5.0, gt=0, le=366)
+    quiescence_max_s: float = Field(86_400.0, ge=0, description="bound on the drain phase")
+    initial_data: InitialData = Field(default_factory=InitialData)
+    entities: dict[str, CustomEntity] = Field(default_factory=dict)
+    roles: dict[str, Role] = Field(default_factory=dict)
+    scripted: list[ScriptedAction] = Field(default_factory=list)
+    objectives: Objectives = Field(default_factory=Objectives)
+
+
+def hours_range(text: str) -> tuple[float, float]:
+    """``"08:00-17:00"`` -> (28800.0, 61200.0) seconds after midnight."""
+    match = _HOURS.match(text.strip())
+    if not match:
+        raise ValueError(f"working_hours must look like '08:00-17:00', got {text!r}")
+    h0, m0, h1, m1 = (int(g) for g in match.groups())
+    if h0 > 24 or h1 > 24 or m0 > 59 or m1 > 59:
+        raise ValueError(f"no such time in working_hours {text!r}")
+    start, end = h0 * 3600.0 + m0 * 60, h1 * 3600.0 + m1 * 60
+    if not start < end <= 86_400:
+        raise ValueError(f"working_hours must start before they end within a day: {text!r}")
+    return start, end
+
+
+class Scenario:
+    """A loaded, validated scenario with its design resolved and entities catalogued."""
+
+    def __init__(self, spec: ScenarioSpec, design: DesignSpec, catalogue: Catalogue,
+                 path: Path | None, raw: dict[str, Any], design_raw: dict[str, Any]) -> None:
+        self.spec = spec
+        self.design = design
+        self.catalogue = catalogue
+        self.path = path
+        self.raw = raw
+        self.design_raw = design_raw
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def resolved(self) -> dict[str, Any]:
+        """The scenario with its design written out in full (saved in the run folder)."""
+        data = dict(self.raw)
+        data["design"] = self.design.model_dump(mode="json")
+        return data
+
+    def sha256(self) -> str:
+        text = json.dumps(self.resolved(), sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def with_design(self, design: DesignSpec) -> Scenario:
+        """The same organisation and workload under another design (comparisons)."""
+        return Scenario(self.spec, design, self.catalogue, self.path, self.raw,
+                        design.model_dump(mode="json"))
+
+
+# ----------------------------------------------------------------- loading
+
+
+def _find_design(name: str, near: Path | None) -> Path:
+    candidates = []
+    if near is not None:
+        candidates += [near / "designs" / f"{name}.yaml", near.parent / "designs" / f"{name}.yaml"]
+    candidates.append(BUILTIN_DESIGNS / f"{name}.yaml")
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    known = sorted(p.stem for p in BUILTIN_DESIGNS.glob("*.yaml"))
+    raise LookupError(f"unknown design {name!r} (known: {', '.join(known)})")
+
+
+def _merge(base: Any, override: Any) -> Any:
+    """Deep merge of mappings; lists and scalars in ``override`` replace the base's."""
+    if isinstance(base, dict) and isinstance(override, dict):
+        merged = dict(base)
+        for key, value in override.items():
+            merged[key] = _merge(base.get(key), value) if key in base else value
+        return merged
+    return override
+
+
+def load_design(
+    ref: str | dict[str, Any], linemap: LineMap, near: Path | None, path: PathKey = ("design",),
+    depth: int = 0,
+) -> tuple[DesignSpec, dict[str, Any]]:
+    """Resolve ``design: NAME`` or ``design: {extends: NAME, ...overrides}``."""
+    if depth > 8:
+        raise linemap.error(path, "design 'extends' chain is longer than 8 (a cycle?)")
+    if isinstance(ref, str):
+        name, overrides = ref, None
+    elif "extends" not in ref:
+        # A design written out in full (as in a run folder's scenario.resolved.yaml).
+        try:
+            return DesignSpec.model_validate(ref), ref
+        except ValidationError as exc:
+            raise validation_error(exc, linemap, path) from None
+    else:
+        name = ref["extends"]
+        if not isinstance(name, str):
+            raise linemap.error(path + ("extends",), "must be a design name")
+        overrides = {k: v for k, v in ref.items() if k != "extends"}
+    try:
+        file = _find_design(name, near)
+    except LookupError as exc:
+        raise linemap.error(path if isinstance(ref, str) else path + ("extends",),
+                            str(exc)) from None
+    data, design_lines = load_yaml(file)
+    if not isinstance(data, dict):
+        raise InputError(f"{file}:1: a design file must be a mapping")
+    if "extends" in data:
+        _, parent_raw = load_design(data, design_lines, file.parent, (), depth + 1)
+        data = _merge(parent_raw, {k: v for k, v in data.items() if k != "extends"})
+    try:
+        DesignSpec.model_validate(data)
+    except ValidationError as exc:
+        raise validation_error(exc, design_lines) from None
+    if overrides:
+        data = _merge(data, overrides)
+        if "name" not in overrides:
+            data["name"] = f"{name}+overrides"
+    try:
+        design = DesignSpec.model_validate(data)
+    except ValidationError as exc:
+        raise validation_error(exc, linemap, path) from None
+    return design, data
+
+
+def load_scenario(path: Path | str) -> Scenario:
+    """Load and validate a scenario file; raises :class:`InputError` naming file and line."""
+    path = Path(path)
+    data, linemap = load_yaml(path)
+    return scenario_from_data(data, linemap, path.parent, path)
+
+
+def scenario_from_data(
+    data: Any, linemap: LineMap, near: Path | None = None, path: Path | None = None
+) -> Scenario:
+    if not isinstance(data, dict):
+        raise linemap.error((), "a scenario file must be a mapping of keys to values")
+    try:
+        spec = ScenarioSpec.model_validate(data)
+    except ValidationError as exc:
+        raise validation_error(exc, linemap) from None
+    design, design_raw = load_design(spec.design, linemap, near)
+    catalogue = _catalogue(spec, linemap)
+    _cross_check(spec, design, catalogue, linemap)
+    return Scenario(spec, design, catalogue, path, data, design_raw)
+
+
+def _catalogue(spec: ScenarioSpec, linemap: LineMap) -> Catalogue:
+    entities = list(STANDARD_ENTITIES)
+    known = {e.name for e in entities} | set(spec.entities)
+    for name, custom in spec.entities.items():
+        if name in {e.name for e in STANDARD_ENTITIES}:
+            raise linemap.error(("entities", name), "a standard entity cannot be redefined")
+        for field, target in custom.references.items():
+            if field not in custom.fields:
+                raise linemap.error(("entities", name, "references", field),
+                                    "references a field the entity does not declare")
+            if target not in known:
+                raise linemap.error(("entities", name, "references", field),
+                                    f"unknown entity {target!r}")
+        entities.append(custom_entity(name, custom.key_prefix, custom.fields, custom.references))
+    try:
+        return Catalogue(entities)
+    except ValueError as exc:
+        raise linemap.error(("entities",), str(exc)) from None
+
+
+def _cross_check(spec: ScenarioSpec, design: DesignSpec, catalogue: Catalogue,
+                 linemap: LineMap) -> None:
+    systems = set(design.systems)
+
+    def need_system(where: PathKey, system: str) -> None:
+        if system not in systems:
+            raise linemap.error(where, f"unknown system {system!r} "
+                                       f"(the design has {', '.join(design.systems)})")
+
+    def need_entity(where: PathKey, entity: str) -> None:
+        if entity not in catalogue:
+            raise linemap.error(where, f"unknown entity {entity!r} "
+                                       f"(known: {', '.join(catalogue.names())})")
+
+    # The design's own references to entities and fields.
+    for name, spec_map in design.maps.items():
+        where: PathKey = ("design", "maps", name)
+        need_entity(where + ("entity",), spec_map.entity)
+        fields = set(catalogue[spec_map.entity].field_names)
+        for field in list(spec_map.fields or []) + list(spec_map.when or {}):
+            if field not in fields:
+                raise linemap.error(where, f"{spec_map.entity} has no field {field!r}")
+    for entity in design.editable:
+        need_entity(("design", "editable", entity), entity)
+
+    for role_name, role in spec.roles.items():
+        where = ("roles", role_name)
+        need_system(where + ("home_system",), role.home_system)
+        for i, system in enumerate(role.other_systems):
+            need_system(where + ("other_systems", i), system)
+        for action in role.actions:
+            action_def = ACTIONS.get(action)
+            if action_def is None:
+                raise linemap.error(where + ("actions", action),
+                                    f"unknown action (known: {', '.join(sorted(ACTIONS))})")
+            if not set(action_def.systems) & set(role.systems):
+                raise linemap.error(
+                    where + ("actions", action),
+                    f"{action} runs in {'/'.join(action_def.systems)}, but the role works in "
+                    f"{'/'.join(role.systems)}")
+    end_s = spec.duration_days * 86_400.0
+    for i, action in enumerate(spec.scripted):
+        where = ("scripted", i)
+        if action.role not in spec.roles:
+            raise linemap.error(where + ("role",), f"undefined role {action.role!r}")
+        need_system(where + ("system",), action.system)
+        need_entity(where + ("entity",), action.entity)
+        fields = catalogue[action.entity].field_names
+        for field in action.fields:
+            if field not in fields:
+                raise linemap.error(where + ("fields", field),
+                                    f"{action.entity} has no field {field!r} "
+                                    f"(fields: {', '.join(fields)})")
+        if action.at_s >= end_s:
+            raise linemap.error(where + ("at",), f"after the run ends (duration_days "
+                                                 f"{spec.duration_days:g})")
+        if action.opened_s > action.at_s:
+            raise linemap.error(where + ("opened_at",), "a form cannot be opened after it "
+                                                        "is saved")
+    for flow in spec.objectives.staleness_p99_s:
+        where = ("objectives", "staleness_p99_s", flow)
+        match = re.match(r"^([\w-]+):([\w-]+)->([\w-]+)$", flow)
+        if not match:
+            raise linemap.error(where, "a flow is named 'entity:origin->destination'")
+        need_entity(where, match.group(1))
+        need_system(where, match.group(2))
+        need_system(where, match.group(3))

@@ -1,0 +1,106 @@
+"""The readable summary a run prints: what happened, in the words of the business."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+from sim.clock import format_t
+
+
+def table(rows: list[list[str]], header: list[str], align: str | None = None) -> list[str]:
+    """A plain-text table; ``align`` is one letter per column, ``l`` or ``r``."""
+    align = align or "l" + "r" * (len(header) - 1)
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+
+    def fmt(row: list[str]) -> str:
+        cells = [str(c).ljust(w) if a == "l" else str(c).rjust(w)
+                 for c, w, a in zip(row, widths, align, strict=True)]
+        return "  ".join(cells).rstrip()
+
+    return [fmt(header), "  ".join("-" * w for w in widths), *(fmt(r) for r in rows)]
+
+
+def _flows(metrics: dict[str, float]) -> list[str]:
+    prefix = "propagation_p50_s."
+    return [k[len(prefix):] for k in metrics if k.startswith(prefix)]
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def overwrite_lines(events: Iterable[dict[str, Any]], limit: int = 5) -> list[str]:
+    """The first overwritten user edits, explained from the history's overwrite events."""
+    writes: dict[str, dict[str, Any]] = {}
+    lines: list[str] = []
+    seen: set[str] = set()
+    for event in events:
+        kind = event["kind"]
+        if kind == "write":
+            writes[event["write_id"]] = event
+        elif kind == "overwrite" and event["lost_write"] not in seen:
+            lost = writes.get(event["lost_write"])
+            if lost is None or lost["role"] == "migration":
+                continue
+            seen.add(event["lost_write"])
+            field = event["field"]
+            by = event["by_write"]
+            how = "a save" if event["via"] == "user" else f"batch run {event['via']}"
+            lines.append(
+                f"{lost['write_id']} ({lost['actor']} set {lost['entity']} {lost['key']} "
+                f"{field} {lost['fields'].get(field)!r} at {format_t(lost['t'])} in "
+                f"{lost['system']}) was overwritten at {format_t(event['t'])} in "
+                f"{event['system']} by {how} carrying {by}, whose base did not include it."
+            )
+            if len(lines) >= limit:
+                break
+    return lines
+
+
+def summary_lines(result: Any, scenario: Any) -> list[str]:
+    """The run summary: writes, batch runs, records moved, overwrites, delays per flow."""
+    m = result.metrics
+    lines = [
+        f"p2c run: {result.scenario}  design {result.design}  seed {result.seed}",
+        f"  simulated {_duration(result.end_s)} "
+        f"({'reached quiescence' if result.quiescent else 'DID NOT reach quiescence'}); "
+        f"{result.event_count:,} history events; trace {result.trace_sha256[:16]}",
+        "",
+    ]
+    by_entity: Counter[tuple[str, str]] = Counter()
+    for key, value in m.items():
+        if key.startswith("writes.") and key.count(".") == 2:
+            _, system, entity = key.split(".")
+            by_entity[(entity, system)] += int(value)
+    systems = list(scenario.design.systems)
+    entities = sorted({e for e, _ in by_entity}, key=scenario.catalogue.names().index)
+    rows = [[e, *(f"{by_entity[(e, s)]:,}" if by_entity[(e, s)] else "." for s in systems)]
+            for e in entities]
+    lines.append(f"User saves by entity and system ({int(m.get('writes', 0)):,} accepted, "
+                 f"{int(m.get('saves_rejected', 0)):,} refused):")
+    lines += ["  " + x for x in table(rows, ["entity", *systems])]
+    lines.append("")
+    lines.append(f"Batch runs: {int(m.get('batch_runs', 0)):,} over {len(scenario.design.maps)} "
+                 f"maps; records moved: {int(m.get('rows_moved', 0)):,}")
+    overwritten = int(m.get("overwritten_edits", 0))
+    lines.append(f"Overwritten edits: {overwritten:,} user writes replaced by a write that "
+                 "never saw them")
+    for where, count in sorted(result.overwrites_by.items(), key=lambda kv: (-kv[1], kv[0])):
+        lines.append(f"  {count:>5,}  {where}")
+    lines.append("")
+    flows = _flows(m)
+    if flows:
+        rows = [[flow, _duration(m[f"propagation_p50_s.{flow}"]),
+                 _duration(m[f"propagation_p95_s.{flow}"]),
+                 _duration(m[f"propagation_p99_s.{flow}"]),
+                 f"{int(m[f'propagation_count.{flow}']):,}"]
+                for flow in flows if "->hub" not in flow]
+        lines.append("Propagation delay per flow (save to first apply at the destination):")
+        lines += ["  " + x for x in table(rows, ["flow", "p50", "p95", "p99", "writes"])]
+    return lines

@@ -1,0 +1,530 @@
+"""The organisation at work: users following the prospect-to-cash business flow.
+
+Each user is one SimPy process (a generator taking ``env`` first, STYLE.md 2): during
+their role's working hours they start actions at the role's rates (a Poisson process
+per user), open a form (which fixes the *base* of their save: the versions they saw),
+keep it open for a drawn time, then save. The business flow runs through the actions:
+
+    Sales:       create/edit accounts and contacts, create quotes, convert a quote to an
+                 order, edit and activate Draft orders, cancel Draft orders, bundles
+    Operations:  edit customers (credit data), confirm Active orders, pick/pack/ship,
+                 invoice shipped orders, create/edit/retire products
+
+Products are retired in Operations while bundles that point at them live on in Sales:
+the seed post's bundle question shows up as bundle lines referencing retired products.
+
+Scripted actions (exact who, when, what) replay an incident and mix with random work.
+Every random draw comes from the user's own named stream, so adding a role does not
+change what the others do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from models.entities import ORDER_STATUSES
+from models.integration import Integration
+
+OPERATIONS = "operations"
+SALES = "sales"
+
+CITIES = ("Oslo", "Lyon", "Leeds", "Porto", "Graz", "Turku", "Gent", "Brno", "Cork", "Pisa")
+PAYMENT_TERMS = ("Net10", "Net30", "Net45", "Net60")
+CUSTOMER_GROUPS = ("Retail", "Wholesale", "Intercompany", "Export")
+UNITS = ("pcs", "box", "kg", "h")
+
+
+@dataclass(slots=True)
+class Save:
+    """One record a user will save when the form closes."""
+
+    entity: str
+    key: str
+    fields: dict[str, Any]
+    base: dict[str, tuple[str, ...]] | None  # None: a new record (nothing seen)
+    opened_row_version: int | None = None
+
+
+Plan = list[Save]
+PlanFn = Callable[[Integration, str, np.random.Generator], Plan | None]
+
+
+@dataclass(frozen=True, slots=True)
+class ActionDef:
+    """A business action: the systems it can run in, the entity it touches, its plan."""
+
+    name: str
+    systems: tuple[str, ...]
+    entity: str
+    description: str
+    plan: PlanFn
+
+
+# --------------------------------------------------------------- helpers
+
+
+def _pick(rng: np.random.Generator, keys: list[str]) -> str | None:
+    if not keys:
+        return None
+    return keys[int(rng.random() * len(keys))]
+
+
+def _money(rng: np.random.Generator, low: float, high: float, step: float) -> float:
+    return float(round(low + step * int(rng.random() * ((high - low) / step + 1)), 2))
+
+
+def _choice(rng: np.random.Generator, options: tuple[str, ...]) -> str:
+    return options[int(rng.random() * len(options))]
+
+
+def _edit(integ: Integration, system: str, entity: str, key: str, fields: dict) -> Save:
+    base, row_version = integ.open_form(system, entity, key, tuple(fields))
+    return Save(entity, key, fields, base, row_version)
+
+
+def _status_keys(integ: Integration, system: str, entity: str, status: str) -> list[str]:
+    return integ.replicas[system].by_status[entity][status].keys
+
+
+def _new_account_fields(rng: np.random.Generator, key: str) -> dict[str, Any]:
+    return {
+        "name": f"Customer {key[4:]}",
+        "phone": f"+1-555-{int(rng.random() * 1e6):06d}",
+        "city": _choice(rng, CITIES),
+        "credit_limit": _money(rng, 1000, 50000, 500),
+        "payment_terms": "Net30",
+        "customer_group": _choice(rng, CUSTOMER_GROUPS),
+    }
+
+
+def _new_contact_fields(rng: np.random.Generator, account: str) -> dict[str, Any]:
+    n = int(rng.random() * 1e5)
+    return {"account": account, "first_name": f"First{n % 97}", "last_name": f"Last{n}",
+            "email": f"c{n}@example.com", "phone": f"+1-556-{n:06d}"}
+
+
+def _new_product_fields(rng: np.random.Generator, key: str) -> dict[str, Any]:
+    return {"name": f"Product {key[4:]}", "list_price": _money(rng, 5, 2000, 5),
+            "unit": _choice(rng, UNITS), "status": "Active"}
+
+
+# ---------------------------------------------------------- Sales actions
+
+
+def plan_create_account(integ: Integration, system: str, rng: np.random.Generator) -> Plan:
+    key = integ.new_key("account")
+    return [Save("account", key, _new_account_fields(rng, key), None)]
+
+
+def plan_edit_account(integ: Integration, system: str, rng: np.random.Generator) -> Plan | None:
+    key = _pick(rng, integ.replicas[system].keys["account"])
+    if key is None:
+        return None
+    if system == OPERATIONS:
+        # Credit management: what finance users change on a customer in Operations.
+        roll = rng.random()
+        if roll < 0.6:
+            fields: dict[str, Any] = {"credit_limit": _money(rng, 1000, 80000, 500)}
+        elif roll < 0.8:
+            fields = {"payment_terms": _choice(rng, PAYMENT_TERMS)}
+        else:
+            fields = {"customer_group": _choice(rng, CUSTOMER_GROUPS)}
+    else:
+        roll = rng.random()
+        if roll < 0.6:
+            fields = {"phone": f"+1-555-{int(rng.random() * 1e6):06d}"}
+        elif roll < 0.9:
+            fields = {"city": _choice(rng, CITIES)}
+        else:
+            fields = {"name": f"Customer {key[4:]} {_choice(rng, ('Ltd', 'AG', 'SA', 'Inc'))}"}
+    return [_edit(integ, system, "account", key, fields)]
+
+
+def plan_create_contact(integ: Integration, system: str, rng: np.random.Generator) -> Plan | None:
+    account = _pick(rng, integ.replicas[system].keys["account"])
+    if account is None:
+        return None
+    return [Save("contact", integ.new_key("contact"), _new_contact_fields(rng, account), None)]
+
+
+def plan_edit_contact(integ: Integration, system: str, rng: np.random.Generator) -> Plan | None:
+    key = _pick(rng, integ.replicas[system].keys["contact"])
+    if key is None:
+        return None
+    n = int(rng.random() * 1e6)
+    fields = {"email": f"c{n}@example.com"} if rng.random() < 0.5 else {"phone": f"+1-557-{n:06d}"}
+    return [_edit(integ, system, "contact", key, fields)]
+
+
+def _product_lines(
+    integ: Integration, system: str, rng: np.random.Generator, parent_entity: str,
+    line_entity: str, parent_key: str, max_lines: int,
+) -> Plan:
+    active = _status_keys(integ, system, "product", "Active")
+    products = integ.replicas[system].tables["product"]
+    lines: Plan = []
+    for _ in range(1 + int(rng.random() * max_lines)):
+        product = _pick(rng, active)
+        if product is None:
+            break
+        fields: dict[str, Any] = {parent_entity: parent_key, "product": product,
+                                  "quantity": 1 + int(rng.random() * 10)}
+        if line_entity != "bundle_line":
+            fields["unit_price"] = products[product].value("list_price", 0.0)
+        lines.append(Save(line_entity, integ.new_key(line_entity), fields, None))
+    return lines
+
+
+def plan_create_quote(integ: Integration, system: str, rng: np.random.Generator) -> Plan | None:
+    account = _pick(rng, integ.replicas[system].keys["account"])
+    if account is None or not _status_keys(integ, system, "product", "Active"):
+        return None
+    key = integ.new_key("quote")
+    header = Save("quote", key, {"account": account, "name": f"Quote for {account}",
+                                 "status": "Active"}, None)
+    return [header, *_product_lines(integ, system, rng, "quote", "quote_line", key, 4)]
+
+
+def plan_convert_quote(integ: Integration, system: str, rng: np.random.Generator) -> Plan | None:
+    """Win a quote: a Draft order with the quote's lines, and the quote marked Won."""
+    replica = integ.replicas[system]
+    quote = _pick(rng, _status_keys(integ, system, "quote", "Active"))
+    if quote is None:
+        return None
+    quote_row = replica.tables["quote"][quote]
+    order = integ.new_key("order")
+    plan: Plan = [Save("order", order, {
+        "account": quote_row.value("account"), "quote": quote,
+        "description": f"Order from {quote}", "requested_ship_day": 1 + int(rng.random() * 20),
+        "status": "Draft"}, None)]
+    for line_key in replica.lines_of("quote_line", quote):
+        line = replica.tables["quote_line"][line_key]
+        plan.append(Save("order_line", integ.new_key("order_line"), {
+            "order": order, "product": line.value("product"),
+            "quantity": line.value("quantity"), "unit_price": line.value("unit_price")}, None))
+    plan.append(_edit(integ, system, "quote", quote, {"status": "Won"}))
+    return plan
+
+
+def _order_status_step(
+    integ: Integration, system: str, rng: np.random.Generator, from_status: str, to_status: str
+) -> Plan | None:
+    order = _pick(rng, _status_keys(integ, system, "order", from_status))
+    if order is None:
+        return None
+    return [_edit(integ, system, "order", order, {"status": to_status})]
+
+
+def plan_edit_order(integ: Integration, system: str, rng: np.random.Generator) -> Plan | None:
+    order = _pick(rng, _status_keys(integ, system, "order", "Draft"))
+    if order is None:
+        return None
+    fields = ({"requested_ship_day": 1 + int(rng.random() * 20)} if rng.random() < 0.5
+              else {"description": f"Revised {int(rng.random() * 1e4)}"})
+    return [_edit(integ, system, "order", order, fields)]
+
+
+def plan_activate_order(integ: Integration, system: str, rng: np.random.Generator) -> Plan | None:
+    return _order_status_step(integ, system, rng, "Draft", "Active")
+
+
+def plan_cancel_order(integ: Integration, system: str, rng: np.random.Generator) -> Plan | None:
+    return _order_status_step(integ, system, rng, "Draft", "Cancelled")
+
+
+def plan_create_bundle(integ: Integration, system: str, rng: np.random.Generator) -> Plan | None:
+    if not _status_keys(integ, system, "product", "Active"):
+        return None
+    key = integ.new_key("bundle")
+    header = Save("bundle", key, {"name": f"Bundle {key[4:]}",
+                                  "discount_pct": _money(rng, 0, 20, 2.5)}, None)
+    return [header, *_product_lines(integ, system, rng, "bundle", "bundle_line", key, 3)]
+
+
+def plan_edit_bundle(integ: Integration, system: str, rng: np.random.Generator) -> Plan | None:
+    bundle = _pick(rng, integ.replicas[system].keys["bundle"])
+    if bundle is None:
+        return None
+    if rng.random() < 0.5:
+        return [_edit(integ, system, "bundle", bundle, {"discount_pct": _money(rng, 0, 20, 2.5)})]
+    return _product_lines(integ, system, rng, "bundle", "bundle_line", bundle, 1) or None
+
+
+# ----------------------------------------------------- Operations actions
+
+
+def plan_confirm_order(integ: Integration, system: str, rng: np.random.Generator) -> Plan | None:
+    return _order_status_step(integ, system, rng, "Active", "Confirmed")
+
+
+def plan_advance_order(integ: Integration, system: str, rng: np.random.Generator) -> Plan | None:
+    """One warehouse step on an order: Confirmed -> Picked -> Packed -> Shipped."""
+    steps = ("Confirmed", "Picked", "Packed")
+    lists = [_status_keys(integ, system, "order", s) for s in steps]
+    total = sum(len(k) for k in lists)
+    if total == 0:
+        return None
+    index = int(rng.random() * total)
+    for status, keys in zip(steps, lists, strict=True):
+        if index < len(keys):
+            following = ORDER_STATUSES[ORDER_STATUSES.index(status) + 1]
+            return [_edit(integ, system, "order", keys[index], {"status": following})]
+        index -= len(keys)
+    return None  # pragma: no cover - index is always in range
+
+
+def plan_invoice_order(integ: Integration, system: str, rng: np.random.Generator) -> Plan | None:
+    """Invoice a shipped order: invoice lines from the order lines, total from the lines."""
+    replica = integ.replicas[system]
+    order = _pick(rng, _status_keys(integ, system, "order", "Shipped"))
+    if order is None:
+        return None
+    invoice = integ.new_key("invoice")
+    lines: Plan = []
+    total = 0.0
+    for line_key in replica.lines_of("order_line", order):
+        line = replica.tables["order_line"][line_key]
+        quantity = line.value("quantity", 0)
+        price = line.value("unit_price", 0.0)
+        amount = round(quantity * price, 2)
+        total += amount
+        lines.append(Save("invoice_line", integ.new_key("invoice_line"), {
+            "invoice": invoice, "product": line.value("product"), "quantity": quantity,
+            "unit_price": price, "amount": amount}, None))
+    header = Save("invoice", invoice, {
+        "order": order, "account": replica.tables["order"][order].value("account"),
+        "total_amount": round(total, 2)}, None)
+    return [header, *lines, _edit(integ, system, "order", order, {"status": "Invoiced"})]
+
+
+def plan_create_product(integ: Integration, system: str, rng: np.random.Generator) -> Plan:
+    key = integ.new_key("product")
+    return [Save("product", key, _new_product_fields(rng, key), None)]
+
+
+def plan_edit_product(integ: Integration, system: str, rng: np.random.Generator) -> Plan | None:
+    product = _pick(rng, _status_keys(integ, system, "product", "Active"))
+    if product is None:
+        return None
+    return [_edit(integ, system, "product", product, {"list_price": _money(rng, 5, 2000, 5)})]
+
+
+def plan_retire_product(integ: Integration, system: str, rng: np.random.Generator) -> Plan | None:
+    product = _pick(rng, _status_keys(integ, system, "product", "Active"))
+    if product is None:
+        return None
+    return [_edit(integ, system, "product", product, {"status": "Retired"})]
+
+
+def _action(name: str, systems: tuple[str, ...], entity: str, plan: PlanFn) -> ActionDef:
+    doc = (plan.__doc__ or name.replace("_", " ")).strip().splitlines()[0]
+    return ActionDef(name, systems, entity, doc, plan)
+
+
+#: Every action a role may list under ``actions:``, with the systems it runs in.
+ACTIONS: dict[str, ActionDef] = {a.name: a for a in (
+    _action("create_account", (SALES,), "account", plan_create_account),
+    _action("edit_account", (SALES, OPERATIONS), "account", plan_edit_account),
+    _action("create_contact", (SALES,), "contact", plan_create_contact),
+    _action("edit_contact", (SALES, OPERATIONS), "contact", plan_edit_contact),
+    _action("create_quote", (SALES,), "quote", plan_create_quote),
+    _action("convert_quote", (SALES,), "order", plan_convert_quote),
+    _action("edit_order", (SALES,), "order", plan_edit_order),
+    _action("activate_order", (SALES,), "order", plan_activate_order),
+    _action("cancel_order", (SALES,), "order", plan_cancel_order),
+    _action("create_bundle", (SALES,), "bundle", plan_create_bundle),
+    _action("edit_bundle", (SALES,), "bundle", plan_edit_bundle),
+    _action("confirm_order", (OPERATIONS,), "order", plan_confirm_order),
+    _action("advance_order", (OPERATIONS,), "order", plan_advance_order),
+    _action("invoice_order", (OPERATIONS,), "invoice", plan_invoice_order),
+    _action("create_product", (OPERATIONS,), "product", plan_create_product),
+    _action("edit_product", (OPERATIONS,), "product", plan_edit_product),
+    _action("retire_product", (OPERATIONS,), "product", plan_retire_product),
+)}
+
+
+def seed_initial_data(
+    integ: Integration,
+    rng: np.random.Generator,
+    *,
+    accounts: int,
+    contacts_per_account: float,
+    products: int,
+    bundles: int,
+    bundle_lines_per_bundle: int,
+    now_s: float = 0.0,
+) -> int:
+    """Create the master data a company starts with, each record in its master system.
+
+    Products in Operations; accounts, contacts and bundles in Sales. Saved by the
+    ``migration`` actor; the initial load then copies them across. Returns saves made.
+    """
+    saves = 0
+
+    def save(system: str, entity: str, key: str, fields: dict[str, Any]) -> None:
+        nonlocal saves
+        integ.save(now_s=now_s, actor="migration", role="migration", system=system,
+                   entity=entity, key=key, fields=fields)
+        saves += 1
+
+    for _ in range(products):
+        key = integ.new_key("product")
+        save(OPERATIONS, "product", key, _new_product_fields(rng, key))
+    account_keys = []
+    for _ in range(accounts):
+        key = integ.new_key("account")
+        account_keys.append(key)
+        save(SALES, "account", key, _new_account_fields(rng, key))
+    contacts = int(round(accounts * contacts_per_account))
+    for i in range(contacts):
+        account = account_keys[i % len(account_keys)] if account_keys else None
+        if account is None:
+            break
+        save(SALES, "contact", integ.new_key("contact"), _new_contact_fields(rng, account))
+    # Bundles reference products, which live in Operations until the initial load: the
+    # migration builds them from the product list directly.
+    product_keys = list(integ.replicas[OPERATIONS].keys["product"])
+    for _ in range(bundles):
+        key = integ.new_key("bundle")
+        save(SALES, "bundle", key, {"name": f"Bundle {key[4:]}",
+                                    "discount_pct": _money(rng, 0, 20, 2.5)})
+        for _ in range(bundle_lines_per_bundle if product_keys else 0):
+            save(SALES, "bundle_line", integ.new_key("bundle_line"), {
+                "bundle": key, "product": _pick(rng, product_keys),
+                "quantity": 1 + int(rng.random() * 5)})
+    return saves
+
+
+# ------------------------------------------------------------ the users
+
+
+class WorkCalendar:
+    """Working time of one role: which weekdays, which hours; run starts Monday 00:00."""
+
+    def __init__(self, workdays: tuple[int, ...], start_s: float, end_s: float) -> None:
+        self.workdays = frozenset(workdays)
+        self.start_s = start_s
+        self.end_s = end_s
+
+    def advance(self, now_s: float, work_s: float) -> float:
+        """The instant ``work_s`` seconds of working time after ``now_s``."""
+        if not self.workdays:
+            return float("inf")
+        t = now_s
+        remaining = work_s
+        while True:
+            day = int(t // 86_400)
+            midnight = day * 86_400.0
+            if day % 7 in self.workdays:
+                open_s = midnight + self.start_s
+                close_s = midnight + self.end_s
+                if t < open_s:
+                    t = open_s
+                if t < close_s:
+                    available = close_s - t
+                    if remaining <= available:
+                        return t + remaining
+                    remaining -= available
+            t = midnight + 86_400.0
+
+
+@dataclass(slots=True)
+class User:
+    """One person: identity, role, where they work, and their own random stream."""
+
+    actor: str
+    role: str
+    system: str
+    rng: np.random.Generator
+    calendar: WorkCalendar
+    rate_per_s: float
+    cumulative: np.ndarray  # cumulative action probabilities
+    actions: tuple[ActionDef, ...]
+    action_systems: tuple[str, ...]
+    form_median_s: float
+    form_sigma: float
+
+
+def user_process(env, world, user: User):
+    """One user's working week: act at the role's rates, in working hours, until the end."""
+    integ = world.integration
+    rng = user.rng
+    end_s = world.workload_end_s
+    counts = world.metrics.counts
+    mean_gap_s = 1.0 / user.rate_per_s
+    log_median = float(np.log(user.form_median_s))
+    while True:
+        start = user.calendar.advance(env.now, float(rng.exponential(mean_gap_s)))
+        if start >= end_s:
+            return
+        yield env.timeout(start - env.now)
+        index = int(np.searchsorted(user.cumulative, rng.random(), side="right"))
+        index = min(index, len(user.actions) - 1)
+        action = user.actions[index]
+        system = user.action_systems[index]
+        plan = action.plan(integ, system, rng)
+        counts[f"actions.{action.name}"] += 1
+        if not plan:
+            counts["actions_idle"] += 1  # nothing to do (e.g. no Shipped order to invoice)
+            continue
+        opened_s = env.now
+        hold_s = float(np.exp(log_median + user.form_sigma * rng.standard_normal()))
+        world.open_forms += 1
+        yield env.timeout(hold_s)
+        world.open_forms -= 1
+        now = env.now
+        for save in plan:
+            integ.save(now_s=now, actor=user.actor, role=user.role, system=system,
+                       entity=save.entity, key=save.key, fields=save.fields, base=save.base,
+                       opened_s=opened_s, opened_row_version=save.opened_row_version)
+
+
+def scripted_process(env, world, action, actor: str):
+    """One scripted save: open the form at ``opened_at`` (fixing its base), save at ``at``."""
+    integ = world.integration
+    opened_s = action.opened_s
+    if opened_s > env.now:
+        yield env.timeout(opened_s - env.now)
+    base, row_version = integ.open_form(action.system, action.entity, action.key,
+                                        tuple(action.fields))
+    world.open_forms += 1
+    if action.at_s > env.now:
+        yield env.timeout(action.at_s - env.now)
+    world.open_forms -= 1
+    world.metrics.counts["actions.scripted"] += 1
+    integ.save(now_s=env.now, actor=actor, role=action.role, system=action.system,
+               entity=action.entity, key=action.key, fields=dict(action.fields), base=base,
+               opened_s=opened_s, opened_row_version=row_version)
+
+
+def build_users(world) -> list[User]:
+    """Every user of every role, in scenario order, each with a named stream."""
+    from sim.scenario import WEEKDAY_NAMES, hours_range
+
+    users = []
+    for role_name, role in world.scenario.spec.roles.items():
+        rates = [(name, rate) for name, rate in role.actions.items() if rate > 0]
+        total_per_h = sum(rate for _, rate in rates)
+        if role.headcount == 0 or total_per_h == 0:
+            continue
+        start_s, end_s = hours_range(role.working_hours)
+        calendar = WorkCalendar(tuple(WEEKDAY_NAMES.index(d) for d in role.workdays),
+                                start_s, end_s)
+        cumulative = np.cumsum([rate / total_per_h for _, rate in rates])
+        actions = tuple(ACTIONS[name] for name, _ in rates)
+        # An action runs in the role's home system when it can, else its other system.
+        systems = tuple(next(s for s in role.systems if s in a.systems) for a in actions)
+        for i in range(role.headcount):
+            actor = f"{role_name}-{i + 1}"
+            users.append(User(
+                actor=actor, role=role_name, system=role.home_system,
+                rng=world.streams.get(f"user:{actor}"), calendar=calendar,
+                rate_per_s=total_per_h / 3600.0, cumulative=cumulative, actions=actions,
+                action_systems=systems, form_median_s=role.form_open.median_s,
+                form_sigma=role.form_open.sigma,
+            ))
+    return users

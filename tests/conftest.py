@@ -1,0 +1,24 @@
+"""Shared test set-up: Hypothesis profiles and small helpers.
+
+Profiles (STYLE.md 8): ``ci`` (the default, and what .ci/run uses) keeps examples
+modest and derandomised so CI is reproducible; ``dev`` explores more. Pick one with
+``HYPOTHESIS_PROFILE=dev pytest``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "ci", max_examples=60, deadline=None, derandomize=True, print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile("dev", max_examples=500, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+SEED_SCENARIO = ROOT / "scenarios" / "prospect_to_cash.yaml"
