@@ -61,13 +61,34 @@ class BatchSettings(_Strict):
     )
 
 
+class Latency(_Strict):
+    """A delay distribution in seconds: log-normal by median and shape, or fixed."""
+
+    distribution: Literal["lognormal", "fixed", "exponential"] = "lognormal"
+    median_s: float = Field(2.0, ge=0, description="median (fixed: the value; exponential: mean)")
+    sigma: float = Field(0.5, ge=0, le=3)
+
+
 class MapSpec(_Strict):
-    """One scheduled map (a Data Integrator project task) from one system to another."""
+    """One map from one system to another: a scheduled batch, a live write or a queue.
+
+    - ``batch``: a scheduled Data Integrator project (see the module docstring);
+    - ``live``: dual-write's synchronous write: the save in the source writes the target
+      inside the same transaction; if the target fails or a limit is exceeded, both
+      roll back and the user's save fails;
+    - ``queue``: an asynchronous message per change, delivered after ``latency``.
+      ``echo_suppression`` (loopback control) stops a change applied by this sync from
+      being sent back where it came from; without it a change bounces until
+      ``max_hops`` (a simulation guard; a real loop goes on until someone notices).
+    """
 
     entity: str
     source: str
     target: str
-    transport: Literal["batch"] = "batch"
+    transport: Literal["batch", "live", "queue"] = "batch"
+    latency: Latency | None = Field(None, description="live and queue: delivery delay")
+    echo_suppression: bool = True
+    max_hops: int = Field(8, ge=1, le=1000)
     when: dict[str, list[Any]] | None = Field(
         None, description="only rows whose field values are in these lists"
     )
@@ -92,6 +113,59 @@ class MapSpec(_Strict):
         return self
 
 
+CONCURRENCY_MODES = ("none", "lww_arrival", "primary_wins", "version_check", "lease_lock",
+                     "field_merge")
+
+
+class Concurrency(_Strict):
+    """How the design treats concurrent edits of one record on several sides.
+
+    - ``none``: an apply overwrites the mapped fields (upserts; last arrival wins);
+    - ``lww_arrival``: the same, stated as the design's rule (dual-write live);
+    - ``primary_wins``: dual-write async: a change arriving at the ``primary`` side for
+      a record that changed there since the sender's snapshot is rejected as a conflict
+      (recorded); a message older than what the target already holds from the same
+      origin is skipped as a concurrency failure, not retried;
+    - ``version_check``: If-Match on the row: the message carries the row as the writer
+      saw it; if the target changed since, the message becomes a conflict in a queue,
+      resolved by ``resolver_role`` with a merge write after ``resolution``;
+    - ``lease_lock``: opening a form takes a lease through the hub that makes the record
+      read-only elsewhere; leases expire after ``lease_s``; with ``fencing`` a save
+      under an expired lease is refused; a denied user retries every ``retry_s`` up to
+      ``max_retries`` times, then abandons;
+    - ``field_merge``: per-field hybrid logical clocks: each field keeps the version
+      with the highest (clock, system) stamp; concurrent edits of different fields both
+      survive; the same field gets a deterministic winner and a conflict record.
+    """
+
+    mode: Literal[CONCURRENCY_MODES] = "none"  # type: ignore[valid-type]
+    primary: str | None = None
+    resolver_role: str | None = None
+    resolution: Latency = Field(default_factory=lambda: Latency(median_s=1800, sigma=0.6))
+    lease_s: float = Field(600.0, gt=0)
+    fencing: bool = True
+    retry_s: float = Field(120.0, gt=0)
+    max_retries: int = Field(3, ge=0)
+
+
+class Handoff(_Strict):
+    """readonly-workaround: a refused user asks a colleague with edit rights to do it."""
+
+    to_role: str
+    delay: Latency = Field(default_factory=lambda: Latency(median_s=3600, sigma=0.8))
+    give_up_probability: float = Field(0.2, ge=0, le=1)
+
+
+class LiveLimits(_Strict):
+    """dual-write transaction and pause limits (FACTS.md section 2)."""
+
+    max_records: int = Field(1000, ge=1)
+    max_transaction_s: float = Field(120.0, gt=0)
+    max_pause_s: float = Field(86_400.0, gt=0)
+    max_pause_bytes: int = Field(1_000_000_000, ge=1)
+    catch_up_error_retention_s: float = Field(86_400.0, gt=0)
+
+
 class DesignSpec(_Strict):
     """A whole integration design. See the module docstring for the semantics."""
 
@@ -110,6 +184,14 @@ class DesignSpec(_Strict):
         description="systems whose forms fail a save when the row changed since it was "
         "opened (Operations checks RecVersion; Dataverse forms just overwrite)",
     )
+    local_check_level: Literal["row", "field"] = Field(
+        "row", description="row: any change since the form opened refuses the save; "
+        "field: only a change to a field the save sets")
+    concurrency: Concurrency = Field(default_factory=Concurrency)
+    handoff: Handoff | None = None
+    live: LiveLimits = Field(default_factory=LiveLimits)
+    clock_skew_s: dict[str, float] = Field(
+        default_factory=dict, description="per system clock offset (field-merge stamps)")
 
     @model_validator(mode="after")
     def _systems_known(self) -> DesignSpec:
@@ -122,6 +204,12 @@ class DesignSpec(_Strict):
             for system in where:
                 if system not in systems:
                     raise ValueError(f"editable.{entity} names unknown system {system!r}")
+        for name, spec in self.maps.items():
+            if spec.transport != "batch" and spec.latency is None:
+                raise ValueError(f"map {name!r}: a {spec.transport} map needs a latency")
+        primary = self.concurrency.primary
+        if self.concurrency.mode == "primary_wins" and primary not in systems:
+            raise ValueError("concurrency.primary must name one of the design's systems")
         return self
 
     # ----------------------------------------------------------------- queries

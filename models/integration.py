@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from models.design import DesignSpec
+from models.design import DesignSpec, MapSpec
 from models.entities import Catalogue
+from models.messages import Conflict, Lease, LeaseTable, Message
 from models.records import Write, WriteLog
 from models.sync import Batch, MapState, extract, load, pending, run_duration_s
 from models.systems import ApplyOutcome, Replica
@@ -41,8 +42,27 @@ class Integration:
         self.replicas: dict[str, Replica] = {s: Replica(s, catalogue) for s in design.systems}
         self.maps: dict[str, MapState] = {
             name: MapState(name, spec, spec.settings(design.batch))
-            for name, spec in design.maps.items()
+            for name, spec in design.maps.items() if spec.transport == "batch"
         }
+        # Live and queue maps, by (source system, entity), in design order.
+        self.links: dict[tuple[str, str], list[tuple[str, MapSpec]]] = {}
+        for name, spec in design.maps.items():
+            if spec.transport != "batch":
+                self.links.setdefault((spec.source, spec.entity), []).append((name, spec))
+        self.concurrency = design.concurrency
+        # Queued messages the driver must deliver. A driver with a clock (SimPy) sets
+        # ``on_send`` to schedule each one as it is sent; others take the outbox.
+        self.outbox: list[Message] = []
+        self.on_send: Callable[[Message], None] | None = None
+        self.on_conflict: Callable[[Conflict], None] | None = None
+        self.in_flight = 0  # messages sent and not yet delivered or dead-lettered
+        self.conflicts: list[Conflict] = []  # detected, waiting for the resolver
+        self.leases = LeaseTable()
+        self.down: set[str] = set()  # systems currently unavailable (faults)
+        self._hlc: dict[str, tuple[float, int]] = {}
+        self.stamps: dict[str, tuple[float, int, str]] = {}  # write id -> HLC stamp
+        self._counters: dict[str, int] = {}
+        self.last_refusal: str | None = None  # why the latest save was refused, if it was
         # Operations checks RecVersion on update (FACTS.md section 3): a form saved after
         # someone else changed the row fails with UpdateConflict. Dataverse forms do not.
         self.local_version_check = frozenset(design.local_version_check)
@@ -78,6 +98,8 @@ class Integration:
         base: Mapping[str, tuple[str, ...]] | None = None,
         opened_s: float | None = None,
         opened_row_version: int | None = None,
+        lease: Lease | None = None,
+        live_delay_s: float = 0.0,
     ) -> Write | None:
         """A user saves a form. Returns the write, or None when the save was refused.
 
@@ -118,16 +140,275 @@ class Integration:
             and system in self.local_version_check
             and row.row_version != opened_row_version
         ):
-            reason = (f"UpdateConflict: {entity} {key} changed in {system} since the form "
-                      f"was opened (row version {opened_row_version} -> {row.row_version})")
+            if self.design.local_check_level == "row":
+                reason = (f"UpdateConflict: {entity} {key} changed in {system} since the form "
+                          f"was opened (row version {opened_row_version} -> {row.row_version})")
+            else:
+                moved = [f for f in fields if f in row.fields
+                         and (row.fields[f][1],) != tuple(write.base.get(f, ()))]
+                if moved:
+                    reason = (f"UpdateConflict: {', '.join(moved)} of {entity} {key} changed in "
+                              f"{system} since the form was opened")
+        if reason is None and self.concurrency.mode == "lease_lock":
+            reason = self.leases.refusal(lease, entity, key, actor, now_s,
+                                         self.concurrency.fencing)
+        if reason is None:
+            reason = self._live_refusal(system, entity, live_delay_s)
+        self.last_refusal = reason
         if reason is not None:
             emit({"t": now_s, "kind": "reject", "write_id": write_id, "system": system,
                   "entity": entity, "key": key, "reason": reason})
             return None
+        if self.concurrency.mode == "field_merge":
+            self.stamps[write_id] = self._tick_clock(system, now_s)
         versions = {f: (v, write_id) for f, v in fields.items()}
         outcome = replica.apply(entity, key, versions, writelog)
         self._emit_apply(now_s, system, entity, key, "user", outcome)
+        if outcome.changed:
+            self._propagate(system, entity, key, now_s, write_id, hops=0, came_from=None)
         return write
+
+    # ------------------------------------------------- live and queued maps
+
+    def _live_refusal(self, system: str, entity: str, delay_s: float) -> str | None:
+        """dual-write live: the save commits on both sides or on neither."""
+        for name, spec in self.links.get((system, entity), ()):
+            if spec.transport != "live":
+                continue
+            if spec.target in self.down:
+                return (f"Unit of Work can not commit transaction: {spec.target} is "
+                        f"unavailable (map {name}); rolled back on both sides")
+            if delay_s > self.design.live.max_transaction_s:
+                return (f"Unit of Work can not commit transaction: {delay_s:.0f} s exceeds the "
+                        f"{self.design.live.max_transaction_s:.0f} s limit (map {name}); "
+                        "rolled back on both sides")
+        return None
+
+    def _next(self, prefix: str) -> str:
+        n = self._counters.get(prefix, 0) + 1
+        self._counters[prefix] = n
+        return f"{prefix}-{n}"
+
+    def _tick_clock(self, system: str, now_s: float,
+                    seen: tuple[float, int] | None = None) -> tuple[float, int, str]:
+        """Hybrid logical clock of ``system``: physical time with skew, logical counter."""
+        physical = now_s + self.design.clock_skew_s.get(system, 0.0)
+        wall, logical = self._hlc.get(system, (float("-inf"), 0))
+        candidates = [(physical, -1), (wall, logical)]
+        if seen is not None:
+            candidates.append(seen)
+        top = max(c[0] for c in candidates)
+        logical = max((c[1] for c in candidates if c[0] == top), default=-1) + 1
+        self._hlc[system] = (top, logical)
+        return (top, logical, system)
+
+    def _propagate(self, system: str, entity: str, key: str, now_s: float, cause: str | None,
+                   hops: int, came_from: str | None) -> None:
+        """Send a changed row over every live and queue map leaving ``system``.
+
+        A change that arrived from ``came_from`` is not sent back there when the map has
+        echo suppression (loopback control); without it, it is, up to ``max_hops``.
+        """
+        links = self.links.get((system, entity))
+        if not links:
+            return
+        row = self.replicas[system].row(entity, key)
+        for name, spec in links:
+            if spec.target == came_from and spec.echo_suppression:
+                continue
+            if hops >= spec.max_hops:
+                continue
+            versions = dict(row.fields) if spec.fields is None else {
+                f: row.fields[f] for f in spec.fields if f in row.fields}
+            if spec.when and not all(versions.get(f, (None,))[0] in allowed
+                                     for f, allowed in spec.when.items()):
+                continue
+            if spec.transport == "live":
+                outcome = self.replicas[spec.target].apply(entity, key, versions, self.writelog)
+                self._emit_apply(now_s, spec.target, entity, key, f"live:{name}", outcome)
+                continue
+            message = Message(self._next("M"), name, entity, key, system, spec.target,
+                              versions, cause, hops + 1, now_s)
+            self.in_flight += 1
+            if self.concurrency.mode == "lease_lock":
+                mark = (entity, key)
+                self.leases.in_flight[mark] = self.leases.in_flight.get(mark, 0) + 1
+            self.emit({"t": now_s, "kind": "send", "message_id": message.message_id,
+                       "map": name, "entity": entity, "key": key, "source": system,
+                       "target": spec.target, "cause": cause, "hops": message.hops,
+                       "write_ids": sorted({v[1] for v in versions.values()})})
+            if self.on_send is not None:
+                self.on_send(message)
+            else:
+                self.outbox.append(message)
+
+    def take_outbox(self) -> list[Message]:
+        """Hand the queued messages to the driver (it delivers them later)."""
+        messages, self.outbox = self.outbox, []
+        return messages
+
+    def dead_letter(self, message: Message, now_s: float, reason: str) -> None:
+        """Give up on a message, with a reason (never silently)."""
+        self._settle(message)
+        self.emit({"t": now_s, "kind": "dead_letter", "message_id": message.message_id,
+                   "map": message.map_name, "reason": reason})
+
+    def _settle(self, message: Message) -> None:
+        self.in_flight -= 1
+        if self.concurrency.mode == "lease_lock":
+            mark = (message.entity, message.key)
+            left = self.leases.in_flight.get(mark, 0) - 1
+            if left > 0:
+                self.leases.in_flight[mark] = left
+            else:
+                self.leases.in_flight.pop(mark, None)
+
+    def deliver(self, message: Message, now_s: float) -> str:
+        """Apply a queued message at its target under the design's concurrency rule.
+
+        Returns the outcome: ``applied``, ``unchanged``, ``stale`` (every version is
+        one the target already superseded: skipped, not retried), ``conflict`` (queued
+        for a person, or rejected because the target is the primary), ``merged``
+        (field-merge kept some fields and surfaced the rest).
+        """
+        self._settle(message)
+        mode = self.concurrency.mode
+        target = self.replicas[message.target]
+        row = target.row(message.entity, message.key)
+        incoming = message.versions
+        writelog = self.writelog
+        unseen: list[tuple[str, str, str]] = []  # (field, target's write, incoming write)
+        newer_anywhere = row is None
+        if row is not None:
+            for name, version in incoming.items():
+                current = row.fields.get(name)
+                if current is None:
+                    newer_anywhere = True
+                    continue
+                if current[1] == version[1]:
+                    continue
+                if writelog.is_ancestor(current[1], version[1], name):
+                    newer_anywhere = True
+                elif writelog.is_ancestor(version[1], current[1], name):
+                    continue  # the target already holds a descendant of this version
+                else:
+                    newer_anywhere = True
+                    unseen.append((name, current[1], version[1]))
+        via = f"{message.map_name}/{message.message_id}"
+        outcome_name = "applied"
+        apply_versions = incoming
+        force = not self.links_suppress_echo(message)
+        if mode in ("primary_wins", "version_check", "field_merge") and not newer_anywhere:
+            outcome_name = "stale"
+            apply_versions = {}
+        elif unseen and mode == "primary_wins" and message.target == self.concurrency.primary:
+            self._conflict(now_s, message, unseen, "primary_wins")
+            outcome_name, apply_versions = "conflict", {}
+        elif unseen and mode == "version_check":
+            conflict = Conflict(self._next("C"), message.target, message.entity, message.key,
+                                dict(incoming), now_s, message.message_id)
+            self.conflicts.append(conflict)
+            self._conflict(now_s, message, unseen, "queued", conflict.conflict_id)
+            if self.on_conflict is not None:
+                self.on_conflict(conflict)
+            outcome_name, apply_versions = "conflict", {}
+        elif mode == "field_merge" and row is not None:
+            apply_versions = {}
+            for name, version in incoming.items():
+                current = row.fields.get(name)
+                if current is None or writelog.is_ancestor(current[1], version[1], name):
+                    apply_versions[name] = version
+                elif any(u[0] == name for u in unseen):
+                    if self.stamps.get(version[1], (0, 0, "")) > self.stamps.get(current[1],
+                                                                                   (0, 0, "")):
+                        apply_versions[name] = version
+            if unseen:
+                self._conflict(now_s, message, unseen, "merged_by_stamp")
+                outcome_name = "merged"
+            seen = [self.stamps[v[1]][:2] for v in incoming.values() if v[1] in self.stamps]
+            if seen:
+                self._tick_clock(message.target, now_s, max(seen))
+        changed = False
+        if apply_versions:
+            if force and row is not None:
+                # Home-made sync without loopback control rewrites every field it gets,
+                # which counts as a change and fires the sync again.
+                outcome = target.apply(message.entity, message.key, apply_versions, writelog)
+                outcome.changed.update({f: v[1] for f, v in apply_versions.items()})
+            else:
+                outcome = target.apply(message.entity, message.key, apply_versions, writelog)
+            if outcome.changed:
+                changed = True
+                self._emit_apply(now_s, message.target, message.entity, message.key, via,
+                                 outcome)
+        if outcome_name == "applied" and not changed:
+            outcome_name = "unchanged"
+        self.emit({"t": now_s, "kind": "deliver", "message_id": message.message_id,
+                   "map": message.map_name, "outcome": outcome_name})
+        if changed:
+            self._propagate(message.target, message.entity, message.key, now_s,
+                            message.cause, message.hops, came_from=message.source)
+        return outcome_name
+
+    def links_suppress_echo(self, message: Message) -> bool:
+        """False when the map that carried ``message`` has no loopback control."""
+        return self.design.maps[message.map_name].echo_suppression
+
+    def _conflict(self, now_s: float, message: Message, unseen: list[tuple[str, str, str]],
+                  resolution: str, conflict_id: str | None = None) -> None:
+        for field, theirs, ours in unseen:
+            self.emit({"t": now_s, "kind": "conflict", "conflict_id": conflict_id,
+                       "system": message.target, "entity": message.entity, "key": message.key,
+                       "field": field, "write_ids": [theirs, ours], "resolution": resolution,
+                       "message_id": message.message_id})
+
+    def resolve(self, conflict: Conflict, now_s: float, actor: str, role: str) -> Write | None:
+        """A person resolves a queued conflict with a merge write that saw both sides.
+
+        For each field where the target and the incoming change differ, the merge takes
+        the more recently saved of the two values; its base names both versions, so
+        neither is lost. The merge is saved in the conflict's system and syncs onward.
+        """
+        conflict.resolved = True
+        row = self.replicas[conflict.system].row(conflict.entity, conflict.key)
+        if row is None:
+            return None
+        fields: dict[str, Any] = {}
+        base: dict[str, tuple[str, ...]] = {}
+        for name, version in conflict.incoming.items():
+            current = row.fields.get(name)
+            if current is None or current[1] == version[1]:
+                continue
+            if self.writelog.is_ancestor(version[1], current[1], name):
+                continue  # already superseded by a descendant: nothing to merge
+            mine, theirs = self.writelog.get(current[1]), self.writelog.get(version[1])
+            later = version if (theirs and mine and theirs.time_s > mine.time_s) else current
+            fields[name] = later[0]
+            base[name] = (current[1], version[1])
+        if not fields:
+            return None
+        return self.save(now_s=now_s, actor=actor, role=role, system=conflict.system,
+                         entity=conflict.entity, key=conflict.key, fields=fields, base=base)
+
+    # ------------------------------------------------------------------ leases
+
+    def acquire_lease(self, system: str, entity: str, key: str, actor: str,
+                      now_s: float) -> Lease | None:
+        """Ask the hub for the right to edit a record; None when denied."""
+        if "hub" in self.down:
+            return None
+        lease = self.leases.acquire(entity, key, actor, system, now_s,
+                                    self.concurrency.lease_s)
+        self.emit({"t": now_s, "kind": "lock_grant" if lease else "lock_deny",
+                   "system": system, "entity": entity, "key": key, "actor": actor,
+                   "token": lease.token if lease else None,
+                   "expires_t": lease.expires_s if lease else None})
+        return lease
+
+    def release_lease(self, lease: Lease, now_s: float) -> None:
+        self.leases.release(lease)
+        self.emit({"t": now_s, "kind": "lock_release", "entity": lease.entity,
+                   "key": lease.key, "actor": lease.holder, "token": lease.token})
 
     # ----------------------------------------------------------- batch runs
 
@@ -190,10 +471,17 @@ class Integration:
                     self.run_now(name, now_s)
                     runs += 1
                     progress = True
+            while self.outbox:  # queued designs: deliver the initial data at once
+                for message in self.take_outbox():
+                    self.deliver(message, now_s)
+                    runs += 1
+                progress = True
         return runs
 
     def quiet(self) -> bool:
         """No map is running and none has unread changes: the replicas can agree."""
+        if self.in_flight or any(not c.resolved for c in self.conflicts):
+            return False
         return not any(s.running for s in self.maps.values()) and not any(
             self.pending(name) for name in self.maps
         )

@@ -30,8 +30,14 @@ import yaml
 
 from sim.history import HistoryRecorder
 from sim.scenario import Scenario
-from sim.transport import batch_schedule
-from sim.workload import build_users, scripted_process, seed_initial_data, user_process
+from sim.transport import batch_schedule, queue_courier
+from sim.workload import (
+    build_users,
+    resolver_process,
+    scripted_process,
+    seed_initial_data,
+    user_process,
+)
 from sim.world import World
 
 QUIESCENCE_POLL_S = 60.0
@@ -62,6 +68,7 @@ def _quiescence_monitor(env, world: World, done):
     yield env.timeout(max(0.0, world.workload_end_s - env.now))
     while True:
         if world.open_forms == 0 and integ.quiet():
+            world.stopped = True
             done.succeed(True)
             return
         yield env.timeout(QUIESCENCE_POLL_S)
@@ -94,6 +101,9 @@ def run_scenario(
                           products=data.products, bundles=data.bundles,
                           bundle_lines_per_bundle=data.bundle_lines_per_bundle)
         integ.initial_load(0.0)
+        integ.on_send = queue_courier(env, world)
+        integ.on_conflict = lambda conflict: env.process(
+            resolver_process(env, world, conflict))
         for user in build_users(world):
             env.process(user_process(env, world, user))
         for i, action in enumerate(spec.scripted):

@@ -209,16 +209,29 @@ def _find_design(name: str, near: Path | None) -> Path:
     for candidate in candidates:
         if candidate.is_file():
             return candidate
-    known = sorted(p.stem for p in BUILTIN_DESIGNS.glob("*.yaml"))
+    known = sorted(p.stem for p in BUILTIN_DESIGNS.glob("*.yaml") if not p.stem.startswith("_"))
     raise LookupError(f"unknown design {name!r} (known: {', '.join(known)})")
 
 
-def _merge(base: Any, override: Any) -> Any:
-    """Deep merge of mappings; lists and scalars in ``override`` replace the base's."""
-    if isinstance(base, dict) and isinstance(override, dict):
+# Where an override replaces the base's value whole instead of merging into it: who may
+# edit an entity, and a map's row filter and field list, are each one decision.
+_REPLACED_WHOLE = (("editable", "*"), ("maps", "*", "when"), ("maps", "*", "fields"))
+
+
+def _replaced_whole(path: tuple[str, ...]) -> bool:
+    return any(len(path) == len(rule) and all(r in ("*", p) for r, p in zip(rule, path,
+                                                                            strict=True))
+               for rule in _REPLACED_WHOLE)
+
+
+def _merge(base: Any, override: Any, path: tuple[str, ...] = ()) -> Any:
+    """Deep merge of mappings; lists and scalars in ``override`` replace the base's, and
+    so do the mappings at ``_REPLACED_WHOLE`` paths (``editable: {account: {sales: {}}}``
+    makes accounts editable in Sales only, whatever the base design said)."""
+    if isinstance(base, dict) and isinstance(override, dict) and not _replaced_whole(path):
         merged = dict(base)
         for key, value in override.items():
-            merged[key] = _merge(base.get(key), value) if key in base else value
+            merged[key] = _merge(base[key], value, path + (str(key),)) if key in base else value
         return merged
     return override
 
@@ -260,8 +273,6 @@ def load_design(
         raise validation_error(exc, design_lines) from None
     if overrides:
         data = _merge(data, overrides)
-        if "name" not in overrides:
-            data["name"] = f"{name}+overrides"
     try:
         design = DesignSpec.model_validate(data)
     except ValidationError as exc:

@@ -26,6 +26,8 @@ def batch_schedule(env, world, map_name: str):
     tick = next_tick_s(env.now, settings.offset_s, settings.interval_s)
     while True:
         yield env.timeout(tick - env.now)
+        if world.stopped:
+            return  # quiescence was reached at this instant: no new run starts
         batch = integ.start_run(map_name, env.now)
         duration_s = integ.run_duration_s(batch)
         if duration_s > 0:
@@ -37,3 +39,25 @@ def batch_schedule(env, world, map_name: str):
         if skipped > 0:
             state.skipped_ticks += skipped
         tick = following
+
+
+def queue_courier(env, world):
+    """The carrier of queued messages: each is delivered after its map's latency.
+
+    Returns the callback the integration calls for every message it sends. Delays come
+    from the map's own stream (``link:<map>``), so two maps never share randomness.
+    Delivery is one SimPy timeout with a callback, the cheapest thing SimPy offers; a
+    message's delivery may send further messages (forwarding), scheduled the same way.
+    """
+    from sim.workload import draw_s
+
+    integ = world.integration
+    specs = integ.design.maps
+
+    def send(message) -> None:
+        spec = specs[message.map_name]
+        delay_s = draw_s(spec.latency, world.streams.get(f"link:{message.map_name}"))
+        timer = env.timeout(delay_s)
+        timer.callbacks.append(lambda _event: integ.deliver(message, env.now))
+
+    return send

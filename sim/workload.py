@@ -449,6 +449,109 @@ class User:
     form_sigma: float
 
 
+def draw_s(latency, rng: np.random.Generator) -> float:
+    """One delay from a design's :class:`~models.design.Latency`."""
+    if latency.distribution == "fixed" or latency.median_s == 0:
+        return float(latency.median_s)
+    if latency.distribution == "exponential":
+        return float(rng.exponential(latency.median_s))
+    return float(latency.median_s * np.exp(latency.sigma * rng.standard_normal()))
+
+
+def _reopen(integ: Integration, system: str, plan: Plan) -> None:
+    """Read the forms again (after a wait): fresh bases and row versions."""
+    for save in plan:
+        if save.base is not None:
+            save.base, save.opened_row_version = integ.open_form(
+                system, save.entity, save.key, tuple(save.fields))
+
+
+def acquire_leases(env, world, actor: str, system: str, plan: Plan, rng):
+    """cross-system-lock: lease every record the plan updates, waiting and retrying.
+
+    Returns the leases, or None when the user gave up after the design's retries.
+    """
+    integ = world.integration
+    rules = integ.concurrency
+    counts = world.metrics.counts
+    for attempt in range(rules.max_retries + 1):
+        leases = []
+        for save in plan:
+            if save.base is None:
+                continue
+            lease = integ.acquire_lease(system, save.entity, save.key, actor, env.now)
+            if lease is None:
+                break
+            leases.append(lease)
+        else:
+            if attempt:
+                _reopen(integ, system, plan)
+            return leases
+        for lease in leases:
+            integ.release_lease(lease, env.now)
+        if attempt == rules.max_retries:
+            break
+        counts["lock_waits"] += 1
+        counts["blocked_user_s"] += rules.retry_s
+        yield env.timeout(rules.retry_s)
+    counts["lock_abandoned"] += 1
+    return None
+
+
+def carry_out(env, world, actor: str, role: str, system: str, plan: Plan,
+              opened_s: float, rng: np.random.Generator, leases=None):
+    """Save every record of a plan: live writes wait for the other side, refusals may
+    be handed off (readonly-workaround), leases are used and released."""
+    integ = world.integration
+    counts = world.metrics.counts
+    design = integ.design
+    lease_of = {(lease.entity, lease.key): lease for lease in leases or ()}
+    for save in plan:
+        live_delay_s = 0.0
+        for name, spec in integ.links.get((system, save.entity), ()):
+            if spec.transport == "live":
+                live_delay_s += draw_s(spec.latency, world.streams.get(f"link:{name}"))
+        if live_delay_s > 0:
+            # The user waits while the other side commits in the same transaction.
+            counts["blocked_user_s"] += live_delay_s
+            yield env.timeout(live_delay_s)
+        write = integ.save(now_s=env.now, actor=actor, role=role, system=system,
+                           entity=save.entity, key=save.key, fields=save.fields,
+                           base=save.base, opened_s=opened_s,
+                           opened_row_version=save.opened_row_version,
+                           lease=lease_of.get((save.entity, save.key)),
+                           live_delay_s=live_delay_s)
+        refusal = integ.last_refusal
+        if write is None and design.handoff is not None and refusal and "read-only" in refusal:
+            env.process(handoff_process(env, world, actor, save, rng))
+    for lease in lease_of.values():
+        integ.release_lease(lease, env.now)
+
+
+def handoff_process(env, world, actor: str, save: Save, rng: np.random.Generator):
+    """readonly-workaround: the refused user asks a colleague who may edit it there."""
+    integ = world.integration
+    handoff = integ.design.handoff
+    counts = world.metrics.counts
+    if rng.random() < handoff.give_up_probability:
+        counts["handoffs_abandoned"] += 1
+        return
+    counts["handoffs"] += 1
+    delay_s = draw_s(handoff.delay, rng)
+    counts["handoff_delay_s"] += delay_s
+    yield env.timeout(delay_s)
+    where = integ.design.editable.get(save.entity, {})
+    system = next(iter(where), None)
+    if system is None:
+        return
+    colleague = f"{handoff.to_role}-handoff"
+    base, row_version = integ.open_form(system, save.entity, save.key, tuple(save.fields))
+    integ.save(now_s=env.now, actor=colleague, role=handoff.to_role, system=system,
+               entity=save.entity, key=save.key, fields=save.fields, base=base,
+               opened_row_version=row_version)
+    counts["handoffs_done"] += 1
+
+
 def user_process(env, world, user: User):
     """One user's working week: act at the role's rates, in working hours, until the end."""
     integ = world.integration
@@ -457,6 +560,7 @@ def user_process(env, world, user: User):
     counts = world.metrics.counts
     mean_gap_s = 1.0 / user.rate_per_s
     log_median = float(np.log(user.form_median_s))
+    locking = integ.concurrency.mode == "lease_lock"
     while True:
         start = user.calendar.advance(env.now, float(rng.exponential(mean_gap_s)))
         if start >= end_s:
@@ -471,16 +575,19 @@ def user_process(env, world, user: User):
         if not plan:
             counts["actions_idle"] += 1  # nothing to do (e.g. no Shipped order to invoice)
             continue
+        world.open_forms += 1
+        leases = None
+        if locking:
+            leases = yield from acquire_leases(env, world, user.actor, system, plan, rng)
+            if leases is None:
+                world.open_forms -= 1
+                continue
         opened_s = env.now
         hold_s = float(np.exp(log_median + user.form_sigma * rng.standard_normal()))
-        world.open_forms += 1
         yield env.timeout(hold_s)
+        yield from carry_out(env, world, user.actor, user.role, system, plan, opened_s, rng,
+                             leases)
         world.open_forms -= 1
-        now = env.now
-        for save in plan:
-            integ.save(now_s=now, actor=user.actor, role=user.role, system=system,
-                       entity=save.entity, key=save.key, fields=save.fields, base=save.base,
-                       opened_s=opened_s, opened_row_version=save.opened_row_version)
 
 
 def scripted_process(env, world, action, actor: str):
@@ -489,16 +596,38 @@ def scripted_process(env, world, action, actor: str):
     opened_s = action.opened_s
     if opened_s > env.now:
         yield env.timeout(opened_s - env.now)
+    world.open_forms += 1
     base, row_version = integ.open_form(action.system, action.entity, action.key,
                                         tuple(action.fields))
-    world.open_forms += 1
+    plan = [Save(action.entity, action.key, dict(action.fields),
+                 base if integ.replicas[action.system].row(action.entity, action.key)
+                 else None, row_version)]
+    rng = world.streams.get(f"script:{actor}")
+    leases = None
+    if integ.concurrency.mode == "lease_lock":
+        leases = yield from acquire_leases(env, world, actor, action.system, plan, rng)
+        if leases is None:
+            world.open_forms -= 1
+            return
     if action.at_s > env.now:
         yield env.timeout(action.at_s - env.now)
-    world.open_forms -= 1
     world.metrics.counts["actions.scripted"] += 1
-    integ.save(now_s=env.now, actor=actor, role=action.role, system=action.system,
-               entity=action.entity, key=action.key, fields=dict(action.fields), base=base,
-               opened_s=opened_s, opened_row_version=row_version)
+    yield from carry_out(env, world, actor, action.role, action.system, plan, opened_s, rng,
+                         leases)
+    world.open_forms -= 1
+
+
+def resolver_process(env, world, conflict):
+    """optimistic-version-check: a person resolves a queued conflict after a while."""
+    integ = world.integration
+    rules = integ.concurrency
+    role = rules.resolver_role or "resolver"
+    rng = world.streams.get(f"resolver:{role}")
+    delay_s = draw_s(rules.resolution, rng)
+    world.metrics.counts["conflict_resolution_s"] += delay_s
+    yield env.timeout(delay_s)
+    integ.resolve(conflict, env.now, actor=f"{role}-1", role=role)
+    world.metrics.counts["conflicts_resolved"] += 1
 
 
 def build_users(world) -> list[User]:

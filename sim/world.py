@@ -76,6 +76,7 @@ class World:
         self.integration = Integration(scenario.design, scenario.catalogue, emit)
         self.workload_end_s = scenario.spec.duration_days * 86_400.0
         self.open_forms = 0  # users between opening and saving a form
+        self.stopped = False  # set when quiescence is reached: nothing new starts
 
     @property
     def now(self) -> float:

@@ -66,10 +66,20 @@ def _construct(node: yaml.Node, path: PathKey, lines: dict[PathKey, int], file: 
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
+        merged: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
-                raise InputError(f"{file}:{key_node.start_mark.line + 1}: YAML merge keys "
-                                 "('<<') are not supported; use 'extends'")
+                # "<<: *anchor": keys of the anchored mapping(s), explicit keys win.
+                sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [
+                    value_node]
+                for source in sources:
+                    value = _construct(source, path, lines, file)
+                    if not isinstance(value, dict):
+                        raise InputError(f"{file}:{key_node.start_mark.line + 1}: "
+                                         f"{format_path(path)}: '<<' needs a mapping")
+                    for k, v in value.items():
+                        merged.setdefault(k, v)
+                continue
             key = _construct(key_node, path + ("<key>",), {}, file)
             if not isinstance(key, str | int | float | bool) or key is None:
                 raise InputError(f"{file}:{key_node.start_mark.line + 1}: "
@@ -79,6 +89,8 @@ def _construct(node: yaml.Node, path: PathKey, lines: dict[PathKey, int], file: 
                                  f"{format_path(path + (key,))}: duplicate key")
             lines[path + (key,)] = key_node.start_mark.line + 1
             result[key] = _construct(value_node, path + (key,), lines, file)
+        for k, v in merged.items():
+            result.setdefault(k, v)
         return result
     if isinstance(node, yaml.SequenceNode):
         return [
