@@ -57,6 +57,8 @@ class Integration:
         self.on_conflict: Callable[[Conflict], None] | None = None
         self.in_flight = 0  # messages sent and not yet delivered or dead-lettered
         self.conflicts: list[Conflict] = []  # detected, waiting for the resolver
+        self._open_conflicts: dict[tuple[str, str], Conflict] = {}
+        self._pair_ids: dict[tuple, str] = {}
         self.leases = LeaseTable()
         self.down: set[str] = set()  # systems currently unavailable (faults)
         self._hlc: dict[str, tuple[float, int]] = {}
@@ -297,20 +299,41 @@ class Integration:
         via = f"{message.map_name}/{message.message_id}"
         outcome_name = "applied"
         apply_versions = incoming
+        if mode not in ("none", "lww_arrival") and row is not None:
+            # Careful designs never move a field backwards: a version the target already
+            # superseded (a reordered or forwarded older message) is left out.
+            apply_versions = {
+                name: version for name, version in incoming.items()
+                if name not in row.fields or row.fields[name][1] == version[1]
+                or not writelog.is_ancestor(version[1], row.fields[name][1], name)}
         force = not self.links_suppress_echo(message)
         if mode in ("primary_wins", "version_check", "field_merge") and not newer_anywhere:
             outcome_name = "stale"
             apply_versions = {}
         elif unseen and mode == "primary_wins" and message.target == self.concurrency.primary:
+            # The primary keeps its own version of every field edited on both sides and
+            # records the conflict; the rest of the update still applies. (The FAQ says
+            # "the other side's update is rejected"; whether its other fields are kept is
+            # not documented. Rejecting them too would leave the sides diverged, since
+            # nothing re-sends them: the model keeps them, and says so here.)
             self._conflict(now_s, message, unseen, "primary_wins")
-            outcome_name, apply_versions = "conflict", {}
-        elif unseen and mode == "version_check":
-            conflict = Conflict(self._next("C"), message.target, message.entity, message.key,
-                                dict(incoming), now_s, message.message_id)
-            self.conflicts.append(conflict)
+            clashing = {name for name, _, _ in unseen}
+            apply_versions = {n: v for n, v in apply_versions.items() if n not in clashing}
+            outcome_name = "conflict"
+        elif mode == "version_check" and (
+                unseen or (message.entity, message.key) in self._open_conflicts):
+            # One conflict per record at a time: a mismatch on a record that already has
+            # an open conflict joins it, so the resolver merges every version at once.
+            conflict = self._open_conflicts.get((message.entity, message.key))
+            if conflict is None:
+                conflict = Conflict(self._next("C"), message.target, message.entity,
+                                    message.key, {}, now_s, message.message_id)
+                self._open_conflicts[(message.entity, message.key)] = conflict
+                self.conflicts.append(conflict)
+                if self.on_conflict is not None:
+                    self.on_conflict(conflict)
+            conflict.joined.append(dict(incoming))
             self._conflict(now_s, message, unseen, "queued", conflict.conflict_id)
-            if self.on_conflict is not None:
-                self.on_conflict(conflict)
             outcome_name, apply_versions = "conflict", {}
         elif mode == "field_merge" and row is not None:
             apply_versions = {}
@@ -343,6 +366,8 @@ class Integration:
                                  outcome)
         if outcome_name == "applied" and not changed:
             outcome_name = "unchanged"
+        if outcome_name == "applied" and unseen and mode == "primary_wins":
+            outcome_name = "primary_wins"  # the non-primary side takes the primary's fields
         self.emit({"t": now_s, "kind": "deliver", "message_id": message.message_id,
                    "map": message.map_name, "outcome": outcome_name})
         if changed:
@@ -356,8 +381,14 @@ class Integration:
 
     def _conflict(self, now_s: float, message: Message, unseen: list[tuple[str, str, str]],
                   resolution: str, conflict_id: str | None = None) -> None:
+        """Record detected concurrent versions. Both sides of a crossing pair detect the
+        same conflict; it keeps one id (from its pair of writes) so it counts once."""
         for field, theirs, ours in unseen:
-            self.emit({"t": now_s, "kind": "conflict", "conflict_id": conflict_id,
+            pair = (message.entity, message.key, field, frozenset((theirs, ours)))
+            cid = conflict_id or self._pair_ids.get(pair)
+            if cid is None:
+                cid = self._pair_ids[pair] = self._next("C")
+            self.emit({"t": now_s, "kind": "conflict", "conflict_id": cid,
                        "system": message.target, "entity": message.entity, "key": message.key,
                        "field": field, "write_ids": [theirs, ours], "resolution": resolution,
                        "message_id": message.message_id})
@@ -370,21 +401,33 @@ class Integration:
         neither is lost. The merge is saved in the conflict's system and syncs onward.
         """
         conflict.resolved = True
+        self._open_conflicts.pop((conflict.entity, conflict.key), None)
         row = self.replicas[conflict.system].row(conflict.entity, conflict.key)
         if row is None:
             return None
+        writelog = self.writelog
+        # Every version in play: what each replica holds now, and what the held-back
+        # messages carried. The merge keeps, per field, the latest saved of the heads
+        # (versions no other candidate descends from) and names all heads as its base.
+        candidates: dict[str, dict[str, Any]] = {}
+        for replica in self.replicas.values():
+            other = replica.row(conflict.entity, conflict.key)
+            if other is not None:
+                for name, version in other.fields.items():
+                    candidates.setdefault(name, {})[version[1]] = version[0]
+        for incoming in conflict.joined:
+            for name, version in incoming.items():
+                candidates.setdefault(name, {})[version[1]] = version[0]
         fields: dict[str, Any] = {}
         base: dict[str, tuple[str, ...]] = {}
-        for name, version in conflict.incoming.items():
-            current = row.fields.get(name)
-            if current is None or current[1] == version[1]:
-                continue
-            if self.writelog.is_ancestor(version[1], current[1], name):
-                continue  # already superseded by a descendant: nothing to merge
-            mine, theirs = self.writelog.get(current[1]), self.writelog.get(version[1])
-            later = version if (theirs and mine and theirs.time_s > mine.time_s) else current
-            fields[name] = later[0]
-            base[name] = (current[1], version[1])
+        for name, versions in candidates.items():
+            heads = [w for w in versions if not any(
+                o != w and writelog.is_ancestor(w, o, name) for o in versions)]
+            if len(heads) < 2 and row.fields.get(name, (None, None))[1] in heads:
+                continue  # one head, already held here: nothing to merge for this field
+            heads.sort(key=lambda w: (writelog[w].time_s if w in writelog else 0.0, w))
+            fields[name] = versions[heads[-1]]
+            base[name] = tuple(heads)
         if not fields:
             return None
         return self.save(now_s=now_s, actor=actor, role=role, system=conflict.system,

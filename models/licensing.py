@@ -1334,7 +1334,8 @@ def cost_roles(
     over all users holding it, as base or attach. ``min_seats_policy``:
 
     - ``"pay_minimum"`` (default): a SKU held by fewer users than its minimum is paid for
-      the minimum; the extra seats are reported as unused.
+      the minimum; the extra seats are bought at the SKU's full price and reported as
+      unused (a seat line with ``unused_seats``).
     - ``"infeasible"``: such a purchase is not allowed; roles must use other licences.
 
     This couples roles (15 Plan 2 users make 5 more Plan 2 seats free for another role),
@@ -1409,10 +1410,7 @@ def cost_roles(
         }
         if short and min_seats_policy == "infeasible":
             continue
-        padding = sum(
-            count * book.price_usd_month(sku_id, _padding_held_as(picks, sku_id))
-            for sku_id, count in short.items()
-        )
+        padding = sum(count * book.price_usd_month(sku_id) for sku_id, count in short.items())
         if best is None or cost + padding < best[0] + best[1] - _EPS:
             best = (cost, padding, picks)
     if best is None:
@@ -1424,12 +1422,12 @@ def cost_roles(
     return _report(book, needs, picks, min_seats_policy, integration_requests_per_day)
 
 
-def _padding_held_as(picks: Iterable[Assignment], sku_id: str) -> HeldAs:
-    """How unused minimum seats of a SKU are bought: as an attach if every holder holds it
-    as an attach, otherwise the way its first holder does (base, standalone or device)."""
-    held = [line.held_as for pick in picks for line in pick.lines if line.sku_id == sku_id]
-    full = [held_as for held_as in held if held_as != "attach"]
-    return full[0] if full else "attach"
+def _padding_held_as(book: PriceBook, sku_id: str) -> HeldAs:
+    """Unused minimum seats are bought at the SKU's full price, as the seat a tenant buys
+    to reach the minimum (a base, a standalone licence or a device), never as attaches."""
+    if book.sku(sku_id).kind == "device":
+        return "device"
+    return "standalone" if book.licensing_model == "standalone" else "base"
 
 
 def _report(
@@ -1473,16 +1471,24 @@ def _report(
     held_counts: dict[str, int] = {}
     for (sku_id, _), count in seat_use.items():
         held_counts[sku_id] = held_counts.get(sku_id, 0) + count
+    for sku_id, held in held_counts.items():
+        minimum = book.sku(sku_id).min_seats
+        if 0 < held < minimum:  # the unused seats, bought at full price
+            seat_use.setdefault((sku_id, _padding_held_as(book, sku_id)), 0)
     seat_lines = []
     padding_total = 0.0
     for (sku_id, held_as), used in sorted(seat_use.items()):
         price = book.price_usd_month(sku_id, held_as)
-        paid = used
-        minimum = book.sku(sku_id).min_seats
-        if 0 < held_counts[sku_id] < minimum and _padding_held_as(picks, sku_id) == held_as:
-            paid += minimum - held_counts[sku_id]
-            padding_total += (minimum - held_counts[sku_id]) * price
-        seat_lines.append(SeatLine(sku_id, held_as, used, paid, price, paid * price))
+        held, minimum = held_counts[sku_id], book.sku(sku_id).min_seats
+        unused = minimum - held if 0 < held < minimum else 0
+        if held_as != _padding_held_as(book, sku_id):
+            unused = 0
+        if used + unused == 0:
+            continue  # a role of nobody
+        padding_total += unused * price
+        seat_lines.append(
+            SeatLine(sku_id, held_as, used, used + unused, price, (used + unused) * price)
+        )
     cost = sum(line.cost_usd_month for line in seat_lines)
     entitled = sum(r.headcount * r.requests_entitled_per_user_per_day for r in role_costs)
     given = [r for r in role_costs if r.requests_per_user_per_day is not None]

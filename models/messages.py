@@ -47,6 +47,7 @@ class Conflict:
     detected_s: float
     message_id: str | None = None
     resolved: bool = False
+    joined: list[dict[str, FieldVersion]] = field(default_factory=list)  # held-back changes
 
 
 @dataclass(slots=True)
@@ -103,6 +104,9 @@ class LeaseTable:
             if held is not None and held.holder != actor:
                 return (f"{entity} {key} is locked by {held.holder} in {held.system} "
                         f"until {held.expires_s:.0f} s")
+            if self.in_flight.get((entity, key), 0) > 0:
+                return (f"{entity} {key} is locked: a change made under the last lease is "
+                        "still replicating")
             return None
         if not fencing:
             return None  # a design without fencing trusts any lease it once granted

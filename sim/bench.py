@@ -74,7 +74,8 @@ def measure_model(scenario: Scenario, seed: int | None = None) -> dict[str, Any]
 
 
 def run_bench(users: int = 1000, days: float = 1.0, checker: bool = True,
-              checker_sizes: tuple[int, ...] = (100_000, 1_000_000)) -> dict[str, Any]:
+              checker_sizes: tuple[int, ...] = (100_000, 1_000_000),
+              all_designs: bool = True) -> dict[str, Any]:
     """All benchmark figures as a dict (the CLI prints them)."""
     figures: dict[str, Any] = {"users": users, "days": days}
     scenario = scaled_scenario(users, days)
@@ -84,6 +85,14 @@ def run_bench(users: int = 1000, days: float = 1.0, checker: bool = True,
     figures["raw_simpy"] = {"rate": raw_rate, "sim_events": raw_events}
     figures["model_over_raw"] = model["rate"] / raw_rate
     figures["designs"] = {scenario.design.name: model["wall_s"]}
+    if all_designs:
+        from sim.compare import catalogue_names, design_variant
+
+        for name in catalogue_names():
+            if name in figures["designs"]:
+                continue
+            variant = scenario.with_design(design_variant(scenario, name).design)
+            figures["designs"][name] = measure_model(variant)["wall_s"]
     if checker:
         try:
             from sim.checker.synthetic import bench_checker

@@ -40,15 +40,8 @@ def _checker():
     return checker if hasattr(checker, "check_history") else None
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    from sim.runner import run_to_folder
-    from sim.scenario import load_scenario
-    from sim.summary import overwrite_lines, summary_lines
-
-    scenario = load_scenario(args.scenario)
-    seed = scenario.spec.seed if args.seed is None else args.seed
-    out = Path(args.out) if args.out else _default_out(scenario.name, seed)
-    checker = _checker()
+def _check_files(checker):
+    """The run folder's verdict.json, computed from the run's events by the checker."""
 
     def verdict_files(result) -> dict[str, Any]:
         if checker is None or result.events is None:
@@ -57,8 +50,116 @@ def cmd_run(args: argparse.Namespace) -> int:
         result.check = report
         return {"verdict.json": report.to_json()}
 
+    return verdict_files
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Run one scenario under several designs with the same seed; print a table."""
+    from sim.compare import catalogue_names, default_out, design_variant, headline
+    from sim.runner import run_to_folder
+    from sim.scenario import load_scenario
+    from sim.summary import table
+
+    scenario = load_scenario(args.scenario)
+    names = list(dict.fromkeys(args.design or [])) or catalogue_names()
+    if args.all:
+        names = catalogue_names()
+    known = catalogue_names()
+    for name in names:
+        if name not in known:
+            raise InputError(f"unknown design {name!r} (known: {', '.join(known)})")
+    seed = scenario.spec.seed if args.seed is None else args.seed
+    root = Path(args.out) if args.out else Path("reports") / "compare"
+    checker = _checker()
+    columns = []
+    notes = []
+    for name in names:
+        variant = design_variant(scenario, name)
+        if variant.dropped:
+            notes.append(f"{name}: scenario overrides not applicable: "
+                         f"{', '.join(variant.dropped)}")
+        if not args.json and sys.stderr.isatty():
+            print(f"running {scenario.name} under {name} ...", file=sys.stderr)
+        result = run_to_folder(scenario.with_design(variant.design),
+                               default_out(root, scenario, name, seed), seed,
+                               finish=_check_files(checker))
+        columns.append((name, result))
+    figures = {name: headline(result) for name, result in columns}
+    verdicts = {}
+    failed = False
+    for name, result in columns:
+        report = result.check
+        if report is not None:
+            failed = failed or report.failed
+            verdicts[name] = {inv: {"status": v.status, "violations": v.violations,
+                                    "sanctioned": v.sanctioned,
+                                    "promised": inv in report.promises}
+                              for inv, v in report.verdicts.items()}
+    if args.json:
+        print(json.dumps({
+            "scenario": scenario.name, "seed": seed, "designs": names,
+            "metrics": {name: result.metrics for name, result in columns},
+            "headline": figures, "invariants": verdicts,
+            "trace_sha256": {name: result.trace_sha256 for name, result in columns},
+            "notes": notes, "failed": failed,
+        }, sort_keys=True))
+        return EXIT_FAILED if failed else EXIT_OK
+    labels = list(next(iter(figures.values())).keys()) if figures else []
+    rows = [[label, *(_cell(figures[name].get(label)) for name in names)] for label in labels]
+    lines = [f"p2c compare: {scenario.name}, seed {seed} (same seed for every design: "
+             "common random numbers)", ""]
+    lines += table(rows, ["", *names])
+    if verdicts:
+        invariants = list(next(iter(verdicts.values())).keys())
+        rows = [[inv, *(_verdict_cell(verdicts[name].get(inv)) for name in names)]
+                for inv in invariants]
+        lines += ["", "Invariants (* = promised by the design; a promised violation fails):"]
+        lines += table(rows, ["", *names])
+    lines += ["", *notes, f"Run folders under {root}/",
+              f"Reproduce: p2c compare {args.scenario} --seed {seed} "
+              + " ".join(f"--design {n}" for n in names)]
+    print("\n".join(lines))
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float) and value.is_integer():
+        return f"{int(value):,}"
+    return f"{value:,}" if isinstance(value, int | float) else str(value)
+
+
+def _verdict_cell(verdict: dict[str, Any] | None) -> str:
+    if verdict is None:
+        return "-"
+    status = verdict["status"]
+    count = verdict["violations"] or verdict["sanctioned"]
+    text = f"{status} {count}" if count else status
+    return ("*" if verdict["promised"] else "") + text
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from sim.runner import run_to_folder
+    from sim.scenario import load_scenario
+    from sim.summary import overwrite_lines, summary_lines
+
+    if args.design and len(args.design) > 1:
+        args.all = False
+        return cmd_compare(args)
+    scenario = load_scenario(args.scenario)
+    if args.design:
+        from sim.compare import catalogue_names, design_variant
+
+        if args.design[0] not in catalogue_names():
+            raise InputError(f"unknown design {args.design[0]!r} "
+                             f"(known: {', '.join(catalogue_names())})")
+        scenario = scenario.with_design(design_variant(scenario, args.design[0]).design)
+    seed = scenario.spec.seed if args.seed is None else args.seed
+    out = Path(args.out) if args.out else _default_out(scenario.name, seed)
     progress = not args.json and sys.stderr.isatty()
-    result = run_to_folder(scenario, out, seed, progress=progress, finish=verdict_files)
+    result = run_to_folder(scenario, out, seed, progress=progress,
+                           finish=_check_files(_checker()))
     report = getattr(result, "check", None)
     failed = bool(report is not None and report.failed)
     if args.json:
@@ -120,7 +221,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         raise InputError("p2c bench: --users must be >= 1 and --days > 0")
     sizes = (100_000, 1_000_000) if not args.quick else (10_000, 100_000)
     figures = run_bench(users=args.users, days=args.days, checker=not args.no_checker,
-                        checker_sizes=sizes)
+                        checker_sizes=sizes, all_designs=not args.one_design)
     if args.json:
         print(json.dumps(figures, sort_keys=True, default=str))
     else:
@@ -143,12 +244,31 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print one JSON object")
     run.add_argument("--explain", type=int, default=5, metavar="N",
                      help="how many anomaly explanations to print (default 5)")
+    run.add_argument("--design", action="append", metavar="NAME",
+                     help="run under this catalogue design instead; repeat to compare")
     run.set_defaults(func=cmd_run)
+
+    compare = sub.add_parser(
+        "compare", help="run a scenario under several designs, side by side",
+        description="Same organisation, workload and seed under each design (common random "
+                    "numbers); one table of metrics and invariant verdicts.")
+    compare.add_argument("scenario")
+    compare.add_argument("--design", action="append", metavar="NAME",
+                         help="a catalogue design; repeat (default: every design)")
+    compare.add_argument("--all", action="store_true", help="every design in the catalogue")
+    compare.add_argument("--seed", type=int)
+    compare.add_argument("--out", help="folder for the run folders (default reports/compare)")
+    compare.add_argument("--json", action="store_true")
+    compare.set_defaults(func=cmd_compare)
 
     replay = sub.add_parser("replay", help="re-run a run folder and compare its trace hash")
     replay.add_argument("run_dir")
     replay.add_argument("--json", action="store_true")
     replay.set_defaults(func=cmd_replay)
+
+    from sim.lint import add_lint_parser
+
+    add_lint_parser(sub)
 
     bench = sub.add_parser("bench", help="measure model overhead, scale and checker speed")
     bench.add_argument("--users", type=int, default=1000)
@@ -156,6 +276,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--no-checker", action="store_true", help="skip the checker benchmark")
     bench.add_argument("--quick", action="store_true",
                        help="checker on 10k/100k writes instead of 100k/1M")
+    bench.add_argument("--one-design", action="store_true",
+                       help="time only the seed scenario's design, not the whole catalogue")
     bench.add_argument("--json", action="store_true")
     bench.set_defaults(func=cmd_bench)
     return parser

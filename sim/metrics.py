@@ -27,6 +27,7 @@ class MetricsCollector:
         self._lost: set[str] = set()
         self.overwrites_by: Counter[str] = Counter()
         self._last_role = ""
+        self._conflict_ids: set[str] = set()
 
     def observe(self, event: dict[str, Any]) -> None:
         kind = event["kind"]
@@ -72,6 +73,18 @@ class MetricsCollector:
             counts[f"rows_moved.{event['map']}"] += event["rows_changed"]
         elif kind == "batch_start":
             counts["rows_extracted"] += event["rows"]
+        elif kind == "send":
+            counts["messages_sent"] += 1
+        elif kind == "deliver":
+            counts[f"deliveries.{event['outcome']}"] += 1
+        elif kind == "dead_letter":
+            counts["dead_letters"] += 1
+        elif kind == "conflict":
+            if event["conflict_id"] not in self._conflict_ids:
+                self._conflict_ids.add(event["conflict_id"])
+                counts["conflicts"] += 1
+        elif kind == "lock_deny":
+            counts["lock_denials"] += 1
         elif kind == "overwrite":
             counts["overwrites"] += 1
             lost = event["lost_write"]

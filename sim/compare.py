@@ -1,0 +1,100 @@
+"""Compare designs: the same organisation, workload and seed under each design.
+
+Every design runs with the same root seed, so every user draws from the same named
+stream in every run (common random numbers): differences between the columns come from
+the designs, not from luck. The scenario's design overrides (``design: {extends: ...,
+batch: {...}}``) are applied to each design where they fit; overrides of maps a design
+does not have are dropped and reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from models.design import DesignSpec
+from sim.scenario import BUILTIN_DESIGNS, Scenario, _merge, load_design
+from sim.yamlio import InputError, LineMap
+
+
+def catalogue_names() -> list[str]:
+    """Every design in ``scenarios/designs`` (templates starting with ``_`` excluded)."""
+    return sorted(p.stem for p in BUILTIN_DESIGNS.glob("*.yaml") if not p.stem.startswith("_"))
+
+
+@dataclass
+class DesignVariant:
+    """One column of a comparison: a design and the overrides that did not fit it."""
+
+    design: DesignSpec
+    dropped: list[str] = field(default_factory=list)
+
+
+def design_variant(scenario: Scenario, name: str) -> DesignVariant:
+    """``name`` with the scenario's own overrides applied where they fit."""
+    near = scenario.path.parent if scenario.path else None
+    base, raw = load_design(name, LineMap(f"design {name}"), near)
+    ref = scenario.spec.design
+    if not isinstance(ref, dict) or "extends" not in ref:
+        return DesignVariant(base)
+    overrides = {k: v for k, v in ref.items() if k not in ("extends", "name")}
+    dropped = []
+    if isinstance(overrides.get("maps"), dict):
+        kept = {}
+        for map_name, spec in overrides["maps"].items():
+            if map_name in raw.get("maps", {}):
+                kept[map_name] = spec
+            else:
+                dropped.append(f"maps.{map_name}")
+        overrides["maps"] = kept
+    try:
+        design = DesignSpec.model_validate(_merge(raw, overrides))
+    except ValidationError as exc:
+        raise InputError(f"the scenario's design overrides do not fit design {name!r}: "
+                         f"{exc.errors()[0]['msg']}") from None
+    return DesignVariant(design, dropped)
+
+
+#: The rows of the side-by-side table: (label, metric key or callable, format).
+def _get(metrics: dict[str, float], key: str) -> float | None:
+    return metrics.get(key)
+
+
+def headline(result: Any) -> dict[str, float | None]:
+    """The figures an architect compares first, from a run's metrics and verdicts."""
+    m = result.metrics
+    writes = m.get("writes", 0.0) or 0.0
+    per_k = (lambda n: round(1000.0 * n / writes, 2)) if writes else (lambda n: None)
+    figures: dict[str, float | None] = {
+        "user saves accepted": writes,
+        "saves refused": m.get("saves_rejected", 0.0),
+        "overwritten edits": m.get("overwritten_edits", 0.0),
+        "overwritten per 1,000 saves": per_k(m.get("overwritten_edits", 0.0)),
+        "conflicts surfaced": m.get("conflicts", 0.0),
+        "handoffs": m.get("handoffs", 0.0),
+        "handoffs abandoned": m.get("handoffs_abandoned", 0.0),
+        "edits abandoned (lock)": m.get("lock_abandoned", 0.0),
+        "blocked user minutes": round(m.get("blocked_user_s", 0.0) / 60.0, 1),
+        "batch runs": m.get("batch_runs", 0.0),
+        "messages sent": m.get("messages_sent", 0.0),
+    }
+    for flow in ("account:sales->operations", "account:operations->sales",
+                 "order:operations->sales"):
+        figures[f"p95 delay {flow} (min)"] = (
+            round(m[f"propagation_p95_s.{flow}"] / 60.0, 1)
+            if f"propagation_p95_s.{flow}" in m else None)
+    report = getattr(result, "check", None)
+    if report is not None:
+        lost = report.verdicts.get("no_lost_update")
+        if lost is not None:
+            count = (lost.violations or 0) + (lost.sanctioned or 0)
+            figures["lost updates"] = float(count)
+            figures["lost per 1,000 saves"] = per_k(count)
+    return figures
+
+
+def default_out(root: Path, scenario: Scenario, design: str, seed: int) -> Path:
+    return root / f"{scenario.name}-{design}-seed{seed}"
