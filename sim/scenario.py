@@ -63,6 +63,8 @@ class Role(_Strict):
     actions: dict[str, Annotated[float, Field(ge=0, le=3600)]] = Field(
         default_factory=dict, description="action -> rate per user per working hour")
     form_open: FormOpen = Field(default_factory=FormOpen)
+    licences: list[str] | None = Field(
+        None, description="SKU ids every user of the role holds; unset: not checked")
     description: str = ""
 
     @field_validator("working_hours")
@@ -128,6 +130,24 @@ class Objectives(_Strict):
     staleness_p99_s: dict[str, Annotated[float, Field(gt=0)]] = Field(default_factory=dict)
 
 
+class LicenceHandoff(_Strict):
+    """A save the user's licences do not allow goes to a licensed colleague, or not."""
+
+    median_delay_s: float = Field(3600.0, ge=0)
+    sigma: float = Field(0.8, ge=0, le=3)
+    give_up_probability: float = Field(0.2, ge=0, le=1)
+
+
+class Licensing(_Strict):
+    """Which price book prices the licences, negotiated prices, and licence handoffs."""
+
+    price_book: str = Field("current", description="2017, 2019, current, or a file path")
+    overrides: dict[str, Annotated[float, Field(ge=0)]] = Field(
+        default_factory=dict, description="SKU id (or 'id.attach') -> negotiated price")
+    billed_monthly: bool = False
+    handoff: LicenceHandoff = Field(default_factory=LicenceHandoff)
+
+
 class CustomEntity(_Strict):
     """An entity the templates do not have (real templates always need extending)."""
 
@@ -150,6 +170,12 @@ class ScenarioSpec(_Strict):
     roles: dict[str, Role] = Field(default_factory=dict)
     scripted: list[ScriptedAction] = Field(default_factory=list)
     objectives: Objectives = Field(default_factory=Objectives)
+    licensing: Licensing = Field(default_factory=Licensing)
+    options: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="alternatives a report compares (validated by sim/report.py)")
+    expect: dict[str, Any] | None = Field(
+        None, description="regression expectations (validated by sim/regression.py)")
 
 
 def hours_range(text: str) -> tuple[float, float]:
@@ -170,13 +196,15 @@ class Scenario:
     """A loaded, validated scenario with its design resolved and entities catalogued."""
 
     def __init__(self, spec: ScenarioSpec, design: DesignSpec, catalogue: Catalogue,
-                 path: Path | None, raw: dict[str, Any], design_raw: dict[str, Any]) -> None:
+                 path: Path | None, raw: dict[str, Any], design_raw: dict[str, Any],
+                 price_book: Any = None) -> None:
         self.spec = spec
         self.design = design
         self.catalogue = catalogue
         self.path = path
         self.raw = raw
         self.design_raw = design_raw
+        self.price_book = price_book  # models.licensing.PriceBook, loaded at validation
 
     @property
     def name(self) -> str:
@@ -195,7 +223,7 @@ class Scenario:
     def with_design(self, design: DesignSpec) -> Scenario:
         """The same organisation and workload under another design (comparisons)."""
         return Scenario(self.spec, design, self.catalogue, self.path, self.raw,
-                        design.model_dump(mode="json"))
+                        design.model_dump(mode="json"), self.price_book)
 
 
 # ----------------------------------------------------------------- loading
@@ -299,7 +327,35 @@ def scenario_from_data(
     design, design_raw = load_design(spec.design, linemap, near)
     catalogue = _catalogue(spec, linemap)
     _cross_check(spec, design, catalogue, linemap)
-    return Scenario(spec, design, catalogue, path, data, design_raw)
+    book = _price_book(spec, linemap, near)
+    return Scenario(spec, design, catalogue, path, data, design_raw, book)
+
+
+def _price_book(spec: ScenarioSpec, linemap: LineMap, near: Path | None):
+    """Load the scenario's price book and check every licence a role names exists."""
+    from models.licensing import PriceBookError, load_price_book
+
+    licensing = spec.licensing
+    where: PathKey = ("licensing", "price_book")
+    ref = licensing.price_book
+    if near is not None and (near / ref).is_file():
+        ref = str(near / ref)
+    try:
+        book = load_price_book(ref, dict(licensing.overrides) or None,
+                               billed_monthly=licensing.billed_monthly)
+    except PriceBookError as exc:
+        raise linemap.error(where, str(exc)) from None
+    except (FileNotFoundError, KeyError, ValueError) as exc:
+        raise linemap.error(where if "overrides" not in str(exc) else
+                            ("licensing", "overrides"), str(exc)) from None
+    for role_name, role in spec.roles.items():
+        for i, sku in enumerate(role.licences or ()):
+            if not book.has(sku):
+                known = ", ".join(s.id for s in book.user_skus + book.device_skus)
+                raise linemap.error(("roles", role_name, "licences", i),
+                                    f"no licence {sku!r} in price book {licensing.price_book} "
+                                    f"(known: {known})")
+    return book
 
 
 def _catalogue(spec: ScenarioSpec, linemap: LineMap) -> Catalogue:

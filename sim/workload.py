@@ -55,13 +55,19 @@ PlanFn = Callable[[Integration, str, np.random.Generator], Plan | None]
 
 @dataclass(frozen=True, slots=True)
 class ActionDef:
-    """A business action: the systems it can run in, the entity it touches, its plan."""
+    """A business action: the systems it can run in, what it writes and reads, its plan.
+
+    ``writes`` and ``reads`` are the entities a user needs rights on to perform it (the
+    licensing model turns them into required rights per role).
+    """
 
     name: str
     systems: tuple[str, ...]
     entity: str
     description: str
     plan: PlanFn
+    writes: tuple[str, ...] = ()
+    reads: tuple[str, ...] = ()
 
 
 # --------------------------------------------------------------- helpers
@@ -320,27 +326,33 @@ def plan_retire_product(integ: Integration, system: str, rng: np.random.Generato
     return [_edit(integ, system, "product", product, {"status": "Retired"})]
 
 
-def _action(name: str, systems: tuple[str, ...], entity: str, plan: PlanFn) -> ActionDef:
+def _action(name: str, systems: tuple[str, ...], entity: str, plan: PlanFn,
+            writes: tuple[str, ...] = (), reads: tuple[str, ...] = ()) -> ActionDef:
     doc = (plan.__doc__ or name.replace("_", " ")).strip().splitlines()[0]
-    return ActionDef(name, systems, entity, doc, plan)
+    return ActionDef(name, systems, entity, doc, plan, writes or (entity,), reads)
 
 
 #: Every action a role may list under ``actions:``, with the systems it runs in.
 ACTIONS: dict[str, ActionDef] = {a.name: a for a in (
     _action("create_account", (SALES,), "account", plan_create_account),
     _action("edit_account", (SALES, OPERATIONS), "account", plan_edit_account),
-    _action("create_contact", (SALES,), "contact", plan_create_contact),
+    _action("create_contact", (SALES,), "contact", plan_create_contact, reads=("account",)),
     _action("edit_contact", (SALES, OPERATIONS), "contact", plan_edit_contact),
-    _action("create_quote", (SALES,), "quote", plan_create_quote),
-    _action("convert_quote", (SALES,), "order", plan_convert_quote),
+    _action("create_quote", (SALES,), "quote", plan_create_quote, ("quote", "quote_line"),
+            ("account", "product")),
+    _action("convert_quote", (SALES,), "order", plan_convert_quote,
+            ("order", "order_line", "quote"), ("quote_line",)),
     _action("edit_order", (SALES,), "order", plan_edit_order),
     _action("activate_order", (SALES,), "order", plan_activate_order),
     _action("cancel_order", (SALES,), "order", plan_cancel_order),
-    _action("create_bundle", (SALES,), "bundle", plan_create_bundle),
-    _action("edit_bundle", (SALES,), "bundle", plan_edit_bundle),
+    _action("create_bundle", (SALES,), "bundle", plan_create_bundle, ("bundle", "bundle_line"),
+            ("product",)),
+    _action("edit_bundle", (SALES,), "bundle", plan_edit_bundle, ("bundle", "bundle_line"),
+            ("product",)),
     _action("confirm_order", (OPERATIONS,), "order", plan_confirm_order),
     _action("advance_order", (OPERATIONS,), "order", plan_advance_order),
-    _action("invoice_order", (OPERATIONS,), "invoice", plan_invoice_order),
+    _action("invoice_order", (OPERATIONS,), "invoice", plan_invoice_order,
+            ("invoice", "invoice_line", "order"), ("order_line",)),
     _action("create_product", (OPERATIONS,), "product", plan_create_product),
     _action("edit_product", (OPERATIONS,), "product", plan_edit_product),
     _action("retire_product", (OPERATIONS,), "product", plan_retire_product),
@@ -515,6 +527,12 @@ def carry_out(env, world, actor: str, role: str, system: str, plan: Plan,
             # The user waits while the other side commits in the same transaction.
             counts["blocked_user_s"] += live_delay_s
             yield env.timeout(live_delay_s)
+        gate = world.licences
+        if gate is not None and not gate.allows(role, system, save.entity):
+            # The user's licences do not cover this save: a licensed colleague does it
+            # later, or nobody does.
+            env.process(licence_handoff(env, world, role, system, save, rng))
+            continue
         write = integ.save(now_s=env.now, actor=actor, role=role, system=system,
                            entity=save.entity, key=save.key, fields=save.fields,
                            base=save.base, opened_s=opened_s,
@@ -526,6 +544,27 @@ def carry_out(env, world, actor: str, role: str, system: str, plan: Plan,
             env.process(handoff_process(env, world, actor, save, rng))
     for lease in lease_of.values():
         integ.release_lease(lease, env.now)
+
+
+def licence_handoff(env, world, role: str, system: str, save: Save,
+                    rng: np.random.Generator):
+    """A save outside the user's licences: handed to a licensed colleague, or refused."""
+    counts = world.metrics.counts
+    rules = world.scenario.spec.licensing.handoff
+    colleague = world.licences.colleague(system, save.entity, exclude=role)
+    if colleague is None or rng.random() < rules.give_up_probability:
+        counts["licence_refusals"] += 1
+        return
+    counts["licence_handoffs"] += 1
+    delay_s = float(rules.median_delay_s * np.exp(rules.sigma * rng.standard_normal()))
+    counts["licence_handoff_delay_s"] += delay_s
+    yield env.timeout(delay_s)
+    integ = world.integration
+    base, row_version = integ.open_form(system, save.entity, save.key, tuple(save.fields))
+    integ.save(now_s=env.now, actor=f"{colleague}-licence-handoff", role=colleague,
+               system=system, entity=save.entity, key=save.key, fields=save.fields,
+               base=base if integ.replicas[system].row(save.entity, save.key) else None,
+               opened_row_version=row_version)
 
 
 def handoff_process(env, world, actor: str, save: Save, rng: np.random.Generator):

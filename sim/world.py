@@ -41,6 +41,19 @@ class Streams:
         return stream
 
 
+def _licence_gate(scenario: Scenario):
+    """A gate when some role's licences are fixed by the scenario, else None."""
+    from sim.licences import LicenceGate
+
+    roles = scenario.spec.roles
+    fixed = {name: tuple(role.licences) for name, role in roles.items()
+             if role.licences is not None}
+    if not fixed or scenario.price_book is None:
+        return None
+    return LicenceGate(scenario.price_book, fixed,
+                       {name: role.home_system for name, role in roles.items()})
+
+
 class World:
     """A run in the making: environment, streams, the integration, history and metrics."""
 
@@ -75,6 +88,7 @@ class World:
         self.emit = emit
         self.integration = Integration(scenario.design, scenario.catalogue, emit)
         self.workload_end_s = scenario.spec.duration_days * 86_400.0
+        self.licences = _licence_gate(scenario)
         self.open_forms = 0  # users between opening and saving a form
         self.stopped = False  # set when quiescence is reached: nothing new starts
 

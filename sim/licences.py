@@ -1,0 +1,77 @@
+"""Licences in the simulation: what each role needs, what it holds, what happens when it
+tries something its licences do not allow.
+
+The rights a role **needs** follow from its actions and the design: an action that saves
+an entity in a system needs ``write`` there, but only if the design lets users save that
+entity there at all (under ``readonly-workaround`` an Operations credit controller never
+writes accounts: the save is refused and handed off, so no write right is needed, only
+``read``). Reading what an action looks at needs ``read``.
+
+A scenario may **fix** a role's licences (``roles.<role>.licences: [team_members]``).
+Then every save is checked before it happens: a save the user's licences do not cover
+becomes a handoff to a colleague of a role whose licences do (after a delay, and it is
+work for that colleague), or is refused when nobody can do it or the user gives up.
+Both are counted (``licence_handoffs``, ``licence_refusals``) and appear in reports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from models.design import DesignSpec
+from models.licensing import STANDARD_ENTITIES, SYSTEMS, PriceBook, Right, coverage
+from sim.workload import ACTIONS
+
+
+def _licensable(system: str, entity: str) -> bool:
+    return system in SYSTEMS and entity in STANDARD_ENTITIES
+
+
+def role_required_rights(role, design: DesignSpec) -> frozenset[Right]:
+    """The rights one user of ``role`` needs under ``design`` (see the module docstring)."""
+    needed: set[Right] = set()
+    for action_name, rate in role.actions.items():
+        if rate <= 0:
+            continue
+        action = ACTIONS[action_name]
+        system = next((s for s in role.systems if s in action.systems), None)
+        if system is None:
+            continue
+        for entity in action.reads + action.writes:
+            if _licensable(system, entity):
+                needed.add(Right(system, entity, "read"))
+        for entity in action.writes:
+            if system in design.editable.get(entity, {}) and _licensable(system, entity):
+                needed.add(Right(system, entity, "write"))
+    return frozenset(needed)
+
+
+class LicenceGate:
+    """Answers "may this user save this?" for roles whose licences the scenario fixes."""
+
+    def __init__(self, book: PriceBook, fixed: Mapping[str, tuple[str, ...]],
+                 home: Mapping[str, str]) -> None:
+        self.book = book
+        self.fixed = dict(fixed)
+        self.home = dict(home)
+        self._cache: dict[tuple[str, str, str], bool] = {}
+
+    def allows(self, role: str, system: str, entity: str) -> bool:
+        """True when ``role`` may write ``entity`` in ``system`` (unfixed roles may)."""
+        skus = self.fixed.get(role)
+        if skus is None or not _licensable(system, entity):
+            return True
+        key = (role, system, entity)
+        allowed = self._cache.get(key)
+        if allowed is None:
+            allowed = coverage(self.book, skus, [Right(system, entity, "write")]) is not None
+            self._cache[key] = allowed
+        return allowed
+
+    def colleague(self, system: str, entity: str, exclude: str) -> str | None:
+        """The first role (scenario order) working in ``system`` whose licences allow it."""
+        for role in self.fixed:
+            if role != exclude and self.home.get(role) == system and self.allows(
+                    role, system, entity):
+                return role
+        return None
