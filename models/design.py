@@ -59,6 +59,9 @@ class BatchSettings(_Strict):
     change_tracking: bool = Field(
         True, description="only rows changed since the last run; false = full export"
     )
+    retry_failed_runs: bool = Field(
+        True, description="false (a planted bug): a failed run still advances the "
+        "watermark, so its rows are never sent")
 
 
 class Latency(_Strict):
@@ -89,6 +92,11 @@ class MapSpec(_Strict):
     latency: Latency | None = Field(None, description="live and queue: delivery delay")
     echo_suppression: bool = True
     max_hops: int = Field(8, ge=1, le=1000)
+    apply_mode: Literal["upsert", "insert"] = Field(
+        "upsert", description="insert: a planted bug - every delivery creates a record, "
+        "so a duplicated message makes a duplicate (used to show the checker catching it)")
+    priority: Literal["low", "medium", "high"] = Field(
+        "medium", description="Operations priority-based throttling class of this client")
     when: dict[str, list[Any]] | None = Field(
         None, description="only rows whose field values are in these lists"
     )
@@ -113,8 +121,8 @@ class MapSpec(_Strict):
         return self
 
 
-CONCURRENCY_MODES = ("none", "lww_arrival", "primary_wins", "version_check", "lease_lock",
-                     "field_merge")
+CONCURRENCY_MODES = ("none", "lww_arrival", "lww_clock", "primary_wins", "version_check",
+                     "lease_lock", "field_merge")
 
 
 class Concurrency(_Strict):
@@ -122,6 +130,8 @@ class Concurrency(_Strict):
 
     - ``none``: an apply overwrites the mapped fields (upserts; last arrival wins);
     - ``lww_arrival``: the same, stated as the design's rule (dual-write live);
+    - ``lww_clock``: per field, the version with the later wall-clock stamp of its origin
+      system wins, ancestry ignored (so a skewed clock can let an older edit win);
     - ``primary_wins``: dual-write async: a change arriving at the ``primary`` side for
       a record that changed there since the sender's snapshot is rejected as a conflict
       (recorded); a message older than what the target already holds from the same
@@ -146,6 +156,9 @@ class Concurrency(_Strict):
     fencing: bool = True
     retry_s: float = Field(120.0, gt=0)
     max_retries: int = Field(3, ge=0)
+    hold_until_replicated: bool = Field(
+        True, description="false (a planted bug): a lease can be granted while the last "
+        "holder's change is still on its way, so the next editor may not see it")
 
 
 class Handoff(_Strict):
@@ -164,6 +177,51 @@ class LiveLimits(_Strict):
     max_pause_s: float = Field(86_400.0, gt=0)
     max_pause_bytes: int = Field(1_000_000_000, ge=1)
     catch_up_error_retention_s: float = Field(86_400.0, gt=0)
+
+
+class RetryPolicy(_Strict):
+    """What a sender does when a delivery fails: exponential backoff with full jitter
+    (drawn from the map's own stream), honouring a Retry-After when the server sends
+    one; after ``max_attempts`` or ``max_age_s`` the message is dead-lettered with its
+    last failure as the reason."""
+
+    base_s: float = Field(2.0, gt=0)
+    cap_s: float = Field(600.0, gt=0)
+    max_attempts: int = Field(40, ge=1)
+    max_age_s: float = Field(86_400.0, gt=0)
+    redeliver_lost: bool = Field(
+        True, description="false (a planted bug): at-most-once; a lost delivery vanishes")
+
+
+class ServiceProtection(_Strict):
+    """Dataverse service protection limits per identity (FACTS.md section 4)."""
+
+    window_s: float = Field(300.0, gt=0)
+    max_requests: int = Field(6000, ge=1)
+    max_execution_s: float = Field(1200.0, gt=0)
+    execution_s_per_request: float = Field(0.05, ge=0, description="inferred: a parameter")
+    push_penalty: float = Field(2.0, ge=1, description="Retry-After growth for a client "
+                                "that keeps pushing (documented, size inferred)")
+    max_retry_after_s: float = Field(300.0, gt=0)
+
+
+class OperationsThrottling(_Strict):
+    """Operations priority-based throttling: requests per second per priority class.
+
+    Microsoft documents the classes, not the numbers: these are parameters. Dual-write,
+    the Data Integrator and data management are exempt (FACTS.md section 4)."""
+
+    per_s: dict[Literal["low", "medium", "high"], float] = Field(
+        default_factory=lambda: {"low": 5.0, "medium": 20.0, "high": 100.0})
+
+
+class Limits(_Strict):
+    """Platform limits the transports obey; ``enabled: false`` turns throttling off."""
+
+    enabled: bool = True
+    service_protection: ServiceProtection = Field(default_factory=ServiceProtection)
+    operations: OperationsThrottling = Field(default_factory=OperationsThrottling)
+    record_bytes: int = Field(2048, ge=1, description="queued size of one record change")
 
 
 class DesignSpec(_Strict):
@@ -192,6 +250,10 @@ class DesignSpec(_Strict):
     live: LiveLimits = Field(default_factory=LiveLimits)
     clock_skew_s: dict[str, float] = Field(
         default_factory=dict, description="per system clock offset (field-merge stamps)")
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    limits: Limits = Field(default_factory=Limits)
+    exempt_from_operations_throttling: bool = Field(
+        True, description="Data Integrator and dual-write are exempt; custom integrations not")
 
     @model_validator(mode="after")
     def _systems_known(self) -> DesignSpec:

@@ -59,8 +59,13 @@ class Integration:
         self.conflicts: list[Conflict] = []  # detected, waiting for the resolver
         self._open_conflicts: dict[tuple[str, str], Conflict] = {}
         self._pair_ids: dict[tuple, str] = {}
-        self.leases = LeaseTable()
-        self.down: set[str] = set()  # systems currently unavailable (faults)
+        self.leases = LeaseTable(hold_until_replicated=design.concurrency.hold_until_replicated)
+        # Faults: systems down, pairs of systems that cannot reach each other, paused maps
+        # (dual-write maintenance: changes queue until the map resumes).
+        self.down: set[str] = set()
+        self.partitions: set[frozenset[str]] = set()
+        self.paused: dict[str, float] = {}  # map name -> paused since (s)
+        self._delivered: set[str] = set()  # message ids applied (idempotent redelivery)
         self._hlc: dict[str, tuple[float, int]] = {}
         self.stamps: dict[str, tuple[float, int, str]] = {}  # write id -> HLC stamp
         self._counters: dict[str, int] = {}
@@ -135,6 +140,8 @@ class Integration:
         else:
             current = row.values()
         reason = self.design.edit_refusal(entity, system, current)
+        if system in self.down:
+            reason = f"{system} is unavailable (outage): the save failed"
         if (
             reason is None
             and row is not None
@@ -163,6 +170,9 @@ class Integration:
             return None
         if self.concurrency.mode == "field_merge":
             self.stamps[write_id] = self._tick_clock(system, now_s)
+        elif self.concurrency.mode == "lww_clock":
+            self.stamps[write_id] = (now_s + self.design.clock_skew_s.get(system, 0.0), 0,
+                                     system)
         versions = {f: (v, write_id) for f, v in fields.items()}
         outcome = replica.apply(entity, key, versions, writelog)
         self._emit_apply(now_s, system, entity, key, "user", outcome)
@@ -175,11 +185,11 @@ class Integration:
     def _live_refusal(self, system: str, entity: str, delay_s: float) -> str | None:
         """dual-write live: the save commits on both sides or on neither."""
         for name, spec in self.links.get((system, entity), ()):
-            if spec.transport != "live":
-                continue
-            if spec.target in self.down:
+            if spec.transport != "live" or name in self.paused:
+                continue  # a paused live map queues its changes instead
+            if not self.reachable(system, spec.target):
                 return (f"Unit of Work can not commit transaction: {spec.target} is "
-                        f"unavailable (map {name}); rolled back on both sides")
+                        f"unreachable (map {name}); rolled back on both sides")
             if delay_s > self.design.live.max_transaction_s:
                 return (f"Unit of Work can not commit transaction: {delay_s:.0f} s exceeds the "
                         f"{self.design.live.max_transaction_s:.0f} s limit (map {name}); "
@@ -225,7 +235,7 @@ class Integration:
             if spec.when and not all(versions.get(f, (None,))[0] in allowed
                                      for f, allowed in spec.when.items()):
                 continue
-            if spec.transport == "live":
+            if spec.transport == "live" and name not in self.paused:
                 outcome = self.replicas[spec.target].apply(entity, key, versions, self.writelog)
                 self._emit_apply(now_s, spec.target, entity, key, f"live:{name}", outcome)
                 continue
@@ -243,6 +253,26 @@ class Integration:
                 self.on_send(message)
             else:
                 self.outbox.append(message)
+
+    def reachable(self, a: str, b: str) -> bool:
+        """Both systems up and no partition between them."""
+        down = self.down
+        return a not in down and b not in down and frozenset((a, b)) not in self.partitions
+
+    def fail_run(self, batch: Batch, now_s: float, reason: str) -> None:
+        """A run that could not load (a system down, a partition): nothing is applied,
+        the map's watermark goes back so the next scheduled run retries every row (a
+        Data Integrator run in ERROR is retried at the next scheduled run)."""
+        state = self.maps[batch.map_name]
+        if state.settings.retry_failed_runs:
+            state.watermark = min(state.watermark, batch.watermark_before)
+        state.running = False
+        self.emit({
+            "t": now_s, "kind": "batch_end", "run_id": batch.run_id, "map": batch.map_name,
+            "entity": batch.entity, "source": batch.source, "target": batch.target,
+            "rows_changed": 0, "rows_unchanged": 0, "rows_failed": len(batch.rows),
+            "failed": reason, "duration_s": now_s - batch.started_s,
+        })
 
     def take_outbox(self) -> list[Message]:
         """Hand the queued messages to the driver (it delivers them later)."""
@@ -273,10 +303,35 @@ class Integration:
         for a person, or rejected because the target is the primary), ``merged``
         (field-merge kept some fields and surfaced the rest).
         """
-        self._settle(message)
+        spec = self.design.maps[message.map_name]
+        if message.message_id in self._delivered and spec.apply_mode == "upsert":
+            # At-least-once transport, idempotent receiver: a redelivery changes nothing.
+            self.emit({"t": now_s, "kind": "redelivery", "message_id": message.message_id,
+                       "map": message.map_name, "outcome": "duplicate_ignored"})
+            return "duplicate_ignored"
+        first = message.message_id not in self._delivered
+        self._delivered.add(message.message_id)
+        if first:
+            self._settle(message)
         mode = self.concurrency.mode
         target = self.replicas[message.target]
         row = target.row(message.entity, message.key)
+        if spec.apply_mode == "insert" and row is not None:
+            # The planted bug: a receiver that inserts instead of upserting makes a second
+            # record with the same business key on every redelivery.
+            outcome = target.apply(message.entity, message.key, message.versions,
+                                   self.writelog)
+            outcome.created = True
+            outcome.changed.update({f: v[1] for f, v in message.versions.items()})
+            self._emit_apply(now_s, message.target, message.entity, message.key,
+                             f"{message.map_name}/{message.message_id}", outcome)
+            if not first:
+                self.emit({"t": now_s, "kind": "redelivery", "message_id": message.message_id,
+                           "map": message.map_name, "outcome": "inserted_again"})
+                return "inserted_again"
+            self.emit({"t": now_s, "kind": "deliver", "message_id": message.message_id,
+                       "map": message.map_name, "outcome": "applied"})
+            return "applied"
         incoming = message.versions
         writelog = self.writelog
         unseen: list[tuple[str, str, str]] = []  # (field, target's write, incoming write)
@@ -351,6 +406,13 @@ class Integration:
             seen = [self.stamps[v[1]][:2] for v in incoming.values() if v[1] in self.stamps]
             if seen:
                 self._tick_clock(message.target, now_s, max(seen))
+        if mode == "lww_clock" and row is not None:
+            # Wall-clock last-writer-wins per field, ancestry ignored: no conflict record.
+            none = (float("-inf"), 0, "")
+            apply_versions = {
+                name: version for name, version in incoming.items()
+                if name not in row.fields
+                or self.stamps.get(version[1], none) > self.stamps.get(row.fields[name][1], none)}
         changed = False
         if apply_versions:
             if force and row is not None:

@@ -82,13 +82,15 @@ class LeaseTable:
             return lease
         return None
 
+    hold_until_replicated: bool = True
+
     def acquire(self, entity: str, key: str, holder: str, system: str, now_s: float,
                 lease_s: float) -> Lease | None:
         """Grant a lease, or None when another holder's lease or replication is pending."""
         current = self.holder(entity, key, now_s)
         if current is not None and current.holder != holder:
             return None
-        if self.in_flight.get((entity, key), 0) > 0:
+        if self.hold_until_replicated and self.in_flight.get((entity, key), 0) > 0:
             return None
         lease = Lease(entity, key, holder, system, self.next_token, now_s, now_s + lease_s)
         self.next_token += 1
@@ -104,7 +106,7 @@ class LeaseTable:
             if held is not None and held.holder != actor:
                 return (f"{entity} {key} is locked by {held.holder} in {held.system} "
                         f"until {held.expires_s:.0f} s")
-            if self.in_flight.get((entity, key), 0) > 0:
+            if self.hold_until_replicated and self.in_flight.get((entity, key), 0) > 0:
                 return (f"{entity} {key} is locked: a change made under the last lease is "
                         "still replicating")
             return None

@@ -47,6 +47,7 @@ class Batch:
     target: str
     rows: list[tuple[str, dict[str, FieldVersion]]] = field(default_factory=list)
     started_s: float = 0.0
+    watermark_before: int = 0  # restored when the run fails
 
 
 def pending(state: MapState, source: Replica) -> bool:
@@ -71,7 +72,7 @@ def extract(state: MapState, source: Replica, now_s: float) -> Batch:
     spec = state.spec
     state.runs += 1
     batch = Batch(f"{state.name}#{state.runs}", state.name, spec.entity, spec.source,
-                  spec.target, started_s=now_s)
+                  spec.target, started_s=now_s, watermark_before=state.watermark)
     table = source.tables[spec.entity]
     limit = state.settings.max_rows_per_run
     mapped = spec.fields

@@ -28,9 +28,10 @@ from typing import Any
 
 import yaml
 
+from sim.faults import fault_process, swarm_faults
 from sim.history import HistoryRecorder
 from sim.scenario import Scenario
-from sim.transport import batch_schedule, queue_courier
+from sim.transport import Courier, batch_schedule
 from sim.workload import (
     build_users,
     resolver_process,
@@ -101,7 +102,16 @@ def run_scenario(
                           products=data.products, bundles=data.bundles,
                           bundle_lines_per_bundle=data.bundle_lines_per_bundle)
         integ.initial_load(0.0)
-        integ.on_send = queue_courier(env, world)
+        courier = Courier(env, world)
+        integ.on_send = courier.send
+        world.courier_pause, world.courier_resume = courier.pause, courier.resume
+        faults = list(spec.faults)
+        if spec.swarm is not None:
+            faults += swarm_faults(spec.swarm, integ.design, world.workload_end_s,
+                                   world.streams.get("faults"))
+        for index, fault in enumerate(faults):
+            if fault.kind != "clock_skew":
+                env.process(fault_process(env, world, fault, index))
         integ.on_conflict = lambda conflict: env.process(
             resolver_process(env, world, conflict))
         for user in build_users(world):

@@ -148,6 +148,61 @@ class Licensing(_Strict):
     handoff: LicenceHandoff = Field(default_factory=LicenceHandoff)
 
 
+FAULT_KINDS = ("outage", "crash", "partition", "latency_spike", "duplicate", "reorder",
+               "loss", "pause", "clock_skew")
+
+
+class Fault(_Strict):
+    """One fault at a fixed time (``faults:``). What each kind does:
+
+    - ``outage`` / ``crash``: ``system`` is down for ``duration_s``: saves there fail,
+      runs and deliveries to or from it fail and are retried, live writes roll back
+      (a crash also fails the batch runs it interrupts);
+    - ``partition``: the two systems ``between`` cannot reach each other;
+    - ``latency_spike``: queue and live latency of ``maps`` (default all) times ``factor``;
+    - ``duplicate``: each delivery on ``maps`` is made twice with ``probability``;
+    - ``reorder``: each delivery is delayed by up to ``max_extra_s`` more (reordering);
+    - ``loss``: a delivery is lost with ``probability`` and redelivered after
+      ``redelivery_s`` (at-least-once);
+    - ``pause``: dual-write maintenance: ``maps`` stop delivering; changes queue up to
+      the design's pause limits (1 day, 1 GB), later ones are blocked; on resume the queue
+      catches up;
+    - ``clock_skew``: ``system``'s clock is off by ``skew_s`` for the whole run.
+    """
+
+    kind: Literal[FAULT_KINDS]  # type: ignore[valid-type]
+    at: str | float = 0.0
+    duration_s: float = Field(3600.0, gt=0)
+    system: str | None = None
+    between: list[str] | None = Field(None, min_length=2, max_length=2)
+    maps: list[str] | None = None
+    factor: float = Field(10.0, ge=1)
+    probability: float = Field(0.1, ge=0, le=1)
+    max_extra_s: float = Field(30.0, ge=0)
+    redelivery_s: float = Field(60.0, gt=0)
+    skew_s: float = 0.0
+
+    @field_validator("at")
+    @classmethod
+    def _when(cls, value: str | float) -> str | float:
+        parse_when(value)
+        return value
+
+    @property
+    def at_s(self) -> float:
+        return parse_when(self.at)
+
+
+class Swarm(_Strict):
+    """Faults drawn from the seed: which, when, how long and how strong."""
+
+    faults_per_day: float = Field(2.0, gt=0, le=1000)
+    kinds: list[Literal[FAULT_KINDS]] = Field(  # type: ignore[valid-type]
+        default_factory=lambda: ["outage", "partition", "latency_spike", "duplicate",
+                                 "reorder", "loss"])
+    max_duration_s: float = Field(3600.0, gt=0)
+
+
 class CustomEntity(_Strict):
     """An entity the templates do not have (real templates always need extending)."""
 
@@ -171,6 +226,8 @@ class ScenarioSpec(_Strict):
     scripted: list[ScriptedAction] = Field(default_factory=list)
     objectives: Objectives = Field(default_factory=Objectives)
     licensing: Licensing = Field(default_factory=Licensing)
+    faults: list[Fault] = Field(default_factory=list)
+    swarm: Swarm | None = None
     options: list[dict[str, Any]] = Field(
         default_factory=list,
         description="alternatives a report compares (validated by sim/report.py)")
@@ -437,6 +494,22 @@ def _cross_check(spec: ScenarioSpec, design: DesignSpec, catalogue: Catalogue,
         if action.opened_s > action.at_s:
             raise linemap.error(where + ("opened_at",), "a form cannot be opened after it "
                                                         "is saved")
+    for i, fault in enumerate(spec.faults):
+        where = ("faults", i)
+        needs = {"outage": "system", "crash": "system", "clock_skew": "system",
+                 "partition": "between"}.get(fault.kind)
+        if needs and getattr(fault, needs) is None:
+            raise linemap.error(where, f"a {fault.kind} fault needs '{needs}'")
+        if fault.system is not None:
+            need_system(where + ("system",), fault.system)
+        for j, system in enumerate(fault.between or ()):
+            need_system(where + ("between", j), system)
+        for j, name in enumerate(fault.maps or ()):
+            if name not in design.maps:
+                raise linemap.error(where + ("maps", j), f"the design has no map {name!r}")
+        if fault.kind != "clock_skew" and fault.at_s + fault.duration_s > end_s:
+            raise linemap.error(where + ("duration_s",), "the fault must end before the "
+                                "workload does, so the quiescence phase can judge convergence")
     for flow in spec.objectives.staleness_p99_s:
         where = ("objectives", "staleness_p99_s", flow)
         match = re.match(r"^([\w-]+):([\w-]+)->([\w-]+)$", flow)

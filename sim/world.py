@@ -18,6 +18,8 @@ import numpy as np
 import simpy
 
 from models.integration import Integration
+from models.throttling import PriorityThrottle, ServiceProtection
+from sim.faults import FaultState
 from sim.history import HistoryRecorder
 from sim.metrics import MetricsCollector
 from sim.scenario import Scenario
@@ -86,7 +88,18 @@ class World:
                 observe(event)
 
         self.emit = emit
-        self.integration = Integration(scenario.design, scenario.catalogue, emit)
+        design = scenario.design
+        skews = {f.system: f.skew_s for f in scenario.spec.faults if f.kind == "clock_skew"}
+        if skews:
+            design = design.model_copy(update={"clock_skew_s": {**design.clock_skew_s, **skews}})
+        self.integration = Integration(design, scenario.catalogue, emit)
+        limits = design.limits
+        self.service_protection = (ServiceProtection(limits.service_protection)
+                                   if limits.enabled else None)
+        self.priority_throttle = PriorityThrottle(limits.operations)
+        self.faults = FaultState()
+        # Set by the runner once the courier exists (pause faults hold its messages).
+        self.courier_pause = self.courier_resume = lambda names, now_s: None
         self.workload_end_s = scenario.spec.duration_days * 86_400.0
         self.licences = _licence_gate(scenario)
         self.open_forms = 0  # users between opening and saving a form
