@@ -1,0 +1,51 @@
+"""The invariant checker: pure functions from a history to verdicts.
+
+A run's history (``sim/history.py``) is the evidence; an *invariant* is a property every
+correct run of the design must have, judged from that evidence alone, without the
+simulator (Maelstrom's workload / nemesis / checker split). Each invariant gives a
+:class:`Verdict`: ``holds``, ``violated`` with one :class:`Anomaly` per problem, each
+explained in business terms ("W-operations-17 (ops_clerk-3 set account ACC-0012
+credit_limit 5000 at day 1 10:14) was overwritten at day 1 10:30 in operations by batch
+run accounts_hub_to_operations#4 carrying W-sales-88, whose base did not include
+W-operations-17."), ``sanctioned`` when the design accepts such anomalies by
+construction (counted, never hidden), or ``unknown`` when the run ended before
+quiescence and the question cannot be answered ("did not converge" is not "diverged").
+
+The catalogue (one module each): ``convergence``, ``no_lost_update``, ``ownership``,
+``referential_integrity``, ``no_duplicate_keys``, ``monotone_lifecycle``,
+``invoice_totals``, ``bounded_echo``, ``accounted_for``, ``staleness``.
+
+Use :func:`check_history` to judge them all in one pass over a stream of events (a
+list, or ``read_history(path)``), or call one alone (``no_lost_update(events)``). The
+report's ``to_json()`` is a run folder's ``verdict.json``; ``summary_lines()`` is what
+the command line prints; :func:`sim.checker.plot.plot_anomaly` draws one anomaly's
+timeline; :mod:`sim.checker.synthetic` makes histories of any size and benchmarks the
+checker on them.
+"""
+
+from sim.checker.check import (
+    INVARIANTS,
+    accounted_for,
+    bounded_echo,
+    check_history,
+    check_one,
+    convergence,
+    invoice_totals,
+    monotone_lifecycle,
+    no_duplicate_keys,
+    no_lost_update,
+    ownership,
+    referential_integrity,
+    staleness,
+)
+from sim.checker.contract import Contract
+from sim.checker.ledger import Ledger
+from sim.checker.report import CheckReport
+from sim.checker.verdicts import HOLDS, SANCTIONED, UNKNOWN, VIOLATED, Anomaly, Verdict
+
+__all__ = [
+    "HOLDS", "INVARIANTS", "SANCTIONED", "UNKNOWN", "VIOLATED", "Anomaly", "CheckReport",
+    "Contract", "Ledger", "Verdict", "accounted_for", "bounded_echo", "check_history",
+    "check_one", "convergence", "invoice_totals", "monotone_lifecycle", "no_duplicate_keys",
+    "no_lost_update", "ownership", "referential_integrity", "staleness",
+]

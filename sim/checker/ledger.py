@@ -1,0 +1,691 @@
+"""The ledger: everything the checker remembers while it reads a history once.
+
+Invariants are judged from a stream that may be far larger than memory should hold, so
+events are never kept. The :class:`Ledger` reads each event once and keeps compact
+state, sized by writes and records rather than by events.
+
+**Writes are numbered.** Each ``write`` event gets the next *write index* ``i``;
+``index[write_id] -> i``. What the hot path needs per write lives in flat columns
+indexed by ``i`` (a byte or a machine number each, no Python object per value), so
+reading it touches one small array rather than chasing pointers:
+
+- ``home[i]``: the slot of the system where it was saved; ``status[i]``: pending,
+  applied, rejected, or stub (``surfaced``, the set of writes a person was shown, is
+  small and kept apart);
+- ``times[i]``: when it was saved; ``apply_counts[slot][i]``: how many applies listed
+  it in that replica (its echo count; the first in another replica is its *arrival*);
+- ``field_code[i]``: the code of the field it set, when it set exactly one;
+  ``parent[i]``: ``NO_PARENT`` when its base names no write at all (a create), the
+  parent's index when it set one field and its base names exactly one parent for it,
+  ``COMPLEX`` otherwise (a merge, several fields: read the base itself). Ancestry walks
+  hop along this array for the common cases.
+
+What only explanations and value checks need stays in ``cold[i] = (fields, base, actor,
+entity, key)``, the dicts of the event itself. A version seen in an ``apply`` with no
+``write`` event (an initial load that did not record its writes) gets a *stub* index:
+status ``STUB``, no time, home or values.
+
+**Replica rows.** ``tables[system][entity][key]`` is a row, ``{field: i}``: the version
+of each field the replica holds now, as the index of the write that produced it. A
+row's value for ``f`` is ``cold[row[f]][0][f]``.
+
+**Displacements.** When an apply replaces a version in the very system where that write
+was saved, the ledger notes ``(t, via, displacing index)``: the last time the write lost
+its place at home, which the lost-update explanation quotes.
+
+**Hooks.** The ledger judges nothing. An invariant that must see a moment of the run
+registers a hook: a write hook (:meth:`Ledger.add_write_hook`) runs on ``write`` events
+of an entity saved in systems it has not asked to skip; an apply hook
+(:meth:`Ledger.add_apply_hook`) runs on an ``apply`` to its entity *before* the row
+changes, with the row as it was (``None`` when the record is new in that replica),
+either only when the apply lists a field it watches, or only when the apply creates the
+record there. Invariants judging the final state read the ledger after
+:meth:`Ledger.finish`.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from sim.checker.contract import Contract
+
+Event = dict[str, Any]
+
+#: ``status[i]`` values.
+PENDING, APPLIED, REJECTED, STUB = 0, 1, 2, 3
+#: ``home[i]`` of a stub: no system.
+NO_SYSTEM = 255
+#: ``parent[i]`` values besides a parent's index.
+NO_PARENT, COMPLEX = -1, -2
+#: ``field_code[i]`` of a write that set no field or several.
+MULTI_FIELD = 0
+#: Cold slots: ``cold[i] = (fields, base, actor, entity, key)``.
+C_FIELDS, C_BASE, C_ACTOR, C_ENTITY, C_KEY = range(5)
+
+_MAX_COUNT = 65_535  # apply counters saturate (array type "H")
+_STUB_COLD: tuple = ({}, {}, None, None, None)
+
+#: The value of a field version with no ``write`` event: unknown, never guessed.
+UNKNOWN = type("Unknown", (), {"__repr__": lambda self: "UNKNOWN", "__slots__": ()})()
+
+#: ``via`` values that apply a write in its own system (the save itself).
+_SAVE_VIAS = frozenset({"user", "initial-load"})
+
+#: How many apply paths are remembered per (write, replica) above the echo bound.
+_ECHO_VIAS_KEPT = 12
+
+#: A row: ``{field: write index}``.
+Row = dict[str, int]
+WriteHook = Callable[[Event], None]
+ApplyHook = Callable[[Event, "Row | None"], None]
+
+
+class Ledger:
+    """Compact state of one history, fed event by event (see the module docstring).
+
+    Feed it with :meth:`feed` (any number of times, in order), then call :meth:`finish`
+    once. Besides the per-write columns, invariants read:
+
+    ``tables``
+        ``system -> entity -> key -> {field: write index}``: every replica's rows.
+    ``reasons``
+        ``write index -> reason`` of refused saves.
+    ``arrivals``
+        ``(entity, origin, destination) -> [delay_s, ...]``: from save to first apply.
+    ``echo_over``
+        ``(write index, system) -> [via, ...]`` for writes echoed more than
+        ``contract.echo_bound`` times in one replica, with the paths that brought them;
+        ``overwrite_applies[(i, slot)]`` counts the applies that were overwrites of a
+        local save rather than echoes (see ``sim/checker/echo.py``).
+    """
+
+    def __init__(self, contract: Contract | None = None) -> None:
+        self.contract = contract or Contract()
+        self.run: dict[str, Any] = {}
+        self.has_run_start = False
+        # Per-write columns (see the module docstring).
+        self.index: dict[str, int] = {}
+        self.ids: list[str] = []
+        self.times = array("d")
+        self.home = bytearray()
+        self.status = bytearray()
+        self.field_code = bytearray()
+        self.parent = array("q")
+        self.cold: list[tuple] = []
+        self.surfaced: set[int] = set()
+        # One counter column per system, grown in chunks ahead of the write indexes.
+        self.apply_counts: list[array] = []
+        self._capacity = 0
+        self.stubs = 0
+        # Systems and fields by small code.
+        self.systems: list[str] = []
+        self._slot: dict[str, int] = {}
+        self.field_names: list[str | None] = [None]
+        self._field_code: dict[str, int] = {}
+        # Replicas and facts collected on the way.
+        self.tables: dict[str, dict[str, dict[str, Row]]] = {}
+        # The last displacement at home of single-field writes, by write index (time NaN
+        # when never displaced); of writes setting several fields, by (index, field).
+        self.displaced_t = array("d")
+        self.displaced_by = array("q")
+        self.displaced_via: list[str | None] = []
+        self.displaced: dict[tuple[int, str], tuple[float, str, int]] = {}
+        self.reasons: dict[int, str] = {}
+        # (entity, destination) -> origin slot -> delays of first arrivals.
+        # (machine floats in an array: no Python object per delay)
+        self._flows: dict[tuple[str, str], dict[int, array]] = {}
+        self.echo_over: dict[tuple[int, str], list[str]] = {}
+        # (write index, slot) -> applies of the write there that overwrote a local save.
+        self.overwrite_applies: dict[tuple[int, int], int] = {}
+        self.max_applies = 0
+        self.duplicates: list[Event] = []
+        self.duplicate_count = 0
+        self.duplicate_write_ids: list[tuple[str, float]] = []
+        self.rejects_without_reason: list[Event] = []
+        self.conflict_count = 0
+        self.model_overwrites = 0
+        self.batches_open: dict[str, Event] = {}
+        self.batch_runs = 0
+        self.batch_mismatches: list[tuple[Event, Event]] = []
+        self.batch_ends_unmatched: list[Event] = []
+        self.batch_runs_failed = 0
+        self.batch_failures_without_reason: list[Event] = []
+        self.messages_open: dict[str, Event] = {}
+        self.messages_sent = 0
+        self.messages_delivered = 0
+        self.dead_letters = 0
+        self.dead_letters_without_reason: list[Event] = []
+        self.quiescence: Event | None = None
+        self.events = 0
+        self.applies = 0
+        self.last_t: float | None = None
+        self.finished = False
+        # entity -> [(systems skipped, hook)]; None -> hooks for entities not listed.
+        self.write_hooks: dict[str | None, list[tuple[frozenset[str], WriteHook]]] = {None: []}
+        # entity -> [(watched fields, hook)], and entity -> [hook] run on creation.
+        self.apply_hooks: dict[str, list[tuple[tuple[str, ...], ApplyHook]]] = {}
+        self.create_hooks: dict[str, list[ApplyHook]] = {}
+        # system -> (slot, its apply counters, entity -> (table, apply hooks, create hooks)):
+        # one lookup per apply finds everything the hot path needs about its replica.
+        self._replicas: dict[str, tuple[int, array, dict[str, tuple]]] = {}
+        self.contract_hooks: list[Callable[[Contract], None]] = []
+        self.finish_hooks: list[Callable[[], None]] = []
+        self._echo_bound: int | None = None
+        self._bind_contract(self.contract)
+        self._handlers: dict[str, Callable[[Event], None]] = {
+            "run_start": self._run_start,
+            "reject": self._reject,
+            "conflict": self._conflict,
+            "overwrite": self._overwrite,
+            "batch_start": self._batch_start,
+            "batch_end": self._batch_end,
+            "send": self._send,
+            "deliver": self._deliver,
+            "dead_letter": self._dead_letter,
+            "quiescence": self._quiescence,
+        }
+
+    # -- registration ---------------------------------------------------------------
+
+    def add_write_hook(
+        self, hook: WriteHook, entity: str | None = None, skip: Sequence[str] = ()
+    ) -> None:
+        """Run ``hook(event)`` on ``write`` events of ``entity`` saved outside ``skip``.
+
+        ``entity=None`` registers for writes of entities no hook names specifically.
+        Skipping the systems where a hook has nothing to say keeps it off the hot path.
+        """
+        self.write_hooks.setdefault(entity, []).append((frozenset(skip), hook))
+
+    def add_apply_hook(
+        self,
+        entity: str,
+        hook: ApplyHook,
+        fields: Sequence[str] = (),
+        *,
+        on_create: bool = False,
+    ) -> None:
+        """Run ``hook(event, row_before)`` on applies to ``entity``.
+
+        With ``on_create``, when the apply creates the record in that replica;
+        otherwise when the apply lists at least one of ``fields``.
+        """
+        if on_create:
+            self.create_hooks.setdefault(entity, []).append(hook)
+        else:
+            self.apply_hooks.setdefault(entity, []).append((tuple(fields), hook))
+        for _slot, _counts, entities in self._replicas.values():
+            state = entities.get(entity)
+            if state is not None:
+                entities[entity] = self._entity_state(state[0], entity, state[3])
+
+    def _entity_state(self, table: dict[str, Row], entity: str, flows: dict) -> tuple:
+        return (table, tuple(self.apply_hooks.get(entity, ())),
+                tuple(self.create_hooks.get(entity, ())), flows)
+
+    def _replica(self, system: str) -> tuple[int, array, dict[str, tuple]]:
+        """The hot-path state of a replica, created on first sight."""
+        replica = self._replicas.get(system)
+        if replica is None:
+            slot = self.slot_of(system)
+            self.tables.setdefault(system, {})
+            replica = self._replicas[system] = (slot, self.apply_counts[slot], {})
+        return replica
+
+    def _table_state(self, system: str, entity: str) -> tuple:
+        entities = self._replica(system)[2]
+        state = entities.get(entity)
+        if state is None:
+            table = self.tables[system].setdefault(entity, {})
+            flows = self._flows[(entity, system)] = {}
+            state = entities[entity] = self._entity_state(table, entity, flows)
+        return state
+
+    def when_contract(self, callback: Callable[[Contract], None]) -> None:
+        """Call ``callback(contract)`` once the contract is known (now, and on run_start)."""
+        self.contract_hooks.append(callback)
+        callback(self.contract)
+
+    def _bind_contract(self, contract: Contract) -> None:
+        self._echo_bound = contract.echo_bound
+        for system in contract.systems:
+            self.slot_of(system)
+
+    def slot_of(self, system: str) -> int:
+        """The small code of a system (its ``home`` value and apply-counter column)."""
+        slot = self._slot.get(system)
+        if slot is None:
+            slot = len(self.systems)
+            if slot >= NO_SYSTEM:
+                raise ValueError("more than 254 systems in one history")
+            self._slot[system] = slot
+            self.systems.append(system)
+            self.apply_counts.append(array("H", bytes(2 * self._capacity)))
+        return slot
+
+    def _grow(self, size: int) -> None:
+        # Counters are zero until counted, so they are grown in chunks ahead of the
+        # writes instead of appended one by one.
+        extra = max(size - self._capacity, self._capacity // 2, 4096)
+        zeros = bytes(2 * extra)
+        for counts in self.apply_counts:
+            counts.frombytes(zeros)
+        self.displaced_t.extend(array("d", [math.nan]) * extra)
+        self.displaced_by.frombytes(bytes(8 * extra))
+        self.displaced_via.extend([None] * extra)
+        self._capacity += extra
+
+    def _code_of(self, field: str) -> int:
+        code = self._field_code.get(field)
+        if code is None:
+            code = len(self.field_names)
+            if code > 255:
+                return MULTI_FIELD  # too many field names for a byte: take the slow path
+            self._field_code[field] = code
+            self.field_names.append(field)
+        return code
+
+    # -- reading --------------------------------------------------------------------
+
+    def feed(self, events: Iterable[Event]) -> Ledger:
+        """Read events in order; kinds the checker does not know are ignored.
+
+        ``write`` and ``apply`` (nearly every event) are handled inline here, with the
+        ledger's columns bound to local names: this loop is the checker's hot path, and
+        a method call or attribute lookup per event would cost a fifth of its time.
+        """
+        get_handler = self._handlers.get
+        index = self.index
+        index_get = index.get
+        ids = self.ids
+        times = self.times
+        home = self.home
+        status = self.status
+        field_code = self.field_code
+        field_code_get = self._field_code.get
+        parent_of = self.parent
+        cold = self.cold
+        replica_get = self._replicas.get
+        slot_get = self._slot.get
+        displaced = self.displaced
+        displaced_t = self.displaced_t
+        displaced_by = self.displaced_by
+        displaced_via = self.displaced_via
+        write_hooks_get = self.write_hooks.get
+        default_write_hooks = self.write_hooks[None]
+        echo_bound = self._echo_bound
+        max_applies = self.max_applies
+        count = 0
+        applies = 0
+        event = None
+        for event in events:
+            count += 1
+            kind = event["kind"]
+            if kind == "apply":
+                applies += 1
+                system = event["system"]
+                replica = replica_get(system)
+                if replica is None:
+                    replica = self._replica(system)
+                slot, counts, entities = replica
+                entity = event["entity"]
+                state = entities.get(entity)
+                if state is None:
+                    state = self._table_state(system, entity)
+                table, hooks, create_hooks, flows = state
+                fields = event["fields"]
+                key = event["key"]
+                row = table.get(key)
+                if hooks:
+                    for watched, hook in hooks:
+                        for field in watched:
+                            if field in fields:
+                                hook(event, row)
+                                break
+                if row is None:
+                    if create_hooks:
+                        for hook in create_hooks:
+                            hook(event, row)
+                    row = table[key] = {}
+                elif event.get("created"):
+                    self._duplicate(event)
+                t = event["t"]
+                via = event["via"]
+                counted = exempt = over = None
+                multi = len(fields) > 1
+                for field, write_id in fields.items():
+                    i = index_get(write_id)
+                    if i is None:
+                        i = self._stub(write_id)
+                    old = row.get(field)
+                    if old is not i:
+                        if old is not None and home[old] == slot:
+                            # The old version loses its place in the system where it was
+                            # saved: the story a lost-update explanation tells.
+                            if field_code[old]:
+                                displaced_t[old] = t
+                                displaced_by[old] = i
+                                displaced_via[old] = via
+                            else:
+                                displaced[(old, field)] = (t, via, i)
+                            # Overwriting a local save is not an echo (see echo.py).
+                            if exempt is None:
+                                exempt = {i}
+                            else:
+                                exempt.add(i)
+                        row[field] = i
+                    if multi:
+                        # An apply naming a write for several fields counts once for it.
+                        if counted is None:
+                            counted = {i}
+                        elif i in counted:
+                            continue
+                        else:
+                            counted.add(i)
+                    n = counts[i]
+                    if n == 0:
+                        counts[i] = 1
+                        origin = home[i]
+                        if origin != slot:
+                            if origin != NO_SYSTEM:
+                                delays = flows.get(origin)
+                                if delays is None:
+                                    delays = flows[origin] = array("d")
+                                delays.append(t - times[i])
+                        elif status[i] == PENDING and via in _SAVE_VIAS:
+                            status[i] = APPLIED
+                    else:
+                        n += 1
+                        if n <= _MAX_COUNT:
+                            counts[i] = n
+                        if n > max_applies:
+                            max_applies = n
+                        if echo_bound is not None and n > echo_bound:
+                            if over is None:
+                                over = [(i, n)]
+                            else:
+                                over.append((i, n))
+                if exempt is not None:
+                    self._overwrote(exempt, slot)
+                if over is not None:
+                    self._echo(over, exempt, system, slot, via, echo_bound)
+                if not fields and via in _SAVE_VIAS:
+                    self._resolve_empty_save(event)
+            elif kind == "write":
+                write_id = event["write_id"]
+                i = len(ids)
+                if index.setdefault(write_id, i) != i:
+                    self.duplicate_write_ids.append((write_id, event["t"]))
+                    index[write_id] = i
+                system = event["system"]
+                slot = slot_get(system)
+                if slot is None:
+                    slot = self.slot_of(system)
+                fields = event.get("fields") or {}
+                base = event.get("base") or {}
+                code = MULTI_FIELD
+                parent = COMPLEX
+                if len(fields) == 1:
+                    for field in fields:
+                        code = field_code_get(field) or self._code_of(field)
+                if not any(base.values()):
+                    parent = NO_PARENT
+                elif code != MULTI_FIELD and len(base) == 1:
+                    parents = base.get(field)
+                    if parents is not None and len(parents) == 1:
+                        found = index_get(parents[0])
+                        if found is not None:
+                            parent = found
+                if i >= self._capacity:
+                    self._grow(i + 1)
+                ids.append(write_id)
+                times.append(event["t"])
+                home.append(slot)
+                status.append(PENDING)
+                field_code.append(code)
+                parent_of.append(parent)
+                entity = event["entity"]
+                cold.append((fields, base, event.get("actor", "?"), entity, event["key"]))
+                hooks = write_hooks_get(entity)
+                for skip, hook in default_write_hooks if hooks is None else hooks:
+                    if system not in skip:
+                        hook(event)
+            else:
+                handler = get_handler(kind)
+                if handler is not None:
+                    handler(event)
+                    if kind == "run_start":
+                        echo_bound = self._echo_bound
+                        default_write_hooks = self.write_hooks[None]
+        self.events += count
+        self.applies += applies
+        self.max_applies = max_applies
+        if event is not None:
+            self.last_t = event.get("t", self.last_t)
+        return self
+
+    def finish(self) -> Ledger:
+        """Mark the end of the history (idempotent); runs the invariants' finish hooks."""
+        if not self.finished:
+            self.finished = True
+            for hook in self.finish_hooks:
+                hook()
+        return self
+
+    # -- queries --------------------------------------------------------------------
+
+    @property
+    def quiescent(self) -> bool:
+        """True when the history ends with ``quiescence`` and ``reached`` is true."""
+        return bool(self.quiescence is not None and self.quiescence.get("reached"))
+
+    def quiescence_words(self) -> str:
+        """Why the run is not quiescent, in words (empty when it is)."""
+        if self.quiescence is None:
+            return "the history has no quiescence event (the run was cut short)"
+        if not self.quiescence.get("reached"):
+            return "quiescence was not reached before the deadline (reached=false)"
+        return ""
+
+    def value(self, i: int | None, field: str) -> Any:
+        """The value write ``i`` set for ``field``, or :data:`UNKNOWN`."""
+        if i is None:
+            return UNKNOWN
+        return self.cold[i][C_FIELDS].get(field, UNKNOWN)
+
+    def home_system(self, i: int) -> str | None:
+        slot = self.home[i]
+        return None if slot == NO_SYSTEM else self.systems[slot]
+
+    def write_time(self, i: int) -> float | None:
+        t = self.times[i]
+        return None if math.isnan(t) else t
+
+    @property
+    def writes(self) -> int:
+        """How many ``write`` events were read (the other indexes are stubs)."""
+        return len(self.ids) - self.stubs
+
+    def is_saved(self, i: int) -> bool:
+        """True when write ``i`` had a ``write`` event (it is not a stub)."""
+        return self.status[i] != STUB
+
+    def applied(self, write_id: str) -> bool:
+        """True when the write was saved: a write event, applied in its own system."""
+        i = self.index.get(write_id)
+        return i is not None and self.status[i] == APPLIED
+
+    def row(self, system: str, entity: str, key: str) -> Row | None:
+        return self.tables.get(system, {}).get(entity, {}).get(key)
+
+    def table(self, system: str, entity: str) -> dict[str, Row]:
+        return self.tables.get(system, {}).get(entity, {})
+
+    @property
+    def arrivals(self) -> dict[tuple[str, str, str], array]:
+        """``(entity, origin, destination) -> [delay_s, ...]``: save to first apply there."""
+        return {
+            (entity, self.systems[origin], destination): delays
+            for (entity, destination), by_origin in self._flows.items()
+            for origin, delays in by_origin.items()
+        }
+
+    def applies_in(self, i: int, system: str) -> int:
+        """How many applies listed write ``i`` in ``system``."""
+        slot = self._slot.get(system)
+        return 0 if slot is None else self.apply_counts[slot][i]
+
+    def overwrites_in(self, i: int, system: str) -> int:
+        """How many of those applies overwrote a save made in ``system`` itself."""
+        slot = self._slot.get(system)
+        return 0 if slot is None else self.overwrite_applies.get((i, slot), 0)
+
+    def displacement(self, i: int, field: str) -> tuple[float, str, int] | None:
+        """``(t, via, displacing index)``: when write ``i`` last lost ``field`` at home."""
+        if self.field_code[i] != MULTI_FIELD:
+            t = self.displaced_t[i]
+            return None if math.isnan(t) else (t, self.displaced_via[i], self.displaced_by[i])
+        return self.displaced.get((i, field))
+
+    def pending_writes(self) -> list[int]:
+        """Indexes of writes neither applied in their own system nor rejected."""
+        status = self.status
+        found = []
+        start = status.find(PENDING)
+        while start != -1:
+            found.append(start)
+            start = status.find(PENDING, start + 1)
+        return found
+
+    # -- growing the columns --------------------------------------------------------
+
+    def _new_index(
+        self, write_id: str, t: float, slot: int, status: int, cold: tuple, code: int,
+        parent: int,
+    ) -> int:
+        i = len(self.ids)
+        if i >= self._capacity:
+            self._grow(i + 1)
+        self.index[write_id] = i
+        self.ids.append(write_id)
+        self.times.append(t)
+        self.home.append(slot)
+        self.status.append(status)
+        self.field_code.append(code)
+        self.parent.append(parent)
+        self.cold.append(cold)
+        return i
+
+    def _stub(self, write_id: str) -> int:
+        self.stubs += 1
+        return self._new_index(write_id, math.nan, NO_SYSTEM, STUB, _STUB_COLD, 0, NO_PARENT)
+
+    # -- handlers -------------------------------------------------------------------
+
+    def _run_start(self, event: Event) -> None:
+        self.has_run_start = True
+        self.run = {k: event.get(k) for k in ("scenario", "seed", "design") if k in event}
+        self.contract = Contract.from_dict(event.get("contract"))
+        self._bind_contract(self.contract)
+        for callback in self.contract_hooks:
+            callback(self.contract)
+
+    def _duplicate(self, event: Event) -> None:
+        self.duplicate_count += 1
+        if len(self.duplicates) < 1000:
+            self.duplicates.append(event)
+
+    def _overwrote(self, writes: set[int], slot: int) -> None:
+        overwrites = self.overwrite_applies
+        for i in writes:
+            overwrites[(i, slot)] = overwrites.get((i, slot), 0) + 1
+
+    def _echo(
+        self, over: list[tuple[int, int]], exempt: set[int] | None, system: str, slot: int,
+        via: str, bound: int,
+    ) -> None:
+        # Applies that overwrote a local save are not echoes; this one may be one of them.
+        for i, applies in over:
+            if exempt is not None and i in exempt:
+                continue
+            if applies - self.overwrite_applies.get((i, slot), 0) <= bound:
+                continue
+            vias = self.echo_over.get((i, system))
+            if vias is None:
+                vias = self.echo_over[(i, system)] = []
+            if len(vias) < _ECHO_VIAS_KEPT:
+                vias.append(via)
+
+    def _resolve_empty_save(self, event: Event) -> None:
+        # A save that changed no field version names no write; match it to the pending
+        # write of the same record in the same system.
+        slot = self._slot[event["system"]]
+        for i in reversed(self.pending_writes()):
+            cold = self.cold[i]
+            if self.home[i] == slot and cold[C_ENTITY] == event["entity"] and (
+                cold[C_KEY] == event["key"]
+            ):
+                self.status[i] = APPLIED
+                return
+
+    def _reject(self, event: Event) -> None:
+        write_id = event["write_id"]
+        i = self.index.get(write_id)
+        if i is None:
+            i = self._stub(write_id)
+        reason = event.get("reason")
+        self.reasons[i] = reason or ""
+        if self.status[i] != STUB:
+            self.status[i] = REJECTED
+        self.surfaced.add(i)
+        if not reason:
+            self.rejects_without_reason.append(event)
+
+    def _conflict(self, event: Event) -> None:
+        self.conflict_count += 1
+        for write_id in event.get("write_ids") or ():
+            i = self.index.get(write_id)
+            if i is None:
+                i = self._stub(write_id)
+            self.surfaced.add(i)
+
+    def _overwrite(self, event: Event) -> None:
+        self.model_overwrites += 1
+
+    def _batch_start(self, event: Event) -> None:
+        self.batch_runs += 1
+        self.batches_open[event["run_id"]] = event
+
+    def _batch_end(self, event: Event) -> None:
+        start = self.batches_open.pop(event["run_id"], None)
+        if start is None:
+            self.batch_ends_unmatched.append(event)
+            return
+        rows = start.get("rows", 0)
+        failed = event.get("rows_failed", 0)
+        if failed or event.get("failed"):
+            self.batch_runs_failed += 1
+            if not event.get("failed"):
+                self.batch_failures_without_reason.append(event)
+        if rows != event.get("rows_changed", 0) + event.get("rows_unchanged", 0) + failed:
+            self.batch_mismatches.append((start, event))
+
+    def _send(self, event: Event) -> None:
+        self.messages_sent += 1
+        self.messages_open[event["message_id"]] = event
+
+    def _deliver(self, event: Event) -> None:
+        if self.messages_open.pop(event["message_id"], None) is not None:
+            self.messages_delivered += 1
+
+    def _dead_letter(self, event: Event) -> None:
+        self.dead_letters += 1
+        self.messages_open.pop(event["message_id"], None)
+        if not event.get("reason"):
+            self.dead_letters_without_reason.append(event)
+
+    def _quiescence(self, event: Event) -> None:
+        self.quiescence = event
