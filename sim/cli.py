@@ -270,6 +270,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_lint_parser(sub)
 
+    from sim.regression import add_check_parser
+    from sim.report import add_report_parser
+    from sim.sweep import add_sweep_parser
+
+    add_report_parser(sub)
+    add_sweep_parser(sub)
+    add_check_parser(sub)
+
     bench = sub.add_parser("bench", help="measure model overhead, scale and checker speed")
     bench.add_argument("--users", type=int, default=1000)
     bench.add_argument("--days", type=float, default=1.0)

@@ -69,8 +69,9 @@ class LicenceGate:
         return allowed
 
     def colleague(self, system: str, entity: str, exclude: str) -> str | None:
-        """The first role (scenario order) working in ``system`` whose licences allow it."""
-        for role in self.fixed:
+        """The first role (scenario order) working in ``system`` whose licences allow it
+        (a role whose licences the scenario leaves open is assumed licensed for it)."""
+        for role in self.home:
             if role != exclude and self.home.get(role) == system and self.allows(
                     role, system, entity):
                 return role

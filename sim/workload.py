@@ -478,15 +478,25 @@ def _reopen(integ: Integration, system: str, plan: Plan) -> None:
                 system, save.entity, save.key, tuple(save.fields))
 
 
-def acquire_leases(env, world, actor: str, system: str, plan: Plan, rng):
+def acquire_leases(env, world, actor: str, system: str, plan: Plan, rng, replan=None):
     """cross-system-lock: lease every record the plan updates, waiting and retrying.
 
-    Returns the leases, or None when the user gave up after the design's retries.
+    After a wait the user looks again: ``replan()`` (when given) decides anew what to do
+    with what the system shows now (another clerk may have shipped the order meanwhile),
+    else the same forms are re-read. Returns ``(leases, plan)``, or ``(None, plan)`` when
+    the user gave up after the design's retries or found nothing left to do.
     """
     integ = world.integration
     rules = integ.concurrency
     counts = world.metrics.counts
     for attempt in range(rules.max_retries + 1):
+        if attempt:
+            if replan is not None:
+                plan = replan()
+                if not plan:
+                    return None, plan
+            else:
+                _reopen(integ, system, plan)
         leases = []
         for save in plan:
             if save.base is None:
@@ -496,9 +506,7 @@ def acquire_leases(env, world, actor: str, system: str, plan: Plan, rng):
                 break
             leases.append(lease)
         else:
-            if attempt:
-                _reopen(integ, system, plan)
-            return leases
+            return leases, plan
         for lease in leases:
             integ.release_lease(lease, env.now)
         if attempt == rules.max_retries:
@@ -507,7 +515,7 @@ def acquire_leases(env, world, actor: str, system: str, plan: Plan, rng):
         counts["blocked_user_s"] += rules.retry_s
         yield env.timeout(rules.retry_s)
     counts["lock_abandoned"] += 1
-    return None
+    return None, plan
 
 
 def carry_out(env, world, actor: str, role: str, system: str, plan: Plan,
@@ -617,7 +625,9 @@ def user_process(env, world, user: User):
         world.open_forms += 1
         leases = None
         if locking:
-            leases = yield from acquire_leases(env, world, user.actor, system, plan, rng)
+            leases, plan = yield from acquire_leases(
+                env, world, user.actor, system, plan, rng,
+                replan=lambda action=action, system=system: action.plan(integ, system, rng))
             if leases is None:
                 world.open_forms -= 1
                 continue
@@ -644,7 +654,7 @@ def scripted_process(env, world, action, actor: str):
     rng = world.streams.get(f"script:{actor}")
     leases = None
     if integ.concurrency.mode == "lease_lock":
-        leases = yield from acquire_leases(env, world, actor, action.system, plan, rng)
+        leases, plan = yield from acquire_leases(env, world, actor, action.system, plan, rng)
         if leases is None:
             world.open_forms -= 1
             return

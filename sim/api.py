@@ -1,0 +1,344 @@
+"""The Python API for notebooks: runs, comparisons and sweeps as pandas DataFrames.
+
+Architects work in notebooks. This module is the one door they need: every function
+takes a scenario file (or a sweep file) and returns a tidy :class:`pandas.DataFrame`,
+**one row per run**, ready for ``groupby``, ``pivot`` and the plots in
+:mod:`sim.plots`.
+
+Columns of a run row, in order:
+
+- ``scenario``, ``design``, ``seed``, ``replication``, ``config_hash`` (the identity of
+  the fully resolved scenario the run used) and, for sweeps, ``label`` and one column per
+  factor (its dotted path, e.g. ``design.batch.interval_s``);
+- ``trace_sha256`` (same scenario + seed gives the same hash, in any process),
+  ``quiescent``, ``failed`` (a promised invariant was violated);
+- every metric of the run (``overwritten_edits``, ``blocked_user_s``,
+  ``propagation_p95_s.account:sales->operations``, ...). A counter a run never
+  incremented is 0; a delay percentile of a flow that carried nothing is NaN;
+- per invariant: ``invariant.<name>`` (``holds``, ``violated``, ``sanctioned`` or
+  ``unknown``), ``invariant.<name>.violations`` and ``invariant.<name>.sanctioned``.
+
+Comparisons use **common random numbers**: every design runs with the same seeds, so the
+users, their forms and their timing are identical and only the design differs. Runs go
+through :mod:`sim.executors`: ``workers=0`` runs them in the notebook's own process,
+``None`` (the default) on every local core, ``scheduler="tcp://host:8786"`` on a Dask
+cluster.
+
+.. code-block:: python
+
+    from sim import api, plots
+    runs = api.compare("scenarios/prospect_to_cash.yaml", seeds=3,
+                       overrides={"duration_days": 1})
+    api.summarize(runs, ["overwritten_edits", "blocked_user_s"])
+    plots.staleness(api.propagation_delays("scenarios/prospect_to_cash.yaml"))
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from sim.sweep import (
+    Configuration,
+    configure,
+    mean_interval,
+    metric_value,
+    pareto_front,
+    replication_seed,
+    sweep_from_args,
+)
+from sim.yamlio import InputError, load_yaml
+
+if TYPE_CHECKING:
+    from sim.executors import RunOutcome
+    from sim.store import StoredRun
+
+__all__ = ["compare", "designs", "load", "pareto", "propagation_delays", "replication_seeds",
+           "run", "summarize", "sweep"]
+
+_LEADING = ("scenario", "design", "seed", "replication", "config_hash", "label")
+#: Counters every frame has, even when no run incremented them (then they are 0), so a
+#: notebook can always select them.
+HEADLINE_METRICS = ("writes", "saves_rejected", "overwritten_edits", "conflicts",
+                    "handoffs", "handoffs_abandoned", "lock_abandoned", "blocked_user_s",
+                    "batch_runs", "messages_sent")
+_TRAILING_RUN = ("trace_sha256", "quiescent", "failed")
+
+
+def designs() -> list[str]:
+    """Every design in the catalogue (``scenarios/designs``), by name."""
+    from sim.compare import catalogue_names
+
+    return catalogue_names()
+
+
+def replication_seeds(root_seed: int, replications: int) -> list[int]:
+    """The seeds of ``replications`` replications derived from ``root_seed`` (as sweeps do)."""
+    return [replication_seed(root_seed, r) for r in range(int(replications))]
+
+
+def run(scenario_path: str | Path, seed: int | None = None, design: str | None = None, *,
+        overrides: dict[str, Any] | None = None, check: bool = True) -> pd.DataFrame:
+    """Run one scenario once (in this process); a DataFrame with one row.
+
+    ``design`` runs it under a catalogue design instead of its own; ``overrides`` sets
+    dotted paths first (``{"duration_days": 1, "design.batch.interval_s": 300}``).
+    """
+    return _runs(scenario_path, [design], seed, overrides, check, workers=0)
+
+
+def compare(scenario_path: str | Path, designs: Sequence[str] | None = None,
+            seeds: int | Iterable[int] | None = None, *,
+            overrides: dict[str, Any] | None = None, check: bool = True,
+            workers: int | None = None, scheduler: str | None = None) -> pd.DataFrame:
+    """The scenario under each design (default: the whole catalogue) and each seed.
+
+    ``seeds`` is a list of seeds, or a number of replications whose seeds derive from
+    the scenario's own seed, or ``None`` for just the scenario's seed. One row per
+    design x seed.
+    """
+    return _runs(scenario_path, list(designs) if designs is not None else None, seeds,
+                 overrides, check, workers=workers, scheduler=scheduler)
+
+
+def propagation_delays(scenario_path: str | Path, designs: Sequence[str] | None = None,
+                       seeds: int | Iterable[int] | None = None, *,
+                       overrides: dict[str, Any] | None = None,
+                       workers: int | None = None, scheduler: str | None = None
+                       ) -> pd.DataFrame:
+    """Every single propagation delay, for staleness distributions.
+
+    One row per (design, seed, flow, write that reached the flow's destination), with
+    ``delay_s`` from the save in the origin system to the first apply of that write in
+    the destination: the samples behind the run's ``propagation_p95_s.*`` metrics.
+    """
+    outcomes, tasks = _execute(scenario_path, list(designs) if designs is not None else None,
+                               seeds, overrides, check=False, keep_delays=True,
+                               workers=workers, scheduler=scheduler)
+    names = {task.config_hash: task.design for task in tasks}
+    records = []
+    for outcome in outcomes:
+        design = names.get(outcome.config_hash) or outcome.design
+        for flow, samples in sorted((outcome.delays or {}).items()):
+            records.extend({"design": design, "seed": outcome.seed, "flow": flow,
+                            "delay_s": value} for value in samples)
+    return pd.DataFrame.from_records(records, columns=["design", "seed", "flow", "delay_s"])
+
+
+def sweep(spec_or_path: str | Path | dict[str, Any], *, workers: int | None = None,
+          scheduler: str | None = None, out: str | Path | None = None, resume: bool = False,
+          progress: bool = False) -> pd.DataFrame:
+    """Run a sweep (a sweep file, or the same content as a dict) and return its runs.
+
+    Exactly what ``p2c sweep`` does (results store, summary.csv and summary.json under
+    ``out``, default ``reports/sweeps/<name>/``), but returning one row per run with a
+    column per factor. A dict's ``scenario`` is relative to the working directory.
+    :func:`summarize` turns the rows into means with confidence intervals.
+    """
+    result = sweep_from_args(spec_or_path if isinstance(spec_or_path, dict) else
+                             Path(spec_or_path), workers=workers, scheduler=scheduler,
+                             out=out, resume=resume, progress=progress)
+    plan = result.plan
+    order = {c.config_hash: c for c in plan.configurations}
+    rows = sorted(result.runs, key=lambda r: (order[r.config_hash].index if r.config_hash
+                                              in order else -1, r.replication))
+    frame = _frame([_stored_row(plan.scenario_name, r, order.get(r.config_hash))
+                    for r in rows])
+    frame.attrs["factors"] = plan.factor_names
+    frame.attrs["metrics"] = plan.metrics
+    frame.attrs["objectives"] = dict(plan.spec.objectives)
+    frame.attrs["out_dir"] = str(result.out_dir)
+    return frame
+
+
+def load(store_path: str | Path) -> pd.DataFrame:
+    """The runs in a sweep's results store (``reports/sweeps/<name>/results.sqlite``).
+
+    Safe to call while the sweep is still running: it reads what has been committed.
+    """
+    from sim.store import read_store
+
+    return _frame([_stored_row(None, r, None) for r in read_store(store_path)])
+
+
+def summarize(runs: pd.DataFrame, metrics: Sequence[str] | None = None,
+              by: str | Sequence[str] = "design", confidence: float = 0.95) -> pd.DataFrame:
+    """Mean and t-distribution confidence interval of each metric per group.
+
+    One row per group and metric: the ``by`` columns, ``metric``, ``n``, ``mean``,
+    ``half_width``, ``ci_low``, ``ci_high``. The interval assumes the runs of a group are
+    independent replications (different seeds), which they are in every frame this
+    module returns.
+    """
+    keys = [by] if isinstance(by, str) else list(by)
+    names = list(metrics) if metrics is not None else [
+        c for c in runs.attrs.get("metrics", []) if c in runs.columns]
+    missing = [c for c in [*keys, *names] if c not in runs.columns]
+    if missing:
+        raise KeyError(f"no column(s) {missing} in the runs (columns: {list(runs.columns)})")
+    records = []
+    for group, frame in runs.groupby(keys, sort=False, dropna=False):
+        group = group if isinstance(group, tuple) else (group,)
+        for name in names:
+            interval = mean_interval(frame[name].astype(float), confidence)
+            records.append({**dict(zip(keys, group, strict=True)), "metric": name,
+                            "n": interval.n, "mean": interval.mean,
+                            "half_width": interval.half_width,
+                            "ci_low": interval.low, "ci_high": interval.high})
+    return pd.DataFrame.from_records(records)
+
+
+def pareto(frame: pd.DataFrame, objectives: dict[str, str]) -> pd.Series:
+    """Which rows no other row dominates on ``objectives`` (column -> ``min``/``max``).
+
+    Pass one row per alternative (means from :func:`summarize` pivoted, or a frame you
+    aggregated yourself); the result is a boolean Series aligned with ``frame``.
+    """
+    for column, sense in objectives.items():
+        if column not in frame.columns:
+            raise KeyError(f"no column {column!r}")
+        if sense not in ("min", "max"):
+            raise ValueError(f"objective {column}: {sense!r} is neither 'min' nor 'max'")
+    points = frame[list(objectives)].astype(float).to_numpy().tolist()
+    return pd.Series(pareto_front(points, list(objectives.values())), index=frame.index,
+                     name="pareto")
+
+
+# ---------------------------------------------------------------- internals
+
+
+def _seed_list(seeds: int | Iterable[int] | None, scenario_seed: int) -> list[int]:
+    if seeds is None:
+        return [scenario_seed]
+    if isinstance(seeds, int):
+        if seeds < 1:
+            raise InputError(f"seeds: need at least one replication, got {seeds}")
+        return replication_seeds(scenario_seed, seeds)
+    values = [int(s) for s in seeds]
+    if not values:
+        raise InputError("seeds: the list is empty")
+    return list(dict.fromkeys(values))
+
+
+def _execute(scenario_path, design_names, seeds, overrides, *, check, keep_delays=False,
+             workers=None, scheduler=None):
+    from sim.compare import catalogue_names
+    from sim.executors import RunTask, make_executor
+
+    path = Path(scenario_path)
+    raw, lines = load_yaml(path)
+    if not isinstance(raw, dict):
+        raise lines.error((), "a scenario file must be a mapping of keys to values")
+    names: list[str | None] = list(design_names) if design_names is not None else list(
+        catalogue_names())
+    known = catalogue_names()
+    for name in names:
+        if name is not None and name not in known:
+            raise InputError(f"unknown design {name!r} (known: {', '.join(known)})")
+    overrides = dict(overrides or {})
+    tasks = []
+    configured = {}
+    for name in names:
+        configured[name] = configure(raw, overrides, name, near=path.parent, source=path,
+                                     linemap=lines)
+    scenario_seed = next(iter(configured.values())).scenario.spec.seed
+    for replication, seed in enumerate(_seed_list(seeds, scenario_seed)):
+        for name in names:
+            tasks.append(RunTask(
+                raw=raw, overrides=tuple(overrides.items()), design=name, seed=seed,
+                config_hash=configured[name].config_hash, replication=replication,
+                near=str(path.parent), source=str(path), check=check,
+                keep_delays=keep_delays, label=name or ""))
+    executor = make_executor(workers if len(tasks) > 1 else 0, scheduler)
+    try:
+        outcomes = list(executor.imap_unordered(tasks))
+    finally:
+        executor.close()
+    position = {(t.config_hash, t.seed): i for i, t in enumerate(tasks)}
+    outcomes.sort(key=lambda o: position[(o.config_hash, o.seed)])
+    return outcomes, tasks
+
+
+def _runs(scenario_path, design_names, seeds, overrides, check, *, workers=None,
+          scheduler=None) -> pd.DataFrame:
+    outcomes, tasks = _execute(scenario_path, design_names, seeds, overrides, check=check,
+                               workers=workers, scheduler=scheduler)
+    scenario = Path(scenario_path)
+    name = _scenario_name(scenario)
+    by_key = {(t.config_hash, t.seed): t for t in tasks}
+    return _frame([_outcome_row(name, o, by_key[(o.config_hash, o.seed)].design)
+                   for o in outcomes])
+
+
+def _scenario_name(path: Path) -> str:
+    raw, _ = load_yaml(path)
+    return str(raw.get("name", path.stem)) if isinstance(raw, dict) else path.stem
+
+
+def _outcome_row(scenario: str, outcome: RunOutcome, design: str | None) -> dict[str, Any]:
+    row: dict[str, Any] = {"scenario": scenario, "design": design or outcome.design,
+                           "seed": outcome.seed, "replication": outcome.replication,
+                           "config_hash": outcome.config_hash,
+                           "trace_sha256": outcome.trace_sha256,
+                           "quiescent": outcome.quiescent, "failed": outcome.failed}
+    row.update({f"metric:{k}": v for k, v in outcome.metrics.items()})
+    row.update(_verdict_columns(outcome.verdicts))
+    return row
+
+
+def _stored_row(scenario: str | None, run: StoredRun,
+                configuration: Configuration | None) -> dict[str, Any]:
+    row: dict[str, Any] = {"scenario": scenario, "design": run.design, "seed": run.seed,
+                           "replication": run.replication, "config_hash": run.config_hash,
+                           "label": run.label}
+    if configuration is not None and configuration.design:
+        row["design"] = configuration.design
+    row.update({f"factor:{k}": v for k, v in run.values.items()})
+    row.update({"trace_sha256": run.trace_sha256, "quiescent": run.quiescent,
+                "failed": run.failed})
+    row.update({f"metric:{k}": v for k, v in run.metrics.items()})
+    row.update(_verdict_columns(run.verdicts))
+    return row
+
+
+def _verdict_columns(verdicts: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    columns: dict[str, Any] = {}
+    for name, verdict in verdicts.items():
+        columns[f"invariant.{name}"] = verdict.get("status")
+        columns[f"invariant.{name}.violations"] = verdict.get("violations", 0)
+        columns[f"invariant.{name}.sanctioned"] = verdict.get("sanctioned", 0)
+    return columns
+
+
+def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """Rows to a DataFrame with the column order and missing-value rules above.
+
+    Rows are built with ``metric:`` and ``factor:`` tags so a metric can never be mistaken
+    for a factor or an identity column; the tags are dropped here.
+    """
+    frame = pd.DataFrame.from_records(rows)
+    if rows:
+        for name in HEADLINE_METRICS:
+            if f"metric:{name}" not in frame.columns:
+                frame[f"metric:{name}"] = float("nan")
+    columns = list(frame.columns)
+    factors = [c for c in columns if c.startswith("factor:")]
+    metrics = sorted(c for c in columns if c.startswith("metric:"))
+    invariants = [c for c in columns if c.startswith("invariant.")]
+    leading = [c for c in _LEADING if c in columns]
+    ordered = [*leading, *factors, *[c for c in _TRAILING_RUN if c in columns], *metrics,
+               *invariants]
+    numbers = frame[metrics].astype(float)
+    counters = [c for c in metrics if not math.isnan(metric_value({}, c[len("metric:"):]))]
+    numbers[counters] = numbers[counters].fillna(0.0)
+    identity = [c for c in ordered if c not in numbers.columns and c not in invariants]
+    frame = pd.concat([frame[identity], numbers, frame[invariants]], axis=1)[ordered].copy()
+    frame.columns = [c.split(":", 1)[1] if c.startswith(("metric:", "factor:")) else c
+                     for c in ordered]
+    if "scenario" in frame.columns and frame["scenario"].isna().all():
+        frame = frame.drop(columns=["scenario"])
+    return frame.reset_index(drop=True)

@@ -1,0 +1,307 @@
+"""Executors: where the runs of a sweep or a regression suite happen.
+
+A sweep is many independent runs: one per (configuration, seed). Each run is a pure
+function of its inputs (the scenario data, the overrides of its configuration, the
+design and the seed), so it can run anywhere and in any order and still give the same
+trace hash. That makes parallelism easy and honest: an executor only has to ship the
+inputs out and the results back.
+
+**What travels.** A :class:`RunTask` carries the scenario's raw data (the parsed YAML, a
+few kilobytes), the dotted-path overrides, the catalogue design name and the seed; never
+a live object. The worker rebuilds the scenario with :func:`sim.sweep.configure` (the
+same function the sweep used to validate the configuration up front), runs it, checks
+the history, and sends back a :class:`RunOutcome`: metrics, a verdict summary per
+invariant and the trace hash. Events stay in the worker; a week of a mid-size
+organisation is tens of thousands of events, and shipping them would cost more than the
+run.
+
+**Three executors, one interface** (``imap_unordered(tasks)`` yielding outcomes as they
+finish, ``close()``):
+
+- :class:`InlineExecutor` runs in this process, one after another (``workers=0``):
+  notebooks with a handful of runs, pytest items, debugging with a breakpoint.
+- :class:`LocalExecutor` uses a :class:`~concurrent.futures.ProcessPoolExecutor` on this
+  machine's cores (the default). Processes, not threads: a run is pure Python and holds
+  the GIL. Workers are *forked* where the platform can (Linux): they start at once,
+  share the parent's imported modules, and, unlike *spawned* workers, do not re-import
+  the caller's script, so a plain script calling :func:`sim.api.compare` needs no
+  ``if __name__ == "__main__"`` guard. Elsewhere (macOS, Windows) they are spawned.
+- :class:`DaskExecutor` submits to a Dask distributed cluster named by its scheduler
+  address (``tcp://HOST:8786``): the same tasks, on as many machines as the cluster has.
+  Every worker needs this package installed (``pip install -e .``).
+
+Results arrive in completion order, which differs between executors and between runs;
+everything downstream (the store, statistics, tables) keys and sorts by (configuration
+hash, seed), so the numbers never depend on who finished first.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from collections.abc import Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+#: How many tasks each worker may have queued beyond the one it runs: enough to keep it
+#: busy between results, few enough that an interrupted sweep loses little work.
+TASKS_IN_FLIGHT_PER_WORKER = 2
+
+
+@dataclass(frozen=True)
+class RunTask:
+    """Everything a worker needs for one run, and nothing it could not pickle.
+
+    ``raw`` is the scenario file's data, ``overrides`` maps dotted paths
+    (``design.batch.interval_s``) to values, ``design`` optionally names a catalogue
+    design to run under instead of the scenario's own (its overrides still apply, as in
+    ``p2c compare``). ``near`` is the folder designs are looked up beside (the scenario
+    file's folder) and ``source`` the scenario file for messages; ``replication`` (the
+    index of ``seed`` among the replications) and ``label`` (a readable name of the
+    configuration) only travel back in the outcome. ``config_hash`` is the
+    configuration's identity as the sender computed it; the worker recomputes it and
+    refuses to run on a mismatch (a worker with other code or other design files would
+    silently produce results for another configuration).
+    """
+
+    raw: dict[str, Any]
+    overrides: tuple[tuple[str, Any], ...]
+    design: str | None
+    seed: int
+    config_hash: str
+    replication: int = 0
+    near: str | None = None
+    source: str | None = None
+    check: bool = True
+    keep_delays: bool = False
+    label: str = ""
+
+
+@dataclass
+class RunOutcome:
+    """What comes back from a worker: small, flat and picklable.
+
+    ``verdicts`` maps invariant name to ``{"status", "violations", "sanctioned",
+    "promised"}``; ``failed`` is true when the design promised an invariant that was
+    violated. ``delays`` (only when asked for) maps a flow
+    (``account:sales->operations``) to every propagation delay in seconds, for
+    staleness distributions. ``check_error`` records a checker crash instead of losing
+    the run's metrics to it.
+    """
+
+    config_hash: str
+    seed: int
+    design: str
+    trace_sha256: str
+    metrics: dict[str, float]
+    replication: int = 0
+    verdicts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    failed: bool = False
+    quiescent: bool = True
+    elapsed_s: float = 0.0
+    check_error: str | None = None
+    delays: dict[str, list[float]] | None = None
+    dropped: list[str] = field(default_factory=list)
+    label: str = ""
+
+
+def execute(task: RunTask) -> RunOutcome:
+    """Run one task: rebuild the scenario, run it, check it, summarise (the worker side)."""
+    from pathlib import Path
+
+    from sim.runner import run_scenario
+    from sim.sweep import configure
+
+    started = time.perf_counter()
+    configured = configure(task.raw, dict(task.overrides), task.design,
+                           near=Path(task.near) if task.near else None,
+                           source=Path(task.source) if task.source else None)
+    if configured.config_hash != task.config_hash:
+        raise RuntimeError(
+            f"configuration {task.label or task.config_hash[:12]} hashes to "
+            f"{configured.config_hash[:12]} on this worker but {task.config_hash[:12]} where "
+            "it was planned: the worker runs other code or other design files")
+    result = run_scenario(configured.scenario, task.seed, keep_events=True)
+    verdicts: dict[str, dict[str, Any]] = {}
+    failed = False
+    check_error = None
+    if task.check:
+        try:
+            verdicts, failed = verdict_summary(result.events or [])
+        except Exception as exc:  # a checker bug must not lose the run's metrics
+            check_error = f"{type(exc).__name__}: {exc}"
+    delays = propagation_delays(result.events or []) if task.keep_delays else None
+    return RunOutcome(
+        config_hash=task.config_hash, seed=result.seed, design=result.design,
+        trace_sha256=result.trace_sha256, replication=task.replication,
+        metrics=dict(result.metrics), verdicts=verdicts,
+        failed=failed, quiescent=result.quiescent,
+        elapsed_s=time.perf_counter() - started, check_error=check_error, delays=delays,
+        dropped=list(configured.dropped), label=task.label,
+    )
+
+
+def verdict_summary(events: list[dict[str, Any]]) -> tuple[dict[str, dict[str, Any]], bool]:
+    """The checker's verdicts reduced to status and counts (explanations stay behind)."""
+    from sim.checker import check_history
+
+    report = check_history(events)
+    summary = {
+        name: {"status": verdict.status, "violations": int(verdict.violations or 0),
+               "sanctioned": int(verdict.sanctioned or 0),
+               "promised": name in report.promises}
+        for name, verdict in report.verdicts.items()
+    }
+    return summary, bool(report.failed)
+
+
+def propagation_delays(events: Iterable[dict[str, Any]]) -> dict[str, list[float]]:
+    """Every propagation delay per flow, measured exactly as the run's metrics are."""
+    from sim.metrics import MetricsCollector
+
+    collector = MetricsCollector()
+    for event in events:
+        collector.observe(event)
+    return {flow: [float(x) for x in samples] for flow, samples in collector.delays.items()}
+
+
+# ------------------------------------------------------------------ executors
+
+
+class InlineExecutor:
+    """Runs every task here, in order: no processes, no pickling (``workers=0``)."""
+
+    workers = 1
+    description = "in this process"
+
+    def imap_unordered(self, tasks: Iterable[RunTask]) -> Iterator[RunOutcome]:
+        for task in tasks:
+            yield execute(task)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def _windowed(submit, tasks: list[RunTask], window: int) -> Iterator[RunOutcome]:
+    """Submit at most ``window`` tasks at a time; yield outcomes as they finish.
+
+    ``submit`` returns a :class:`concurrent.futures.Future`. On the way out (finished,
+    interrupted, or the consumer stopped) the tasks not yet started are cancelled.
+    """
+    queue = iter(tasks)
+    running: set[Future[RunOutcome]] = set()
+    try:
+        for task in queue:
+            running.add(submit(task))
+            if len(running) >= window:
+                break
+        while running:
+            done, running = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                outcome = future.result()
+                next_task = next(queue, None)
+                if next_task is not None:
+                    running.add(submit(next_task))
+                yield outcome
+    finally:
+        for future in running:
+            future.cancel()
+
+
+class LocalExecutor:
+    """A pool of worker processes on this machine, kept for the executor's lifetime.
+
+    Only ``workers * TASKS_IN_FLIGHT_PER_WORKER`` tasks are handed to the pool at a time:
+    when the sweep is killed, at most that many started runs are lost, and a long sweep
+    never queues thousands of pickled tasks up front.
+    """
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = max(1, workers or available_cores())
+        self.description = f"{self.workers} local worker process(es)"
+        self._pool: ProcessPoolExecutor | None = None
+
+    def imap_unordered(self, tasks: Iterable[RunTask]) -> Iterator[RunOutcome]:
+        pending = list(tasks)
+        if not pending:
+            return iter(())
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                max_workers=max(1, min(self.workers, len(pending))),
+                mp_context=multiprocessing.get_context(_start_method()))
+        pool = self._pool
+        return _windowed(lambda task: pool.submit(execute, task), pending,
+                         self.workers * TASKS_IN_FLIGHT_PER_WORKER)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
+class DaskExecutor:
+    """Tasks on a Dask distributed cluster, named by its scheduler address.
+
+    The cluster is used through its :mod:`concurrent.futures` face
+    (``Client.get_executor``), so tasks are windowed exactly as locally: a killed sweep
+    loses at most the runs in flight. ``pure=False``: two submissions of one task are
+    two runs (the results store, not Dask's cache, decides what is already done).
+    """
+
+    def __init__(self, scheduler: str, timeout_s: float = 30.0) -> None:
+        from sim.yamlio import InputError
+
+        try:
+            from distributed import Client
+        except ImportError:  # pragma: no cover - dask[distributed] is a dependency
+            raise InputError("--scheduler needs Dask: pip install 'dask[distributed]'") from None
+        try:
+            self._client = Client(scheduler, timeout=timeout_s, set_as_default=False)
+        except (OSError, TimeoutError) as exc:
+            raise InputError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
+        threads = sum(self._client.nthreads().values())
+        self.workers = max(1, threads)
+        self.description = f"Dask cluster {scheduler} ({threads} worker thread(s))"
+        self._executor = self._client.get_executor(pure=False)
+
+    def imap_unordered(self, tasks: Iterable[RunTask]) -> Iterator[RunOutcome]:
+        # Workers may join after start-up: size the window by the cluster as it is now.
+        self.workers = max(1, sum(self._client.nthreads().values()))
+        return _windowed(lambda task: self._executor.submit(execute, task), list(tasks),
+                         self.workers * TASKS_IN_FLIGHT_PER_WORKER)
+
+    def close(self) -> None:
+        self._client.close()
+
+
+Executor = InlineExecutor | LocalExecutor | DaskExecutor
+
+
+def _start_method() -> str:
+    return "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+
+
+def available_cores() -> int:
+    """Cores this process may use (the affinity mask, not the machine's total)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - macOS and Windows
+        return os.cpu_count() or 1
+
+
+def make_executor(workers: int | None = None, scheduler: str | None = None) -> Executor:
+    """The executor for ``--workers N`` / ``--scheduler ADDRESS``.
+
+    A scheduler address wins; ``workers=0`` runs inline; ``None`` uses every core.
+    """
+    if scheduler:
+        return DaskExecutor(scheduler)
+    if workers is not None and workers < 0:
+        from sim.yamlio import InputError
+
+        raise InputError(f"--workers must be 0 (in this process) or more, got {workers}")
+    if workers == 0:
+        return InlineExecutor()
+    return LocalExecutor(workers)

@@ -1,0 +1,113 @@
+"""The same sweep on local processes and on a Dask cluster gives identical results.
+
+A real ``dask scheduler`` and ``dask worker`` are started on loopback (127.0.0.1, a free
+port), bounded in time, and torn down after the test whatever happens. Runs are
+deterministic, so the trace hashes and every metric must match exactly, run by run.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import ROOT, SEED_SCENARIO
+
+from sim.sweep import sweep_from_args
+
+pytest.importorskip("distributed")
+
+START_TIMEOUT_S = 60
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def dask_command(*args: str) -> list[str]:
+    executable = shutil.which("dask", path=str(Path(sys.executable).parent)) or shutil.which(
+        "dask")
+    if executable is None:
+        pytest.skip("the dask command is not installed")
+    return [executable, *args]
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=15)
+
+
+@pytest.fixture
+def loopback_cluster(tmp_path):
+    """A scheduler and one single-threaded worker on 127.0.0.1; yields the address."""
+    from distributed import Client
+
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    logs = tmp_path / "dask-logs"
+    logs.mkdir()
+    processes, log_files = [], []
+    try:
+        for name, args in (
+                ("scheduler", ("scheduler", "--host", "127.0.0.1", "--port", str(port),
+                               "--no-dashboard", "--idle-timeout", "300")),
+                ("worker", ("worker", address, "--host", "127.0.0.1", "--nworkers", "1",
+                            "--nthreads", "1", "--no-dashboard", "--death-timeout", "60",
+                            "--local-directory", str(tmp_path / "dask-worker")))):
+            log_files.append(open(logs / f"{name}.log", "w"))  # closed below, after the processes
+            processes.append(subprocess.Popen(dask_command(*args), cwd=ROOT,
+                                              stdout=subprocess.DEVNULL, stderr=log_files[-1]))
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            try:
+                with Client(address, timeout=5) as client:
+                    client.wait_for_workers(1, timeout=max(1, deadline - time.monotonic()))
+                break
+            except (OSError, TimeoutError) as exc:
+                if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
+                    text = "\n".join(f.read_text() for f in logs.iterdir())
+                    pytest.fail(f"the loopback Dask cluster did not start: {exc}\n{text}")
+                time.sleep(0.5)
+        yield address
+    finally:
+        for process in reversed(processes):
+            stop(process)
+        for handle in log_files:
+            handle.close()
+
+
+def test_a_sweep_gives_identical_results_locally_and_on_a_loopback_dask_cluster(
+        tmp_path, loopback_cluster):
+    sweep = tmp_path / "dask.yaml"
+    sweep.write_text(yaml.safe_dump({
+        "name": "dask", "scenario": str(SEED_SCENARIO),
+        "overrides": {"duration_days": 1, "roles.sales_rep.headcount": 8,
+                      "roles.ops_clerk.headcount": 3, "initial_data.accounts": 60},
+        "designs": ["p2c-2017", "dual-write-async"],
+        "factors": {"design.batch.interval_s": [300, 1800]},
+        "replications": 2, "seed": 8, "metrics": ["overwritten_edits", "writes"],
+    }), encoding="utf-8")
+    local = sweep_from_args(sweep, workers=2, out=tmp_path / "local")
+    remote = sweep_from_args(sweep, scheduler=loopback_cluster, out=tmp_path / "dask")
+    assert remote.executor.startswith("Dask cluster")
+    assert local.executed == remote.executed == 8
+
+    def by_key(result):
+        return {(r.config_hash, r.seed): (r.trace_sha256, r.metrics, r.verdicts)
+                for r in result.runs}
+
+    assert by_key(local) == by_key(remote)
+    assert (tmp_path / "local" / "summary.csv").read_text() == (
+        tmp_path / "dask" / "summary.csv").read_text()
