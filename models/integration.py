@@ -177,7 +177,8 @@ class Integration:
         outcome = replica.apply(entity, key, versions, writelog)
         self._emit_apply(now_s, system, entity, key, "user", outcome)
         if outcome.changed:
-            self._propagate(system, entity, key, now_s, write_id, hops=0, came_from=None)
+            self._propagate(system, entity, key, now_s, write_id, hops=0, came_from=None,
+                            changed=outcome.changed)
         return write
 
     # ------------------------------------------------- live and queued maps
@@ -215,7 +216,8 @@ class Integration:
         return (top, logical, system)
 
     def _propagate(self, system: str, entity: str, key: str, now_s: float, cause: str | None,
-                   hops: int, came_from: str | None) -> None:
+                   hops: int, came_from: str | None,
+                   changed: dict[str, str] | None = None) -> None:
         """Send a changed row over every live and queue map leaving ``system``.
 
         A change that arrived from ``came_from`` is not sent back there when the map has
@@ -232,6 +234,10 @@ class Integration:
                 continue
             versions = dict(row.fields) if spec.fields is None else {
                 f: row.fields[f] for f in spec.fields if f in row.fields}
+            if spec.transport == "live" and name in self.paused and changed is not None:
+                # A paused dual-write map queues the change itself, to be replayed on
+                # resume (catch-up), not a snapshot of the whole row.
+                versions = {f: v for f, v in versions.items() if f in changed}
             if spec.when and not all(versions.get(f, (None,))[0] in allowed
                                      for f, allowed in spec.when.items()):
                 continue
