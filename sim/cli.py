@@ -55,7 +55,13 @@ def _check_files(checker):
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """Run one scenario under several designs with the same seed; print a table."""
-    from sim.compare import catalogue_names, default_out, design_variant, headline
+    from sim.compare import (
+        catalogue_names,
+        default_out,
+        design_variant,
+        headline,
+        invariant_matrix,
+    )
     from sim.runner import run_to_folder
     from sim.scenario import load_scenario
     from sim.summary import table
@@ -104,6 +110,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
             "notes": notes, "failed": failed,
         }, sort_keys=True))
         return EXIT_FAILED if failed else EXIT_OK
+    if args.markdown:
+        print("\n".join(invariant_matrix(verdicts, names)))
+        return EXIT_FAILED if failed else EXIT_OK
     labels = list(next(iter(figures.values())).keys()) if figures else []
     rows = [[label, *(_cell(figures[name].get(label)) for name in names)] for label in labels]
     lines = [f"p2c compare: {scenario.name}, seed {seed} (same seed for every design: "
@@ -145,7 +154,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from sim.summary import overwrite_lines, summary_lines
 
     if args.design and len(args.design) > 1:
-        args.all = False
+        args.all = args.markdown = False
         return cmd_compare(args)
     scenario = load_scenario(args.scenario)
     if args.design:
@@ -259,6 +268,8 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--seed", type=int)
     compare.add_argument("--out", help="folder for the run folders (default reports/compare)")
     compare.add_argument("--json", action="store_true")
+    compare.add_argument("--markdown", action="store_true",
+                         help="print the invariant x design table as Markdown (README)")
     compare.set_defaults(func=cmd_compare)
 
     replay = sub.add_parser("replay", help="re-run a run folder and compare its trace hash")

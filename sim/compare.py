@@ -98,3 +98,28 @@ def headline(result: Any) -> dict[str, float | None]:
 
 def default_out(root: Path, scenario: Scenario, design: str, seed: int) -> Path:
     return root / f"{scenario.name}-{design}-seed{seed}"
+
+
+def invariant_matrix(verdicts: dict[str, dict[str, dict[str, Any]]], names: list[str]) -> list[str]:
+    """Markdown: one row per invariant, one column per design; **bold** = promised.
+
+    A cell reads ``holds``, ``sanctioned (n)``, ``violated (n)`` or ``unknown``; a
+    promised invariant that is violated is what makes ``p2c run`` exit 1.
+    """
+    if not verdicts:
+        return ["(no verdicts: the checker is not installed)"]
+    invariants = list(next(iter(verdicts.values())).keys())
+    lines = ["| invariant | " + " | ".join(names) + " |",
+             "|---|" + "---|" * len(names)]
+    for invariant in invariants:
+        cells = []
+        for name in names:
+            verdict = verdicts[name].get(invariant)
+            if verdict is None:
+                cells.append("-")
+                continue
+            count = verdict["violations"] or verdict["sanctioned"]
+            text = verdict["status"] + (f" ({count})" if count else "")
+            cells.append(f"**{text}**" if verdict["promised"] else text)
+        lines.append(f"| {invariant} | " + " | ".join(cells) + " |")
+    return lines
