@@ -76,3 +76,46 @@ class LicenceGate:
                     role, system, entity):
                 return role
         return None
+
+
+#: Requests one user save attempt costs: the read that opened the form, and the write.
+REQUESTS_PER_SAVE = 2
+
+
+def entitlement_metrics(scenario, per_role_day: dict[tuple[str, int], int],
+                        integration_day: dict[int, int]) -> dict[str, float]:
+    """Requests consumed per 24 h against the licences' daily entitlements.
+
+    Consumption is the busiest simulated day (entitlements are per rolling 24 h): a
+    user's save attempts times ``REQUESTS_PER_SAVE``, per user of each role; the sync's
+    applies into Dataverse systems for the integration identities, which draw on the
+    tenant pool. Entitlements exist only where the scenario fixes a role's licences:
+    per user, the largest entitlement of each product line held, summed over lines
+    (licences from different product lines add up; an attach adds nothing); the pool is
+    the book's base plus its amount per user holding a licence, up to its maximum.
+    """
+    metrics: dict[str, float] = {}
+    book = scenario.price_book
+    pool_users = 0
+    for role_name, role in scenario.spec.roles.items():
+        busiest = max((n for (r, _), n in per_role_day.items() if r == role_name), default=0)
+        if role.headcount:
+            metrics[f"requests_per_user_per_24h.{role_name}"] = (
+                REQUESTS_PER_SAVE * busiest / role.headcount)
+        if role.licences is not None and book is not None:
+            per_line: dict[str, int] = {}
+            for sku_id in role.licences:
+                sku = book.sku(sku_id)
+                per_line[sku.product_line] = max(per_line.get(sku.product_line, 0),
+                                                 sku.requests_per_day)
+            metrics[f"entitlement_per_user_per_24h.{role_name}"] = float(sum(per_line.values()))
+            if role.licences:
+                pool_users += role.headcount
+    metrics["integration_requests_per_24h"] = float(max(integration_day.values(), default=0))
+    if book is not None and pool_users:
+        pool = book.requests.tenant_pool
+        total = pool.base_requests_per_day + pool.per_base_licence_requests_per_day * pool_users
+        if pool.max_requests_per_day is not None:
+            total = min(total, pool.max_requests_per_day)
+        metrics["integration_entitlement_per_24h"] = float(total)
+    return metrics

@@ -28,12 +28,17 @@ class MetricsCollector:
         self.overwrites_by: Counter[str] = Counter()
         self._last_role = ""
         self._conflict_ids: set[str] = set()
+        self.role_day: dict[tuple[str, int], int] = {}  # save attempts per role per day
+        self.integration_day: dict[int, int] = {}  # sync applies into Dataverse per day
 
     def observe(self, event: dict[str, Any]) -> None:
         kind = event["kind"]
         counts = self.counts
         if kind == "apply":
             via = event["via"]
+            if via != "user" and event["system"] in ("sales", "hub") and event["t"] > 0:
+                day = int(event["t"] // 86_400)
+                self.integration_day[day] = self.integration_day.get(day, 0) + 1
             if via == "user":
                 # The apply of an accepted save follows its write event directly.
                 if self._last_role != "migration":
@@ -58,6 +63,9 @@ class MetricsCollector:
         elif kind == "write":
             role = event["role"]
             self._last_role = role
+            if role != "migration":
+                mark = (role, int(event["t"] // 86_400))
+                self.role_day[mark] = self.role_day.get(mark, 0) + 1
             if role != "migration":
                 self._write_origin[event["write_id"]] = (event["t"], event["system"])
             counts["writes_attempted"] += 1

@@ -30,6 +30,7 @@ import yaml
 
 from sim.faults import fault_process, swarm_faults
 from sim.history import HistoryRecorder
+from sim.licences import entitlement_metrics
 from sim.scenario import Scenario
 from sim.transport import Courier, batch_schedule
 from sim.workload import (
@@ -133,6 +134,8 @@ def run_scenario(
         recorder.abort()
         raise
     metrics = world.metrics.result()
+    metrics.update(entitlement_metrics(scenario, world.metrics.role_day,
+                                       world.metrics.integration_day))
     metrics["sim_end_s"] = float(env.now)
     metrics["quiescent"] = 1.0 if reached else 0.0
     return RunResult(

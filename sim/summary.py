@@ -94,6 +94,18 @@ def summary_lines(result: Any, scenario: Any) -> list[str]:
     for where, count in sorted(result.overwrites_by.items(), key=lambda kv: (-kv[1], kv[0])):
         lines.append(f"  {count:>5,}  {where}")
     lines.append("")
+    entitled = sorted(k.split(".", 1)[1] for k in m
+                      if k.startswith("entitlement_per_user_per_24h."))
+    if entitled or "integration_entitlement_per_24h" in m:
+        lines.append("Requests per 24 h (busiest day) against licence entitlements:")
+        for role in entitled:
+            used = m.get(f"requests_per_user_per_24h.{role}", 0.0)
+            lines.append(f"  {role}: {used:,.0f} per user of "
+                         f"{m[f'entitlement_per_user_per_24h.{role}']:,.0f}")
+        if "integration_entitlement_per_24h" in m:
+            lines.append(f"  integration (tenant pool): {m['integration_requests_per_24h']:,.0f} "
+                         f"of {m['integration_entitlement_per_24h']:,.0f}")
+        lines.append("")
     flows = _flows(m)
     if flows:
         rows = [[flow, _duration(m[f"propagation_p50_s.{flow}"]),

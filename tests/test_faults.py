@@ -267,3 +267,31 @@ def test_a_client_pushing_past_the_limits_gets_429s_and_still_syncs_everything(t
     assert judged["convergence"] == "holds"
     assert judged["accounted_for"] == "holds"
     assert result.quiescent
+
+
+# --------------------------------------------------------- daily entitlements
+
+
+def test_requests_per_24h_are_compared_with_the_licences_entitlements(tmp_path):
+    extra = """
+    roles:
+      sales_rep: {headcount: 2, home_system: sales, licences: [sales_professional],
+                  actions: {edit_account: 3}}
+      credit_controller: {headcount: 1, home_system: operations, licences: [team_members],
+                          actions: {edit_account: 2}}
+    """
+    path = tmp_path / "entitled.yaml"
+    data = {"name": "entitled", "seed": 4, "design": "p2c-2017", "duration_days": 1,
+            "initial_data": {"accounts": 10, "contacts_per_account": 0, "products": 0,
+                             "bundles": 0}}
+    path.write_text(yaml.safe_dump(data, sort_keys=False) + textwrap.dedent(extra))
+    result = run_scenario(load_scenario(path))
+    m = result.metrics
+    # Current price book: Sales Professional carries 40,000 requests a day, Team Members
+    # 6,000 (LICENSING.md section 3); the pool is 500,000 + 5,000 per licensed user (3).
+    assert m["entitlement_per_user_per_24h.sales_rep"] == 40_000
+    assert m["entitlement_per_user_per_24h.credit_controller"] == 6_000
+    assert m["integration_entitlement_per_24h"] == 500_000 + 5_000 * 3
+    saves = sum(1 for e in result.events if e["kind"] == "write" and e["role"] == "sales_rep")
+    assert m["requests_per_user_per_24h.sales_rep"] == 2 * saves / 2  # 2 requests a save
+    assert 0 < m["integration_requests_per_24h"]
