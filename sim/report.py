@@ -1035,7 +1035,7 @@ def _licence_issues(roles: Sequence[Mapping[str, Any]]) -> list[str]:
 def _report_data(scenario: Any, seeds: list[int], max_risk: float,
                  results: Sequence[OptionResult]) -> dict[str, Any]:
     """The whole report as plain data: what report.json holds and the page shows."""
-    from sim.runner import _commit, _versions
+    from sim.runner import code_commit, package_versions
 
     book = scenario.price_book
     days = working_days(scenario.spec.duration_days)
@@ -1174,8 +1174,8 @@ def _report_data(scenario: Any, seeds: list[int], max_risk: float,
         },
         "provenance": {
             "seeds": seeds,
-            "commit": _commit(),
-            "packages": _versions(),
+            "commit": code_commit(),
+            "packages": package_versions(),
             "price_book": {
                 "era": book.era, "title": book.title, "as_of": str(book.as_of),
                 "licensing_model": book.licensing_model,

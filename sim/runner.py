@@ -182,7 +182,7 @@ def _first_of(env, done, until_s: float):
 # -------------------------------------------------------------- run folders
 
 
-def _commit() -> str | None:
+def code_commit() -> str | None:
     root = Path(__file__).resolve().parent.parent
     try:
         out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
@@ -192,7 +192,7 @@ def _commit() -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
-def _versions() -> dict[str, str]:
+def package_versions() -> dict[str, str]:
     versions = {"python": platform.python_version()}
     for package in ("p2c-testbed", "simpy", "numpy", "networkx", "pydantic", "pyyaml",
                     "hypothesis", "matplotlib"):
@@ -213,8 +213,8 @@ def manifest(scenario: Scenario, result: RunResult) -> dict[str, Any]:
         "design": scenario.design.name,
         "seed": result.seed,
         "trace_sha256": result.trace_sha256,
-        "commit": _commit(),
-        "packages": _versions(),
+        "commit": code_commit(),
+        "packages": package_versions(),
         "reproduce": f"p2c run {source} --seed {result.seed}" if source else None,
     }
 
