@@ -21,9 +21,10 @@ reading it touches one small array rather than chasing pointers:
   hop along this array for the common cases.
 
 What only explanations and value checks need stays in ``cold[i] = (fields, base, actor,
-entity, key)``, the dicts of the event itself. A version seen in an ``apply`` with no
-``write`` event (an initial load that did not record its writes) gets a *stub* index:
-status ``STUB``, no time, home or values.
+entity, key)``, the dicts of the event itself, except that ``base`` is an empty dict when
+``parent[i]`` already says everything it said (read bases with :meth:`Ledger.base_ids`).
+A version seen in an ``apply`` with no ``write`` event (an initial load that did not
+record its writes) gets a *stub* index: status ``STUB``, no time, home or values.
 
 **Replica rows.** ``tables[system][entity][key]`` is a row, ``{field: i}``: the version
 of each field the replica holds now, as the index of the write that produced it. A
@@ -66,7 +67,8 @@ MULTI_FIELD = 0
 C_FIELDS, C_BASE, C_ACTOR, C_ENTITY, C_KEY = range(5)
 
 _MAX_COUNT = 65_535  # apply counters saturate (array type "H")
-_STUB_COLD: tuple = ({}, {}, None, None, None)
+_NO_BASE: dict = {}  # the cold base of a write whose parent column says it all
+_STUB_COLD: tuple = ({}, _NO_BASE, None, None, None)
 
 #: The value of a field version with no ``write`` event: unknown, never guessed.
 UNKNOWN = type("Unknown", (), {"__repr__": lambda self: "UNKNOWN", "__slots__": ()})()
@@ -98,8 +100,9 @@ class Ledger:
     ``echo_over``
         ``(write index, system) -> [via, ...]`` for writes echoed more than
         ``contract.echo_bound`` times in one replica, with the paths that brought them;
-        ``overwrite_applies[(i, slot)]`` counts the applies that were overwrites of a
-        local save rather than echoes (see ``sim/checker/echo.py``).
+        ``overwrite_counts[slot][i]`` counts the applies that were overwrites of a
+        local save rather than echoes (see ``sim/checker/echo.py``; read it with
+        :meth:`overwrites_in`).
     """
 
     def __init__(self, contract: Contract | None = None) -> None:
@@ -138,8 +141,11 @@ class Ledger:
         # (machine floats in an array: no Python object per delay)
         self._flows: dict[tuple[str, str], dict[int, array]] = {}
         self.echo_over: dict[tuple[int, str], list[str]] = {}
-        # (write index, slot) -> applies of the write there that overwrote a local save.
-        self.overwrite_applies: dict[tuple[int, int], int] = {}
+        # slot -> write index -> applies of the write there that overwrote a local save
+        # (a column per system, grown with the apply counters).
+        self.overwrite_counts: list[array] = []
+        # Actor names, one string each: ``cold`` keeps one per write.
+        self._actors: dict[str, str] = {}
         self.max_applies = 0
         self.duplicates: list[Event] = []
         self.duplicate_count = 0
@@ -168,9 +174,10 @@ class Ledger:
         # entity -> [(watched fields, hook)], and entity -> [hook] run on creation.
         self.apply_hooks: dict[str, list[tuple[tuple[str, ...], ApplyHook]]] = {}
         self.create_hooks: dict[str, list[ApplyHook]] = {}
-        # system -> (slot, its apply counters, entity -> (table, apply hooks, create hooks)):
+        # system -> (slot, its apply counters, entity -> (table, apply hooks, create hooks,
+        # flows), its overwrite counters):
         # one lookup per apply finds everything the hot path needs about its replica.
-        self._replicas: dict[str, tuple[int, array, dict[str, tuple]]] = {}
+        self._replicas: dict[str, tuple[int, array, dict[str, tuple], array]] = {}
         self.contract_hooks: list[Callable[[Contract], None]] = []
         self.finish_hooks: list[Callable[[], None]] = []
         self._echo_bound: int | None = None
@@ -217,7 +224,7 @@ class Ledger:
             self.create_hooks.setdefault(entity, []).append(hook)
         else:
             self.apply_hooks.setdefault(entity, []).append((tuple(fields), hook))
-        for _slot, _counts, entities in self._replicas.values():
+        for _slot, _counts, entities, _overwrites in self._replicas.values():
             state = entities.get(entity)
             if state is not None:
                 entities[entity] = self._entity_state(state[0], entity, state[3])
@@ -226,13 +233,14 @@ class Ledger:
         return (table, tuple(self.apply_hooks.get(entity, ())),
                 tuple(self.create_hooks.get(entity, ())), flows)
 
-    def _replica(self, system: str) -> tuple[int, array, dict[str, tuple]]:
+    def _replica(self, system: str) -> tuple[int, array, dict[str, tuple], array]:
         """The hot-path state of a replica, created on first sight."""
         replica = self._replicas.get(system)
         if replica is None:
             slot = self.slot_of(system)
             self.tables.setdefault(system, {})
-            replica = self._replicas[system] = (slot, self.apply_counts[slot], {})
+            replica = self._replicas[system] = (
+                slot, self.apply_counts[slot], {}, self.overwrite_counts[slot])
         return replica
 
     def _table_state(self, system: str, entity: str) -> tuple:
@@ -264,6 +272,7 @@ class Ledger:
             self._slot[system] = slot
             self.systems.append(system)
             self.apply_counts.append(array("H", bytes(2 * self._capacity)))
+            self.overwrite_counts.append(array("I", bytes(4 * self._capacity)))
         return slot
 
     def _grow(self, size: int) -> None:
@@ -272,6 +281,9 @@ class Ledger:
         extra = max(size - self._capacity, self._capacity // 2, 4096)
         zeros = bytes(2 * extra)
         for counts in self.apply_counts:
+            counts.frombytes(zeros)
+        zeros = bytes(4 * extra)
+        for counts in self.overwrite_counts:
             counts.frombytes(zeros)
         self.displaced_t.extend(array("d", [math.nan]) * extra)
         self.displaced_by.frombytes(bytes(8 * extra))
@@ -315,6 +327,7 @@ class Ledger:
         displaced_by = self.displaced_by
         displaced_via = self.displaced_via
         write_hooks_get = self.write_hooks.get
+        actor_get = self._actors.setdefault
         default_write_hooks = self.write_hooks[None]
         echo_bound = self._echo_bound
         max_applies = self.max_applies
@@ -330,7 +343,7 @@ class Ledger:
                 replica = replica_get(system)
                 if replica is None:
                     replica = self._replica(system)
-                slot, counts, entities = replica
+                slot, counts, entities, overwrite_counts = replica
                 entity = event["entity"]
                 state = entities.get(entity)
                 if state is None:
@@ -409,7 +422,8 @@ class Ledger:
                             else:
                                 over.append((i, n))
                 if exempt is not None:
-                    self._overwrote(exempt, slot)
+                    for j in exempt:
+                        overwrite_counts[j] += 1
                 if over is not None:
                     self._echo(over, exempt, system, slot, via, echo_bound)
                 if not fields and via in _SAVE_VIAS:
@@ -448,7 +462,14 @@ class Ledger:
                 field_code.append(code)
                 parent_of.append(parent)
                 entity = event["entity"]
-                cold.append((fields, base, event.get("actor", "?"), entity, event["key"]))
+                actor = event.get("actor", "?")
+                if type(actor) is str:
+                    actor = actor_get(actor, actor)
+                # The base is kept only when the columns cannot answer for it (see
+                # :meth:`base_ids`): most writes name no parent or one, and the dict
+                # and list of each would otherwise live as long as the ledger.
+                cold.append((fields, base if parent == COMPLEX else _NO_BASE, actor, entity,
+                             event["key"]))
                 hooks = write_hooks_get(entity)
                 for skip, hook in default_write_hooks if hooks is None else hooks:
                     if system not in skip:
@@ -496,6 +517,19 @@ class Ledger:
             return UNKNOWN
         return self.cold[i][C_FIELDS].get(field, UNKNOWN)
 
+    def base_ids(self, i: int, field: str) -> Sequence[str]:
+        """The write ids the base of write ``i`` names for ``field`` (empty when none).
+
+        A write whose base names no parent, or one parent for its one field, keeps only
+        its ``parent`` column; the base itself is kept for the others.
+        """
+        parent = self.parent[i]
+        if parent >= 0:
+            if self.field_names[self.field_code[i]] == field:
+                return (self.ids[parent],)
+            return ()
+        return self.cold[i][C_BASE].get(field) or ()
+
     def home_system(self, i: int) -> str | None:
         slot = self.home[i]
         return None if slot == NO_SYSTEM else self.systems[slot]
@@ -541,7 +575,7 @@ class Ledger:
     def overwrites_in(self, i: int, system: str) -> int:
         """How many of those applies overwrote a save made in ``system`` itself."""
         slot = self._slot.get(system)
-        return 0 if slot is None else self.overwrite_applies.get((i, slot), 0)
+        return 0 if slot is None else self.overwrite_counts[slot][i]
 
     def displacement(self, i: int, field: str) -> tuple[float, str, int] | None:
         """``(t, via, displacing index)``: when write ``i`` last lost ``field`` at home."""
@@ -598,11 +632,6 @@ class Ledger:
         if len(self.duplicates) < 1000:
             self.duplicates.append(event)
 
-    def _overwrote(self, writes: set[int], slot: int) -> None:
-        overwrites = self.overwrite_applies
-        for i in writes:
-            overwrites[(i, slot)] = overwrites.get((i, slot), 0) + 1
-
     def _echo(
         self, over: list[tuple[int, int]], exempt: set[int] | None, system: str, slot: int,
         via: str, bound: int,
@@ -611,7 +640,7 @@ class Ledger:
         for i, applies in over:
             if exempt is not None and i in exempt:
                 continue
-            if applies - self.overwrite_applies.get((i, slot), 0) <= bound:
+            if applies - self.overwrite_counts[slot][i] <= bound:
                 continue
             vias = self.echo_over.get((i, system))
             if vias is None:

@@ -98,10 +98,10 @@ _NUMPY_FRONTIER = 256
 
 def _base_parents(ledger: Ledger, writes: np.ndarray, field: str) -> list[int]:
     """Indexes of the writes named in the bases (for ``field``) of ``writes``."""
-    cold, index = ledger.cold, ledger.index
+    base_ids, index = ledger.base_ids, ledger.index
     found = []
     for i in writes.tolist():
-        for parent_id in cold[i][C_BASE].get(field) or ():
+        for parent_id in base_ids(i, field):
             parent = index.get(parent_id)
             if parent is not None:
                 found.append(parent)
@@ -141,7 +141,7 @@ def is_ancestor(ledger: Ledger, ancestor: int, descendant: int, field: str) -> b
     seen = {descendant}
     while stack:
         i = stack.pop()
-        for parent_id in ledger.cold[i][C_BASE].get(field) or ():
+        for parent_id in ledger.base_ids(i, field):
             parent = ledger.index.get(parent_id)
             if parent is None:
                 continue
