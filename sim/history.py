@@ -58,7 +58,26 @@ Event kinds (the contract the checker in ``sim/checker`` reads):
     ``source``, ``target``; ``batch_start`` has ``rows`` (rows extracted, at most the
     map's row limit) and ``skipped_ticks`` (schedule ticks skipped because the previous
     run was still going); ``batch_end`` has ``rows_changed`` and ``rows_unchanged``
-    (every extracted row ends in one of them) and ``duration_s``.
+    (every extracted row ends in one of them) and ``duration_s``; a run that could not
+    load (outage, partition) has ``rows_failed`` and ``failed`` (the reason) instead,
+    and its rows are retried by the next run.
+
+``send`` / ``deliver`` / ``redelivery`` / ``dead_letter``
+    Queued designs. ``send``: ``message_id``, ``map``, ``source``, ``target``, ``cause``
+    (the write), ``hops``, ``write_ids``. ``deliver``: ``message_id``, ``outcome``
+    (applied, unchanged, stale, conflict, merged, primary_wins). ``redelivery``: a
+    duplicate delivery of a message already delivered (ignored by an idempotent
+    receiver). ``dead_letter``: ``message_id`` and ``reason``: given up, never silently.
+
+``conflict``
+    ``conflict_id``, ``system``, ``entity``, ``key``, ``field``, ``write_ids`` (the
+    concurrent versions), ``resolution`` (queued, primary_wins, merged_by_stamp): the
+    writes named are surfaced, so not counted as silently lost.
+
+``lock_grant`` / ``lock_deny`` / ``lock_release``, ``fault_start`` / ``fault_end``,
+``delivery_lost``, ``catch_up_start`` / ``catch_up_end``
+    Leases (with fencing ``token``), faults (``fault_id``, ``fault``, ``detail``), and
+    transport incidents, for timelines and metrics.
 
 ``quiescence``
     Once, last. ``reached`` (bool): user actions stopped at ``workload_end_t`` and every
