@@ -171,6 +171,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                            finish=_check_files(_checker()))
     report = getattr(result, "check", None)
     failed = bool(report is not None and report.failed)
+    pictures = _timelines(report, result, out, args.timeline) if args.timeline else []
     if args.json:
         invariants = {}
         if report is not None:
@@ -191,10 +192,30 @@ def cmd_run(args: argparse.Namespace) -> int:
             explained = overwrite_lines(result.events or [], limit=args.explain)
             if explained:
                 lines += ["", "First overwritten edits:", *("  " + x for x in explained)]
+        lines += [f"Timeline: {p}" for p in pictures]
         lines += ["", f"Run folder: {out}",
                   f"Reproduce:  p2c run {args.scenario} --seed {seed}"]
         print("\n".join(lines))
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _timelines(report, result, out: Path, count: int) -> list[Path]:
+    """PNG timelines of the first ``count`` anomalies (violations first, then sanctioned)."""
+    if report is None or result.events is None:
+        return []
+    from sim.checker.plot import plot_anomaly
+
+    chosen = []
+    for wanted in ("violated", "sanctioned"):
+        for name, verdict in report.verdicts.items():
+            if verdict.status == wanted:
+                chosen += [(name, a) for a in verdict.anomalies[:count]]
+    folder = out / "timelines"
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, (name, anomaly) in enumerate(chosen[:count], start=1):
+        paths.append(plot_anomaly(result.events, anomaly, folder / f"{i:02d}-{name}.png"))
+    return paths
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -253,6 +274,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print one JSON object")
     run.add_argument("--explain", type=int, default=5, metavar="N",
                      help="how many anomaly explanations to print (default 5)")
+    run.add_argument("--timeline", type=int, default=0, metavar="N",
+                     help="draw a timeline PNG for each of the first N anomalies "
+                          "(run folder, timelines/)")
     run.add_argument("--design", action="append", metavar="NAME",
                      help="run under this catalogue design instead; repeat to compare")
     run.set_defaults(func=cmd_run)

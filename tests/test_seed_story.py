@@ -55,3 +55,18 @@ def test_without_the_sales_edit_the_operations_edit_survives_but_never_reaches_s
             if e["kind"] == "apply" and e["key"] == "ACC-00001" and "credit_limit" in e["fields"]}
     # One-way maps: Sales and the hub never learn of the raise (the replicas diverge).
     assert held == {"sales": "W-sales-1", "hub": "W-sales-1", "operations": "W-operations-1"}
+
+
+def test_the_cli_explains_the_overwrite_and_draws_its_timeline(tmp_path, capsys):
+    from sim.cli import main
+
+    out = tmp_path / "run"
+    assert main(["run", str(DATA / "seed_story.yaml"), "--out", str(out), "--timeline", "1"]) == 0
+    text = capsys.readouterr().out
+    assert ("W-operations-1 (credit_controller-3 set account ACC-00001 credit_limit 95000 at "
+            "day 1 10:14) was overwritten at day 1 10:35:30 in operations by batch run "
+            "accounts_hub_to_operations#43 carrying W-sales-1") in text
+    assert "no_lost_update" in text and "sanctioned (1)" in text
+    picture = out / "timelines" / "01-no_lost_update.png"
+    assert picture.stat().st_size > 10_000
+    assert (out / "verdict.json").is_file()
