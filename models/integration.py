@@ -107,6 +107,7 @@ class Integration:
         opened_row_version: int | None = None,
         lease: Lease | None = None,
         live_delay_s: float = 0.0,
+        transaction_records: int = 1,
     ) -> Write | None:
         """A user saves a form. Returns the write, or None when the save was refused.
 
@@ -162,7 +163,7 @@ class Integration:
             reason = self.leases.refusal(lease, entity, key, actor, now_s,
                                          self.concurrency.fencing)
         if reason is None:
-            reason = self._live_refusal(system, entity, live_delay_s)
+            reason = self._live_refusal(system, entity, live_delay_s, transaction_records)
         self.last_refusal = reason
         if reason is not None:
             emit({"t": now_s, "kind": "reject", "write_id": write_id, "system": system,
@@ -183,14 +184,21 @@ class Integration:
 
     # ------------------------------------------------- live and queued maps
 
-    def _live_refusal(self, system: str, entity: str, delay_s: float) -> str | None:
-        """dual-write live: the save commits on both sides or on neither."""
+    def _live_refusal(self, system: str, entity: str, delay_s: float,
+                      records: int = 1) -> str | None:
+        """dual-write live: the save commits on both sides or on neither. A transaction
+        over the time limit (2 min) or the record limit (1,000: a header and all its
+        lines save together) rolls back on both sides."""
         for name, spec in self.links.get((system, entity), ()):
             if spec.transport != "live" or name in self.paused:
                 continue  # a paused live map queues its changes instead
             if not self.reachable(system, spec.target):
                 return (f"Unit of Work can not commit transaction: {spec.target} is "
                         f"unreachable (map {name}); rolled back on both sides")
+            if records > self.design.live.max_records:
+                return (f"Unit of Work can not commit transaction: {records:,} records exceed "
+                        f"the {self.design.live.max_records:,}-record limit (map {name}); "
+                        "rolled back on both sides")
             if delay_s > self.design.live.max_transaction_s:
                 return (f"Unit of Work can not commit transaction: {delay_s:.0f} s exceeds the "
                         f"{self.design.live.max_transaction_s:.0f} s limit (map {name}); "

@@ -73,6 +73,8 @@ class MetricsCollector:
                 counts["writes_migration"] += 1
         elif kind == "reject":
             counts["saves_rejected"] += 1
+            if event["reason"].startswith("Unit of Work"):
+                counts["saves_failed_by_rollback"] += 1
             counts[f"saves_rejected.{event['system']}.{event['entity']}"] += 1
         elif kind == "batch_end":
             counts["batch_runs"] += 1

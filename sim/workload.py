@@ -546,7 +546,7 @@ def carry_out(env, world, actor: str, role: str, system: str, plan: Plan,
                            base=save.base, opened_s=opened_s,
                            opened_row_version=save.opened_row_version,
                            lease=lease_of.get((save.entity, save.key)),
-                           live_delay_s=live_delay_s)
+                           live_delay_s=live_delay_s, transaction_records=len(plan))
         refusal = integ.last_refusal
         if write is None and design.handoff is not None and refusal and "read-only" in refusal:
             env.process(handoff_process(env, world, actor, save, rng))

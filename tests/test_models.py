@@ -274,3 +274,33 @@ def test_initial_loads_follow_the_reference_graph():
     assert order.index("order") < order.index("order_line")
     assert order.index("product") < order.index("bundle_line")
     assert order.index("invoice") < order.index("invoice_line")
+
+
+def _dual_write_live() -> Integration:
+    from sim.scenario import load_design
+    from sim.yamlio import LineMap
+
+    design = load_design("dual-write-live", LineMap("dual-write-live"), None)[0]
+    integ = Integration(design, Catalogue())
+    integ.save(now_s=0, actor="m", role="m", system="sales", entity="account", key="ACC-1",
+               fields=account_fields())
+    return integ
+
+
+def test_dual_write_live_rolls_back_over_the_time_and_record_limits_and_when_unreachable():
+    integ = _dual_write_live()
+    assert integ.save(now_s=1, actor="u", role="r", system="sales", entity="account",
+                      key="ACC-1", fields={"phone": "2"}, live_delay_s=121.0) is None
+    assert "120 s limit" in integ.last_refusal
+    assert integ.save(now_s=2, actor="u", role="r", system="sales", entity="account",
+                      key="ACC-1", fields={"phone": "3"}, transaction_records=1001) is None
+    assert "1,000-record limit" in integ.last_refusal
+    integ.down.add("operations")
+    assert integ.save(now_s=3, actor="u", role="r", system="sales", entity="account",
+                      key="ACC-1", fields={"phone": "4"}) is None
+    integ.down.clear()
+    # Nothing of the refused saves reached either side; the next one commits on both.
+    assert integ.replicas["operations"].row("account", "ACC-1").value("phone") == "1"
+    assert integ.save(now_s=4, actor="u", role="r", system="sales", entity="account",
+                      key="ACC-1", fields={"phone": "5"}, transaction_records=1000)
+    assert integ.replicas["operations"].row("account", "ACC-1").value("phone") == "5"
