@@ -64,6 +64,12 @@ def describe(fault: Fault) -> str:
     return f"{fault.kind} of {target} from {format_t(fault.at_s)} for {fault.duration_s:g} s"
 
 
+def _paused_maps(integ, fault: Fault) -> list[str]:
+    """The maps a pause fault stops: those it names, else every live and queue map."""
+    return list(fault.maps or [n for n, s in integ.design.maps.items()
+                               if s.transport != "batch"])
+
+
 def fault_process(env, world, fault: Fault, index: int):
     """Break at ``fault.at``, heal ``duration_s`` later; record both."""
     integ = world.integration
@@ -80,7 +86,7 @@ def fault_process(env, world, fault: Fault, index: int):
     elif fault.kind == "partition":
         integ.partitions.add(frozenset(fault.between))
     elif fault.kind == "pause":
-        names = fault.maps or [n for n, s in integ.design.maps.items() if s.transport != "batch"]
+        names = _paused_maps(integ, fault)
         for name in names:
             integ.paused[name] = env.now
         world.courier_pause(names, env.now)
@@ -93,7 +99,7 @@ def fault_process(env, world, fault: Fault, index: int):
     elif fault.kind == "partition":
         integ.partitions.discard(frozenset(fault.between))
     elif fault.kind == "pause":
-        names = fault.maps or [n for n, s in integ.design.maps.items() if s.transport != "batch"]
+        names = _paused_maps(integ, fault)
         for name in names:
             integ.paused.pop(name, None)
         world.courier_resume(names, env.now)
