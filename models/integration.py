@@ -349,6 +349,7 @@ class Integration:
         incoming = message.versions
         writelog = self.writelog
         unseen: list[tuple[str, str, str]] = []  # (field, target's write, incoming write)
+        superseded: set[str] = set()  # fields where the target holds a descendant already
         newer_anywhere = row is None
         if row is not None:
             for name, version in incoming.items():
@@ -361,21 +362,19 @@ class Integration:
                 if writelog.is_ancestor(current[1], version[1], name):
                     newer_anywhere = True
                 elif writelog.is_ancestor(version[1], current[1], name):
-                    continue  # the target already holds a descendant of this version
+                    superseded.add(name)  # the target holds a descendant of this version
                 else:
                     newer_anywhere = True
                     unseen.append((name, current[1], version[1]))
         via = f"{message.map_name}/{message.message_id}"
         outcome_name = "applied"
         apply_versions = incoming
-        if mode not in ("none", "lww_arrival") and row is not None:
+        if mode not in ("none", "lww_arrival") and superseded:
             # Careful designs never move a field backwards: a version the target already
             # superseded (a reordered or forwarded older message) is left out.
-            apply_versions = {
-                name: version for name, version in incoming.items()
-                if name not in row.fields or row.fields[name][1] == version[1]
-                or not writelog.is_ancestor(version[1], row.fields[name][1], name)}
-        force = not self.links_suppress_echo(message)
+            apply_versions = {name: version for name, version in incoming.items()
+                              if name not in superseded}
+        force = not spec.echo_suppression  # home-made sync without loopback control
         if mode in ("primary_wins", "version_check", "field_merge") and not newer_anywhere:
             outcome_name = "stale"
             apply_versions = {}
@@ -450,10 +449,6 @@ class Integration:
             self._propagate(message.target, message.entity, message.key, now_s,
                             message.cause, message.hops, came_from=message.source)
         return outcome_name
-
-    def links_suppress_echo(self, message: Message) -> bool:
-        """False when the map that carried ``message`` has no loopback control."""
-        return self.design.maps[message.map_name].echo_suppression
 
     def _conflict(self, now_s: float, message: Message, unseen: list[tuple[str, str, str]],
                   resolution: str, conflict_id: str | None = None) -> None:

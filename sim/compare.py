@@ -58,11 +58,6 @@ def design_variant(scenario: Scenario, name: str) -> DesignVariant:
     return DesignVariant(design, dropped)
 
 
-#: The rows of the side-by-side table: (label, metric key or callable, format).
-def _get(metrics: dict[str, float], key: str) -> float | None:
-    return metrics.get(key)
-
-
 def headline(result: Any) -> dict[str, float | None]:
     """The figures an architect compares first, from a run's metrics and verdicts."""
     m = result.metrics

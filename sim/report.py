@@ -697,26 +697,16 @@ def _seat_lines(book: Any, roles: Sequence[RoleLicences]
 
 
 def pareto_front(points: Sequence[tuple[float, float | None]]) -> list[int]:
-    """Indices of the points no other point dominates, both coordinates minimised.
+    """Indices of the (cost, risk) points no other point dominates, both minimised.
 
-    A point dominates another when it is no worse in both coordinates and better in one;
-    equal points do not dominate each other, so both stay on the front. Points with a
-    missing (None or NaN) coordinate are never on the front.
+    The dominance rule is :func:`sim.sweep.pareto_front`'s: equal points do not dominate
+    each other, so both stay on the front; a missing (None or NaN) coordinate keeps a
+    point off it.
     """
-    def usable(point: tuple[float, float | None]) -> bool:
-        return all(v is not None and not math.isnan(v) for v in point)
+    from sim.sweep import pareto_front as front_mask
 
-    front = []
-    for i, (cost_i, risk_i) in enumerate(points):
-        if not usable(points[i]):
-            continue
-        dominated = any(
-            usable(other) and other[0] <= cost_i and other[1] <= risk_i  # type: ignore[operator]
-            and (other[0] < cost_i or other[1] < risk_i)  # type: ignore[operator]
-            for j, other in enumerate(points) if j != i)
-        if not dominated:
-            front.append(i)
-    return front
+    clean = [tuple(math.nan if v is None else float(v) for v in point) for point in points]
+    return [i for i, on in enumerate(front_mask(clean, ["min", "min"])) if on]
 
 
 def _money(value: float | None) -> str:
