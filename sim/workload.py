@@ -127,26 +127,36 @@ def plan_create_account(integ: Integration, system: str, rng: np.random.Generato
 
 
 def plan_edit_account(integ: Integration, system: str, rng: np.random.Generator) -> Plan | None:
+    """Edit a customer's contact details: phone, city or name (a sales user's edit)."""
     key = _pick(rng, integ.replicas[system].keys["account"])
     if key is None:
         return None
-    if system == OPERATIONS:
-        # Credit management: what finance users change on a customer in Operations.
-        roll = rng.random()
-        if roll < 0.6:
-            fields: dict[str, Any] = {"credit_limit": _money(rng, 1000, 80000, 500)}
-        elif roll < 0.8:
-            fields = {"payment_terms": _choice(rng, PAYMENT_TERMS)}
-        else:
-            fields = {"customer_group": _choice(rng, CUSTOMER_GROUPS)}
+    roll = rng.random()
+    if roll < 0.6:
+        fields: dict[str, Any] = {"phone": f"+1-555-{int(rng.random() * 1e6):06d}"}
+    elif roll < 0.9:
+        fields = {"city": _choice(rng, CITIES)}
     else:
-        roll = rng.random()
-        if roll < 0.6:
-            fields = {"phone": f"+1-555-{int(rng.random() * 1e6):06d}"}
-        elif roll < 0.9:
-            fields = {"city": _choice(rng, CITIES)}
-        else:
-            fields = {"name": f"Customer {key[4:]} {_choice(rng, ('Ltd', 'AG', 'SA', 'Inc'))}"}
+        fields = {"name": f"Customer {key[4:]} {_choice(rng, ('Ltd', 'AG', 'SA', 'Inc'))}"}
+    return [_edit(integ, system, "account", key, fields)]
+
+
+def plan_edit_credit(integ: Integration, system: str, rng: np.random.Generator) -> Plan | None:
+    """Edit a customer's credit data: credit limit, payment terms or customer group.
+
+    Credit management, what finance users change on a customer, in whichever system
+    their role works in: a controller moved to Sales still edits credit data there.
+    """
+    key = _pick(rng, integ.replicas[system].keys["account"])
+    if key is None:
+        return None
+    roll = rng.random()
+    if roll < 0.6:
+        fields: dict[str, Any] = {"credit_limit": _money(rng, 1000, 80000, 500)}
+    elif roll < 0.8:
+        fields = {"payment_terms": _choice(rng, PAYMENT_TERMS)}
+    else:
+        fields = {"customer_group": _choice(rng, CUSTOMER_GROUPS)}
     return [_edit(integ, system, "account", key, fields)]
 
 
@@ -336,6 +346,7 @@ def _action(name: str, systems: tuple[str, ...], entity: str, plan: PlanFn,
 ACTIONS: dict[str, ActionDef] = {a.name: a for a in (
     _action("create_account", (SALES,), "account", plan_create_account),
     _action("edit_account", (SALES, OPERATIONS), "account", plan_edit_account),
+    _action("edit_credit", (OPERATIONS, SALES), "account", plan_edit_credit),
     _action("create_contact", (SALES,), "contact", plan_create_contact, reads=("account",)),
     _action("edit_contact", (SALES, OPERATIONS), "contact", plan_edit_contact),
     _action("create_quote", (SALES,), "quote", plan_create_quote, ("quote", "quote_line"),

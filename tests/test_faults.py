@@ -250,7 +250,7 @@ def test_a_client_pushing_past_the_limits_gets_429s_and_still_syncs_everything(t
         home_system: operations
         working_hours: "10:00-11:00"
         form_open: {median_s: 5, sigma: 0.1}
-        actions: {edit_account: 120}
+        actions: {edit_credit: 120}
     """
     design = {"extends": "dual-write-async",
               "limits": {"service_protection": {"max_requests": 100}}}
@@ -278,7 +278,7 @@ def test_requests_per_24h_are_compared_with_the_licences_entitlements(tmp_path):
       sales_rep: {headcount: 2, home_system: sales, licences: [sales_professional],
                   actions: {edit_account: 3}}
       credit_controller: {headcount: 1, home_system: operations, licences: [team_members],
-                          actions: {edit_account: 2}}
+                          actions: {edit_credit: 2}}
     """
     path = tmp_path / "entitled.yaml"
     data = {"name": "entitled", "seed": 4, "design": "p2c-2017", "duration_days": 1,

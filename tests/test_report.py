@@ -54,7 +54,7 @@ roles:
   credit_controller:
     headcount: 2
     home_system: operations
-    actions: {edit_account: 1.5, invoice_order: 0.2}
+    actions: {edit_credit: 1.5, invoice_order: 0.2}
 options:
   - name: sales-licences
     description: Controllers edit customers in Sales; the cheapest licences are bought.
@@ -286,7 +286,7 @@ def test_options_merge_role_changes_and_keep_the_scenario_design_when_they_name_
     role = only.scenario.spec.roles["credit_controller"]
     assert role.headcount == 5 and role.home_system == "operations"
     # mappings merge: the role keeps its own actions and gains the new one
-    assert role.actions == {"edit_account": 1.5, "invoice_order": 0.2, "edit_contact": 0.5}
+    assert role.actions == {"edit_credit": 1.5, "invoice_order": 0.2, "edit_contact": 0.5}
     assert "options" not in only.scenario.raw
     without = load_options(load_scenario(write_scenario(tmp_path, SMALL[:SMALL.index("options:")],
                                                         "plain.yaml")))

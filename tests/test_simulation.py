@@ -123,3 +123,30 @@ def test_streams_are_named_not_ordered():
     first = a.get("user:y").random()
     assert b.get("user:y").random() == first  # creating user:x first changed nothing
     assert Streams(4).get("user:y").random() != first
+
+
+def test_an_edit_follows_the_users_job_not_the_system_they_work_in(tmp_path):
+    # Credit controllers moved to Sales still edit credit data there, and sales reps edit
+    # contact details: which fields a save sets is the role's job (edit_credit,
+    # edit_account), whichever system its licences put it in.
+    text = SEED_SCENARIO.read_text().replace("duration_days: 5", "duration_days: 2")
+    text = text.replace("""    home_system: operations
+    form_open: {median_s: 150, sigma: 0.8}""", """    home_system: sales
+    other_systems: [operations]
+    form_open: {median_s: 150, sigma: 0.8}""")
+    text = text[:text.index("scripted:")] + text[text.index("objectives:"):]  # no incident
+    path = tmp_path / "controllers_in_sales.yaml"
+    path.write_text(text)
+    scenario = load_scenario(str(path))
+    assert scenario.spec.roles["credit_controller"].home_system == "sales"
+    result = run_scenario(scenario)
+    edits = [e for e in result.events if e["kind"] == "write" and e["entity"] == "account"
+             and e["op"] == "update" and e["role"] in ("credit_controller", "sales_rep")]
+    by_role = {role: [e for e in edits if e["role"] == role]
+               for role in ("credit_controller", "sales_rep")}
+    assert len(by_role["credit_controller"]) > 5 and len(by_role["sales_rep"]) > 5
+    credit = {"credit_limit", "payment_terms", "customer_group"}
+    for e in by_role["credit_controller"]:
+        assert e["system"] == "sales" and set(e["fields"]) <= credit, e
+    for e in by_role["sales_rep"]:
+        assert set(e["fields"]) <= {"phone", "city", "name"}, e
