@@ -203,19 +203,9 @@ def _timelines(report, result, out: Path, count: int) -> list[Path]:
     """PNG timelines of the first ``count`` anomalies (violations first, then sanctioned)."""
     if report is None or result.events is None:
         return []
-    from sim.checker.plot import plot_anomaly
+    from sim.checker.plot import plot_first_anomalies
 
-    chosen = []
-    for wanted in ("violated", "sanctioned"):
-        for name, verdict in report.verdicts.items():
-            if verdict.status == wanted:
-                chosen += [(name, a) for a in verdict.anomalies[:count]]
-    folder = out / "timelines"
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for i, (name, anomaly) in enumerate(chosen[:count], start=1):
-        paths.append(plot_anomaly(result.events, anomaly, folder / f"{i:02d}-{name}.png"))
-    return paths
+    return plot_first_anomalies(report, lambda: result.events, out / "timelines", count)
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -308,10 +298,12 @@ def build_parser() -> argparse.ArgumentParser:
     from sim.regression import add_check_parser
     from sim.report import add_report_parser
     from sim.sweep import add_sweep_parser
+    from sim.verify import add_verify_parser
 
     add_report_parser(sub)
     add_sweep_parser(sub)
     add_check_parser(sub)
+    add_verify_parser(sub)
 
     bench = sub.add_parser("bench", help="measure model overhead, scale and checker speed")
     bench.add_argument("--users", type=int, default=1000)

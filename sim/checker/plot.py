@@ -15,7 +15,7 @@ pyplot, no global backend switch), so it is safe in tests, servers and notebooks
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -164,3 +164,21 @@ def kind_word(event: Event) -> str:
     if event["kind"] == "reject":
         return f"rejected {event.get('write_id')}"
     return "conflict " + ", ".join(event.get("write_ids") or ())
+
+
+def plot_first_anomalies(
+    report: Any, events: Callable[[], Iterable[Event]], folder: Path | str, count: int
+) -> list[Path]:
+    """Timelines of the first ``count`` anomalies of a check report, violations first and
+    then sanctioned ones, as ``folder/NN-<invariant>.png``; ``events()`` gives the history
+    afresh for each picture (a list, or a new reader of the file). Returns the paths."""
+    chosen = []
+    for wanted in ("violated", "sanctioned"):
+        for name, verdict in report.verdicts.items():
+            if verdict.status == wanted:
+                chosen += [(name, a) for a in verdict.anomalies[:count]]
+    folder = Path(folder)
+    if chosen[:count]:
+        folder.mkdir(parents=True, exist_ok=True)
+    return [plot_anomaly(events(), anomaly, folder / f"{i:02d}-{name}.png")
+            for i, (name, anomaly) in enumerate(chosen[:count], start=1)]

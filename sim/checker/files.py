@@ -1,0 +1,206 @@
+"""Checking a history file: one streamed pass, and every bad line named by its number.
+
+``p2c verify`` judges a history that is already on disk: a run folder's
+``history.jsonl.gz``, a history kept from an older run after the checker changed, or one
+written by hand or converted from another system's audit log in the same event format
+(``sim/history.py``). :class:`HistoryReader` streams the events of such a file once,
+never holding them, and remembers which line it is on, so that whatever goes wrong is
+reported as ``file:line: what`` instead of a traceback:
+
+- a line that is not a JSON object (or a file that is not the gzip it claims to be);
+- an event the checker cannot read, such as a ``write`` without ``write_id`` or an
+  ``apply`` whose ``fields`` is not an object (:func:`event_problem` checks what the
+  checker reads of each kind of event as the line is read);
+- anything else the checker cannot make sense of: the line being read when it stopped,
+  or, when it stopped after the last line, the file.
+
+:func:`check_file` returns the :class:`~sim.checker.report.CheckReport` of the file or
+raises :class:`HistoryFileError` (a ``ValueError``) with that message.
+"""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from sim.checker.check import INVARIANTS, check_history
+from sim.checker.ledger import Event
+from sim.checker.report import CheckReport
+
+#: The names a run folder's history may have, in the order they are looked for.
+HISTORY_NAMES = ("history.jsonl.gz", "history.jsonl")
+
+#: Lines between two updates of the progress bar.
+_PROGRESS_EVERY = 50_000
+
+
+class HistoryFileError(ValueError):
+    """A history file that cannot be checked: ``path:line: message``."""
+
+    def __init__(self, path: Path, message: str, line: int | None = None) -> None:
+        where = f"{path}:{line}" if line else str(path)
+        super().__init__(f"{where}: {message}")
+        self.path, self.line, self.message = path, line, message
+
+
+def history_path(path: Path | str) -> Path:
+    """The history file named by ``path``: the file itself, or the one in a run folder."""
+    path = Path(path)
+    if path.is_dir():
+        for name in HISTORY_NAMES:
+            if (path / name).is_file():
+                return path / name
+        raise HistoryFileError(path, f"no history in this folder (looked for "
+                                     f"{' or '.join(HISTORY_NAMES)})")
+    if not path.is_file():
+        raise HistoryFileError(path, "no such file or folder")
+    return path
+
+
+class HistoryReader:
+    """The events of one history file, streamed once; ``line`` is the current line.
+
+    With ``progress`` a bar on standard error follows the bytes read from disk (the
+    compressed bytes of a ``.gz``), so a long file shows how far the check has come.
+    """
+
+    def __init__(self, path: Path | str, *, progress: bool = False) -> None:
+        self.path = history_path(path)
+        self.line = 0
+        self.finished = False
+        self.progress = progress
+
+    def __iter__(self) -> Iterator[Event]:
+        raw = open(self.path, "rb")  # noqa: SIM115 - closed in the finally below
+        handle: IO[bytes] = gzip.GzipFile(fileobj=raw) if self.path.suffix == ".gz" else raw
+        bar = None
+        if self.progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=self.path.stat().st_size, unit="B", unit_scale=True,
+                       desc=f"checking {self.path.name}", leave=False)
+        loads = orjson.loads
+        line = 0
+        try:
+            for text in handle:
+                line += 1
+                self.line = line
+                if bar is not None and line % _PROGRESS_EVERY == 0:
+                    bar.update(raw.tell() - bar.n)
+                if text.isspace():
+                    continue
+                try:
+                    event = loads(text)
+                except orjson.JSONDecodeError as exc:
+                    raise HistoryFileError(self.path, f"not a JSON event ({exc})", line) from None
+                if type(event) is not dict:
+                    raise HistoryFileError(
+                        self.path, f"an event is a JSON object, not {_json_type(event)}", line)
+                problem = event_problem(event)
+                if problem:
+                    raise HistoryFileError(self.path, problem, line)
+                yield event
+            self.finished = True
+        except (OSError, EOFError, zlib.error) as exc:
+            raise HistoryFileError(self.path, f"unreadable: {exc}", line + 1) from None
+        finally:
+            if bar is not None:
+                bar.close()
+            handle.close()
+            raw.close()
+
+
+_TEXT, _OBJECT, _LIST = (str,), (dict,), (list,)
+_NUMBER = (int, float)
+#: What the checker reads of each kind of event: (field, allowed types, required).
+_SHAPES: dict[str, tuple[tuple[str, tuple[type, ...], bool], ...]] = {
+    "write": (("write_id", _TEXT, True), ("system", _TEXT, True), ("entity", _TEXT, True),
+              ("key", _TEXT, True), ("fields", _OBJECT, False), ("base", _OBJECT, False)),
+    "apply": (("system", _TEXT, True), ("entity", _TEXT, True), ("key", _TEXT, True),
+              ("fields", _OBJECT, True), ("via", _TEXT, True)),
+    "reject": (("write_id", _TEXT, True),),
+    "conflict": (("write_ids", _LIST, False),),
+    "batch_start": (("run_id", _TEXT, True),),
+    "batch_end": (("run_id", _TEXT, True),),
+    "send": (("message_id", _TEXT, True),),
+    "deliver": (("message_id", _TEXT, True),),
+    "dead_letter": (("message_id", _TEXT, True),),
+    "run_start": (("contract", _OBJECT, False),),
+}
+
+
+def event_problem(event: dict[str, Any]) -> str | None:
+    """What makes ``event`` unreadable for the checker, in words, or ``None``.
+
+    Only what the checker itself reads is checked: each kind's identifying fields, the
+    time, and for ``write`` and ``apply`` the field maps (an apply maps each field to
+    the id of the write whose version it carries). Kinds the checker does not know are
+    let through, as the checker ignores them.
+    """
+    kind = event.get("kind")
+    if type(kind) is not str:
+        return "an event needs a \"kind\" (text)"
+    t = event.get("t")
+    if t is not None and (type(t) not in _NUMBER):
+        return f"{kind} event: \"t\" must be a number of seconds, not {_json_type(t)}"
+    shape = _SHAPES.get(kind)
+    if shape is None:
+        return None
+    for name, types, required in shape:
+        value = event.get(name)
+        if value is None:
+            if required:
+                return f"{kind} event: it has no field {name!r}"
+            continue
+        if type(value) not in types:
+            wanted = {_TEXT: "text", _OBJECT: "an object", _LIST: "an array"}[types]
+            return f"{kind} event: {name!r} must be {wanted}, not {_json_type(value)}"
+    if kind == "apply":
+        for field, write_id in event["fields"].items():
+            if type(write_id) is not str:
+                return (f"apply event: fields[{field!r}] must be the id of a write (text), "
+                        f"not {_json_type(write_id)}")
+    return None
+
+
+def check_file(
+    path: Path | str, only: Sequence[str] | None = None, *, progress: bool = False
+) -> CheckReport:
+    """Judge the history file at ``path`` (or in the run folder ``path``) in one pass.
+
+    Raises :class:`HistoryFileError` naming the file and line for a line that is not an
+    event or an event the checker cannot read.
+    """
+    unknown = [name for name in only or () if name not in INVARIANTS]
+    if unknown:
+        raise ValueError(f"unknown invariant(s) {unknown}; known: {list(INVARIANTS)}")
+    reader = HistoryReader(path, progress=progress)
+    try:
+        return check_history(reader, only)
+    except HistoryFileError:
+        raise
+    except (KeyError, TypeError, AttributeError, IndexError, ValueError) as exc:
+        what = _describe(exc)
+        if reader.finished:
+            raise HistoryFileError(
+                reader.path, f"the events read, {reader.line:,} lines, do not make a history "
+                f"the checker can judge ({what})") from None
+        raise HistoryFileError(
+            reader.path, f"the checker cannot read this event ({what}); events follow the "
+            "format of sim/history.py", reader.line) from None
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, KeyError):
+        return f"it has no field {exc.args[0]!r}" if exc.args else "a field is missing"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _json_type(value: Any) -> str:
+    return {list: "an array", str: "a string", int: "a number", float: "a number",
+            bool: "true or false", type(None): "null"}.get(type(value), type(value).__name__)

@@ -1,0 +1,112 @@
+"""``p2c verify``: judge a history already on disk, without running anything.
+
+A run folder keeps its history (``history.jsonl.gz``) beside the verdict the checker
+gave when it ran. ``p2c verify`` judges such a history again, or any file in the same
+event format: a history kept from before a checker change, a hand-written incident, an
+audit log converted from a real system. It streams the file once and prints the same
+summary as ``p2c run`` (one line per invariant, the first explanations), with ``--json``
+for scripts, ``--out`` for a ``verdict.json`` and ``--timeline N`` pictures. Exit codes
+as everywhere: 0 when every invariant the history's design promises holds, 1 when one
+is violated, 2 for a file that is not a history (``file:line: what``), with nothing
+written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from sim.yamlio import InputError
+
+EXIT_OK, EXIT_FAILED = 0, 1
+
+
+def add_verify_parser(sub: Any) -> None:
+    from sim.checker import INVARIANTS
+
+    verify = sub.add_parser(
+        "verify", help="judge a history file (or a run folder's) against every invariant",
+        description="Check a history on disk in one streamed pass: every invariant, or those "
+                    "named with --only. Exit 1 when an invariant the design promises is "
+                    "violated.")
+    verify.add_argument("history", help="history.jsonl or history.jsonl.gz, or a run folder "
+                                        "holding one")
+    verify.add_argument("--only", action="append", metavar="INVARIANT",
+                        choices=list(INVARIANTS),
+                        help="judge only this invariant; repeat for several (choices: "
+                             + ", ".join(INVARIANTS) + ")")
+    verify.add_argument("--explain", type=int, default=5, metavar="N",
+                        help="how many explanations to print per invariant (default 5)")
+    verify.add_argument("--out", metavar="DIR",
+                        help="write verdict.json (and timelines/) here, once the check is done")
+    verify.add_argument("--timeline", type=int, default=0, metavar="N",
+                        help="draw a timeline PNG for each of the first N anomalies (needs --out)")
+    verify.add_argument("--json", action="store_true", help="print one JSON object")
+    verify.set_defaults(func=cmd_verify)
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from sim.checker.files import HistoryFileError, HistoryReader, check_file
+
+    if args.timeline and not args.out:
+        raise InputError("p2c verify: --timeline needs --out DIR for the pictures")
+    if args.explain < 0 or args.timeline < 0:
+        raise InputError("p2c verify: --explain and --timeline take a count >= 0")
+    progress = not args.json and sys.stderr.isatty()
+    try:
+        report = check_file(args.history, args.only, progress=progress)
+        path = HistoryReader(args.history).path
+        written = _write_outputs(report, path, Path(args.out), args.timeline) if args.out else []
+    except HistoryFileError as exc:
+        raise InputError(str(exc)) from None
+    failed = report.failed
+    invariants = {name: {"status": v.status, "violations": v.violations,
+                         "sanctioned": v.sanctioned, "promised": name in report.promises}
+                  for name, v in report.verdicts.items()}
+    if args.json:
+        print(json.dumps({
+            "history": str(path), "events": report.events, "run": report.run,
+            "quiescent": bool(report.quiescence and report.quiescence.get("reached")),
+            "invariants": invariants, "problems": report.problems, "failed": failed,
+            "written": [str(p) for p in written],
+        }, sort_keys=True, default=str))
+        return EXIT_FAILED if failed else EXIT_OK
+    run = report.run
+    about = ", ".join(f"{k} {run[k]}" for k in ("scenario", "design", "seed") if k in run)
+    lines = [f"p2c verify: {path} ({report.events:,} events{'; ' + about if about else ''})",
+             "", *report.summary_lines(max_explanations=args.explain)]
+    lines += [f"Wrote: {p}" for p in written]
+    only = "".join(f" --only {name}" for name in args.only or ())
+    lines += ["", f"Reproduce: p2c verify {args.history}{only}"]
+    print("\n".join(lines))
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _write_outputs(report: Any, history: Path, out: Path, timelines: int) -> list[Path]:
+    """verdict.json and the timelines, made in a scratch folder beside ``out`` and moved
+    in only when all are done: an interrupted or failed verify leaves ``out`` as it was."""
+    from sim.checker.files import HistoryReader
+    from sim.checker.plot import plot_first_anomalies
+    from sim.runner import write_json
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.verify-", dir=out.parent))
+    try:
+        write_json(scratch / "verdict.json", report.to_json())  # as a run folder's
+        if timelines:
+            plot_first_anomalies(report, lambda: HistoryReader(history), scratch / "timelines",
+                                 timelines)
+        made = sorted(p.relative_to(scratch) for p in scratch.rglob("*") if p.is_file())
+        for relative in made:
+            target = out / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(scratch / relative, target)
+        return [out / relative for relative in made]
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
