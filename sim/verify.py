@@ -35,8 +35,8 @@ def add_verify_parser(sub: Any) -> None:
         description="Check a history on disk in one streamed pass: every invariant, or those "
                     "named with --only. Exit 1 when an invariant the design promises is "
                     "violated.")
-    verify.add_argument("history", help="history.jsonl or history.jsonl.gz, or a run folder "
-                                        "holding one")
+    verify.add_argument("history", help="history.jsonl or history.jsonl.gz, a run folder "
+                                        "holding one, or - for JSON lines on standard input")
     verify.add_argument("--only", action="append", metavar="INVARIANT",
                         choices=list(INVARIANTS),
                         help="judge only this invariant; repeat for several (choices: "
@@ -56,6 +56,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     if args.timeline and not args.out:
         raise InputError("p2c verify: --timeline needs --out DIR for the pictures")
+    if args.timeline and args.history == "-":
+        raise InputError("p2c verify: --timeline reads the history again, so it needs a "
+                         "file, not standard input")
     if args.explain < 0 or args.timeline < 0:
         raise InputError("p2c verify: --explain and --timeline take a count >= 0")
     progress = not args.json and sys.stderr.isatty()
@@ -79,7 +82,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
         return EXIT_FAILED if failed else EXIT_OK
     run = report.run
     about = ", ".join(f"{k} {run[k]}" for k in ("scenario", "design", "seed") if k in run)
-    lines = [f"p2c verify: {path} ({report.events:,} events{'; ' + about if about else ''})",
+    name = "standard input" if args.history == "-" else path
+    lines = [f"p2c verify: {name} ({report.events:,} events{'; ' + about if about else ''})",
              "", *report.summary_lines(max_explanations=args.explain)]
     lines += [f"Wrote: {p}" for p in written]
     only = "".join(f" --only {name}" for name in args.only or ())

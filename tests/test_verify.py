@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import io
 import json
 
 import orjson
@@ -116,3 +117,15 @@ def test_files_that_are_not_histories_exit_2(tmp_path, capsys):
         assert message in err and "Traceback" not in err, err
     with pytest.raises(HistoryFileError, match="unreadable"):
         check_file(truncated)
+
+
+def test_standard_input_is_read_as_json_lines(monkeypatch, capsys):
+    data = b"".join(orjson.dumps(e) + b"\n" for e in seed_story(promises=ALL_INVARIANTS).events)
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(data)))
+    assert main(["verify", "-", "--only", "no_lost_update"]) == 1
+    assert capsys.readouterr().out.startswith("p2c verify: standard input (")
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(data[:40])))
+    assert main(["verify", "-"]) == 2
+    assert capsys.readouterr().err.startswith("error: <stdin>:1: not a JSON event")
+    assert main(["verify", "-", "--out", "x", "--timeline", "1"]) == 2
+    assert "needs a file, not standard input" in capsys.readouterr().err

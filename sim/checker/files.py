@@ -21,10 +21,11 @@ raises :class:`HistoryFileError` (a ``ValueError``) with that message.
 from __future__ import annotations
 
 import gzip
+import sys
 import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import orjson
 
@@ -43,13 +44,21 @@ class HistoryFileError(ValueError):
     """A history file that cannot be checked: ``path:line: message``."""
 
     def __init__(self, path: Path, message: str, line: int | None = None) -> None:
-        where = f"{path}:{line}" if line else str(path)
+        name = "<stdin>" if str(path) == STDIN else str(path)
+        where = f"{name}:{line}" if line else name
         super().__init__(f"{where}: {message}")
         self.path, self.line, self.message = path, line, message
 
 
+#: The name that stands for standard input (``zcat history.jsonl.gz | p2c verify -``).
+STDIN = "-"
+
+
 def history_path(path: Path | str) -> Path:
-    """The history file named by ``path``: the file itself, or the one in a run folder."""
+    """The history file named by ``path``: the file itself, or the one in a run folder
+    (``-``, standard input, is itself)."""
+    if str(path) == STDIN:
+        return Path(STDIN)
     path = Path(path)
     if path.is_dir():
         for name in HISTORY_NAMES:
@@ -76,10 +85,14 @@ class HistoryReader:
         self.progress = progress
 
     def __iter__(self) -> Iterator[Event]:
-        raw = open(self.path, "rb")  # noqa: SIM115 - closed in the finally below
-        handle: IO[bytes] = gzip.GzipFile(fileobj=raw) if self.path.suffix == ".gz" else raw
+        stdin = str(self.path) == STDIN
+        if stdin:
+            raw = handle = sys.stdin.buffer  # plain JSON lines; decompress before the pipe
+        else:
+            raw = open(self.path, "rb")  # noqa: SIM115 - closed in the finally below
+            handle = gzip.GzipFile(fileobj=raw) if self.path.suffix == ".gz" else raw
         bar = None
-        if self.progress:
+        if self.progress and not stdin:
             from tqdm import tqdm
 
             bar = tqdm(total=self.path.stat().st_size, unit="B", unit_scale=True,
@@ -111,8 +124,9 @@ class HistoryReader:
         finally:
             if bar is not None:
                 bar.close()
-            handle.close()
-            raw.close()
+            if not stdin:
+                handle.close()
+                raw.close()
 
 
 _TEXT, _OBJECT, _LIST = (str,), (dict,), (list,)
