@@ -299,9 +299,9 @@ def floor_pass(events: Iterable[Event]) -> dict[str, dict[str, dict[str, dict[st
     returns: the same final rows as :attr:`Ledger.tables` when no write id repeats). No
     invariant is judged. Every checker that reads a history once does at least this, so
     the time of this pass on a machine is a floor, and how it grows from 100,000 to
-    1,000,000 writes shows what the machine's memory does to any one-pass checker (random
-    access to a growing record
-    table and write index), apart from the checker's own work.
+    1,000,000 writes shows what the machine's memory does to any one-pass checker
+    (random access to a growing record table and write index), apart from the checker's
+    own work.
     """
     index: dict[str, int] = {}
     tables: dict[str, dict[str, dict[str, dict[str, int]]]] = {}
