@@ -104,12 +104,15 @@ def test_files_that_are_not_histories_exit_2(tmp_path, capsys):
     truncated = tmp_path / "cut.jsonl.gz"
     whole = gzip.compress(b"".join(orjson.dumps(e) + b"\n" for e in seed_story().events))
     truncated.write_bytes(whole[: len(whole) // 2])
+    blank = tmp_path / "blank.jsonl"
+    blank.write_text("\n\n")
     empty_folder = tmp_path / "folder"
     empty_folder.mkdir()
     for args, message in (
         ([str(truncated)], f"{truncated}:"),
         ([str(tmp_path / "missing.jsonl")], "no such file or folder"),
         ([str(empty_folder)], "no history in this folder"),
+        ([str(blank)], f"{blank}: no events: an empty file is not a history"),
         ([str(truncated), "--timeline", "2"], "--timeline needs --out"),
     ):
         assert main(["verify", *args]) == 2, args

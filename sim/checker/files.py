@@ -195,7 +195,10 @@ def check_file(
         raise ValueError(f"unknown invariant(s) {unknown}; known: {list(INVARIANTS)}")
     reader = HistoryReader(path, progress=progress)
     try:
-        return check_history(reader, only)
+        report = check_history(reader, only)
+        if report.events == 0:
+            raise HistoryFileError(reader.path, "no events: an empty file is not a history")
+        return report
     except HistoryFileError:
         raise
     except (KeyError, TypeError, AttributeError, IndexError, ValueError) as exc:

@@ -84,7 +84,7 @@ class InvoiceTotals(Invariant):
                 self.name, found.items, found.count, sanctioned=False, unknown=True,
                 metrics=metrics,
                 note=f"not judged: {ledger.quiescence_words()}; "
-                f"{plural(found.count, 'mismatch')} at the end",
+                f"{plural(found.count, 'mismatch', 'es')} at the end",
             )
         if not specs:
             note = "the contract has no invoice entity (no entity with total_amount)"
