@@ -47,6 +47,10 @@ def add_verify_parser(sub: Any) -> None:
                         help="write verdict.json (and timelines/) here, once the check is done")
     verify.add_argument("--timeline", type=int, default=0, metavar="N",
                         help="draw a timeline PNG for each of the first N anomalies (needs --out)")
+    verify.add_argument("--timeline-of", action="append", metavar="ID", default=[],
+                        help="draw the timeline of every anomaly naming this write id or "
+                             "record key (e.g. W-operations-239, ACC-00012); repeat for "
+                             "several (needs --out)")
     verify.add_argument("--json", action="store_true", help="print one JSON object")
     verify.set_defaults(func=cmd_verify)
 
@@ -54,9 +58,10 @@ def add_verify_parser(sub: Any) -> None:
 def cmd_verify(args: argparse.Namespace) -> int:
     from sim.checker.files import HistoryFileError, HistoryReader, check_file
 
-    if args.timeline and not args.out:
-        raise InputError("p2c verify: --timeline needs --out DIR for the pictures")
-    if args.timeline and args.history == "-":
+    if (args.timeline or args.timeline_of) and not args.out:
+        raise InputError("p2c verify: --timeline and --timeline-of need --out DIR for the "
+                         "pictures")
+    if (args.timeline or args.timeline_of) and args.history == "-":
         raise InputError("p2c verify: --timeline reads the history again, so it needs a "
                          "file, not standard input")
     if args.explain < 0 or args.timeline < 0:
@@ -65,7 +70,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     try:
         report = check_file(args.history, args.only, progress=progress)
         path = HistoryReader(args.history).path
-        written = _write_outputs(report, path, Path(args.out), args.timeline) if args.out else []
+        chosen = _chosen_anomalies(report, args.timeline, args.timeline_of)
+        written = _write_outputs(report, path, Path(args.out), chosen) if args.out else []
     except HistoryFileError as exc:
         raise InputError(str(exc)) from None
     failed = report.failed
@@ -92,20 +98,38 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return EXIT_FAILED if failed else EXIT_OK
 
 
-def _write_outputs(report: Any, history: Path, out: Path, timelines: int) -> list[Path]:
+def _chosen_anomalies(report: Any, first: int, named: list[str]) -> list[tuple[str, Any]]:
+    """The anomalies to draw: the first ``first`` of the report, then every anomaly that
+    names one of ``named`` (a write id or a record key), each once."""
+    from sim.checker.plot import ordered_anomalies
+
+    ordered = ordered_anomalies(report)
+    chosen = ordered[:first]
+    for wanted in named:
+        found = [(name, a) for name, a in ordered if wanted in a.write_ids or a.key == wanted]
+        if not found:
+            kept = sum(len(v.anomalies) for v in report.verdicts.values())
+            raise InputError(
+                f"p2c verify: no anomaly names {wanted!r} ({kept} anomalies kept; beyond "
+                "1,000 per invariant anomalies are counted, not kept)")
+        chosen += [pair for pair in found if pair not in chosen]
+    return chosen
+
+
+def _write_outputs(
+    report: Any, history: Path, out: Path, chosen: list[tuple[str, Any]]
+) -> list[Path]:
     """verdict.json and the timelines, made in a scratch folder beside ``out`` and moved
     in only when all are done: an interrupted or failed verify leaves ``out`` as it was."""
     from sim.checker.files import HistoryReader
-    from sim.checker.plot import plot_first_anomalies
+    from sim.checker.plot import plot_anomalies
     from sim.runner import write_json
 
     out.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.verify-", dir=out.parent))
     try:
         write_json(scratch / "verdict.json", report.to_json())  # as a run folder's
-        if timelines:
-            plot_first_anomalies(report, lambda: HistoryReader(history), scratch / "timelines",
-                                 timelines)
+        plot_anomalies(chosen, lambda: HistoryReader(history), scratch / "timelines")
         made = sorted(p.relative_to(scratch) for p in scratch.rglob("*") if p.is_file())
         for relative in made:
             target = out / relative

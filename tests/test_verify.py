@@ -113,7 +113,7 @@ def test_files_that_are_not_histories_exit_2(tmp_path, capsys):
         ([str(tmp_path / "missing.jsonl")], "no such file or folder"),
         ([str(empty_folder)], "no history in this folder"),
         ([str(blank)], f"{blank}: no events: an empty file is not a history"),
-        ([str(truncated), "--timeline", "2"], "--timeline needs --out"),
+        ([str(truncated), "--timeline", "2"], "--timeline and --timeline-of need --out"),
     ):
         assert main(["verify", *args]) == 2, args
         err = capsys.readouterr().err
@@ -132,3 +132,17 @@ def test_standard_input_is_read_as_json_lines(monkeypatch, capsys):
     assert capsys.readouterr().err.startswith("error: <stdin>:1: not a JSON event")
     assert main(["verify", "-", "--out", "x", "--timeline", "1"]) == 2
     assert "needs a file, not standard input" in capsys.readouterr().err
+
+
+def test_a_timeline_on_request_for_the_anomaly_naming_a_write_or_a_record(tmp_path, capsys):
+    path = _write(tmp_path / "history.jsonl", seed_story(promises=ALL_INVARIANTS).events)
+    out = tmp_path / "out"
+    assert main(["verify", str(path), "--out", str(out), "--timeline-of", "W-operations-1",
+                 "--timeline-of", "ACC-0001"]) == 1
+    # Both name the same lost update: one picture.
+    assert sorted(p.name for p in (out / "timelines").iterdir()) == ["01-no_lost_update.png"]
+    capsys.readouterr()
+    assert main(["verify", str(path), "--out", str(tmp_path / "x"),
+                 "--timeline-of", "W-sales-2"]) == 2
+    assert "no anomaly names 'W-sales-2'" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()

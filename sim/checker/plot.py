@@ -93,6 +93,10 @@ def plot_anomaly(
             return _BY
         return _OTHER
 
+    times = [e["t"] for e in saves + applies]
+    # Labels of other saves closer than this in time go up a step, so they never overlap.
+    near_s = 0.06 * (max(times) - min(times)) if times else 0.0
+    last_label: dict[int, tuple[float, int]] = {}  # lane -> (time, step) of its last label
     for event in saves:
         write_id = event.get("write_id")
         if event["kind"] == "conflict":
@@ -111,8 +115,11 @@ def plot_anomaly(
                           ha="center", fontsize=8, color=c, fontweight="bold")
         elif len(saves) <= 12:
             label = write_id if event["kind"] == "write" else kind_word(event)
-            axes.annotate(label, (event["t"], y), xytext=(0, 12), textcoords="offset points",
-                          ha="center", fontsize=7, color=_OTHER)
+            before = last_label.get(y)
+            step = (before[1] + 1) % 3 if before and event["t"] - before[0] < near_s else 0
+            last_label[y] = (event["t"], step)
+            axes.annotate(label, (event["t"], y), xytext=(0, 12 + 9 * step),
+                          textcoords="offset points", ha="center", fontsize=7, color=_OTHER)
     for event in applies:
         carried = event["fields"]
         write_id = carried.get(field) if field else None
@@ -128,7 +135,6 @@ def plot_anomaly(
     axes.set_yticks(list(lane.values()))
     axes.set_yticklabels(list(lane))
     axes.set_ylim(-0.8, len(systems) - 0.2)
-    times = [e["t"] for e in saves + applies]
     if times:
         low, high = min(times), max(times)
         pad = max(60.0, 0.08 * (high - low))
@@ -166,19 +172,32 @@ def kind_word(event: Event) -> str:
     return "conflict " + ", ".join(event.get("write_ids") or ())
 
 
+def ordered_anomalies(report: Any) -> list[tuple[str, Anomaly]]:
+    """``(invariant, anomaly)`` for every kept anomaly of a check report: violations
+    first, then sanctioned ones, each invariant's in its own (history) order."""
+    return [(name, anomaly)
+            for wanted in ("violated", "sanctioned")
+            for name, verdict in report.verdicts.items() if verdict.status == wanted
+            for anomaly in verdict.anomalies]
+
+
+def plot_anomalies(
+    chosen: list[tuple[str, Anomaly]], events: Callable[[], Iterable[Event]],
+    folder: Path | str,
+) -> list[Path]:
+    """One timeline per ``(invariant, anomaly)`` in ``chosen``, as
+    ``folder/NN-<invariant>.png``; ``events()`` gives the history afresh for each picture
+    (a list, or a new reader of the file). Returns the paths."""
+    folder = Path(folder)
+    if chosen:
+        folder.mkdir(parents=True, exist_ok=True)
+    return [plot_anomaly(events(), anomaly, folder / f"{i:02d}-{name}.png")
+            for i, (name, anomaly) in enumerate(chosen, start=1)]
+
+
 def plot_first_anomalies(
     report: Any, events: Callable[[], Iterable[Event]], folder: Path | str, count: int
 ) -> list[Path]:
-    """Timelines of the first ``count`` anomalies of a check report, violations first and
-    then sanctioned ones, as ``folder/NN-<invariant>.png``; ``events()`` gives the history
-    afresh for each picture (a list, or a new reader of the file). Returns the paths."""
-    chosen = []
-    for wanted in ("violated", "sanctioned"):
-        for name, verdict in report.verdicts.items():
-            if verdict.status == wanted:
-                chosen += [(name, a) for a in verdict.anomalies[:count]]
-    folder = Path(folder)
-    if chosen[:count]:
-        folder.mkdir(parents=True, exist_ok=True)
-    return [plot_anomaly(events(), anomaly, folder / f"{i:02d}-{name}.png")
-            for i, (name, anomaly) in enumerate(chosen[:count], start=1)]
+    """Timelines of the first ``count`` anomalies of a check report (see
+    :func:`ordered_anomalies` and :func:`plot_anomalies`)."""
+    return plot_anomalies(ordered_anomalies(report)[:count], events, folder)
