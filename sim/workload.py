@@ -50,7 +50,7 @@ class Save:
 
 
 Plan = list[Save]
-PlanFn = Callable[[Integration, str, np.random.Generator], Plan | None]
+PlanFn = Callable[[Integration, str, np.random.Generator, str], Plan | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +96,27 @@ def _status_keys(integ: Integration, system: str, entity: str, status: str) -> l
     return integ.replicas[system].by_status[entity][status].keys
 
 
+#: Sales records worked by the person who made them, and the field only their creation
+#: sets (its version names the creating write, whose actor is the owner).
+OWNED: dict[str, str] = {"quote": "account", "order": "quote"}
+
+
+def _own_keys(integ: Integration, system: str, entity: str, status: str, actor: str
+              ) -> list[str]:
+    """Keys in ``status`` whose record ``actor`` created: a rep works their own quotes and
+    the orders won from them, as a Dynamics 365 Sales owner does; two reps never convert
+    the same quote. (The documents are silent on team selling; this model has none.)"""
+    replica, writelog, field = integ.replicas[system], integ.writelog, OWNED[entity]
+    table = replica.tables[entity]
+    own = []
+    for key in _status_keys(integ, system, entity, status):
+        version = table[key].fields.get(field)
+        if version is not None and version[1] in writelog and (
+                writelog[version[1]].actor == actor):
+            own.append(key)
+    return own
+
+
 def _new_account_fields(rng: np.random.Generator, key: str) -> dict[str, Any]:
     return {
         "name": f"Customer {key[4:]}",
@@ -121,12 +142,16 @@ def _new_product_fields(rng: np.random.Generator, key: str) -> dict[str, Any]:
 # ---------------------------------------------------------- Sales actions
 
 
-def plan_create_account(integ: Integration, system: str, rng: np.random.Generator) -> Plan:
+def plan_create_account(
+    integ: Integration, system: str, rng: np.random.Generator, actor: str
+) -> Plan:
     key = integ.new_key("account")
     return [Save("account", key, _new_account_fields(rng, key), None)]
 
 
-def plan_edit_account(integ: Integration, system: str, rng: np.random.Generator) -> Plan | None:
+def plan_edit_account(
+    integ: Integration, system: str, rng: np.random.Generator, actor: str
+) -> Plan | None:
     """Edit a customer's contact details: phone, city or name (a sales user's edit)."""
     key = _pick(rng, integ.replicas[system].keys["account"])
     if key is None:
@@ -141,7 +166,9 @@ def plan_edit_account(integ: Integration, system: str, rng: np.random.Generator)
     return [_edit(integ, system, "account", key, fields)]
 
 
-def plan_edit_credit(integ: Integration, system: str, rng: np.random.Generator) -> Plan | None:
+def plan_edit_credit(
+    integ: Integration, system: str, rng: np.random.Generator, actor: str
+) -> Plan | None:
     """Edit a customer's credit data: credit limit, payment terms or customer group.
 
     Credit management, what finance users change on a customer, in whichever system
@@ -160,14 +187,18 @@ def plan_edit_credit(integ: Integration, system: str, rng: np.random.Generator) 
     return [_edit(integ, system, "account", key, fields)]
 
 
-def plan_create_contact(integ: Integration, system: str, rng: np.random.Generator) -> Plan | None:
+def plan_create_contact(
+    integ: Integration, system: str, rng: np.random.Generator, actor: str
+) -> Plan | None:
     account = _pick(rng, integ.replicas[system].keys["account"])
     if account is None:
         return None
     return [Save("contact", integ.new_key("contact"), _new_contact_fields(rng, account), None)]
 
 
-def plan_edit_contact(integ: Integration, system: str, rng: np.random.Generator) -> Plan | None:
+def plan_edit_contact(
+    integ: Integration, system: str, rng: np.random.Generator, actor: str
+) -> Plan | None:
     key = _pick(rng, integ.replicas[system].keys["contact"])
     if key is None:
         return None
@@ -195,7 +226,9 @@ def _product_lines(
     return lines
 
 
-def plan_create_quote(integ: Integration, system: str, rng: np.random.Generator) -> Plan | None:
+def plan_create_quote(
+    integ: Integration, system: str, rng: np.random.Generator, actor: str
+) -> Plan | None:
     account = _pick(rng, integ.replicas[system].keys["account"])
     if account is None or not _status_keys(integ, system, "product", "Active"):
         return None
@@ -205,10 +238,12 @@ def plan_create_quote(integ: Integration, system: str, rng: np.random.Generator)
     return [header, *_product_lines(integ, system, rng, "quote", "quote_line", key, 4)]
 
 
-def plan_convert_quote(integ: Integration, system: str, rng: np.random.Generator) -> Plan | None:
-    """Win a quote: a Draft order with the quote's lines, and the quote marked Won."""
+def plan_convert_quote(
+    integ: Integration, system: str, rng: np.random.Generator, actor: str
+) -> Plan | None:
+    """Win one of my quotes: a Draft order with its lines, and the quote marked Won."""
     replica = integ.replicas[system]
-    quote = _pick(rng, _status_keys(integ, system, "quote", "Active"))
+    quote = _pick(rng, _own_keys(integ, system, "quote", "Active", actor))
     if quote is None:
         return None
     quote_row = replica.tables["quote"][quote]
@@ -227,16 +262,23 @@ def plan_convert_quote(integ: Integration, system: str, rng: np.random.Generator
 
 
 def _order_status_step(
-    integ: Integration, system: str, rng: np.random.Generator, from_status: str, to_status: str
+    integ: Integration, system: str, rng: np.random.Generator, from_status: str, to_status: str,
+    owner: str | None = None,
 ) -> Plan | None:
-    order = _pick(rng, _status_keys(integ, system, "order", from_status))
+    """Move an order (one of ``owner``'s, when given) from one status to the next."""
+    keys = (_status_keys(integ, system, "order", from_status) if owner is None
+            else _own_keys(integ, system, "order", from_status, owner))
+    order = _pick(rng, keys)
     if order is None:
         return None
     return [_edit(integ, system, "order", order, {"status": to_status})]
 
 
-def plan_edit_order(integ: Integration, system: str, rng: np.random.Generator) -> Plan | None:
-    order = _pick(rng, _status_keys(integ, system, "order", "Draft"))
+def plan_edit_order(
+    integ: Integration, system: str, rng: np.random.Generator, actor: str
+) -> Plan | None:
+    """Revise one of my Draft orders: its requested ship day or description."""
+    order = _pick(rng, _own_keys(integ, system, "order", "Draft", actor))
     if order is None:
         return None
     fields = ({"requested_ship_day": 1 + int(rng.random() * 20)} if rng.random() < 0.5
@@ -244,15 +286,23 @@ def plan_edit_order(integ: Integration, system: str, rng: np.random.Generator) -
     return [_edit(integ, system, "order", order, fields)]
 
 
-def plan_activate_order(integ: Integration, system: str, rng: np.random.Generator) -> Plan | None:
-    return _order_status_step(integ, system, rng, "Draft", "Active")
+def plan_activate_order(
+    integ: Integration, system: str, rng: np.random.Generator, actor: str
+) -> Plan | None:
+    """Activate one of my Draft orders (it then belongs to Operations)."""
+    return _order_status_step(integ, system, rng, "Draft", "Active", owner=actor)
 
 
-def plan_cancel_order(integ: Integration, system: str, rng: np.random.Generator) -> Plan | None:
-    return _order_status_step(integ, system, rng, "Draft", "Cancelled")
+def plan_cancel_order(
+    integ: Integration, system: str, rng: np.random.Generator, actor: str
+) -> Plan | None:
+    """Cancel one of my Draft orders."""
+    return _order_status_step(integ, system, rng, "Draft", "Cancelled", owner=actor)
 
 
-def plan_create_bundle(integ: Integration, system: str, rng: np.random.Generator) -> Plan | None:
+def plan_create_bundle(
+    integ: Integration, system: str, rng: np.random.Generator, actor: str
+) -> Plan | None:
     if not _status_keys(integ, system, "product", "Active"):
         return None
     key = integ.new_key("bundle")
@@ -261,7 +311,9 @@ def plan_create_bundle(integ: Integration, system: str, rng: np.random.Generator
     return [header, *_product_lines(integ, system, rng, "bundle", "bundle_line", key, 3)]
 
 
-def plan_edit_bundle(integ: Integration, system: str, rng: np.random.Generator) -> Plan | None:
+def plan_edit_bundle(
+    integ: Integration, system: str, rng: np.random.Generator, actor: str
+) -> Plan | None:
     bundle = _pick(rng, integ.replicas[system].keys["bundle"])
     if bundle is None:
         return None
@@ -273,11 +325,15 @@ def plan_edit_bundle(integ: Integration, system: str, rng: np.random.Generator) 
 # ----------------------------------------------------- Operations actions
 
 
-def plan_confirm_order(integ: Integration, system: str, rng: np.random.Generator) -> Plan | None:
+def plan_confirm_order(
+    integ: Integration, system: str, rng: np.random.Generator, actor: str
+) -> Plan | None:
     return _order_status_step(integ, system, rng, "Active", "Confirmed")
 
 
-def plan_advance_order(integ: Integration, system: str, rng: np.random.Generator) -> Plan | None:
+def plan_advance_order(
+    integ: Integration, system: str, rng: np.random.Generator, actor: str
+) -> Plan | None:
     """One warehouse step on an order: Confirmed -> Picked -> Packed -> Shipped."""
     steps = ("Confirmed", "Picked", "Packed")
     lists = [_status_keys(integ, system, "order", s) for s in steps]
@@ -293,7 +349,9 @@ def plan_advance_order(integ: Integration, system: str, rng: np.random.Generator
     return None  # pragma: no cover - index is always in range
 
 
-def plan_invoice_order(integ: Integration, system: str, rng: np.random.Generator) -> Plan | None:
+def plan_invoice_order(
+    integ: Integration, system: str, rng: np.random.Generator, actor: str
+) -> Plan | None:
     """Invoice a shipped order: invoice lines from the order lines, total from the lines."""
     replica = integ.replicas[system]
     order = _pick(rng, _status_keys(integ, system, "order", "Shipped"))
@@ -317,19 +375,25 @@ def plan_invoice_order(integ: Integration, system: str, rng: np.random.Generator
     return [header, *lines, _edit(integ, system, "order", order, {"status": "Invoiced"})]
 
 
-def plan_create_product(integ: Integration, system: str, rng: np.random.Generator) -> Plan:
+def plan_create_product(
+    integ: Integration, system: str, rng: np.random.Generator, actor: str
+) -> Plan:
     key = integ.new_key("product")
     return [Save("product", key, _new_product_fields(rng, key), None)]
 
 
-def plan_edit_product(integ: Integration, system: str, rng: np.random.Generator) -> Plan | None:
+def plan_edit_product(
+    integ: Integration, system: str, rng: np.random.Generator, actor: str
+) -> Plan | None:
     product = _pick(rng, _status_keys(integ, system, "product", "Active"))
     if product is None:
         return None
     return [_edit(integ, system, "product", product, {"list_price": _money(rng, 5, 2000, 5)})]
 
 
-def plan_retire_product(integ: Integration, system: str, rng: np.random.Generator) -> Plan | None:
+def plan_retire_product(
+    integ: Integration, system: str, rng: np.random.Generator, actor: str
+) -> Plan | None:
     product = _pick(rng, _status_keys(integ, system, "product", "Active"))
     if product is None:
         return None
@@ -628,7 +692,7 @@ def user_process(env, world, user: User):
         index = min(index, len(user.actions) - 1)
         action = user.actions[index]
         system = user.action_systems[index]
-        plan = action.plan(integ, system, rng)
+        plan = action.plan(integ, system, rng, user.actor)
         counts[f"actions.{action.name}"] += 1
         if not plan:
             counts["actions_idle"] += 1  # nothing to do (e.g. no Shipped order to invoice)
@@ -638,7 +702,8 @@ def user_process(env, world, user: User):
         if locking:
             leases, plan = yield from acquire_leases(
                 env, world, user.actor, system, plan, rng,
-                replan=lambda action=action, system=system: action.plan(integ, system, rng))
+                replan=lambda action=action, system=system: action.plan(integ, system, rng,
+                                                                       user.actor))
             if leases is None:
                 world.open_forms -= 1
                 continue

@@ -150,3 +150,19 @@ def test_an_edit_follows_the_users_job_not_the_system_they_work_in(tmp_path):
         assert e["system"] == "sales" and set(e["fields"]) <= credit, e
     for e in by_role["sales_rep"]:
         assert set(e["fields"]) <= {"phone", "city", "name"}, e
+
+
+def test_reps_work_their_own_quotes_and_orders(tmp_path):
+    # A quote is converted once, by the rep who made it; Sales-side order edits are by
+    # the rep who won the order (Operations works every order, as a queue).
+    result = run_scenario(load_scenario(_small(tmp_path, days=2)))
+    writes = [e for e in result.events if e["kind"] == "write"]
+    creator = {(e["entity"], e["key"]): e["actor"] for e in writes if e["op"] == "create"}
+    won = [e for e in writes if e["entity"] == "quote" and e["fields"].get("status") == "Won"]
+    assert len(won) > 20
+    assert len({e["key"] for e in won}) == len(won)
+    assert all(e["actor"] == creator[("quote", e["key"])] for e in won)
+    sales_order_edits = [e for e in writes if e["entity"] == "order" and e["op"] == "update"
+                         and e["system"] == "sales" and e["role"] == "sales_rep"]
+    assert len(sales_order_edits) > 20
+    assert all(e["actor"] == creator[("order", e["key"])] for e in sales_order_edits)
