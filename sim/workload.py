@@ -21,7 +21,7 @@ change what the others do.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -50,7 +50,7 @@ class Save:
 
 
 Plan = list[Save]
-PlanFn = Callable[[Integration, str, np.random.Generator, str], Plan | None]
+PlanFn = Callable[[Integration, str, np.random.Generator, "Desk"], Plan | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,25 +96,44 @@ def _status_keys(integ: Integration, system: str, entity: str, status: str) -> l
     return integ.replicas[system].by_status[entity][status].keys
 
 
-#: Sales records worked by the person who made them, and the field only their creation
-#: sets (its version names the creating write, whose actor is the owner).
-OWNED: dict[str, str] = {"quote": "account", "order": "quote"}
-
-
-def _own_keys(integ: Integration, system: str, entity: str, status: str, actor: str
-              ) -> list[str]:
-    """Keys in ``status`` whose record ``actor`` created: a rep works their own quotes and
-    the orders won from them, as a Dynamics 365 Sales owner does; two reps never convert
+@dataclass(slots=True)
+class Desk:
+    """What one user keeps on their desk: the Sales records they created, which they work
+    themselves. A rep converts the quotes they made and edits, activates or cancels the
+    orders won from them, as a Dynamics 365 Sales owner does, so two reps never convert
     the same quote. (The documents are silent on team selling; this model has none.)"""
-    replica, writelog, field = integ.replicas[system], integ.writelog, OWNED[entity]
-    table = replica.tables[entity]
-    own = []
-    for key in _status_keys(integ, system, entity, status):
-        version = table[key].fields.get(field)
-        if version is not None and version[1] in writelog and (
-                writelog[version[1]].actor == actor):
-            own.append(key)
-    return own
+
+    actor: str
+    own: dict[str, list[str]] = field(default_factory=dict)
+
+    def made(self, entity: str, key: str) -> None:
+        self.own.setdefault(entity, []).append(key)
+
+    def keys(self, integ: Integration, system: str, entity: str, status: str) -> list[str]:
+        """My records of ``entity`` that are in ``status`` in ``system`` now, oldest first
+        (records no longer in a workable status are dropped from the desk)."""
+        mine = self.own.get(entity)
+        if not mine:
+            return []
+        table = integ.replicas[system].tables[entity]
+        found, kept = [], []
+        for key in mine:
+            row = table.get(key)
+            if row is None:  # not saved yet (a form still open) or refused
+                kept.append(key)
+                continue
+            current = row.value("status")
+            if current == status:
+                found.append(key)
+            if current in _WORKABLE[entity]:
+                kept.append(key)
+        self.own[entity] = kept
+        return found
+
+
+#: The statuses in which a record stays on its owner's desk.
+_WORKABLE: dict[str, frozenset[str]] = {"quote": frozenset({"Active"}),
+                                        "order": frozenset({"Draft"})}
 
 
 def _new_account_fields(rng: np.random.Generator, key: str) -> dict[str, Any]:
@@ -143,14 +162,14 @@ def _new_product_fields(rng: np.random.Generator, key: str) -> dict[str, Any]:
 
 
 def plan_create_account(
-    integ: Integration, system: str, rng: np.random.Generator, actor: str
+    integ: Integration, system: str, rng: np.random.Generator, desk: Desk
 ) -> Plan:
     key = integ.new_key("account")
     return [Save("account", key, _new_account_fields(rng, key), None)]
 
 
 def plan_edit_account(
-    integ: Integration, system: str, rng: np.random.Generator, actor: str
+    integ: Integration, system: str, rng: np.random.Generator, desk: Desk
 ) -> Plan | None:
     """Edit a customer's contact details: phone, city or name (a sales user's edit)."""
     key = _pick(rng, integ.replicas[system].keys["account"])
@@ -167,7 +186,7 @@ def plan_edit_account(
 
 
 def plan_edit_credit(
-    integ: Integration, system: str, rng: np.random.Generator, actor: str
+    integ: Integration, system: str, rng: np.random.Generator, desk: Desk
 ) -> Plan | None:
     """Edit a customer's credit data: credit limit, payment terms or customer group.
 
@@ -188,7 +207,7 @@ def plan_edit_credit(
 
 
 def plan_create_contact(
-    integ: Integration, system: str, rng: np.random.Generator, actor: str
+    integ: Integration, system: str, rng: np.random.Generator, desk: Desk
 ) -> Plan | None:
     account = _pick(rng, integ.replicas[system].keys["account"])
     if account is None:
@@ -197,7 +216,7 @@ def plan_create_contact(
 
 
 def plan_edit_contact(
-    integ: Integration, system: str, rng: np.random.Generator, actor: str
+    integ: Integration, system: str, rng: np.random.Generator, desk: Desk
 ) -> Plan | None:
     key = _pick(rng, integ.replicas[system].keys["contact"])
     if key is None:
@@ -227,27 +246,29 @@ def _product_lines(
 
 
 def plan_create_quote(
-    integ: Integration, system: str, rng: np.random.Generator, actor: str
+    integ: Integration, system: str, rng: np.random.Generator, desk: Desk
 ) -> Plan | None:
     account = _pick(rng, integ.replicas[system].keys["account"])
     if account is None or not _status_keys(integ, system, "product", "Active"):
         return None
     key = integ.new_key("quote")
+    desk.made("quote", key)
     header = Save("quote", key, {"account": account, "name": f"Quote for {account}",
                                  "status": "Active"}, None)
     return [header, *_product_lines(integ, system, rng, "quote", "quote_line", key, 4)]
 
 
 def plan_convert_quote(
-    integ: Integration, system: str, rng: np.random.Generator, actor: str
+    integ: Integration, system: str, rng: np.random.Generator, desk: Desk
 ) -> Plan | None:
     """Win one of my quotes: a Draft order with its lines, and the quote marked Won."""
     replica = integ.replicas[system]
-    quote = _pick(rng, _own_keys(integ, system, "quote", "Active", actor))
+    quote = _pick(rng, desk.keys(integ, system, "quote", "Active"))
     if quote is None:
         return None
     quote_row = replica.tables["quote"][quote]
     order = integ.new_key("order")
+    desk.made("order", order)
     plan: Plan = [Save("order", order, {
         "account": quote_row.value("account"), "quote": quote,
         "description": f"Order from {quote}", "requested_ship_day": 1 + int(rng.random() * 20),
@@ -263,11 +284,11 @@ def plan_convert_quote(
 
 def _order_status_step(
     integ: Integration, system: str, rng: np.random.Generator, from_status: str, to_status: str,
-    owner: str | None = None,
+    desk: Desk | None = None,
 ) -> Plan | None:
-    """Move an order (one of ``owner``'s, when given) from one status to the next."""
-    keys = (_status_keys(integ, system, "order", from_status) if owner is None
-            else _own_keys(integ, system, "order", from_status, owner))
+    """Move an order (one on ``desk``, when given) from one status to the next."""
+    keys = (_status_keys(integ, system, "order", from_status) if desk is None
+            else desk.keys(integ, system, "order", from_status))
     order = _pick(rng, keys)
     if order is None:
         return None
@@ -275,10 +296,10 @@ def _order_status_step(
 
 
 def plan_edit_order(
-    integ: Integration, system: str, rng: np.random.Generator, actor: str
+    integ: Integration, system: str, rng: np.random.Generator, desk: Desk
 ) -> Plan | None:
     """Revise one of my Draft orders: its requested ship day or description."""
-    order = _pick(rng, _own_keys(integ, system, "order", "Draft", actor))
+    order = _pick(rng, desk.keys(integ, system, "order", "Draft"))
     if order is None:
         return None
     fields = ({"requested_ship_day": 1 + int(rng.random() * 20)} if rng.random() < 0.5
@@ -287,21 +308,21 @@ def plan_edit_order(
 
 
 def plan_activate_order(
-    integ: Integration, system: str, rng: np.random.Generator, actor: str
+    integ: Integration, system: str, rng: np.random.Generator, desk: Desk
 ) -> Plan | None:
     """Activate one of my Draft orders (it then belongs to Operations)."""
-    return _order_status_step(integ, system, rng, "Draft", "Active", owner=actor)
+    return _order_status_step(integ, system, rng, "Draft", "Active", desk=desk)
 
 
 def plan_cancel_order(
-    integ: Integration, system: str, rng: np.random.Generator, actor: str
+    integ: Integration, system: str, rng: np.random.Generator, desk: Desk
 ) -> Plan | None:
     """Cancel one of my Draft orders."""
-    return _order_status_step(integ, system, rng, "Draft", "Cancelled", owner=actor)
+    return _order_status_step(integ, system, rng, "Draft", "Cancelled", desk=desk)
 
 
 def plan_create_bundle(
-    integ: Integration, system: str, rng: np.random.Generator, actor: str
+    integ: Integration, system: str, rng: np.random.Generator, desk: Desk
 ) -> Plan | None:
     if not _status_keys(integ, system, "product", "Active"):
         return None
@@ -312,7 +333,7 @@ def plan_create_bundle(
 
 
 def plan_edit_bundle(
-    integ: Integration, system: str, rng: np.random.Generator, actor: str
+    integ: Integration, system: str, rng: np.random.Generator, desk: Desk
 ) -> Plan | None:
     bundle = _pick(rng, integ.replicas[system].keys["bundle"])
     if bundle is None:
@@ -326,13 +347,13 @@ def plan_edit_bundle(
 
 
 def plan_confirm_order(
-    integ: Integration, system: str, rng: np.random.Generator, actor: str
+    integ: Integration, system: str, rng: np.random.Generator, desk: Desk
 ) -> Plan | None:
     return _order_status_step(integ, system, rng, "Active", "Confirmed")
 
 
 def plan_advance_order(
-    integ: Integration, system: str, rng: np.random.Generator, actor: str
+    integ: Integration, system: str, rng: np.random.Generator, desk: Desk
 ) -> Plan | None:
     """One warehouse step on an order: Confirmed -> Picked -> Packed -> Shipped."""
     steps = ("Confirmed", "Picked", "Packed")
@@ -350,7 +371,7 @@ def plan_advance_order(
 
 
 def plan_invoice_order(
-    integ: Integration, system: str, rng: np.random.Generator, actor: str
+    integ: Integration, system: str, rng: np.random.Generator, desk: Desk
 ) -> Plan | None:
     """Invoice a shipped order: invoice lines from the order lines, total from the lines."""
     replica = integ.replicas[system]
@@ -376,14 +397,14 @@ def plan_invoice_order(
 
 
 def plan_create_product(
-    integ: Integration, system: str, rng: np.random.Generator, actor: str
+    integ: Integration, system: str, rng: np.random.Generator, desk: Desk
 ) -> Plan:
     key = integ.new_key("product")
     return [Save("product", key, _new_product_fields(rng, key), None)]
 
 
 def plan_edit_product(
-    integ: Integration, system: str, rng: np.random.Generator, actor: str
+    integ: Integration, system: str, rng: np.random.Generator, desk: Desk
 ) -> Plan | None:
     product = _pick(rng, _status_keys(integ, system, "product", "Active"))
     if product is None:
@@ -392,7 +413,7 @@ def plan_edit_product(
 
 
 def plan_retire_product(
-    integ: Integration, system: str, rng: np.random.Generator, actor: str
+    integ: Integration, system: str, rng: np.random.Generator, desk: Desk
 ) -> Plan | None:
     product = _pick(rng, _status_keys(integ, system, "product", "Active"))
     if product is None:
@@ -534,6 +555,11 @@ class User:
     action_systems: tuple[str, ...]
     form_median_s: float
     form_sigma: float
+    desk: Desk | None = None  # the records this user works; a fresh one by default
+
+    def __post_init__(self) -> None:
+        if self.desk is None:
+            self.desk = Desk(self.actor)
 
 
 def draw_s(latency, rng: np.random.Generator) -> float:
@@ -692,7 +718,7 @@ def user_process(env, world, user: User):
         index = min(index, len(user.actions) - 1)
         action = user.actions[index]
         system = user.action_systems[index]
-        plan = action.plan(integ, system, rng, user.actor)
+        plan = action.plan(integ, system, rng, user.desk)
         counts[f"actions.{action.name}"] += 1
         if not plan:
             counts["actions_idle"] += 1  # nothing to do (e.g. no Shipped order to invoice)
@@ -703,7 +729,7 @@ def user_process(env, world, user: User):
             leases, plan = yield from acquire_leases(
                 env, world, user.actor, system, plan, rng,
                 replan=lambda action=action, system=system: action.plan(integ, system, rng,
-                                                                       user.actor))
+                                                                       user.desk))
             if leases is None:
                 world.open_forms -= 1
                 continue
