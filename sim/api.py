@@ -57,8 +57,8 @@ if TYPE_CHECKING:
     from sim.executors import RunOutcome
     from sim.store import StoredRun
 
-__all__ = ["compare", "designs", "load", "pareto", "propagation_delays", "replication_seeds",
-           "run", "summarize", "sweep"]
+__all__ = ["anomalies", "compare", "designs", "load", "pareto", "propagation_delays",
+           "replication_seeds", "run", "summarize", "sweep"]
 
 _LEADING = ("scenario", "design", "seed", "replication", "config_hash", "label")
 #: Counters every frame has, even when no run incremented them (then they are 0), so a
@@ -209,6 +209,44 @@ def pareto(frame: pd.DataFrame, objectives: dict[str, str]) -> pd.Series:
 
 
 # ---------------------------------------------------------------- internals
+
+
+#: Columns of :func:`anomalies`, in order.
+ANOMALY_COLUMNS = ("invariant", "status", "code", "t", "system", "entity", "key", "field",
+                   "via", "write", "displaced_by", "explanation")
+
+
+def anomalies(history: str | Path, only: Sequence[str] | None = None) -> pd.DataFrame:
+    """Every kept anomaly of a history (a run folder, or a ``history.jsonl[.gz]`` file),
+    one row each: which invariant, ``violated`` or ``sanctioned``, its code, when (``t``,
+    simulated seconds), where (system, entity, key, field), the apply path (``via``), the
+    write it is about and the one that displaced it, and the explanation in words.
+
+    The history is judged afresh in one streamed pass (as ``p2c verify`` does), so this
+    works on any run folder, e.g. to count lost credit-limit edits per account::
+
+        found = api.anomalies("reports/runs/prospect_to_cash-seed20170707")
+        lost = found[found.invariant == "no_lost_update"]
+        lost[lost.field == "credit_limit"].groupby("key").size()
+
+    Up to 1,000 anomalies are kept per invariant (counts beyond that are in the verdict).
+    A file that is not a history raises :class:`~sim.yamlio.InputError` naming the line.
+    """
+    from sim.checker.files import HistoryFileError, check_file
+    from sim.checker.plot import ordered_anomalies
+
+    try:
+        report = check_file(history, only)
+    except HistoryFileError as exc:
+        raise InputError(str(exc)) from None
+    rows = [{
+        "invariant": name, "status": report.verdicts[name].status, "code": a.code,
+        "t": a.t, "system": a.system, "entity": a.entity, "key": a.key, "field": a.field,
+        "via": a.via, "write": a.write_ids[0] if a.write_ids else None,
+        "displaced_by": a.write_ids[1] if len(a.write_ids) > 1 else None,
+        "explanation": a.explain(),
+    } for name, a in ordered_anomalies(report)]
+    return pd.DataFrame(rows, columns=list(ANOMALY_COLUMNS))
 
 
 def _seed_list(seeds: int | Iterable[int] | None, scenario_seed: int) -> list[int]:

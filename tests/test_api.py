@@ -165,3 +165,33 @@ def test_cost_vs_risk_marks_the_pareto_front(small_comparison):
                 if tuple(colour) == red}
     assert "dual-write-async" in on_front and "readonly-workaround" not in on_front
     assert not math.isnan(ax.get_xlim()[0])
+
+
+def test_anomalies_are_one_row_each_with_the_verdicts_counts(tmp_path):
+    from checker_histories import ALL_INVARIANTS, seed_story
+
+    from sim.checker import check_history
+    from sim.history import HistoryRecorder
+
+    events = seed_story(promises=ALL_INVARIANTS).events
+    path = tmp_path / "history.jsonl.gz"
+    recorder = HistoryRecorder(keep=False, path=path)
+    for event in events:
+        recorder.record(event)
+    recorder.close()
+    frame = api.anomalies(path)
+    assert list(frame.columns) == list(api.ANOMALY_COLUMNS)
+    report = check_history(events)
+    assert len(frame) == sum(len(v.anomalies) for v in report.verdicts.values()) == 1
+    row = frame.iloc[0]
+    assert (row.invariant, row.status, row.code) == ("no_lost_update", "violated",
+                                                     "lost-update")
+    assert (row.entity, row.key, row.field) == ("account", "ACC-0001", "credit_limit")
+    assert (row.write, row.displaced_by) == ("W-operations-1", "W-sales-0")
+    assert row.via == "accounts_hub_to_operations#1"
+    assert row.explanation.startswith("W-operations-1 (ops_clerk-3 set account ACC-0001")
+    only = api.anomalies(path, only=["ownership"])
+    assert only.empty and list(only.columns) == list(api.ANOMALY_COLUMNS)
+    (tmp_path / "bad.jsonl").write_text('{"kind": "write"}\n')
+    with pytest.raises(api.InputError, match="bad.jsonl:1: write event: it has no field"):
+        api.anomalies(tmp_path / "bad.jsonl")
