@@ -58,7 +58,7 @@ if TYPE_CHECKING:
     from sim.store import StoredRun
 
 __all__ = ["anomalies", "compare", "designs", "load", "pareto", "propagation_delays",
-           "replication_seeds", "run", "summarize", "sweep"]
+           "replication_seeds", "run", "run_folder", "summarize", "sweep"]
 
 _LEADING = ("scenario", "design", "seed", "replication", "config_hash", "label")
 #: Counters every frame has, even when no run incremented them (then they are 0), so a
@@ -89,6 +89,30 @@ def run(scenario_path: str | Path, seed: int | None = None, design: str | None =
     dotted paths first (``{"duration_days": 1, "design.batch.interval_s": 300}``).
     """
     return _runs(scenario_path, [design], seed, overrides, check, workers=0)
+
+
+def run_folder(scenario_path: str | Path, out: str | Path, seed: int | None = None,
+               design: str | None = None, *, overrides: dict[str, Any] | None = None) -> Path:
+    """Run one scenario once and write its run folder at ``out``, as ``p2c run`` does
+    (resolved scenario, manifest, history, metrics, verdict); return the folder.
+
+    For looking into one run: :func:`anomalies` of the folder lists what went wrong,
+    and ``p2c verify`` / ``p2c replay`` take it as they take any run folder.
+    """
+    from sim.checker import verdict_files
+    from sim.runner import run_to_folder
+
+    path = Path(scenario_path)
+    raw, lines = load_yaml(path)
+    if not isinstance(raw, dict):
+        raise lines.error((), "a scenario file must be a mapping of keys to values")
+    if design is not None and design not in designs():
+        raise InputError(f"unknown design {design!r} (known: {', '.join(designs())})")
+    scenario = configure(raw, dict(overrides or {}), design, near=path.parent, source=path,
+                         linemap=lines).scenario
+    chosen = scenario.spec.seed if seed is None else seed
+    run_to_folder(scenario, Path(out), chosen, finish=verdict_files)
+    return Path(out)
 
 
 def compare(scenario_path: str | Path, designs: Sequence[str] | None = None,

@@ -195,3 +195,24 @@ def test_anomalies_are_one_row_each_with_the_verdicts_counts(tmp_path):
     (tmp_path / "bad.jsonl").write_text('{"kind": "write"}\n')
     with pytest.raises(api.InputError, match="bad.jsonl:1: write event: it has no field"):
         api.anomalies(tmp_path / "bad.jsonl")
+
+
+def test_run_folder_writes_what_p2c_run_writes_and_anomalies_read_it(tmp_path):
+    folder = api.run_folder(SEED_SCENARIO, tmp_path / "run", overrides={"duration_days": 1})
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "history.jsonl.gz", "manifest.json", "metrics.json", "scenario.resolved.yaml",
+        "verdict.json"]
+    cli_folder = tmp_path / "cli"
+    text = SEED_SCENARIO.read_text().replace("duration_days: 5", "duration_days: 1")
+    (tmp_path / "one_day.yaml").write_text(text)
+    from sim.cli import main
+
+    assert main(["run", str(tmp_path / "one_day.yaml"), "--out", str(cli_folder),
+                 "--json"]) == 0
+    assert (folder / "verdict.json").read_bytes() == (cli_folder / "verdict.json").read_bytes()
+    found = api.anomalies(folder)
+    lost = found[found.invariant == "no_lost_update"]
+    assert len(lost) > 5 and set(lost.status) == {"sanctioned"}
+    assert "ACC-00012" in set(lost.key)  # the seed post's scripted incident
+    with pytest.raises(api.InputError, match="unknown design"):
+        api.run_folder(SEED_SCENARIO, tmp_path / "x", design="no-such-design")

@@ -37,6 +37,7 @@ from sim.checker.check import (
     ownership,
     referential_integrity,
     staleness,
+    verdict_files,
 )
 from sim.checker.contract import Contract
 from sim.checker.ledger import Ledger
@@ -47,5 +48,5 @@ __all__ = [
     "HOLDS", "INVARIANTS", "SANCTIONED", "UNKNOWN", "VIOLATED", "Anomaly", "CheckReport",
     "Contract", "Ledger", "Verdict", "accounted_for", "bounded_echo", "check_history",
     "check_one", "convergence", "invoice_totals", "monotone_lifecycle", "no_duplicate_keys",
-    "no_lost_update", "ownership", "referential_integrity", "staleness",
+    "no_lost_update", "ownership", "referential_integrity", "staleness", "verdict_files",
 ]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from sim.checker.accounting import AccountedFor
 from sim.checker.convergence import Convergence
@@ -89,6 +90,17 @@ def check_history(events: Iterable[Event], only: Sequence[str] | None = None) ->
         events=ledger.events,
         problems=problems,
     )
+
+
+def verdict_files(result: Any) -> dict[str, Any]:
+    """The checker's files for a run folder: ``{"verdict.json": ...}`` from the run's own
+    events (kept in ``result.events``); the report is left on ``result.check``. This is the
+    ``finish`` hook of :func:`sim.runner.run_to_folder` that ``p2c run`` passes."""
+    if result.events is None:
+        return {}
+    report = check_history(result.events)
+    result.check = report
+    return {"verdict.json": report.to_json()}
 
 
 def check_one(name: str, events: Iterable[Event]) -> Verdict:
