@@ -56,7 +56,7 @@ def add_verify_parser(sub: Any) -> None:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from sim.checker.files import HistoryFileError, HistoryReader, check_file
+    from sim.checker.files import HistoryFileError, check_file, history_path
 
     if (args.timeline or args.timeline_of) and not args.out:
         raise InputError("p2c verify: --timeline and --timeline-of need --out DIR for the "
@@ -69,7 +69,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     progress = not args.json and sys.stderr.isatty()
     try:
         report = check_file(args.history, args.only, progress=progress)
-        path = HistoryReader(args.history).path
+        path = history_path(args.history)
         chosen = _chosen_anomalies(report, args.timeline, args.timeline_of)
         written = _write_outputs(report, path, Path(args.out), chosen) if args.out else []
     except HistoryFileError as exc:
@@ -102,6 +102,7 @@ def _chosen_anomalies(report: Any, first: int, named: list[str]) -> list[tuple[s
     """The anomalies to draw: the first ``first`` of the report, then every anomaly that
     names one of ``named`` (a write id or a record key), each once."""
     from sim.checker.plot import ordered_anomalies
+    from sim.checker.verdicts import MAX_ANOMALIES
 
     ordered = ordered_anomalies(report)
     chosen = ordered[:first]
@@ -111,7 +112,7 @@ def _chosen_anomalies(report: Any, first: int, named: list[str]) -> list[tuple[s
             kept = sum(len(v.anomalies) for v in report.verdicts.values())
             raise InputError(
                 f"p2c verify: no anomaly names {wanted!r} ({kept} anomalies kept; beyond "
-                "1,000 per invariant anomalies are counted, not kept)")
+                f"{MAX_ANOMALIES:,} per invariant anomalies are counted, not kept)")
         chosen += [pair for pair in found if pair not in chosen]
     return chosen
 
