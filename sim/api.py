@@ -3,7 +3,7 @@
 Architects work in notebooks. This module is the one door they need: every function
 takes a scenario file (or a sweep file) and returns a tidy :class:`pandas.DataFrame`,
 **one row per run**, ready for ``groupby``, ``pivot`` and the plots in
-:mod:`sim.plots`.
+:mod:`sim.reporting.plots`.
 
 Columns of a run row, in order:
 
@@ -20,13 +20,15 @@ Columns of a run row, in order:
 
 Comparisons use **common random numbers**: every design runs with the same seeds, so the
 users, their forms and their timing are identical and only the design differs. Runs go
-through :mod:`sim.executors`: ``workers=0`` runs them in the notebook's own process,
+through :mod:`sim.study.executors`: ``workers=0`` runs them in the notebook's own process,
 ``None`` (the default) on every local core, ``scheduler="tcp://host:8786"`` on a Dask
 cluster.
 
 .. code-block:: python
 
-    from sim import api, plots
+    from sim import api
+    from sim.reporting import plots
+
     runs = api.compare("scenarios/prospect_to_cash.yaml", seeds=3,
                        overrides={"duration_days": 1})
     api.summarize(runs, ["overwritten_edits", "blocked_user_s"])
@@ -42,7 +44,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from sim.sweep import (
+from sim.scenario.yamlio import InputError, load_yaml
+from sim.study.sweep import (
     Configuration,
     configure,
     mean_interval,
@@ -51,11 +54,10 @@ from sim.sweep import (
     replication_seed,
     sweep_from_args,
 )
-from sim.yamlio import InputError, load_yaml
 
 if TYPE_CHECKING:
-    from sim.executors import RunOutcome
-    from sim.store import StoredRun
+    from sim.study.executors import RunOutcome
+    from sim.study.store import StoredRun
 
 __all__ = ["anomalies", "compare", "designs", "load", "pareto", "propagation_delays",
            "replication_seeds", "run", "run_folder", "summarize", "sweep"]
@@ -71,7 +73,7 @@ _TRAILING_RUN = ("trace_sha256", "quiescent", "failed")
 
 def designs() -> list[str]:
     """Every design in the catalogue (``scenarios/designs``), by name."""
-    from sim.compare import catalogue_names
+    from sim.study.compare import catalogue_names
 
     return catalogue_names()
 
@@ -100,7 +102,7 @@ def run_folder(scenario_path: str | Path, out: str | Path, seed: int | None = No
     and ``p2c verify`` / ``p2c replay`` take it as they take any run folder.
     """
     from sim.checker import verdict_files
-    from sim.runner import run_to_folder
+    from sim.engine.runner import run_to_folder
 
     path = Path(scenario_path)
     raw, lines = load_yaml(path)
@@ -184,7 +186,7 @@ def load(store_path: str | Path) -> pd.DataFrame:
 
     Safe to call while the sweep is still running: it reads what has been committed.
     """
-    from sim.store import read_store
+    from sim.study.store import read_store
 
     return _frame([_stored_row(None, r, None) for r in read_store(store_path)])
 
@@ -254,10 +256,10 @@ def anomalies(history: str | Path, only: Sequence[str] | None = None) -> pd.Data
         lost[lost.field == "credit_limit"].groupby("key").size()
 
     Up to 1,000 anomalies are kept per invariant (counts beyond that are in the verdict).
-    A file that is not a history raises :class:`~sim.yamlio.InputError` naming the line.
+    A file that is not a history raises :class:`~sim.scenario.yamlio.InputError` naming the line.
     """
     from sim.checker.files import HistoryFileError, check_file
-    from sim.checker.plot import ordered_anomalies
+    from sim.reporting.timeline import ordered_anomalies
 
     try:
         report = check_file(history, only)
@@ -288,8 +290,8 @@ def _seed_list(seeds: int | Iterable[int] | None, scenario_seed: int) -> list[in
 
 def _execute(scenario_path, design_names, seeds, overrides, *, check, keep_delays=False,
              workers=None, scheduler=None):
-    from sim.compare import catalogue_names
-    from sim.executors import RunTask, make_executor
+    from sim.study.compare import catalogue_names
+    from sim.study.executors import RunTask, make_executor
 
     path = Path(scenario_path)
     raw, lines = load_yaml(path)

@@ -3,7 +3,7 @@
 Registered through the ``pytest11`` entry point, so it is active wherever the package is
 installed. pytest offers it every file it visits; YAML files with a top-level
 ``expect:`` in a folder named ``suite`` (``scenarios/suite/*.yaml``) are collected as
-suite files, and each of their cases (one per design, see :mod:`sim.regression`)
+suite files, and each of their cases (one per design, see :mod:`sim.study.regression`)
 becomes an item named after the design::
 
     python -m pytest scenarios/suite/                  # the suite alone
@@ -56,8 +56,8 @@ class SuiteFile(pytest.File):
     """One suite file: one item per case."""
 
     def collect(self):
-        from sim.regression import load_suite_file
-        from sim.yamlio import InputError
+        from sim.scenario.yamlio import InputError
+        from sim.study.regression import load_suite_file
 
         try:
             cases = load_suite_file(self.path)
@@ -78,7 +78,7 @@ class SuiteItem(pytest.Item):
         self.case = case
 
     def runtest(self) -> None:
-        from sim.regression import check_case
+        from sim.study.regression import check_case
 
         result = check_case(self.case)
         if not result.passed:

@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 from conftest import ROOT, SEED_SCENARIO
 
-from sim import api, plots
-from sim.compare import design_variant
-from sim.runner import run_scenario
-from sim.scenario import load_scenario
-from sim.sweep import mean_interval
+from sim import api
+from sim.engine.runner import run_scenario
+from sim.reporting import plots
+from sim.scenario.spec import load_scenario
+from sim.study.compare import design_variant
+from sim.study.sweep import mean_interval
 
 matplotlib.use("Agg")
 
@@ -116,7 +117,7 @@ def test_a_sweep_from_a_dict_returns_runs_with_factor_columns(tmp_path):
 
 
 def test_bad_input_is_an_input_error():
-    from sim.yamlio import InputError
+    from sim.scenario.yamlio import InputError
 
     with pytest.raises(InputError, match="unknown design"):
         api.compare(SIGNATURE, ["no-such-design"], workers=0)
@@ -171,7 +172,7 @@ def test_anomalies_are_one_row_each_with_the_verdicts_counts(tmp_path):
     from checker_histories import ALL_INVARIANTS, seed_story
 
     from sim.checker import check_history
-    from sim.history import HistoryRecorder
+    from sim.engine.history import HistoryRecorder
 
     events = seed_story(promises=ALL_INVARIANTS).events
     path = tmp_path / "history.jsonl.gz"
@@ -205,7 +206,7 @@ def test_run_folder_writes_what_p2c_run_writes_and_anomalies_read_it(tmp_path):
     cli_folder = tmp_path / "cli"
     text = SEED_SCENARIO.read_text().replace("duration_days: 5", "duration_days: 1")
     (tmp_path / "one_day.yaml").write_text(text)
-    from sim.cli import main
+    from sim.cli.main import main
 
     assert main(["run", str(tmp_path / "one_day.yaml"), "--out", str(cli_folder),
                  "--json"]) == 0

@@ -8,7 +8,7 @@ import sys
 import pytest
 from conftest import ROOT, SEED_SCENARIO
 
-from sim.cli import main
+from sim.cli.main import main
 
 # (what the user got wrong, text to replace, replacement, expected line, expected message)
 CASES = [
@@ -81,7 +81,7 @@ def test_usage_errors_exit_2(argv, capsys):
 def test_the_installed_command_reports_bad_input_without_a_traceback(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text(SEED_SCENARIO.read_text().replace("headcount: 36", "headcount: -1"))
-    out = subprocess.run([sys.executable, "-m", "sim.cli", "run", str(bad)], cwd=ROOT,
+    out = subprocess.run([sys.executable, "-m", "sim.cli.main", "run", str(bad)], cwd=ROOT,
                          capture_output=True, text=True, check=False)
     assert out.returncode == 2
     assert out.stdout == ""

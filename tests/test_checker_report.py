@@ -9,9 +9,9 @@ from checker_histories import ALL_INVARIANTS, History, at, seed_story
 
 from sim import checker
 from sim.checker import INVARIANTS, check_history, no_lost_update
-from sim.checker.plot import plot_anomaly
 from sim.checker.verdicts import HOLDS, VIOLATED
-from sim.history import HistoryRecorder, read_history
+from sim.engine.history import HistoryRecorder, read_history
+from sim.reporting.timeline import plot_anomaly
 
 
 def test_the_report_has_a_verdict_for_every_invariant_in_the_catalogue():

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from itertools import pairwise
 
+from sim.bench.synthetic import bench_checker, floor_pass, synthetic_history
 from sim.checker import SANCTIONED, check_history
 from sim.checker.ledger import Ledger
-from sim.checker.synthetic import bench_checker, floor_pass, synthetic_history
 from sim.checker.verdicts import HOLDS
-from sim.history import trace_sha256
+from sim.engine.history import trace_sha256
 
 
 def test_a_synthetic_history_is_a_valid_stream():
@@ -65,7 +65,7 @@ def test_the_floor_keeps_the_same_final_rows_as_the_ledger():
 
 
 def test_the_bench_says_which_checker_target_is_met_beside_the_floor():
-    from sim.bench import checker_lines
+    from sim.bench.bench import checker_lines
 
     figures = {"ratio": 13.1, "size_ratio": 10.0, "floor_ratio": 16.2}
     for n, seconds, floor in ((100_000, 1.25, 0.45), (1_000_000, 16.4, 7.3)):

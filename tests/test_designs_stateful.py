@@ -35,8 +35,8 @@ from hypothesis.stateful import (
 from models.entities import Catalogue
 from models.integration import Integration
 from sim.checker import check_history
-from sim.scenario import load_design
-from sim.yamlio import LineMap
+from sim.scenario.spec import load_design
+from sim.scenario.yamlio import LineMap
 
 ROOT = Path(__file__).resolve().parent.parent
 KEYS = ("ACC-1", "ACC-2")

@@ -19,8 +19,8 @@ import yaml
 from models.design import ServiceProtection as Limits
 from models.throttling import PriorityThrottle, ServiceProtection
 from sim.checker import check_history
-from sim.runner import run_scenario
-from sim.scenario import load_scenario
+from sim.engine.runner import run_scenario
+from sim.scenario.spec import load_scenario
 
 ROLES = """
 roles:

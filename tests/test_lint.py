@@ -18,7 +18,7 @@ from conftest import ROOT, SEED_SCENARIO
 
 from models.design import DesignSpec
 from models.entities import Catalogue
-from sim.lint import (
+from sim.lint.analysis import (
     Finding,
     add_lint_parser,
     default_png_path,
@@ -27,7 +27,7 @@ from sim.lint import (
     render_png,
     replica_graph,
 )
-from sim.yamlio import InputError, load_yaml
+from sim.scenario.yamlio import InputError, load_yaml
 
 P2C_2017 = ROOT / "scenarios" / "designs" / "p2c-2017.yaml"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -74,7 +74,7 @@ def codes(findings: list[Finding], code: str, severity: str | None = None) -> li
 
 
 def run_cmd(argv: list[str]) -> int:
-    """``cmd_lint`` through a parser built by ``add_lint_parser``, as sim/cli.py will."""
+    """``cmd_lint`` through a parser built by ``add_lint_parser``, as sim/cli/main.py will."""
     parser = argparse.ArgumentParser(prog="p2c")
     add_lint_parser(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["lint", *argv])
@@ -406,12 +406,12 @@ def test_the_default_picture_goes_under_reports_lint():
 
 
 def test_p2c_lint_through_the_real_cli_exits_1_on_p2c_2017(tmp_path):
-    from sim.cli import build_parser, main
+    from sim.cli.main import build_parser, main
 
     try:
         build_parser().parse_args(["lint", str(P2C_2017)])
     except (InputError, SystemExit):
-        pytest.skip("p2c lint is not wired into sim/cli.py yet")
+        pytest.skip("p2c lint is not wired into sim/cli/main.py yet")
     assert main(["lint", str(P2C_2017), "--png", str(tmp_path / "x.png")]) == 1
     assert main(["lint", str(tmp_path / "missing.yaml")]) == 2
 

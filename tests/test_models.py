@@ -277,8 +277,8 @@ def test_initial_loads_follow_the_reference_graph():
 
 
 def _dual_write_live() -> Integration:
-    from sim.scenario import load_design
-    from sim.yamlio import LineMap
+    from sim.scenario.spec import load_design
+    from sim.scenario.yamlio import LineMap
 
     design = load_design("dual-write-live", LineMap("dual-write-live"), None)[0]
     integ = Integration(design, Catalogue())

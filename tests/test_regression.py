@@ -15,8 +15,9 @@ import pytest
 import yaml
 from conftest import ROOT
 
-from sim.executors import RunOutcome
-from sim.regression import (
+from sim.scenario.yamlio import InputError
+from sim.study.executors import RunOutcome
+from sim.study.regression import (
     ExpectBlock,
     MetricBound,
     add_check_parser,
@@ -24,7 +25,6 @@ from sim.regression import (
     known_metric,
     load_suite_file,
 )
-from sim.yamlio import InputError
 
 SUITE = ROOT / "scenarios" / "suite"
 SIGNATURE = ROOT / "scenarios" / "signatures" / "concurrent_account_edit.yaml"

@@ -16,9 +16,9 @@ from __future__ import annotations
 import pytest
 from conftest import ROOT
 
-from sim.compare import catalogue_names
-from sim.regression import check_case, load_suite, suite_files
-from sim.yamlio import load_yaml
+from sim.scenario.yamlio import load_yaml
+from sim.study.compare import catalogue_names
+from sim.study.regression import check_case, load_suite, suite_files
 
 SUITE = ROOT / "scenarios" / "suite"
 CASES = load_suite([SUITE])

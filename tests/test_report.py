@@ -16,8 +16,8 @@ import pytest
 from conftest import ROOT
 
 from models.licensing import RoleNeed, cost_roles, load_price_book
-from sim.licences import role_required_rights
-from sim.report import (
+from sim.engine.licences import role_required_rights
+from sim.reporting.licensing_report import (
     REQUESTS_PER_SAVE,
     add_report_parser,
     compare_options,
@@ -28,8 +28,8 @@ from sim.report import (
     request_counts,
     write_report,
 )
-from sim.scenario import load_scenario
-from sim.yamlio import InputError
+from sim.scenario.spec import load_scenario
+from sim.scenario.yamlio import InputError
 
 #: A tiny organisation in the 2017 price book (standalone licences, no minimum seats on
 #: the licences it ends up with), so the bill can be added up by hand.
@@ -206,7 +206,7 @@ def test_fixed_licences_are_priced_as_given_base_plus_attach_and_min_seats_count
     path = write_scenario(tmp_path, text)
     scenario = load_scenario(path)
     (built,) = load_options(scenario)
-    from sim.report import license_option
+    from sim.reporting.licensing_report import license_option
 
     costing = license_option(built.scenario)
     controller = next(r for r in costing.roles if r.role == "credit_controller")
@@ -430,7 +430,7 @@ def test_a_failed_write_leaves_the_previous_report_and_no_half_folder(small, tmp
     out = tmp_path / "out"
     write_report(comparison, out)
     before = (out / "report.json").read_text()
-    monkeypatch.setattr("sim.report.render_html",
+    monkeypatch.setattr("sim.reporting.licensing_report.render_html",
                         lambda data: (_ for _ in ()).throw(RuntimeError("disk full")))
     with pytest.raises(RuntimeError, match="disk full"):
         write_report(comparison, out)
@@ -460,7 +460,7 @@ def test_p2c_report_json_prints_the_recommendation_and_writes_the_folder(tmp_pat
 
 
 def test_p2c_report_reads_bad_input_as_exit_2_through_main(tmp_path, capsys):
-    from sim.report import main
+    from sim.reporting.licensing_report import main
 
     assert main([str(tmp_path / "missing.yaml")]) == 2
     assert "no such file" in capsys.readouterr().err

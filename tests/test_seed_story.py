@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from conftest import DATA
 
-from sim.clock import parse_when
-from sim.runner import run_scenario
-from sim.scenario import load_scenario
+from sim.engine.clock import parse_when
+from sim.engine.runner import run_scenario
+from sim.scenario.spec import load_scenario
 
 
 def test_an_operations_credit_limit_raise_is_overwritten_by_the_next_batch_after_a_sales_edit():
@@ -58,7 +58,7 @@ def test_without_the_sales_edit_the_operations_edit_survives_but_never_reaches_s
 
 
 def test_the_cli_explains_the_overwrite_and_draws_its_timeline(tmp_path, capsys):
-    from sim.cli import main
+    from sim.cli.main import main
 
     out = tmp_path / "run"
     assert main(["run", str(DATA / "seed_story.yaml"), "--out", str(out), "--timeline", "1"]) == 0

@@ -9,10 +9,10 @@ import sys
 
 from conftest import DATA, ROOT, SEED_SCENARIO
 
-from sim.runner import run_scenario
-from sim.scenario import load_scenario
-from sim.transport import next_tick_s
-from sim.workload import WorkCalendar
+from sim.engine.runner import run_scenario
+from sim.engine.transport import next_tick_s
+from sim.engine.workload import WorkCalendar
+from sim.scenario.spec import load_scenario
 
 
 def _small(tmp_path, **edits) -> str:
@@ -103,7 +103,7 @@ def test_the_same_seed_gives_the_same_trace_and_another_seed_another(tmp_path):
 def _trace_in_subprocess(path: str, seed: int, hash_seed: str) -> str:
     env = {**os.environ, "PYTHONHASHSEED": hash_seed}
     out = subprocess.run(
-        [sys.executable, "-m", "sim.cli", "run", path, "--seed", str(seed), "--json",
+        [sys.executable, "-m", "sim.cli.main", "run", path, "--seed", str(seed), "--json",
          "--out", path + f".run{hash_seed}"],
         capture_output=True, text=True, env=env, cwd=ROOT, check=False)
     assert out.returncode in (0, 1), out.stderr
@@ -116,7 +116,7 @@ def test_traces_agree_across_processes_with_different_hash_seeds(tmp_path):
 
 
 def test_streams_are_named_not_ordered():
-    from sim.world import Streams
+    from sim.engine.world import Streams
 
     a, b = Streams(3), Streams(3)
     a.get("user:x")

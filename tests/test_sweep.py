@@ -15,8 +15,9 @@ import pytest
 import yaml
 from conftest import ROOT, SEED_SCENARIO
 
-from sim.store import ResultStore
-from sim.sweep import (
+from sim.scenario.yamlio import InputError, load_yaml
+from sim.study.store import ResultStore
+from sim.study.sweep import (
     Factor,
     apply_overrides,
     grid_values,
@@ -30,7 +31,6 @@ from sim.sweep import (
     sweep_from_args,
     t_quantile,
 )
-from sim.yamlio import InputError, load_yaml
 
 #: The seed organisation, one day, a dozen people: fast runs with real randomness.
 SMALL = {
@@ -244,7 +244,7 @@ def test_adaptive_replication_adds_runs_only_where_the_interval_is_too_wide(tmp_
 
 
 def test_the_store_refuses_a_second_row_for_the_same_configuration_and_seed(tmp_path):
-    from sim.executors import RunOutcome
+    from sim.study.executors import RunOutcome
 
     outcome = RunOutcome(config_hash="abc", seed=1, design="d", trace_sha256="t",
                          metrics={"writes": 1.0})
@@ -256,7 +256,7 @@ def test_the_store_refuses_a_second_row_for_the_same_configuration_and_seed(tmp_
 
 
 def test_a_run_whose_checker_crashed_is_run_again_on_resume_and_replaced(tmp_path):
-    from sim.executors import RunOutcome
+    from sim.study.executors import RunOutcome
 
     crashed = RunOutcome(config_hash="abc", seed=1, design="d", trace_sha256="t",
                          metrics={"writes": 1.0}, check_error="KeyError: 'x'")

@@ -18,7 +18,7 @@ import pytest
 import yaml
 from conftest import ROOT, SEED_SCENARIO
 
-from sim.sweep import sweep_from_args
+from sim.study.sweep import sweep_from_args
 
 pytest.importorskip("distributed")
 

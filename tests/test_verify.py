@@ -12,7 +12,7 @@ from checker_histories import ALL_INVARIANTS, seed_story
 from conftest import SEED_SCENARIO
 
 from sim.checker.files import HistoryFileError, check_file
-from sim.cli import main
+from sim.cli.main import main
 
 
 def _write(path, events, *, gz=False):

@@ -1,6 +1,6 @@
 """The invariant checker: pure functions from a history to verdicts.
 
-A run's history (``sim/history.py``) is the evidence; an *invariant* is a property every
+A run's history (``sim/engine/history.py``) is the evidence; an *invariant* is a property every
 correct run of the design must have, judged from that evidence alone, without the
 simulator (Maelstrom's workload / nemesis / checker split). Each invariant gives a
 :class:`Verdict`: ``holds``, ``violated`` with one :class:`Anomaly` per problem, each
@@ -18,8 +18,8 @@ The catalogue (one module each): ``convergence``, ``no_lost_update``, ``ownershi
 Use :func:`check_history` to judge them all in one pass over a stream of events (a
 list, or ``read_history(path)``), or call one alone (``no_lost_update(events)``). The
 report's ``to_json()`` is a run folder's ``verdict.json``; ``summary_lines()`` is what
-the command line prints; :func:`sim.checker.plot.plot_anomaly` draws one anomaly's
-timeline; :mod:`sim.checker.synthetic` makes histories of any size and benchmarks the
+the command line prints; :func:`sim.reporting.timeline.plot_anomaly` draws one anomaly's
+timeline; :mod:`sim.bench.synthetic` makes histories of any size and benchmarks the
 checker on them.
 """
 

@@ -95,7 +95,7 @@ def check_history(events: Iterable[Event], only: Sequence[str] | None = None) ->
 def verdict_files(result: Any) -> dict[str, Any]:
     """The checker's files for a run folder: ``{"verdict.json": ...}`` from the run's own
     events (kept in ``result.events``); the report is left on ``result.check``. This is the
-    ``finish`` hook of :func:`sim.runner.run_to_folder` that ``p2c run`` passes."""
+    ``finish`` hook of :func:`sim.engine.runner.run_to_folder` that ``p2c run`` passes."""
     if result.events is None:
         return {}
     report = check_history(result.events)

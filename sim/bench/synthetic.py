@@ -440,7 +440,7 @@ if __name__ == "__main__":  # pragma: no cover - the manual benchmark entry poin
     import json
 
     parser = argparse.ArgumentParser(
-        prog="python -m sim.checker.synthetic",
+        prog="python -m sim.bench.synthetic",
         description="Check synthetic histories of each size; print the figures as JSON.")
     parser.add_argument("sizes", nargs="*", type=int, default=[100_000, 1_000_000],
                         help="writes per history (default: 100000 1000000)")

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sim.yamlio import InputError
+from sim.scenario.yamlio import InputError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -47,16 +47,16 @@ def _check_files(checker):
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """Run one scenario under several designs with the same seed; print a table."""
-    from sim.compare import (
+    from sim.engine.runner import run_to_folder
+    from sim.reporting.summary import table
+    from sim.scenario.spec import load_scenario
+    from sim.study.compare import (
         catalogue_names,
         default_out,
         design_variant,
         headline,
         invariant_matrix,
     )
-    from sim.runner import run_to_folder
-    from sim.scenario import load_scenario
-    from sim.summary import table
 
     scenario = load_scenario(args.scenario)
     names = list(dict.fromkeys(args.design or [])) or catalogue_names()
@@ -141,16 +141,16 @@ def _verdict_cell(verdict: dict[str, Any] | None) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from sim.runner import run_to_folder
-    from sim.scenario import load_scenario
-    from sim.summary import overwrite_lines, summary_lines
+    from sim.engine.runner import run_to_folder
+    from sim.reporting.summary import overwrite_lines, summary_lines
+    from sim.scenario.spec import load_scenario
 
     if args.design and len(args.design) > 1:
         args.all = args.markdown = False
         return cmd_compare(args)
     scenario = load_scenario(args.scenario)
     if args.design:
-        from sim.compare import catalogue_names, design_variant
+        from sim.study.compare import catalogue_names, design_variant
 
         if args.design[0] not in catalogue_names():
             raise InputError(f"unknown design {args.design[0]!r} "
@@ -195,15 +195,15 @@ def _timelines(report, result, out: Path, count: int) -> list[Path]:
     """PNG timelines of the first ``count`` anomalies (violations first, then sanctioned)."""
     if report is None or result.events is None:
         return []
-    from sim.checker.plot import plot_first_anomalies
+    from sim.reporting.timeline import plot_first_anomalies
 
     return plot_first_anomalies(report, lambda: result.events, out / "timelines", count)
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
     """Re-run a run folder's resolved scenario and seed; compare the trace hash."""
-    from sim.runner import run_scenario
-    from sim.scenario import load_scenario
+    from sim.engine.runner import run_scenario
+    from sim.scenario.spec import load_scenario
 
     folder = Path(args.run_dir)
     manifest_path = folder / "manifest.json"
@@ -227,7 +227,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from sim.bench import bench_lines, run_bench
+    from sim.bench.bench import bench_lines, run_bench
 
     if args.users < 1 or args.days <= 0:
         raise InputError("p2c bench: --users must be >= 1 and --days > 0")
@@ -283,14 +283,14 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--json", action="store_true")
     replay.set_defaults(func=cmd_replay)
 
-    from sim.lint import add_lint_parser
+    from sim.lint.analysis import add_lint_parser
 
     add_lint_parser(sub)
 
-    from sim.regression import add_check_parser
-    from sim.report import add_report_parser
-    from sim.sweep import add_sweep_parser
-    from sim.verify import add_verify_parser
+    from sim.cli.verify import add_verify_parser
+    from sim.reporting.licensing_report import add_report_parser
+    from sim.study.regression import add_check_parser
+    from sim.study.sweep import add_sweep_parser
 
     add_report_parser(sub)
     add_sweep_parser(sub)

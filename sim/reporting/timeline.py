@@ -22,7 +22,7 @@ from typing import Any
 from sim.checker.ledger import Event
 from sim.checker.verdicts import Anomaly
 from sim.checker.wording import value_words
-from sim.clock import format_t
+from sim.engine.clock import format_t
 
 _LOST = "#d62728"
 _BY = "#ff7f0e"

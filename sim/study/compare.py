@@ -16,8 +16,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from models.design import DesignSpec
-from sim.scenario import BUILTIN_DESIGNS, Scenario, _merge, load_design
-from sim.yamlio import InputError, LineMap
+from sim.scenario.spec import BUILTIN_DESIGNS, Scenario, _merge, load_design
+from sim.scenario.yamlio import InputError, LineMap
 
 
 def catalogue_names() -> list[str]:

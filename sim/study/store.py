@@ -3,7 +3,7 @@
 A sweep can take hours; machines get rebooted and laptops closed. The store makes that
 harmless. It is one SQLite file (``reports/sweeps/<name>/results.sqlite``) with one row
 per run, keyed by **(configuration hash, seed)**: the configuration hash identifies the
-fully resolved scenario (see :class:`sim.sweep.Configured`), the seed the replication.
+fully resolved scenario (see :class:`sim.study.sweep.Configured`), the seed the replication.
 
 **Nothing finished is lost.** Each run is inserted and committed in its own transaction
 before the sweep waits for the next one. SQLite's write-ahead log makes a commit
@@ -39,8 +39,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from sim.executors import RunOutcome
-    from sim.sweep import Configuration
+    from sim.study.executors import RunOutcome
+    from sim.study.sweep import Configuration
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -202,7 +202,7 @@ def read_store(path: Path | str) -> list[StoredRun]:
     """Every run in the store at ``path``, read-only (safe while a sweep is writing)."""
     path = Path(path)
     if not path.is_file():
-        from sim.yamlio import InputError
+        from sim.scenario.yamlio import InputError
 
         raise InputError(f"{path}: no such results store")
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30.0)

@@ -28,19 +28,19 @@ from typing import Any
 
 import yaml
 
-from sim.faults import fault_process, swarm_faults
-from sim.history import HistoryRecorder
-from sim.licences import entitlement_metrics
-from sim.scenario import Scenario
-from sim.transport import Courier, batch_schedule
-from sim.workload import (
+from sim.engine.faults import fault_process, swarm_faults
+from sim.engine.history import HistoryRecorder
+from sim.engine.licences import entitlement_metrics
+from sim.engine.transport import Courier, batch_schedule
+from sim.engine.workload import (
     build_users,
     resolver_process,
     scripted_process,
     seed_initial_data,
     user_process,
 )
-from sim.world import World
+from sim.engine.world import World
+from sim.scenario.spec import Scenario
 
 QUIESCENCE_POLL_S = 60.0
 
@@ -183,7 +183,7 @@ def _first_of(env, done, until_s: float):
 
 
 def code_commit() -> str | None:
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     try:
         out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
                              text=True, timeout=5, check=False)

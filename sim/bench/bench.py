@@ -11,7 +11,7 @@
 - **checker**: CPU seconds to check a generated history of 100,000 and 1,000,000 writes
   and their ratio (target: under 10 s, ratio at most 12), beside the *floor*, the least
   any one-pass checker does on the same history on this machine
-  (:func:`sim.checker.synthetic.bench_checker` says what is measured and how).
+  (:func:`sim.bench.synthetic.bench_checker` says what is measured and how).
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from typing import Any
 
 import simpy
 
-from sim.runner import run_scenario, sim_event_count
-from sim.scenario import PROJECT_ROOT, Scenario, scenario_from_data
-from sim.yamlio import load_yaml
+from sim.engine.runner import run_scenario, sim_event_count
+from sim.scenario.spec import PROJECT_ROOT, Scenario, scenario_from_data
+from sim.scenario.yamlio import load_yaml
 
 SEED_SCENARIO = PROJECT_ROOT / "scenarios" / "prospect_to_cash.yaml"
 
@@ -88,7 +88,7 @@ def run_bench(users: int = 1000, days: float = 1.0, checker: bool = True,
     figures["model_over_raw"] = model["rate"] / raw_rate
     figures["designs"] = {scenario.design.name: model["wall_s"]}
     if all_designs:
-        from sim.compare import catalogue_names, design_variant
+        from sim.study.compare import catalogue_names, design_variant
 
         for name in catalogue_names():
             if name in figures["designs"]:
@@ -97,7 +97,7 @@ def run_bench(users: int = 1000, days: float = 1.0, checker: bool = True,
             figures["designs"][name] = measure_model(variant)["wall_s"]
     if checker:
         try:
-            from sim.checker.synthetic import bench_checker
+            from sim.bench.synthetic import bench_checker
         except ImportError:
             figures["checker"] = "not available"
         else:

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 
 from models.design import DesignSpec
 from models.licensing import STANDARD_ENTITIES, SYSTEMS, PriceBook, Right, coverage
-from sim.workload import ACTIONS
+from sim.engine.workload import ACTIONS
 
 
 def _licensable(system: str, entity: str) -> bool:

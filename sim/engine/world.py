@@ -19,10 +19,10 @@ import simpy
 
 from models.integration import Integration
 from models.throttling import PriorityThrottle, ServiceProtection
-from sim.faults import FaultState
-from sim.history import HistoryRecorder
-from sim.metrics import MetricsCollector
-from sim.scenario import Scenario
+from sim.engine.faults import FaultState
+from sim.engine.history import HistoryRecorder
+from sim.engine.metrics import MetricsCollector
+from sim.scenario.spec import Scenario
 
 
 class Streams:
@@ -45,7 +45,7 @@ class Streams:
 
 def _licence_gate(scenario: Scenario):
     """A gate when some role's licences are fixed by the scenario, else None."""
-    from sim.licences import LicenceGate
+    from sim.engine.licences import LicenceGate
 
     roles = scenario.spec.roles
     fixed = {name: tuple(role.licences) for name, role in roles.items()

@@ -43,7 +43,7 @@ to extra expectations per design); each becomes its own case, run under that des
 with the scenario's design overrides applied where they fit (as ``p2c compare`` does).
 Per-design expectations add to, or replace, the common ones.
 
-``p2c check scenarios/suite/`` runs every case (in parallel, :mod:`sim.executors`),
+``p2c check scenarios/suite/`` runs every case (in parallel, :mod:`sim.study.executors`),
 prints a diff for each regression (expected against observed, with the interval and the
 value of every seed) and exits 1 on any regression, 0 otherwise, 2 on bad input. The
 pytest plugin (:mod:`sim.pytest_plugin`) makes each case a test item.
@@ -66,7 +66,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from sim.sweep import (
+from sim.scenario.yamlio import InputError, LineMap, load_yaml, validation_error
+from sim.study.sweep import (
     Configured,
     Interval,
     configure,
@@ -74,13 +75,12 @@ from sim.sweep import (
     metric_value,
     replication_seed,
 )
-from sim.yamlio import InputError, LineMap, load_yaml, validation_error
 
 if TYPE_CHECKING:
-    from sim.executors import Executor, RunOutcome, RunTask
+    from sim.study.executors import Executor, RunOutcome, RunTask
 
 EXIT_OK, EXIT_FAILED = 0, 1
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 Status = Literal["holds", "violated", "sanctioned", "unknown"]
 
 
@@ -163,7 +163,7 @@ class SuiteCase:
         return f"{self.file.name}::{self.design_name}"
 
     def tasks(self) -> list[RunTask]:
-        from sim.executors import RunTask
+        from sim.study.executors import RunTask
 
         return [RunTask(raw=self.raw, overrides=(), design=self.design, seed=seed,
                         config_hash=self.configured.config_hash, replication=r,
@@ -198,7 +198,7 @@ def load_suite(paths: Iterable[Path | str]) -> list[SuiteCase]:
 
 def load_suite_file(path: Path | str) -> list[SuiteCase]:
     """The cases of one suite file (one per design it names, else one)."""
-    from sim.compare import catalogue_names
+    from sim.study.compare import catalogue_names
 
     path = Path(path)
     data, lines = load_yaml(path)
@@ -498,7 +498,7 @@ class SuiteResult:
 def run_cases(cases: Sequence[SuiteCase], executor: Executor | None = None, *,
               progress: bool = False) -> SuiteResult:
     """Run every replication of every case (through ``executor``) and judge each case."""
-    from sim.executors import InlineExecutor
+    from sim.study.executors import InlineExecutor
 
     executor = executor or InlineExecutor()
     tasks = [task for case in cases for task in case.tasks()]
@@ -530,7 +530,7 @@ def check_paths(paths: Iterable[Path | str], *, workers: int | None = None,
                 progress: bool = False) -> SuiteResult:
     """What ``p2c check PATH...`` does: load, run, judge; write a resolved scenario for
     each failed case under ``out`` so the reproduce line works."""
-    from sim.executors import make_executor
+    from sim.study.executors import make_executor
 
     cases = load_suite(paths)
     ids = [case.id for case in cases]

@@ -3,7 +3,7 @@
 Workload, faults and checks are separate roles (STYLE.md 6). A fault is one SimPy
 process: wait for its start, break something, record ``fault_start``, wait its
 duration, heal, record ``fault_end``. What "break" means is in
-:class:`~sim.scenario.Fault`'s docstring; transports consult :class:`FaultState` (for
+:class:`~sim.scenario.spec.Fault`'s docstring; transports consult :class:`FaultState` (for
 message-level faults) and the integration's ``down``/``partitions``/``paused`` (for
 reachability) at every delivery and run.
 
@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim.clock import format_t
-from sim.scenario import Fault, Swarm
+from sim.engine.clock import format_t
+from sim.scenario.spec import Fault, Swarm
 
 
 @dataclass

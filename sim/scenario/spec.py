@@ -30,11 +30,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from models.design import DesignSpec
 from models.entities import STANDARD_ENTITIES, Catalogue, custom_entity
-from sim.clock import parse_when
-from sim.workload import ACTIONS
-from sim.yamlio import InputError, LineMap, PathKey, load_yaml, validation_error
+from sim.engine.clock import parse_when
+from sim.engine.workload import ACTIONS
+from sim.scenario.yamlio import InputError, LineMap, PathKey, load_yaml, validation_error
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 BUILTIN_DESIGNS = PROJECT_ROOT / "scenarios" / "designs"
 WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _HOURS = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
@@ -230,9 +230,9 @@ class ScenarioSpec(_Strict):
     swarm: Swarm | None = None
     options: list[dict[str, Any]] = Field(
         default_factory=list,
-        description="alternatives a report compares (validated by sim/report.py)")
+        description="alternatives a report compares (validated by sim.reporting.licensing_report)")
     expect: dict[str, Any] | None = Field(
-        None, description="regression expectations (validated by sim/regression.py)")
+        None, description="regression expectations (validated by sim/study/regression.py)")
 
 
 def hours_range(text: str) -> tuple[float, float]:

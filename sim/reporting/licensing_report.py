@@ -13,7 +13,7 @@ luck), checks each history, prices each option's licences, and writes a report.
 What is measured, per option
 ----------------------------
 - **Licence cost**: the rights each role needs follow from its actions and the design
-  (:func:`sim.licences.role_required_rights`). A role whose licences the option fixes
+  (:func:`sim.engine.licences.role_required_rights`). A role whose licences the option fixes
   (``licences: [...]``) is priced as given, and flagged when those licences do not grant
   what the role does or are not a valid set (Team Members next to Finance, for example);
   every other role gets the cheapest compliant licences from
@@ -74,7 +74,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from sim.yamlio import InputError, LineMap, PathKey, format_path, load_yaml, validation_error
+from sim.scenario.yamlio import (
+    InputError,
+    LineMap,
+    PathKey,
+    format_path,
+    load_yaml,
+    validation_error,
+)
 
 #: Requests one user save attempt costs: the read that opened the form, and the write.
 REQUESTS_PER_SAVE = 2
@@ -136,7 +143,7 @@ class Option:
     name: str
     description: str
     design: str
-    scenario: Any  # sim.scenario.Scenario
+    scenario: Any  # sim.scenario.spec.Scenario
     roles: dict[str, dict[str, Any]] = field(default_factory=dict)
     extra_costs: tuple[ExtraCost, ...] = ()
     notes: tuple[str, ...] = ()
@@ -182,8 +189,8 @@ def _option_linemap(linemap: LineMap, index: int, overrides: Mapping[str, Any]) 
 
 def _known_designs(near: Path | None) -> set[str]:
     """Design names an option may use: the catalogue, and ``designs/`` folders beside
-    the scenario (where ``sim.scenario`` looks for them too)."""
-    from sim.compare import catalogue_names
+    the scenario (where ``sim.scenario.spec`` looks for them too)."""
+    from sim.study.compare import catalogue_names
 
     names = set(catalogue_names())
     for folder in ([near / "designs", near.parent / "designs"] if near is not None else []):
@@ -197,8 +204,8 @@ def load_options(scenario: Any, linemap: LineMap | None = None) -> list[Option]:
     ``linemap`` gives file lines for messages; by default the scenario file is read again
     for them. A scenario without options gives one option: the scenario as written.
     """
-    from sim.compare import design_variant
-    from sim.scenario import Role, scenario_from_data
+    from sim.scenario.spec import Role, scenario_from_data
+    from sim.study.compare import design_variant
 
     if linemap is None:
         linemap = (load_yaml(scenario.path)[1] if scenario.path is not None
@@ -375,7 +382,7 @@ def request_counts(events: Sequence[Mapping[str, Any]], headcounts: Mapping[str,
 
 def run_option(option: Option, seed: int) -> RunFigures:
     """Run one option with one seed, check its history, and take its figures."""
-    from sim.runner import run_scenario
+    from sim.engine.runner import run_scenario
 
     result = run_scenario(option.scenario, seed, keep_events=True)
     events = result.events or []
@@ -553,7 +560,7 @@ def license_option(scenario: Any, requests_per_user_per_day: Mapping[str, float]
         cost_roles,
         missing_rights,
     )
-    from sim.licences import role_required_rights
+    from sim.engine.licences import role_required_rights
 
     book = scenario.price_book
     requests = dict(requests_per_user_per_day or {})
@@ -699,11 +706,11 @@ def _seat_lines(book: Any, roles: Sequence[RoleLicences]
 def pareto_front(points: Sequence[tuple[float, float | None]]) -> list[int]:
     """Indices of the (cost, risk) points no other point dominates, both minimised.
 
-    The dominance rule is :func:`sim.sweep.pareto_front`'s: equal points do not dominate
+    The dominance rule is :func:`sim.study.sweep.pareto_front`'s: equal points do not dominate
     each other, so both stay on the front; a missing (None or NaN) coordinate keeps a
     point off it.
     """
-    from sim.sweep import pareto_front as front_mask
+    from sim.study.sweep import pareto_front as front_mask
 
     clean = [tuple(math.nan if v is None else float(v) for v in point) for point in points]
     return [i for i, on in enumerate(front_mask(clean, ["min", "min"])) if on]
@@ -896,7 +903,7 @@ class Comparison:
 
     def table_lines(self) -> list[str]:
         """The options table as plain text."""
-        from sim.summary import table
+        from sim.reporting.summary import table
 
         header = ["option", "design", "$/month", "lost/1k", "confl/1k", "risk/1k",
                   "p95 stale min", "blocked min", "handoffs", "refusals", "front"]
@@ -937,7 +944,7 @@ def compare_options(
 
     ``seeds`` is a count (the scenario's seed and the next ones) or a list of seeds.
     """
-    from sim.scenario import load_scenario
+    from sim.scenario.spec import load_scenario
 
     linemap = None
     if isinstance(scenario, str | Path):
@@ -998,7 +1005,7 @@ def _role_changes(changes: Mapping[str, Mapping[str, Any]]) -> list[dict[str, st
 
 def _project_relative(path: Path | None) -> str | None:
     """A path inside the project as a project-relative one (stable across machines)."""
-    from sim.scenario import PROJECT_ROOT
+    from sim.scenario.spec import PROJECT_ROOT
 
     if path is None:
         return None
@@ -1025,7 +1032,7 @@ def _licence_issues(roles: Sequence[Mapping[str, Any]]) -> list[str]:
 def _report_data(scenario: Any, seeds: list[int], max_risk: float,
                  results: Sequence[OptionResult]) -> dict[str, Any]:
     """The whole report as plain data: what report.json holds and the page shows."""
-    from sim.runner import code_commit, package_versions
+    from sim.engine.runner import code_commit, package_versions
 
     book = scenario.price_book
     days = working_days(scenario.spec.duration_days)
@@ -1320,7 +1327,7 @@ def _environment():
     import jinja2
 
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("sim", "templates"),
+        loader=jinja2.PackageLoader("sim.reporting", "templates"),
         autoescape=True,  # every user-supplied string is escaped, whatever the file name
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -1387,7 +1394,7 @@ def default_out(scenario_name: str) -> Path:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """``p2c report SCENARIO [--out DIR] [--seeds N] [--max-risk X] [--json]``."""
-    from sim.scenario import load_scenario
+    from sim.scenario.spec import load_scenario
 
     path = Path(args.scenario)
     scenario = load_scenario(path)
@@ -1449,8 +1456,8 @@ def add_report_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m sim.report SCENARIO ...``: the same as ``p2c report`` (exit 2 on bad
-    input), for use before the subcommand is wired into ``sim/cli.py``."""
+    """``python -m sim.reporting.licensing_report SCENARIO ...``: the same as ``p2c report``
+    (exit 2 on bad input)."""
     parser = argparse.ArgumentParser(prog="p2c")
     add_report_parser(parser.add_subparsers(dest="command", required=True))
     try:

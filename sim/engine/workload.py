@@ -783,7 +783,7 @@ def resolver_process(env, world, conflict):
 
 def build_users(world) -> list[User]:
     """Every user of every role, in scenario order, each with a named stream."""
-    from sim.scenario import WEEKDAY_NAMES, hours_range
+    from sim.scenario.spec import WEEKDAY_NAMES, hours_range
 
     users = []
     for role_name, role in world.scenario.spec.roles.items():

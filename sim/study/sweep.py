@@ -58,10 +58,10 @@ every objective and strictly better on one (comparing means): the set of defensi
 trade-offs, for example fewer overwritten edits against more blocked user time.
 
 **Results** go to a SQLite store keyed by (configuration hash, seed), committed after
-every run (:mod:`sim.store`), so a killed sweep resumes with ``--resume`` without losing
+every run (:mod:`sim.study.store`), so a killed sweep resumes with ``--resume`` without losing
 or repeating a finished run. ``reports/sweeps/<name>/`` receives ``results.sqlite``,
 ``summary.csv``, ``summary.json`` and ``runs.csv``; the summary table is printed.
-Runs are executed by :mod:`sim.executors` (local processes, or a Dask cluster with
+Runs are executed by :mod:`sim.study.executors` (local processes, or a Dask cluster with
 ``--scheduler``).
 """
 
@@ -82,12 +82,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from sim.yamlio import InputError, LineMap, load_yaml, validation_error
+from sim.scenario.yamlio import InputError, LineMap, load_yaml, validation_error
 
 if TYPE_CHECKING:
-    from sim.executors import Executor, RunTask
-    from sim.scenario import Scenario
-    from sim.store import ResultStore, StoredRun
+    from sim.scenario.spec import Scenario
+    from sim.study.executors import Executor, RunTask
+    from sim.study.store import ResultStore, StoredRun
 
 EXIT_OK, EXIT_FAILED = 0, 1
 
@@ -174,8 +174,8 @@ def configure(
     scenario's design overrides are applied to it where they fit (as ``p2c compare``
     does), and the ones that do not fit are listed in ``dropped``.
     """
-    from sim.compare import design_variant
-    from sim.scenario import scenario_from_data
+    from sim.scenario.spec import scenario_from_data
+    from sim.study.compare import design_variant
 
     try:
         data = apply_overrides(raw, overrides)
@@ -402,7 +402,7 @@ class SweepPlan:
 
     def task(self, configuration: Configuration, replication: int,
              keep_delays: bool = False) -> RunTask:
-        from sim.executors import RunTask
+        from sim.study.executors import RunTask
 
         return RunTask(
             raw=self.scenario_raw, overrides=configuration.overrides,
@@ -423,7 +423,7 @@ def load_sweep(path: Path | str) -> SweepPlan:
 def plan_sweep(data: Any, linemap: LineMap | None = None, near: Path | None = None,
                path: Path | None = None) -> SweepPlan:
     """Validate sweep data (a parsed file, or a dict from the API) and build the plan."""
-    from sim.compare import catalogue_names
+    from sim.study.compare import catalogue_names
 
     linemap = linemap or LineMap(str(path) if path else "sweep")
     if not isinstance(data, dict):
@@ -950,7 +950,7 @@ def _write_csv(path: Path, records: list[dict[str, Any]]) -> None:
 
 def summary_lines(result: SweepResult, max_metrics: int = 4) -> list[str]:
     """The printed table: one row per configuration, mean +- half width per metric."""
-    from sim.summary import table
+    from sim.reporting.summary import table
 
     plan = result.plan
     metrics = plan.metrics[:max_metrics]
@@ -1009,8 +1009,8 @@ def sweep_from_args(path: Path | str | dict[str, Any], *, workers: int | None = 
                     scheduler: str | None = None, out: Path | str | None = None,
                     resume: bool = False, progress: bool = False) -> SweepResult:
     """Plan, run and write a sweep: what ``p2c sweep`` and :func:`sim.api.sweep` do."""
-    from sim.executors import make_executor
-    from sim.store import ResultStore
+    from sim.study.executors import make_executor
+    from sim.study.store import ResultStore
 
     if isinstance(path, dict):
         plan = plan_sweep(path)
@@ -1093,8 +1093,8 @@ def add_sweep_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m sim.sweep SWEEP.yaml ...``: the same as ``p2c sweep``."""
-    parser = argparse.ArgumentParser(prog="python -m sim.sweep")
+    """``python -m sim.study.sweep SWEEP.yaml ...``: the same as ``p2c sweep``."""
+    parser = argparse.ArgumentParser(prog="python -m sim.study.sweep")
     sub = parser.add_subparsers(dest="command")
     add_sweep_parser(sub)
     args = parser.parse_args(["sweep", *(sys.argv[1:] if argv is None else argv)])

@@ -134,7 +134,7 @@ class Courier:
         self._schedule(message, self._latency_s(message.map_name), attempt=1)
 
     def _latency_s(self, map_name: str) -> float:
-        from sim.workload import draw_s
+        from sim.engine.workload import draw_s
 
         spec = self.specs[map_name]
         rng = self._stream(map_name)

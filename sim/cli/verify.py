@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from sim.yamlio import InputError
+from sim.scenario.yamlio import InputError
 
 EXIT_OK, EXIT_FAILED = 0, 1
 
@@ -101,8 +101,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def _chosen_anomalies(report: Any, first: int, named: list[str]) -> list[tuple[str, Any]]:
     """The anomalies to draw: the first ``first`` of the report, then every anomaly that
     names one of ``named`` (a write id or a record key), each once."""
-    from sim.checker.plot import ordered_anomalies
     from sim.checker.verdicts import MAX_ANOMALIES
+    from sim.reporting.timeline import ordered_anomalies
 
     ordered = ordered_anomalies(report)
     chosen = ordered[:first]
@@ -123,8 +123,8 @@ def _write_outputs(
     """verdict.json and the timelines, made in a scratch folder beside ``out`` and moved
     in only when all are done: an interrupted or failed verify leaves ``out`` as it was."""
     from sim.checker.files import HistoryReader
-    from sim.checker.plot import plot_anomalies
-    from sim.runner import write_json
+    from sim.engine.runner import write_json
+    from sim.reporting.timeline import plot_anomalies
 
     out.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.verify-", dir=out.parent))

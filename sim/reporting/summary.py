@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from sim.clock import format_t
+from sim.engine.clock import format_t
 
 
 def table(rows: list[list[str]], header: list[str], align: str | None = None) -> list[str]:

@@ -8,7 +8,7 @@ inputs out and the results back.
 
 **What travels.** A :class:`RunTask` carries the scenario's raw data (the parsed YAML, a
 few kilobytes), the dotted-path overrides, the catalogue design name and the seed; never
-a live object. The worker rebuilds the scenario with :func:`sim.sweep.configure` (the
+a live object. The worker rebuilds the scenario with :func:`sim.study.sweep.configure` (the
 same function the sweep used to validate the configuration up front), runs it, checks
 the history, and sends back a :class:`RunOutcome`: metrics, a verdict summary per
 invariant and the trace hash. Events stay in the worker; a week of a mid-size
@@ -111,8 +111,8 @@ def execute(task: RunTask) -> RunOutcome:
     """Run one task: rebuild the scenario, run it, check it, summarise (the worker side)."""
     from pathlib import Path
 
-    from sim.runner import run_scenario
-    from sim.sweep import configure
+    from sim.engine.runner import run_scenario
+    from sim.study.sweep import configure
 
     started = time.perf_counter()
     configured = configure(task.raw, dict(task.overrides), task.design,
@@ -159,7 +159,7 @@ def verdict_summary(events: list[dict[str, Any]]) -> tuple[dict[str, dict[str, A
 
 def propagation_delays(events: Iterable[dict[str, Any]]) -> dict[str, list[float]]:
     """Every propagation delay per flow, measured exactly as the run's metrics are."""
-    from sim.metrics import MetricsCollector
+    from sim.engine.metrics import MetricsCollector
 
     collector = MetricsCollector()
     for event in events:
@@ -251,7 +251,7 @@ class DaskExecutor:
     """
 
     def __init__(self, scheduler: str, timeout_s: float = 30.0) -> None:
-        from sim.yamlio import InputError
+        from sim.scenario.yamlio import InputError
 
         try:
             from distributed import Client
@@ -299,7 +299,7 @@ def make_executor(workers: int | None = None, scheduler: str | None = None) -> E
     if scheduler:
         return DaskExecutor(scheduler)
     if workers is not None and workers < 0:
-        from sim.yamlio import InputError
+        from sim.scenario.yamlio import InputError
 
         raise InputError(f"--workers must be 0 (in this process) or more, got {workers}")
     if workers == 0:

@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import networkx as nx
 
-from sim.yamlio import InputError, LineMap, load_yaml
+from sim.scenario.yamlio import InputError, LineMap, load_yaml
 
 if TYPE_CHECKING:  # imported lazily at run time: `p2c --help` stays quick
     from models.design import DesignSpec, MapSpec
@@ -180,7 +180,7 @@ def lint_target(path: Path | str) -> tuple[DesignSpec, Catalogue]:
     ``file:line: field.path``.
     """
     from models.entities import Catalogue
-    from sim.scenario import load_design, scenario_from_data
+    from sim.scenario.spec import load_design, scenario_from_data
 
     path = Path(path)
     data, linemap = load_yaml(path)
