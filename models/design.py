@@ -72,6 +72,15 @@ class Latency(_Strict):
     sigma: float = Field(0.5, ge=0, le=3)
 
 
+class LatencyOverride(_Strict):
+    """A design-wide override of every live and queue map's delay (``latency: {fixed_s:
+    5}``): each delivery and each live write then takes exactly ``fixed_s`` seconds, so
+    a scripted incident has one outcome whatever the seed (faults such as a latency
+    spike or reordering still add to it)."""
+
+    fixed_s: float = Field(ge=0, description="every live and queue delivery takes this long")
+
+
 class MapSpec(_Strict):
     """One map from one system to another: a scheduled batch, a live write or a queue.
 
@@ -246,6 +255,8 @@ class DesignSpec(_Strict):
         "row", description="row: any change since the form opened refuses the save; "
         "field: only a change to a field the save sets")
     concurrency: Concurrency = Field(default_factory=Concurrency)
+    latency: LatencyOverride | None = Field(
+        None, description="fix every live and queue map's delay (scripted incidents)")
     handoff: Handoff | None = None
     live: LiveLimits = Field(default_factory=LiveLimits)
     clock_skew_s: dict[str, float] = Field(
@@ -291,6 +302,14 @@ class DesignSpec(_Strict):
                     return (f"{entity} is read-only in {system} while {field} is "
                             f"{current} (editable only when {field} in {allowed})")
         return None
+
+    def map_latency(self, spec: MapSpec) -> Latency:
+        """The delay distribution of a live or queue map, after the design's override."""
+        if self.latency is not None:
+            return Latency(distribution="fixed", median_s=self.latency.fixed_s)
+        if spec.latency is None:
+            raise ValueError(f"map of {spec.entity} from {spec.source} has no latency")
+        return spec.latency
 
     def copies(self) -> dict[str, list[str]]:
         """Per entity, every system that holds a copy through the maps (in system order)."""

@@ -1,8 +1,9 @@
 """Each design's signature answer to the seed post's worst case, run through SimPy.
 
 Two people edit customer ACC-00001 at the same moment, one in Sales (credit limit
-20000, form opened at 10:00) and one in Operations (credit limit 5000 and payment terms
-Net10, form opened at 10:05); both save at 10:06. scenarios/signatures/ holds the
+20000, form opened at 10:00, saved at 10:06:02) and one in Operations (credit limit 5000
+and payment terms Net10, form opened at 10:05, saved at 10:06:00); every live write and
+queued delivery takes exactly 5 s (``latency: {fixed_s: 5}``). scenarios/signatures/ holds the
 scenario; `p2c compare` on it shows the same table for every design.
 """
 

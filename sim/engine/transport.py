@@ -139,7 +139,7 @@ class Courier:
         spec = self.specs[map_name]
         rng = self._stream(map_name)
         faults = self.world.faults
-        delay = draw_s(spec.latency, rng) * faults.latency_factor(map_name)
+        delay = draw_s(self.integ.design.map_latency(spec), rng) * faults.latency_factor(map_name)
         extra = faults.reorder_s(map_name)
         if extra:
             delay += float(rng.random() * extra)

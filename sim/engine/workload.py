@@ -631,7 +631,8 @@ def carry_out(env, world, actor: str, role: str, system: str, plan: Plan,
         live_delay_s = 0.0
         for name, spec in integ.links.get((system, save.entity), ()):
             if spec.transport == "live":
-                live_delay_s += draw_s(spec.latency, world.streams.get(f"link:{name}"))
+                live_delay_s += draw_s(design.map_latency(spec),
+                                       world.streams.get(f"link:{name}"))
         if live_delay_s > 0:
             # The user waits while the other side commits in the same transaction.
             counts["blocked_user_s"] += live_delay_s
