@@ -405,8 +405,6 @@ class NoCompliantAssignment(ValueError):
 
 _YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-PRICEBOOK_DIR = Path(__file__).resolve().parent.parent / "scenarios" / "pricebooks"
-ERAS = ("2017", "2019", "current")
 
 
 @dataclass(frozen=True)
@@ -516,14 +514,17 @@ class PriceBook:
 
 
 def load_price_book(
-    era_or_path: str | Path,
+    path: str | Path,
     overrides: Mapping[str, float] | None = None,
     *,
     as_of: date | None = None,
     billed_monthly: bool = False,
 ) -> PriceBook:
-    """Load and validate a price book: an era name (``"2017"``, ``"2019"``, ``"current"``,
-    read from ``scenarios/pricebooks/``) or a path to a YAML file of the same schema.
+    """Load and validate one price-book file (the schema of ``scenarios/pricebooks/``).
+
+    This module knows no file locations: :func:`sim.catalogue.load_price_book` turns an
+    era name (``"2017"``, ``"2019"``, ``"current"``) into the file shipped with the package,
+    and a scenario's relative path into one beside the scenario, then calls this.
 
     ``overrides`` replaces prices: ``{"finance": 150.0}`` sets a SKU's full price,
     ``{"sales_enterprise.attach": 15.0}`` its attach price. Every change is recorded in
@@ -534,7 +535,7 @@ def load_price_book(
 
     Raises ``PriceBookError`` naming the file, line and field of every problem found.
     """
-    path = _price_book_path(era_or_path)
+    path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -551,15 +552,6 @@ def load_price_book(
         root = yaml.compose(text, Loader=_YamlLoader)  # the node tree knows line numbers
         raise PriceBookError(_describe_errors(exc, path, root, data)) from None
     return _build_price_book(parsed, path, overrides or {}, as_of, billed_monthly)
-
-
-def _price_book_path(era_or_path: str | Path) -> Path:
-    if isinstance(era_or_path, str) and era_or_path in ERAS:
-        return PRICEBOOK_DIR / f"{era_or_path}.yaml"
-    path = Path(era_or_path)
-    if not path.is_file():
-        raise PriceBookError(f"no price book {era_or_path!r}: give an era {ERAS} or a YAML path")
-    return path
 
 
 def _build_price_book(

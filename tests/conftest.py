@@ -1,8 +1,10 @@
 """Shared test set-up: Hypothesis profiles and small helpers.
 
 Profiles (STYLE.md 8): ``ci`` (the default, and what .ci/run uses) keeps examples
-modest and derandomised so CI is reproducible; ``dev`` explores more. Pick one with
-``HYPOTHESIS_PROFILE=dev pytest``.
+modest and derandomised so CI is reproducible; ``dev`` explores more and ``deep`` much
+more (longer stateful runs too). Every property and stateful test takes its example
+count (and the stateful ones their step count) from the profile, so a deeper run is one
+setting away: ``HYPOTHESIS_PROFILE=deep python -m pytest tests/test_designs_stateful.py``.
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ from pathlib import Path
 from hypothesis import HealthCheck, settings
 
 settings.register_profile(
-    "ci", max_examples=60, deadline=None, derandomize=True, print_blob=True,
-    suppress_health_check=[HealthCheck.too_slow],
+    "ci", max_examples=60, stateful_step_count=12, deadline=None, derandomize=True,
+    print_blob=True, suppress_health_check=[HealthCheck.too_slow],
 )
-settings.register_profile("dev", max_examples=500, deadline=None)
+settings.register_profile("dev", max_examples=500, stateful_step_count=20, deadline=None)
+settings.register_profile("deep", max_examples=5000, stateful_step_count=40, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -294,9 +294,10 @@ def machine(
     )
 
 
+# Example and step counts come from the Hypothesis profile (tests/conftest.py):
+# HYPOTHESIS_PROFILE=deep explores each design far longer.
 STATEFUL = settings(
-    max_examples=40,
-    stateful_step_count=12,
+    settings.default,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
@@ -333,6 +334,7 @@ def _find_failure(design_name: str, extra: tuple[str, ...]) -> tuple[str, list[s
     return str(failure.value), steps
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("design_name", ("p2c-2017", "dual-write-live", "naive-bidirectional"))
 def test_hypothesis_finds_a_lost_update_in_designs_that_do_not_promise_none(design_name):
     message, steps = _find_failure(design_name, ("no_lost_update",))

@@ -21,11 +21,11 @@ from models.licensing import (
     coverage,
     custom_entity,
     licence_set_problems,
-    load_price_book,
     missing_rights,
     required_rights,
     rights,
 )
+from sim.catalogue import load_price_book
 
 FULL_SALES = rights("sales")  # read + write on every standard Sales entity
 FULL_OPERATIONS = rights("operations", accesses=ACCESS_LEVELS)

@@ -13,6 +13,7 @@ import itertools
 from datetime import date
 from functools import cache
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -31,9 +32,9 @@ from models.licensing import (
     custom_entity,
     exhaustive_cheapest,
     licence_set_problems,
-    load_price_book,
     rights,
 )
+from sim.catalogue import load_price_book
 
 CUSTOM = tuple(custom_entity(f"c{i}") for i in range(17))
 ENTITIES = STANDARD_ENTITIES + CUSTOM[:3] + ("timesheet",)
@@ -118,6 +119,7 @@ SEARCH_EXAMPLES = max(settings.default.max_examples, 300)
 ROLES_EXAMPLES = max(settings.default.max_examples, 200)
 
 
+@pytest.mark.slow
 @settings(deadline=None, max_examples=SEARCH_EXAMPLES, suppress_health_check=[HealthCheck.too_slow])
 @given(book=price_books(), required=requirements(), users_per_device=devices)
 def test_branch_and_bound_finds_the_same_licences_as_exhaustive_search(
@@ -220,6 +222,7 @@ role_needs = st.builds(
     needs=st.lists(role_needs, min_size=1, max_size=2),
     policy=st.sampled_from(["pay_minimum", "infeasible"]),
 )
+@pytest.mark.slow
 def test_costing_roles_matches_brute_force_over_every_licence_combination(book, needs, policy):
     roles = {f"role{i}": need for i, need in enumerate(needs)}
     expected = _brute_force_cost(roles, book, policy)

@@ -13,12 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from models.licensing import (
-    ERAS,
-    PRICEBOOK_DIR,
-    PriceBookError,
-    load_price_book,
-)
+from models.licensing import PriceBookError
+from sim.catalogue import ERAS, load_price_book, price_book_file
 
 # (era, SKU id, price, confidence, attach price or None, min seats), read off
 # shared/domain/LICENSING.md section 1 and 2: ms -> verified, 3p -> third_party.
@@ -186,7 +182,7 @@ def test_monthly_billing_costs_5_percent_more_since_april_2025():
 
 
 def _broken_copy(tmp_path: Path, old: str, new: str) -> tuple[Path, str]:
-    text = (PRICEBOOK_DIR / "current.yaml").read_text()
+    text = price_book_file("current").read_text()
     assert old in text
     broken = text.replace(old, new, 1)
     path = tmp_path / "broken.yaml"

@@ -10,6 +10,8 @@ from __future__ import annotations
 import pytest
 from conftest import ROOT
 
+pytestmark = pytest.mark.slow  # minutes, not seconds: run with -m slow (.ci/run does)
+
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 

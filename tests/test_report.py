@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-from models.licensing import RoleNeed, cost_roles, load_price_book
+from models.licensing import RoleNeed, cost_roles
+from sim.catalogue import load_price_book
 from sim.engine.licences import role_required_rights
 from sim.reporting.licensing_report import (
     REQUESTS_PER_SAVE,
@@ -223,6 +224,7 @@ def test_fixed_licences_are_priced_as_given_base_plus_attach_and_min_seats_count
     assert not costing.notes  # the other roles hold Finance too: the bill is the least
 
 
+@pytest.mark.slow
 def test_user_strings_are_escaped_in_the_page(tmp_path):
     hostile = '<script>alert("x")</script>'
     text = SMALL.replace("description: A tiny organisation for report tests.",
@@ -475,6 +477,7 @@ def test_p2c_report_reads_bad_input_as_exit_2_through_main(tmp_path, capsys):
 EXAMPLE = ROOT / "reports" / "examples" / "licensing_decision"
 
 
+@pytest.mark.slow
 def test_the_committed_example_is_what_the_documented_command_produces_today():
     """Regenerate with: p2c report scenarios/licensing_decision.yaml
     --out reports/examples/licensing_decision"""

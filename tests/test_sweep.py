@@ -208,6 +208,7 @@ def test_a_sweep_writes_store_and_summaries_with_intervals_and_a_pareto_front(tm
     assert all(len(seeds) == 1 for seeds in seeds_by_replication.values())
 
 
+@pytest.mark.slow
 def test_resume_runs_only_what_is_missing(tmp_path):
     path = write_sweep(tmp_path, factors={"design.batch.interval_s": [300, 900]},
                        replications=2)
@@ -222,6 +223,7 @@ def test_resume_runs_only_what_is_missing(tmp_path):
     assert (fresh.executed, fresh.skipped) == (6, 0), "without --resume the store restarts"
 
 
+@pytest.mark.slow
 def test_adaptive_replication_adds_runs_only_where_the_interval_is_too_wide(tmp_path):
     path = write_sweep(tmp_path, designs=["p2c-2017", "dual-write-async"], replications=2,
                        metrics=["overwritten_edits"],

@@ -20,6 +20,8 @@ from conftest import ROOT, SEED_SCENARIO
 
 from sim.study.sweep import sweep_from_args
 
+pytestmark = pytest.mark.slow  # minutes, not seconds: run with -m slow (.ci/run does)
+
 pytest.importorskip("distributed")
 
 START_TIMEOUT_S = 60

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 import yaml
 from conftest import ROOT, SEED_SCENARIO
 
@@ -32,6 +33,7 @@ def stored(db_path) -> int:
         return 0
 
 
+@pytest.mark.slow
 def test_a_sweep_killed_mid_way_resumes_with_one_row_per_configuration_and_seed(tmp_path):
     sweep = tmp_path / "kill.yaml"
     # Full-size seed organisation for one day: about 0.4 s a run, 16 runs on one worker.

@@ -23,11 +23,12 @@ from typing import Any
 
 import simpy
 
+from sim import catalogue
 from sim.engine.runner import run_scenario, sim_event_count
-from sim.scenario.spec import PROJECT_ROOT, Scenario, scenario_from_data
+from sim.scenario.spec import Scenario, scenario_from_data
 from sim.scenario.yamlio import load_yaml
 
-SEED_SCENARIO = PROJECT_ROOT / "scenarios" / "prospect_to_cash.yaml"
+SEED_SCENARIO = catalogue.seed_scenario_file()
 
 
 def bare_simpy_rate(events: int, processes: int = 1000) -> tuple[float, int]:

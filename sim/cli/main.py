@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from sim import __version__
 from sim.scenario.yamlio import InputError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -142,7 +143,7 @@ def _verdict_cell(verdict: dict[str, Any] | None) -> str:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from sim.engine.runner import run_to_folder
-    from sim.reporting.summary import overwrite_lines, summary_lines
+    from sim.reporting.summary import overwrite_lines, scripted_lines, summary_lines
     from sim.scenario.spec import load_scenario
 
     if args.design and len(args.design) > 1:
@@ -178,6 +179,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         }, sort_keys=True))
     else:
         lines = summary_lines(result, scenario)
+        incidents = scripted_lines(scenario, result.events, report)
+        if incidents:
+            lines += ["", *incidents]
         if report is not None:
             lines += ["", *report.summary_lines(max_explanations=args.explain)]
         else:
@@ -246,6 +250,8 @@ def build_parser() -> argparse.ArgumentParser:
         "Simulate and verify the Dynamics 365 Sales <-> Operations prospect-to-cash "
         "integration through the hub. Exit codes: 0 ok, 1 a promised invariant failed, "
         "2 bad input."))
+    parser.add_argument("--version", action="version", version=f"p2c {__version__}",
+                        help="print the installed p2c-testbed version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     run = sub.add_parser("run", help="run a scenario and print its summary",
@@ -267,20 +273,24 @@ def build_parser() -> argparse.ArgumentParser:
         "compare", help="run a scenario under several designs, side by side",
         description="Same organisation, workload and seed under each design (common random "
                     "numbers); one table of metrics and invariant verdicts.")
-    compare.add_argument("scenario")
+    compare.add_argument("scenario",
+                         help="scenario YAML file, e.g. scenarios/prospect_to_cash.yaml")
     compare.add_argument("--design", action="append", metavar="NAME",
                          help="a catalogue design; repeat (default: every design)")
     compare.add_argument("--all", action="store_true", help="every design in the catalogue")
-    compare.add_argument("--seed", type=int)
+    compare.add_argument("--seed", type=int,
+                         help="root seed for every design (default: the scenario's seed)")
     compare.add_argument("--out", help="folder for the run folders (default reports/compare)")
-    compare.add_argument("--json", action="store_true")
+    compare.add_argument("--json", action="store_true",
+                         help="print one JSON object (metrics, verdicts, trace hashes per design)")
     compare.add_argument("--markdown", action="store_true",
                          help="print the invariant x design table as Markdown (README)")
     compare.set_defaults(func=cmd_compare)
 
     replay = sub.add_parser("replay", help="re-run a run folder and compare its trace hash")
-    replay.add_argument("run_dir")
-    replay.add_argument("--json", action="store_true")
+    replay.add_argument("run_dir", help="a run folder written by p2c run (holds manifest.json)")
+    replay.add_argument("--json", action="store_true",
+                        help="print one JSON object: expected and got trace hash, same")
     replay.set_defaults(func=cmd_replay)
 
     from sim.lint.analysis import add_lint_parser
@@ -297,15 +307,20 @@ def build_parser() -> argparse.ArgumentParser:
     add_check_parser(sub)
     add_verify_parser(sub)
 
-    bench = sub.add_parser("bench", help="measure model overhead, scale and checker speed")
-    bench.add_argument("--users", type=int, default=1000)
-    bench.add_argument("--days", type=float, default=1.0)
+    bench = sub.add_parser("bench", help="measure model overhead, scale and checker speed",
+                           description="Time one simulated day of a large organisation under "
+                                       "every design and the checker beside its floor; prints "
+                                       "the figures the README quotes.")
+    bench.add_argument("--users", type=int, default=1000, metavar="N",
+                       help="users in the scaled organisation (default 1000)")
+    bench.add_argument("--days", type=float, default=1.0, metavar="D",
+                       help="simulated working days per design (default 1)")
     bench.add_argument("--no-checker", action="store_true", help="skip the checker benchmark")
     bench.add_argument("--quick", action="store_true",
                        help="checker on 10k/100k writes instead of 100k/1M")
     bench.add_argument("--one-design", action="store_true",
                        help="time only the seed scenario's design, not the whole catalogue")
-    bench.add_argument("--json", action="store_true")
+    bench.add_argument("--json", action="store_true", help="print one JSON object")
     bench.set_defaults(func=cmd_bench)
     return parser
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import shutil
 import sys
 import tempfile
@@ -92,10 +93,23 @@ def cmd_verify(args: argparse.Namespace) -> int:
     lines = [f"p2c verify: {name} ({report.events:,} events{'; ' + about if about else ''})",
              "", *report.summary_lines(max_explanations=args.explain)]
     lines += [f"Wrote: {p}" for p in written]
-    only = "".join(f" --only {name}" for name in args.only or ())
-    lines += ["", f"Reproduce: p2c verify {args.history}{only}"]
+    lines += ["", f"Reproduce: {reproduce_command(args)}"]
     print("\n".join(lines))
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def reproduce_command(args: Any) -> str:
+    """The ``p2c verify`` command that gives this output again, every choice kept."""
+    words = ["p2c", "verify", args.history]
+    words += [w for name in args.only or () for w in ("--only", name)]
+    if args.out:
+        words += ["--out", args.out]
+    if args.timeline:
+        words += ["--timeline", str(args.timeline)]
+    words += [w for ident in args.timeline_of or () for w in ("--timeline-of", ident)]
+    if args.explain != 5:
+        words += ["--explain", str(args.explain)]
+    return shlex.join(words)
 
 
 def _chosen_anomalies(report: Any, first: int, named: list[str]) -> list[tuple[str, Any]]:

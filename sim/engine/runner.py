@@ -28,6 +28,7 @@ from typing import Any
 
 import yaml
 
+from sim import __version__
 from sim.engine.faults import fault_process, swarm_faults
 from sim.engine.history import HistoryRecorder
 from sim.engine.licences import entitlement_metrics
@@ -183,7 +184,11 @@ def _first_of(env, done, until_s: float):
 
 
 def code_commit() -> str | None:
+    """The git commit of the source checkout this code runs from; None when installed
+    from a wheel (site-packages may sit inside some other repository's work tree)."""
     root = Path(__file__).resolve().parents[2]
+    if not (root / "pyproject.toml").is_file() or not (root / ".git").exists():
+        return None
     try:
         out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
                              text=True, timeout=5, check=False)
@@ -213,6 +218,7 @@ def manifest(scenario: Scenario, result: RunResult) -> dict[str, Any]:
         "design": scenario.design.name,
         "seed": result.seed,
         "trace_sha256": result.trace_sha256,
+        "p2c_version": __version__,
         "commit": code_commit(),
         "packages": package_versions(),
         "reproduce": f"p2c run {source} --seed {result.seed}" if source else None,

@@ -1004,13 +1004,12 @@ def _role_changes(changes: Mapping[str, Mapping[str, Any]]) -> list[dict[str, st
 
 
 def _project_relative(path: Path | None) -> str | None:
-    """A path inside the project as a project-relative one (stable across machines)."""
-    from sim.scenario.spec import PROJECT_ROOT
-
+    """A path as the user gave it, relative to where they ran ``p2c report`` when it lies
+    below it (stable across machines for a report made from the project's root)."""
     if path is None:
         return None
     try:
-        return str(Path(path).resolve().relative_to(PROJECT_ROOT))
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(path)
 

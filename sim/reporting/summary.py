@@ -108,11 +108,62 @@ def summary_lines(result: Any, scenario: Any) -> list[str]:
         lines.append("")
     flows = _flows(m)
     if flows:
-        rows = [[flow, _duration(m[f"propagation_p50_s.{flow}"]),
-                 _duration(m[f"propagation_p95_s.{flow}"]),
-                 _duration(m[f"propagation_p99_s.{flow}"]),
+        rows = [[flow, _minutes(m[f"propagation_p50_s.{flow}"]),
+                 _minutes(m[f"propagation_p95_s.{flow}"]),
+                 _minutes(m[f"propagation_p99_s.{flow}"]),
                  f"{int(m[f'propagation_count.{flow}']):,}"]
                 for flow in flows if "->hub" not in flow]
         lines.append("Propagation delay per flow (save to first apply at the destination):")
-        lines += ["  " + x for x in table(rows, ["flow", "p50", "p95", "p99", "writes"])]
+        lines += ["  " + x for x in table(rows, ["flow", "p50 (min)", "p95 (min)", "p99 (min)",
+                                                  "writes"])]
+    return lines
+
+
+def _minutes(seconds: float) -> str:
+    """A delay in minutes, the one unit every command's tables use for delays."""
+    return f"{seconds / 60.0:,.1f}"
+
+
+def scripted_lines(scenario: Any, events: Iterable[dict[str, Any]] | None, report: Any,
+                   limit: int = 3) -> list[str]:
+    """The scenario's scripted saves (the incidents it was written to replay), each with
+    the anomalies the checker found that name it, or that none does.
+
+    A scripted save is found in the history as the first write of its role (and actor,
+    when named), system, record and fields at or after its time.
+    """
+    scripted = list(getattr(scenario.spec, "scripted", None) or ())
+    if not scripted or events is None or report is None:
+        return []
+    writes = [e for e in events if e["kind"] == "write" and e.get("role") != "migration"]
+    naming: dict[str, list[Any]] = {}
+    for verdict in report.verdicts.values():
+        for anomaly in verdict.anomalies:
+            for write_id in anomaly.write_ids[:1]:
+                naming.setdefault(write_id, []).append(anomaly)
+    lines = [f"Scripted saves ({len(scripted)}), and what the checker says of each:"]
+    for action in scripted:
+        # The earliest such write at or after its time (a lock or a synchronous save
+        # may hold it back).
+        match = next((w for w in writes
+                      if w["t"] >= action.at_s and w["system"] == action.system
+                      and w["entity"] == action.entity and w["key"] == action.key
+                      and set(w["fields"]) == set(action.fields)
+                      and (action.actor is None or w["actor"] == action.actor)
+                      and w["role"] == action.role), None)
+        what = (f"{action.role} set {action.entity} {action.key} "
+                f"{', '.join(f'{k} {v!r}' for k, v in action.fields.items())} in "
+                f"{action.system} at {format_t(action.at_s)}")
+        if match is None:
+            lines.append(f"  - {what}: not saved (refused, handed off or never reached)")
+            continue
+        found = naming.get(match["write_id"], [])
+        if not found:
+            lines.append(f"  - {match['write_id']} ({what}): no invariant names it")
+            continue
+        for anomaly in found[:limit]:
+            kind = "sanctioned" if anomaly.sanctioned else "VIOLATION"
+            lines.append(f"  - {anomaly.invariant} ({kind}): {anomaly.explain()}")
+        if len(found) > limit:
+            lines.append(f"    ... and {len(found) - limit} more naming {match['write_id']}")
     return lines

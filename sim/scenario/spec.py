@@ -14,8 +14,10 @@ The design is named (``design: p2c-2017``) or extended and partly overridden::
       maps:
         accounts_hub_to_operations: {interval_s: 120}
 
-Designs are looked up in ``designs/`` beside the scenario, then in the project's
-``scenarios/designs/``.
+Designs are looked up in ``designs/`` beside the scenario (or beside its folder), then
+in the catalogue shipped with the package (:mod:`sim.catalogue`, edited as
+``scenarios/designs/``). Every relative path in a scenario (a price-book file, a design
+file) is taken relative to the scenario file, never to the working directory.
 """
 
 from __future__ import annotations
@@ -30,12 +32,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from models.design import DesignSpec
 from models.entities import STANDARD_ENTITIES, Catalogue, custom_entity
+from sim import catalogue
 from sim.engine.clock import parse_when
 from sim.engine.workload import ACTIONS
 from sim.scenario.yamlio import InputError, LineMap, PathKey, load_yaml, validation_error
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-BUILTIN_DESIGNS = PROJECT_ROOT / "scenarios" / "designs"
 WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _HOURS = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
 
@@ -290,11 +291,13 @@ def _find_design(name: str, near: Path | None) -> Path:
     candidates = []
     if near is not None:
         candidates += [near / "designs" / f"{name}.yaml", near.parent / "designs" / f"{name}.yaml"]
-    candidates.append(BUILTIN_DESIGNS / f"{name}.yaml")
     for candidate in candidates:
         if candidate.is_file():
             return candidate
-    known = sorted(p.stem for p in BUILTIN_DESIGNS.glob("*.yaml") if not p.stem.startswith("_"))
+    shipped = catalogue.design_file(name)
+    if shipped is not None:
+        return shipped
+    known = catalogue.design_names()
     raise LookupError(f"unknown design {name!r} (known: {', '.join(known)})")
 
 
@@ -390,16 +393,13 @@ def scenario_from_data(
 
 def _price_book(spec: ScenarioSpec, linemap: LineMap, near: Path | None):
     """Load the scenario's price book and check every licence a role names exists."""
-    from models.licensing import PriceBookError, load_price_book
+    from models.licensing import PriceBookError
 
     licensing = spec.licensing
     where: PathKey = ("licensing", "price_book")
-    ref = licensing.price_book
-    if near is not None and (near / ref).is_file():
-        ref = str(near / ref)
     try:
-        book = load_price_book(ref, dict(licensing.overrides) or None,
-                               billed_monthly=licensing.billed_monthly)
+        book = catalogue.load_price_book(licensing.price_book, dict(licensing.overrides) or None,
+                                         billed_monthly=licensing.billed_monthly, near=near)
     except PriceBookError as exc:
         raise linemap.error(where, str(exc)) from None
     except (FileNotFoundError, KeyError, ValueError) as exc:

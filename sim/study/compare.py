@@ -16,13 +16,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from models.design import DesignSpec
-from sim.scenario.spec import BUILTIN_DESIGNS, Scenario, _merge, load_design
+from sim import catalogue
+from sim.scenario.spec import Scenario, _merge, load_design
 from sim.scenario.yamlio import InputError, LineMap
 
 
 def catalogue_names() -> list[str]:
-    """Every design in ``scenarios/designs`` (templates starting with ``_`` excluded)."""
-    return sorted(p.stem for p in BUILTIN_DESIGNS.glob("*.yaml") if not p.stem.startswith("_"))
+    """Every design in the shipped catalogue (templates starting with ``_`` excluded)."""
+    return catalogue.design_names()
 
 
 @dataclass

@@ -255,8 +255,11 @@ class DaskExecutor:
 
         try:
             from distributed import Client
-        except ImportError:  # pragma: no cover - dask[distributed] is a dependency
-            raise InputError("--scheduler needs Dask: pip install 'dask[distributed]'") from None
+        except ImportError:  # Dask is the optional ``cluster`` extra
+            raise InputError(
+                f"--scheduler {scheduler}: running on a Dask cluster needs Dask distributed, "
+                "which is not installed; install the cluster extra: "
+                "pip install 'p2c-testbed[cluster]'") from None
         try:
             self._client = Client(scheduler, timeout=timeout_s, set_as_default=False)
         except (OSError, TimeoutError) as exc:

@@ -80,7 +80,6 @@ if TYPE_CHECKING:
     from sim.study.executors import Executor, RunOutcome, RunTask
 
 EXIT_OK, EXIT_FAILED = 0, 1
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 Status = Literal["holds", "violated", "sanctioned", "unknown"]
 
 
@@ -454,7 +453,12 @@ def _fmt(value: float) -> str:
 
 @functools.lru_cache(maxsize=1)
 def _source_text() -> str:
-    files = [*(PROJECT_ROOT / "sim").rglob("*.py"), *(PROJECT_ROOT / "models").rglob("*.py")]
+    import models
+    import sim
+
+    # The installed packages' own sources (a wheel ships them too), not a checkout's.
+    files = [p for package in (sim, models)
+             for p in sorted(Path(next(iter(package.__path__))).rglob("*.py"))]
     return "\n".join(p.read_text(encoding="utf-8", errors="replace") for p in files)
 
 

@@ -1071,7 +1071,7 @@ def add_sweep_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "sweep", help="run a scenario over factors and replications, with confidence intervals",
         description="Run every configuration of a sweep file (factors x designs) for several "
-                    "replications with common random numbers; print means with 95%% "
+                    "replications with common random numbers; print means with 95% "
                     "t-intervals and the Pareto front; results in reports/sweeps/<name>/.")
     parser.add_argument("sweep", help="sweep YAML file, e.g. scenarios/sweeps/batch_interval.yaml")
     parser.add_argument("--workers", type=int, default=None, metavar="N",
