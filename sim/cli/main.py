@@ -297,6 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_lint_parser(sub)
 
+    from sim.cli.schema import add_schema_parser
     from sim.cli.verify import add_verify_parser
     from sim.reporting.licensing_report import add_report_parser
     from sim.study.regression import add_check_parser
@@ -306,6 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_sweep_parser(sub)
     add_check_parser(sub)
     add_verify_parser(sub)
+    add_schema_parser(sub)
 
     bench = sub.add_parser("bench", help="measure model overhead, scale and checker speed",
                            description="Time one simulated day of a large organisation under "
