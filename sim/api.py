@@ -157,17 +157,19 @@ def propagation_delays(scenario_path: str | Path, designs: Sequence[str] | None 
 
 def sweep(spec_or_path: str | Path | dict[str, Any], *, workers: int | None = None,
           scheduler: str | None = None, out: str | Path | None = None, resume: bool = False,
-          progress: bool = False) -> pd.DataFrame:
+          fresh: bool = False, progress: bool = False) -> pd.DataFrame:
     """Run a sweep (a sweep file, or the same content as a dict) and return its runs.
 
     Exactly what ``p2c sweep`` does (results store, summary.csv and summary.json under
     ``out``, default ``reports/sweeps/<name>/``), but returning one row per run with a
     column per factor. A dict's ``scenario`` is relative to the working directory.
-    :func:`summarize` turns the rows into means with confidence intervals.
+    :func:`summarize` turns the rows into means with confidence intervals. A store that
+    already holds finished runs needs ``resume=True`` (keep them, run what is missing)
+    or ``fresh=True`` (discard them); without either it is refused (InputError).
     """
     result = sweep_from_args(spec_or_path if isinstance(spec_or_path, dict) else
                              Path(spec_or_path), workers=workers, scheduler=scheduler,
-                             out=out, resume=resume, progress=progress)
+                             out=out, resume=resume, fresh=fresh, progress=progress)
     plan = result.plan
     order = {c.config_hash: c for c in plan.configurations}
     rows = sorted(result.runs, key=lambda r: (order[r.config_hash].index if r.config_hash
@@ -317,11 +319,8 @@ def _execute(scenario_path, design_names, seeds, overrides, *, check, keep_delay
                 config_hash=configured[name].config_hash, replication=replication,
                 near=str(path.parent), source=str(path), check=check,
                 keep_delays=keep_delays, label=name or ""))
-    executor = make_executor(workers if len(tasks) > 1 else 0, scheduler)
-    try:
+    with make_executor(workers if len(tasks) > 1 else 0, scheduler) as executor:
         outcomes = list(executor.imap_unordered(tasks))
-    finally:
-        executor.close()
     position = {(t.config_hash, t.seed): i for i, t in enumerate(tasks)}
     outcomes.sort(key=lambda o: position[(o.config_hash, o.seed)])
     return outcomes, tasks

@@ -219,8 +219,12 @@ def test_resume_runs_only_what_is_missing(tmp_path):
     again = sweep_from_args(extended, workers=0, out=tmp_path / "out", resume=True)
     assert (again.executed, again.skipped) == (2, 4)
     assert {r.trace_sha256 for r in first.runs} <= {r.trace_sha256 for r in again.runs}
-    fresh = sweep_from_args(extended, workers=0, out=tmp_path / "out")
-    assert (fresh.executed, fresh.skipped) == (6, 0), "without --resume the store restarts"
+    with pytest.raises(InputError, match=r"holds 6 finished run\(s\).*--resume.*--fresh"):
+        sweep_from_args(extended, workers=0, out=tmp_path / "out")
+    fresh = sweep_from_args(extended, workers=0, out=tmp_path / "out", fresh=True)
+    assert (fresh.executed, fresh.skipped) == (6, 0), "--fresh starts the store again"
+    with sqlite3.connect(tmp_path / "out" / "results.sqlite") as db:
+        assert db.execute("SELECT COUNT(DISTINCT session) FROM runs").fetchone() == (1,)
 
 
 @pytest.mark.slow

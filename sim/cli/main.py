@@ -1,15 +1,25 @@
 """The ``p2c`` command line: what users and CI script against.
 
 Exit codes: 0 every promised invariant holds; 1 an invariant or expectation failed;
-2 bad input or usage (one clear message naming file, line and field; nothing written).
+2 bad input or usage (one clear message naming file, line and field; nothing written),
+or the environment refused (a full disk, a read-only or missing folder, an unreadable
+file: one line naming the path and the cause); 130 interrupted (Ctrl-C, SIGINT), 143
+terminated (SIGTERM), both after cleaning up (no partial files, no worker processes
+left); 141 standard output was closed (``| head``), quietly.
 ``--json`` prints one JSON object for scripts instead of the readable summary.
+
+Every command's errors are reported here, in :func:`main`, the one place that turns
+exceptions into messages and exit codes, so each command only raises.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,6 +28,17 @@ from sim import __version__
 from sim.scenario.yamlio import InputError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED, EXIT_PIPE, EXIT_TERMINATED = 130, 141, 143
+
+EXIT_CODES_HELP = (
+    "Exit codes: 0 ok, 1 a promised invariant (or expectation) failed, 2 bad input or an "
+    "environment error (full disk, read-only folder, unreadable file), 130 interrupted "
+    "(SIGINT), 143 terminated (SIGTERM); both clean up first. 141: output pipe closed.")
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is, so every clean-up path that handles Ctrl-C
+    (partial files removed, worker processes stopped) handles it too."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -48,7 +69,7 @@ def _check_files(checker):
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """Run one scenario under several designs with the same seed; print a table."""
-    from sim.engine.runner import run_to_folder
+    from sim.engine.runner import check_run_folder, run_to_folder
     from sim.reporting.summary import table
     from sim.scenario.spec import load_scenario
     from sim.study.compare import (
@@ -69,6 +90,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
             raise InputError(f"unknown design {name!r} (known: {', '.join(known)})")
     seed = scenario.spec.seed if args.seed is None else args.seed
     root = Path(args.out) if args.out else Path("reports") / "compare"
+    for name in names:  # every run folder checked before the first run starts
+        check_run_folder(default_out(root, scenario, name, seed))
     checker = _checker()
     columns = []
     notes = []
@@ -175,7 +198,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             "scenario": result.scenario, "design": result.design, "seed": result.seed,
             "trace_sha256": result.trace_sha256, "run_dir": str(out),
             "quiescent": result.quiescent, "metrics": result.metrics,
-            "invariants": invariants, "failed": failed,
+            "invariants": invariants, "failed": failed, "replaced": result.replaced,
         }, sort_keys=True))
     else:
         lines = summary_lines(result, scenario)
@@ -189,7 +212,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             if explained:
                 lines += ["", "First overwritten edits:", *("  " + x for x in explained)]
         lines += [f"Timeline: {p}" for p in pictures]
-        lines += ["", f"Run folder: {out}",
+        replaced = " (replaced the earlier run folder there)" if result.replaced else ""
+        lines += ["", f"Run folder: {out}{replaced}",
                   f"Reproduce:  p2c run {args.scenario} --seed {seed}"]
         print("\n".join(lines))
     return EXIT_FAILED if failed else EXIT_OK
@@ -248,8 +272,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="p2c", description=(
         "Simulate and verify the Dynamics 365 Sales <-> Operations prospect-to-cash "
-        "integration through the hub. Exit codes: 0 ok, 1 a promised invariant failed, "
-        "2 bad input."))
+        "integration through the hub."), epilog=EXIT_CODES_HELP)
     parser.add_argument("--version", action="version", version=f"p2c {__version__}",
                         help="print the installed p2c-testbed version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -328,6 +351,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one ``p2c`` command; every error becomes one message and an exit code."""
+    _tolerant_streams()
+    previous = _handle_sigterm()
+    try:
+        return _main(argv)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -336,11 +370,72 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_USAGE
         return args.func(args)
     except InputError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
+        _error(exc.message)
         return EXIT_USAGE
+    except Terminated:
+        _error("terminated (SIGTERM); partial output removed", prefix="")
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+        _error("interrupted", prefix="")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_PIPE
+    except OSError as exc:
+        _error(environment_message(exc))
+        return EXIT_USAGE
+    except MemoryError:
+        _error("out of memory; try a smaller scenario (fewer users or days)")
+        return EXIT_USAGE
+
+
+def environment_message(exc: OSError) -> str:
+    """``path: cause`` for an error of the machine (disk full, read-only, permissions)."""
+    cause = exc.strerror or str(exc) or type(exc).__name__
+    if exc.filename2 is not None:
+        return f"{exc.filename} -> {exc.filename2}: {cause}"
+    if exc.filename is not None:
+        return f"{exc.filename}: {cause}"
+    return cause
+
+
+def _error(message: str, prefix: str = "error: ") -> None:
+    try:
+        print(f"{prefix}{message}", file=sys.stderr)
+    except (OSError, ValueError):  # stderr itself is gone: nothing more to say
+        pass
+
+
+def _tolerant_streams() -> None:
+    """Text the terminal's encoding cannot show is replaced (``?``), never fatal."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="replace")
+            except (ValueError, OSError):  # pragma: no cover - a closed or odd stream
+                pass
+
+
+def _silence_stdout() -> None:
+    """After a closed pipe: point stdout at /dev/null so the exit flush is quiet too."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # not a real file (e.g. under pytest)
+        pass
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
+def _handle_sigterm() -> Any:
+    """Handle SIGTERM like Ctrl-C (in the main thread only; returns the old handler)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _on_sigterm)
 
 
 if __name__ == "__main__":  # pragma: no cover

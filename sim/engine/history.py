@@ -156,13 +156,21 @@ class HistoryRecorder:
             self._file = None
 
     def abort(self) -> None:
-        """Drop a partial file (used when a run fails)."""
+        """Drop a partial file (used when a run fails, is interrupted or the disk is
+        full: closing flushes, which may fail again on a full disk; the file goes anyway)."""
         if self._file is not None:
-            self._file.close()
-            self._raw.close()
-            self._file = None
-            if self._tmp is not None and self._tmp.exists():
-                self._tmp.unlink()
+            file, self._file = self._file, None
+            try:
+                file.close()
+            except OSError:
+                pass
+            finally:
+                try:
+                    self._raw.close()
+                except OSError:
+                    pass
+                if self._tmp is not None:
+                    self._tmp.unlink(missing_ok=True)
 
 
 def read_history(path: Path | str) -> Iterator[Event]:

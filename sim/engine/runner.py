@@ -7,9 +7,15 @@ open are saved, maps keep running until every map has drained (nothing running, 
 unread), bounded by ``quiescence_max_s``. The final ``quiescence`` event says whether it
 was reached; only then can convergence be judged.
 
-:func:`run_scenario` returns a :class:`RunResult`; :func:`write_run_folder` writes the
-run folder atomically (a temporary folder renamed at the end, so an interrupted run
-never leaves half a folder).
+:func:`run_scenario` returns a :class:`RunResult`; :func:`run_to_folder` writes the
+run folder atomically: everything goes to a hidden staging folder beside ``--out``
+(``.<name>.staging-<host>-<pid>-<random>``); when it is complete, an earlier run folder
+is renamed aside (``.<name>.old-...``), the staging folder renamed in, and the earlier one
+deleted. A run killed at any instant leaves either the earlier folder or the new one
+under ``--out``, never half of one; the next run into the same place removes staging
+folders whose process is gone and puts an earlier folder back if it was caught aside.
+Only a folder that is recognisably a run folder (it has ``manifest.json``) is ever
+replaced: anything else under ``--out`` is a user's and is refused (exit 2).
 """
 
 from __future__ import annotations
@@ -17,9 +23,11 @@ from __future__ import annotations
 import json
 import os
 import platform
+import secrets
 import shutil
+import signal
+import socket
 import subprocess
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -42,6 +50,7 @@ from sim.engine.workload import (
 )
 from sim.engine.world import World
 from sim.scenario.spec import Scenario
+from sim.scenario.yamlio import InputError
 
 QUIESCENCE_POLL_S = 60.0
 
@@ -63,6 +72,7 @@ class RunResult:
     history_path: Path | None = None
     overwrites_by: dict[str, int] = field(default_factory=dict)
     check: Any = None  # the checker's report, when the run was checked
+    replaced: bool = False  # the run folder replaced an earlier run folder
 
 
 def _quiescence_monitor(env, world: World, done):
@@ -231,11 +241,17 @@ def run_to_folder(
 ) -> RunResult:
     """Run and write the run folder: scenario.resolved.yaml, manifest.json,
     history.jsonl.gz, metrics.json, plus the JSON files ``finish(result)`` returns (the
-    verdict), all or nothing."""
+    verdict), all or nothing.
+
+    ``out_dir`` is checked before the simulation starts (:func:`check_run_folder`); an
+    earlier run folder there is replaced atomically (``result.replaced`` says so).
+    """
     out_dir = Path(out_dir)
+    check_run_folder(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    staging.chmod(0o755)  # mkdtemp makes it private; a run folder is for sharing
+    clean_stale_staging(out_dir)
+    staging = out_dir.parent / f".{out_dir.name}.staging-{_owner_tag()}-{secrets.token_hex(4)}"
+    staging.mkdir(mode=0o755)
     try:
         result = run_scenario(scenario, seed, keep_events=True,
                               history_path=staging / "history.jsonl.gz", progress=progress)
@@ -245,14 +261,136 @@ def run_to_folder(
             yaml.safe_dump(scenario.resolved(), handle, sort_keys=False, allow_unicode=True)
         for name, content in (finish(result) if finish else {}).items():
             write_json(staging / name, content)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(staging, out_dir)
+        result.replaced = _swap_in(staging, out_dir)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        if exc.filename is None:  # a write deep inside (gzip, json): name the folder
+            raise OSError(exc.errno, f"{exc.strerror or exc} (writing the run folder)",
+                          str(out_dir)) from None
+        raise
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     result.history_path = out_dir / "history.jsonl.gz"
     return result
+
+
+def check_run_folder(out_dir: Path) -> bool:
+    """Refuse (exit 2) an ``--out`` that a run may not write; True when it holds an
+    earlier run folder that the run will replace.
+
+    Checked before any simulation starts, so a user learns of a wrong ``--out`` at once
+    and a folder that is not a run folder (no ``manifest.json``) is never emptied.
+    """
+    out_dir = Path(out_dir)
+    for parent in reversed(out_dir.parents):
+        if parent.exists() and not parent.is_dir():
+            raise InputError(f"{out_dir}: cannot be a run folder: {parent} is a file, "
+                             "not a folder")
+    if not out_dir.exists():
+        return False
+    if not out_dir.is_dir():
+        raise InputError(f"{out_dir}: exists and is not a folder; --out names a run folder")
+    if (out_dir / "manifest.json").is_file():
+        return True
+    if any(out_dir.iterdir()):
+        raise InputError(f"{out_dir}: not a run folder (no manifest.json) and not empty; "
+                         "refusing to replace what is in it: choose another --out or move "
+                         "its contents away")
+    return False
+
+
+def _owner_tag() -> str:
+    """``<host>-<pid>``: whose staging folder this is, so a later run can tell it is stale."""
+    host = "".join(c if c.isalnum() else "_" for c in socket.gethostname())[:40] or "host"
+    return f"{host}-{os.getpid()}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def clean_stale_staging(out_dir: Path) -> list[Path]:
+    """Remove the hidden staging folders beside ``out_dir`` left by runs that died.
+
+    A staging folder is stale when the process named in it (on this host) is gone. An
+    earlier run folder caught aside (``.<name>.old-...``: the run died between the two
+    renames of the swap) is put back when ``out_dir`` is missing, else deleted. Returns
+    what was removed or restored.
+    """
+    out_dir = Path(out_dir)
+    parent = out_dir.parent
+    if not parent.is_dir():
+        return []
+    host = _owner_tag().rsplit("-", 1)[0]
+    touched = []
+    for kind in ("old", "staging"):  # a folder set aside is restored before staging goes
+        prefix = f".{out_dir.name}.{kind}-{host}-"
+        for path in sorted(parent.glob(f".{glob_escape(out_dir.name)}.{kind}-*")):
+            rest = path.name[len(prefix):] if path.name.startswith(prefix) else ""
+            pid_text = rest.split("-", 1)[0]
+            if not pid_text.isdigit() or _pid_alive(int(pid_text)):
+                continue  # another host's, or a run still going
+            try:
+                if kind == "old" and not out_dir.exists():
+                    os.rename(path, out_dir)
+                else:
+                    shutil.rmtree(path)
+            except OSError:
+                continue  # best effort: never fail a run over someone's leftovers
+            touched.append(path)
+    return touched
+
+
+def glob_escape(name: str) -> str:
+    """``name`` with glob metacharacters quoted."""
+    return "".join(f"[{c}]" if c in "*?[" else c for c in name)
+
+
+def _swap_in(staging: Path, out_dir: Path) -> bool:
+    """Rename the complete ``staging`` folder to ``out_dir``; an earlier run folder there
+    is renamed aside first and deleted last. True when an earlier folder was replaced.
+
+    SIGINT and SIGTERM are held back for the two renames, so a signal cannot land between
+    them; only SIGKILL can, and then the next run puts the earlier folder back.
+    """
+    blocked = _block_signals()
+    try:
+        if not check_run_folder(out_dir):
+            os.rename(staging, out_dir)
+            return False
+        aside = out_dir.parent / f".{out_dir.name}.old-{_owner_tag()}-{secrets.token_hex(4)}"
+        os.rename(out_dir, aside)
+        try:
+            os.rename(staging, out_dir)
+        except BaseException:
+            os.rename(aside, out_dir)  # put the earlier run folder back
+            raise
+    finally:
+        _unblock_signals(blocked)
+    shutil.rmtree(aside, ignore_errors=True)
+    return True
+
+
+_HELD = {signal.SIGINT, signal.SIGTERM}
+
+
+def _block_signals() -> bool:
+    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - Windows
+        return False
+    signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
+    return True
+
+
+def _unblock_signals(blocked: bool) -> None:
+    if blocked:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _HELD)
 
 
 def write_json(path: Path, data: Any) -> None:

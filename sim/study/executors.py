@@ -49,6 +49,9 @@ from typing import Any
 #: busy between results, few enough that an interrupted sweep loses little work.
 TASKS_IN_FLIGHT_PER_WORKER = 2
 
+#: How long to try reaching a Dask scheduler before giving up (exit 2, nothing touched).
+DASK_CONNECT_TIMEOUT_S = 30.0
+
 
 @dataclass(frozen=True)
 class RunTask:
@@ -170,7 +173,31 @@ def propagation_delays(events: Iterable[dict[str, Any]]) -> dict[str, list[float
 # ------------------------------------------------------------------ executors
 
 
-class InlineExecutor:
+class _Closing:
+    """``with make_executor(...) as executor:``: :meth:`close` when the block ends, or
+    :meth:`abort` when it raises (Ctrl-C, SIGTERM, a failure), which stops the workers
+    instead of waiting for their runs."""
+
+    def close(self) -> None:  # pragma: no cover - every executor defines it
+        raise NotImplementedError
+
+    def abort(self) -> None:  # pragma: no cover - every executor defines it
+        raise NotImplementedError
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, kind: object, value: object, traceback: object) -> None:
+        if kind is None:
+            self.close()
+            return
+        try:
+            self.abort()
+        finally:
+            self.close()
+
+
+class InlineExecutor(_Closing):
     """Runs every task here, in order: no processes, no pickling (``workers=0``)."""
 
     workers = 1
@@ -182,6 +209,9 @@ class InlineExecutor:
 
     def close(self) -> None:
         """Nothing to release."""
+
+    def abort(self) -> None:
+        """Nothing runs elsewhere."""
 
 
 def _windowed(submit, tasks: list[RunTask], window: int) -> Iterator[RunOutcome]:
@@ -205,12 +235,18 @@ def _windowed(submit, tasks: list[RunTask], window: int) -> Iterator[RunOutcome]
                 if next_task is not None:
                     running.add(submit(next_task))
                 yield outcome
-    finally:
+    except KeyboardInterrupt:
+        # Interrupted (Ctrl-C, SIGTERM): the executor's abort() stops the workers and
+        # fails what they held. Cancelling here first races the process pool's own
+        # clean-up (Python 3.11 then prints an InvalidStateError from its thread).
+        raise
+    except BaseException:
         for future in running:
             future.cancel()
+        raise
 
 
-class LocalExecutor:
+class LocalExecutor(_Closing):
     """A pool of worker processes on this machine, kept for the executor's lifetime.
 
     Only ``workers * TASKS_IN_FLIGHT_PER_WORKER`` tasks are handed to the pool at a time:
@@ -230,7 +266,8 @@ class LocalExecutor:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
                 max_workers=max(1, min(self.workers, len(pending))),
-                mp_context=multiprocessing.get_context(_start_method()))
+                mp_context=multiprocessing.get_context(_start_method()),
+                initializer=_worker_signals)
         pool = self._pool
         return _windowed(lambda task: pool.submit(execute, task), pending,
                          self.workers * TASKS_IN_FLIGHT_PER_WORKER)
@@ -240,8 +277,37 @@ class LocalExecutor:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
+    def abort(self) -> None:
+        """Stop the worker processes now (the sweep was interrupted or failed): their
+        runs in flight are lost, as they would be to a kill, and none is left behind."""
+        if self._pool is None:
+            return
+        # ProcessPoolExecutor has no public way to stop running tasks; its process table
+        # is the documented-by-source ``_processes`` (pid -> Process).
+        processes = list((getattr(self._pool, "_processes", None) or {}).values())
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+        for process in processes:
+            process.join(timeout=5)
+            if process.is_alive():
+                process.kill()
+                process.join(timeout=5)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool = None
 
-class DaskExecutor:
+
+def _worker_signals() -> None:
+    """In each worker: SIGTERM kills (the parent's handler, inherited by a fork, would
+    turn it into an exception the pool catches and keeps the worker alive), and Ctrl-C
+    is left to the parent, which stops the workers itself."""
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class DaskExecutor(_Closing):
     """Tasks on a Dask distributed cluster, named by its scheduler address.
 
     The cluster is used through its :mod:`concurrent.futures` face
@@ -250,8 +316,10 @@ class DaskExecutor:
     two runs (the results store, not Dask's cache, decides what is already done).
     """
 
-    def __init__(self, scheduler: str, timeout_s: float = 30.0) -> None:
+    def __init__(self, scheduler: str, timeout_s: float | None = None) -> None:
         from sim.scenario.yamlio import InputError
+
+        timeout_s = DASK_CONNECT_TIMEOUT_S if timeout_s is None else timeout_s
 
         try:
             from distributed import Client
@@ -277,6 +345,13 @@ class DaskExecutor:
 
     def close(self) -> None:
         self._client.close()
+
+    def abort(self) -> None:
+        """Cancel what this client submitted; the cluster's workers are not ours to stop."""
+        try:
+            self._executor.shutdown(wait=False)  # cancels its futures
+        except Exception:  # noqa: BLE001 - best effort on the way out
+            pass
 
 
 Executor = InlineExecutor | LocalExecutor | DaskExecutor

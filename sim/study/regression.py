@@ -542,11 +542,8 @@ def check_paths(paths: Iterable[Path | str], *, workers: int | None = None,
     if duplicates:
         raise InputError(f"two suite files share a name: {', '.join(duplicates)}")
     runs = sum(len(case.seeds) for case in cases)
-    executor = make_executor(workers if runs > 1 else 0, scheduler)
-    try:
+    with make_executor(workers if runs > 1 else 0, scheduler) as executor:
         result = run_cases(cases, executor, progress=progress)
-    finally:
-        executor.close()
     if out is not None:
         for case_result in result.failed:
             case_result.repro_file = write_resolved(case_result.case, Path(out))

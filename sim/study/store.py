@@ -94,7 +94,10 @@ class StoredRun:
 class ResultStore:
     """A SQLite file of finished runs, one committed row per (configuration hash, seed).
 
-    ``fresh=True`` empties an existing store first (a new sweep, not a resumed one).
+    ``fresh=True`` starts a new sweep over an existing store: the rows stored before are
+    deleted in the same transaction that commits the first new run, so they stay until
+    new work has actually finished and can be written (an executor that cannot start, a
+    full disk, a kill before the first run: the old rows are all still there).
     ``meta`` is remembered as key/value text (the sweep's name and spec).
     """
 
@@ -102,9 +105,7 @@ class ResultStore:
                  meta: dict[str, str] | None = None, note: str = "") -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        if fresh:
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+        self._clear_before_first_add = fresh
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, one transaction per run.
         self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -119,6 +120,11 @@ class ResultStore:
             cursor = self._db.execute("INSERT INTO sessions(note) VALUES (?)", (note,))
         self.session = int(cursor.lastrowid or 0)
 
+    @property
+    def fresh_pending(self) -> bool:
+        """A fresh store whose earlier rows still wait for the first new run."""
+        return self._clear_before_first_add
+
     def _transaction(self):
         return _Transaction(self._db)
 
@@ -126,8 +132,11 @@ class ResultStore:
         """Keys (configuration hash, seed) of every complete stored run.
 
         A run whose checker crashed (``check_error``) is stored, but not complete: its
-        verdicts are missing, so a resumed sweep runs it again and replaces the row.
+        verdicts are missing, so a resumed sweep runs it again and replaces the row. A
+        fresh store has none done (its earlier rows only wait for the first new one).
         """
+        if self._clear_before_first_add:
+            return set()
         return {(h, int(s)) for h, s in self._db.execute(
             "SELECT config_hash, seed FROM runs WHERE check_error IS NULL")}
 
@@ -137,6 +146,8 @@ class ResultStore:
         values = configuration.as_dict() if configuration is not None else {}
         label = configuration.label if configuration is not None else outcome.label
         with self._transaction():
+            if self._clear_before_first_add:
+                self._db.execute("DELETE FROM runs")
             self._db.execute("DELETE FROM runs WHERE config_hash = ? AND seed = ? AND "
                              "check_error IS NOT NULL", (outcome.config_hash, int(outcome.seed)))
             self._db.execute(
@@ -148,9 +159,13 @@ class ResultStore:
                  _dumps(outcome.metrics), _dumps(outcome.verdicts), int(outcome.failed),
                  int(outcome.quiescent), float(outcome.elapsed_s), outcome.check_error,
                  self.session))
+        self._clear_before_first_add = False
 
     def rows(self) -> list[StoredRun]:
-        """Every stored run, ordered by configuration hash and replication."""
+        """Every stored run, ordered by configuration hash and replication (none yet in a
+        fresh store whose first new run has not finished)."""
+        if self._clear_before_first_add:
+            return []
         return read_rows(self._db.execute(_SELECT + " ORDER BY config_hash, replication"))
 
     def sessions(self) -> dict[int, int]:
@@ -196,6 +211,22 @@ def read_rows(cursor: Iterable[tuple[Any, ...]]) -> list[StoredRun]:
         metrics=json.loads(row[7]), verdicts=json.loads(row[8]), failed=bool(row[9]),
         quiescent=bool(row[10]), elapsed_s=float(row[11]), check_error=row[12],
         session=int(row[13])) for row in cursor]
+
+
+def stored_run_count(path: Path | str) -> int:
+    """How many runs the store at ``path`` holds (0 when there is no store), read-only."""
+    path = Path(path)
+    if not path.is_file():
+        return 0
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30.0)
+    try:
+        return int(db.execute("SELECT COUNT(*) FROM runs").fetchone()[0])
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):
+            return 0
+        raise
+    finally:
+        db.close()
 
 
 def read_store(path: Path | str) -> list[StoredRun]:

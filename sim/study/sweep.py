@@ -73,6 +73,7 @@ import csv
 import itertools
 import json
 import math
+import os
 import sys
 import time
 from collections.abc import Iterable, Sequence
@@ -903,12 +904,16 @@ def _num(value: float) -> float | None:
 
 
 def write_outputs(result: SweepResult, out_dir: Path) -> dict[str, Path]:
-    """summary.csv, summary.json and runs.csv beside the store."""
+    """summary.csv, summary.json and runs.csv beside the store.
+
+    Each is written whole under a temporary name first; only when all three are written
+    are they renamed over the old ones, so a full disk leaves the previous set (or, from
+    the caller, none), never a 0-byte or half-written file.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     records = summary_records(result)
     paths = {"summary_csv": out_dir / "summary.csv", "summary_json": out_dir / "summary.json",
              "runs_csv": out_dir / "runs.csv"}
-    _write_csv(paths["summary_csv"], records)
     plan = result.plan
     document = {
         "sweep": plan.spec.model_dump(mode="json"),
@@ -923,9 +928,6 @@ def write_outputs(result: SweepResult, out_dir: Path) -> dict[str, Path]:
         "runs": len(result.runs), "executed": result.executed, "skipped": result.skipped,
         "failed_runs": result.failed_runs,
     }
-    with open(paths["summary_json"], "w", encoding="utf-8") as handle:
-        json.dump(document, handle, indent=2, sort_keys=False, default=str)
-        handle.write("\n")
     run_records = []
     order = {c.config_hash: c.index for c in plan.configurations}
     for run in sorted(result.runs, key=lambda r: (order.get(r.config_hash, -1), r.replication)):
@@ -935,7 +937,19 @@ def write_outputs(result: SweepResult, out_dir: Path) -> dict[str, Path]:
                   "quiescent": run.quiescent, "failed": run.failed}
         record.update({name: _num(metric_value(run.metrics, name)) for name in plan.metrics})
         run_records.append(record)
-    _write_csv(paths["runs_csv"], run_records)
+    temporary = {key: path.with_name(f".{path.name}.tmp-{os.getpid()}")
+                 for key, path in paths.items()}
+    try:
+        _write_csv(temporary["summary_csv"], records)
+        with open(temporary["summary_json"], "w", encoding="utf-8") as handle:
+            json.dump(document, handle, indent=2, sort_keys=False, default=str)
+            handle.write("\n")
+        _write_csv(temporary["runs_csv"], run_records)
+        for key, path in paths.items():
+            os.replace(temporary[key], path)
+    finally:
+        for leftover in temporary.values():
+            leftover.unlink(missing_ok=True)
     return paths
 
 
@@ -1007,32 +1021,107 @@ def default_out(name: str) -> Path:
 
 def sweep_from_args(path: Path | str | dict[str, Any], *, workers: int | None = None,
                     scheduler: str | None = None, out: Path | str | None = None,
-                    resume: bool = False, progress: bool = False) -> SweepResult:
-    """Plan, run and write a sweep: what ``p2c sweep`` and :func:`sim.api.sweep` do."""
-    from sim.study.executors import make_executor
-    from sim.study.store import ResultStore
+                    resume: bool = False, fresh: bool = False,
+                    progress: bool = False) -> SweepResult:
+    """Plan, run and write a sweep: what ``p2c sweep`` and :func:`sim.api.sweep` do.
 
+    The order keeps a user's stored results safe: the plan is validated, the store
+    checked (finished runs there and neither ``resume`` nor ``fresh``: refused, exit 2),
+    the executor started (a Dask scheduler that cannot be reached fails here, before
+    anything is touched), and only then is the store opened for writing. A ``fresh``
+    store loses its earlier rows only when the first new run is committed. The derived
+    files (summary.csv, summary.json, runs.csv) are always regenerated from the store,
+    each written under a temporary name and renamed, even when the sweep stops early.
+    """
+    from sim.study.executors import make_executor
+    from sim.study.store import ResultStore, stored_run_count
+
+    if resume and fresh:
+        raise InputError("p2c sweep: --resume keeps the stored runs and --fresh discards "
+                         "them; give one of them")
     if isinstance(path, dict):
         plan = plan_sweep(path)
     else:
         plan = load_sweep(path)
     out_dir = Path(out) if out else default_out(plan.spec.name)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    store = ResultStore(out_dir / "results.sqlite", fresh=not resume,
-                        meta={"sweep": plan.spec.name,
-                              "spec": json.dumps(plan.spec.model_dump(mode="json"),
-                                                 sort_keys=True)})
-    try:
-        executor = make_executor(workers, scheduler)
+    store_path = out_dir / "results.sqlite"
+    _check_out_dir(out_dir)
+    stored = _store_call(store_path, stored_run_count, store_path)
+    if stored and not (resume or fresh):
+        raise InputError(
+            f"{store_path}: holds {stored} finished run(s); keep them and run only what is "
+            "missing with --resume, or discard them with --fresh")
+    with make_executor(workers, scheduler) as executor:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        store = _store_call(store_path, ResultStore, store_path, fresh=fresh and bool(stored),
+                            meta={"sweep": plan.spec.name,
+                                  "spec": json.dumps(plan.spec.model_dump(mode="json"),
+                                                     sort_keys=True)})
         try:
-            result = run_sweep(plan, executor, store, progress=progress)
+            result = _store_call(store_path, run_sweep, plan, executor, store,
+                                 progress=progress)
+        except BaseException:
+            executor.abort()  # no worker left running while the files are refreshed
+            _refresh_outputs(plan, store, out_dir)
+            raise
         finally:
-            executor.close()
-    finally:
-        store.close()
+            store.close()
     result.out_dir = out_dir
     write_outputs(result, out_dir)
     return result
+
+
+def _check_out_dir(out_dir: Path) -> None:
+    """Refuse an ``--out`` that cannot be a folder, before anything runs."""
+    for folder in (*reversed(out_dir.parents), out_dir):
+        if folder.exists() and not folder.is_dir():
+            raise InputError(f"{out_dir}: cannot be the sweep's folder: {folder} is a file, "
+                             "not a folder")
+
+
+def _store_call(store_path: Path, function: Any, *args: Any, **kwargs: Any) -> Any:
+    """``function(*args, **kwargs)``, with a SQLite failure reported as an environment
+    error naming the store (``database or disk is full``, ``file is not a database``)."""
+    import sqlite3
+
+    try:
+        return function(*args, **kwargs)
+    except sqlite3.Error as exc:
+        cause = f"results store: {exc}"
+        if _nearly_full(store_path.parent):
+            cause += " (the disk is full)"
+        raise OSError(0, cause, str(store_path)) from None
+
+
+def _nearly_full(folder: Path) -> bool:
+    import shutil
+
+    try:
+        return shutil.disk_usage(folder).free < 1 << 20
+    except OSError:
+        return False
+
+
+def _refresh_outputs(plan: SweepPlan, store: Any, out_dir: Path) -> None:
+    """After a sweep stopped early: the derived files again from what the store holds,
+    or, if they cannot be written (a full disk), none at all rather than stale ones."""
+    paths = [out_dir / name for name in ("summary.csv", "summary.json", "runs.csv")]
+    try:
+        if store.fresh_pending:
+            return  # nothing new committed: the store and its derived files still agree
+        wanted = {c.config_hash: _most_replications(plan) for c in plan.configurations}
+        rows = _planned(store.rows(), wanted)
+        partial = SweepResult(plan=plan, runs=rows, summaries=summarise(plan, rows),
+                              executed=0, skipped=len(rows), elapsed_s=0.0, executor="")
+        write_outputs(partial, out_dir)
+    except Exception:
+        for stale in paths:
+            stale.unlink(missing_ok=True)
+
+
+def _most_replications(plan: SweepPlan) -> int:
+    adaptive = plan.spec.adaptive
+    return max(plan.spec.replications, adaptive.max_replications if adaptive else 0)
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -1040,7 +1129,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     progress = (not args.json and sys.stderr.isatty()) if args.progress is None else args.progress
     try:
         result = sweep_from_args(args.sweep, workers=args.workers, scheduler=args.scheduler,
-                                 out=args.out, resume=args.resume, progress=progress)
+                                 out=args.out, resume=args.resume, fresh=args.fresh,
+                                 progress=progress)
     except KeyboardInterrupt:
         print("interrupted: every finished run is stored; continue with --resume",
               file=sys.stderr)
@@ -1080,8 +1170,11 @@ def add_sweep_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--scheduler", metavar="ADDRESS",
                         help="run on a Dask cluster, e.g. tcp://10.0.0.5:8786")
     parser.add_argument("--resume", action="store_true",
-                        help="keep the stored results and run only what is missing (without "
-                             "it an existing store is started afresh)")
+                        help="keep the stored results and run only what is missing")
+    parser.add_argument("--fresh", action="store_true",
+                        help="discard the stored results and start again (they are deleted "
+                             "when the first new run is stored). Without --resume or --fresh "
+                             "a store that holds finished runs is refused (exit 2)")
     parser.add_argument("--out", help="output folder (default reports/sweeps/<name>)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
@@ -1093,16 +1186,11 @@ def add_sweep_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m sim.study.sweep SWEEP.yaml ...``: the same as ``p2c sweep``."""
-    parser = argparse.ArgumentParser(prog="python -m sim.study.sweep")
-    sub = parser.add_subparsers(dest="command")
-    add_sweep_parser(sub)
-    args = parser.parse_args(["sweep", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        return args.func(args)
-    except InputError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        return 2
+    """``python -m sim.study.sweep SWEEP.yaml ...``: the same as ``p2c sweep`` (and its
+    errors, signals and exit codes are handled by the same code)."""
+    from sim.cli.main import main as p2c  # the command line's one error path
+
+    return p2c(["sweep", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":  # pragma: no cover
