@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -59,8 +60,9 @@ if TYPE_CHECKING:
     from sim.study.executors import RunOutcome
     from sim.study.store import StoredRun
 
-__all__ = ["anomalies", "compare", "designs", "load", "pareto", "propagation_delays",
-           "replication_seeds", "run", "run_folder", "summarize", "sweep"]
+__all__ = ["Finding", "anomalies", "compare", "designs", "explore", "load", "pareto",
+           "propagation_delays", "replication_seeds", "run", "run_folder", "summarize",
+           "sweep"]
 
 _LEADING = ("scenario", "design", "seed", "replication", "config_hash", "label")
 #: Counters every frame has, even when no run incremented them (then they are 0), so a
@@ -275,6 +277,58 @@ def anomalies(history: str | Path, only: Sequence[str] | None = None) -> pd.Data
         "explanation": a.explain(),
     } for name, a in ordered_anomalies(report)]
     return pd.DataFrame(rows, columns=list(ANOMALY_COLUMNS))
+
+
+@dataclass
+class Finding:
+    """What :func:`explore` found: ``found`` and, when it did, the story (one row per
+    save: opened, saved, who, where, what), the counterexample ``scenario`` as a dict
+    (what ``counterexample.yaml`` holds), the anomalies it shows, and what was searched."""
+
+    found: bool
+    invariants: list[str]
+    broken: list[str]
+    story: pd.DataFrame
+    scenario: dict[str, Any] | None
+    anomalies: pd.DataFrame
+    stories_tried: int
+    largest_story: int
+    search_s: float
+    shrink_s: float
+    folder: Path | None
+
+
+def explore(target: str | Path, invariants: Sequence[str] | None = None, *,
+            budget_s: float = 30.0, seed: int | None = None, faults: Sequence[str] = (),
+            max_saves: int = 6, max_stories: int | None = None,
+            out: str | Path | None = None) -> Finding:
+    """Search small stories against a design (a catalogue name, a design file, or a
+    scenario file) for one that breaks one of ``invariants``; shrink it; return it.
+
+    The same search as ``p2c explore`` (:mod:`sim.study.explore`): each story is a
+    scenario of scripted saves run and judged as ``p2c run`` does. With ``out`` the
+    finding's folder (``counterexample.yaml``, ``story.md``, ``timeline.png``) is written.
+    """
+    from sim.study.explore import explore as search
+    from sim.study.explore import write_finding
+
+    result = search(target, invariants, budget_s=budget_s, seed=seed, faults=faults,
+                    max_saves=max_saves, max_stories=max_stories)
+    folder = None
+    if result.found and out is not None:
+        write_finding(result, Path(out))
+        folder = Path(out)
+    rows = [{
+        "invariant": name, "code": a.code, "t": a.t, "system": a.system, "key": a.key,
+        "field": a.field, "write": a.write_ids[0] if a.write_ids else None,
+        "explanation": a.explain(),
+    } for name, a in result.anomalies]
+    return Finding(
+        found=result.found, invariants=result.invariants, broken=result.broken,
+        story=pd.DataFrame(result.story_rows()), scenario=result.scenario,
+        anomalies=pd.DataFrame(rows), stories_tried=result.tried,
+        largest_story=result.largest_story, search_s=result.search_s,
+        shrink_s=result.shrink_s, folder=folder)
 
 
 def _seed_list(seeds: int | Iterable[int] | None, scenario_seed: int) -> list[int]:

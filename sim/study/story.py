@@ -1,0 +1,162 @@
+"""Stories: a scenario's scripted saves told in business words, and the files that show one.
+
+``p2c explore`` and ``p2c shrink`` both end with a small scenario of ``scripted:`` saves
+that reproduces an anomaly. This module turns such a scenario into what a person reads:
+``story.md`` (each save as a sentence, then what the checker found), the story as table
+rows (the API's DataFrame), and the anomaly's timeline picture. It also replays a
+scenario file exactly as ``p2c run`` would, so a written counterexample is checked
+before anyone is told it exists.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sim.engine.clock import format_t, parse_when
+
+#: How a field reads in a sentence ("credit limit", not "credit_limit").
+SYSTEM_WORDS = {"sales": "Sales", "operations": "Operations", "hub": "the hub"}
+
+
+@dataclass(frozen=True)
+class Replay:
+    """A scenario run once and judged: its events, trace hash and check report."""
+
+    events: list[dict[str, Any]]
+    trace_sha256: str
+    report: Any  # sim.checker.CheckReport
+
+
+def run_and_check(scenario: Any, only: Sequence[str] | None = None) -> Replay:
+    """Run a loaded scenario with its own seed and judge the history (``p2c run``'s path)."""
+    from sim.checker import check_history
+    from sim.engine.runner import run_scenario
+
+    result = run_scenario(scenario, keep_events=True)
+    events = result.events or []
+    return Replay(events, result.trace_sha256, check_history(events, only=only))
+
+
+def replay_file(path: Path) -> Replay:
+    """Load a scenario file and run it as ``p2c run`` would."""
+    from sim.scenario.spec import load_scenario
+
+    return run_and_check(load_scenario(path))
+
+
+def story_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per scripted save of scenario ``data``, in the order they are saved."""
+    rows = []
+    for index, save in enumerate(data.get("scripted", []), start=1):
+        at_s = parse_when(save["at"])
+        opened_s = parse_when(save.get("opened_at", save["at"]))
+        rows.append({
+            "step": index, "opened_at": format_t(opened_s), "at": format_t(at_s),
+            "form_open_s": at_s - opened_s, "actor": save.get("actor") or save["role"],
+            "role": save["role"], "system": save["system"], "entity": save["entity"],
+            "key": save["key"],
+            "fields": ", ".join(f"{k}={v}" for k, v in save["fields"].items()),
+        })
+    rows.sort(key=lambda row: (parse_when(row["opened_at"]), parse_when(row["at"]),
+                             row["step"]))
+    return rows
+
+
+def _save_order(save: dict[str, Any]) -> tuple[float, float]:
+    """Stories read in the order forms are opened, then saved."""
+    return parse_when(save.get("opened_at", save["at"])), parse_when(save["at"])
+
+
+def sentence(save: dict[str, Any]) -> str:
+    """One scripted save in words."""
+    at_s = parse_when(save["at"])
+    opened_s = parse_when(save.get("opened_at", save["at"]))
+    who = save.get("actor") or save["role"]
+    where = SYSTEM_WORDS.get(save["system"], save["system"])
+    what = " and ".join(f"{field.replace('_', ' ')} to {value}"
+                        for field, value in save["fields"].items())
+    if save["role"] == "migration":
+        return (f"{format_t(at_s)}: the migration creates {save['entity']} {save['key']} "
+                f"in {where} ({what}).")
+    if opened_s < at_s:
+        return (f"{format_t(opened_s)}: {who} opens {save['entity']} {save['key']} in "
+                f"{where}; at {format_t(at_s)} sets {what} and saves.")
+    return f"{format_t(at_s)}: {who} sets {what} on {save['entity']} {save['key']} in {where}."
+
+
+def fault_sentence(fault: dict[str, Any]) -> str:
+    start = parse_when(fault.get("at", 0.0))
+    where = fault.get("system") or "/".join(fault.get("between") or []) or \
+        ", ".join(fault.get("maps") or []) or "every map"
+    return (f"{format_t(start)}: fault {fault['kind']} ({where}) for "
+            f"{fault.get('duration_s', 3600):g} s.")
+
+
+def story_markdown(title: str, data: dict[str, Any], anomalies: Sequence[tuple[str, Any]],
+                   replay_command: str, notes: Sequence[str] = ()) -> str:
+    """``story.md``: the saves step by step, the faults, what the checker found."""
+    lines = [f"# {title}", ""]
+    lines += [*notes, ""] if notes else []
+    design = data.get("design")
+    design_name = design if isinstance(design, str) else (
+        design.get("extends") or design.get("name") or "the design")
+    lines += [f"Design: `{design_name}`. Every save below is scripted at an exact time; "
+              "nothing else happens (no random workload).", "", "## What happens", ""]
+    saves = sorted(data.get("scripted", []), key=_save_order)
+    lines += [f"{i}. {sentence(save)}" for i, save in enumerate(saves, start=1)]
+    if data.get("faults"):
+        lines += ["", "Faults:", ""]
+        lines += [f"- {fault_sentence(f)}" for f in data["faults"]]
+    lines += ["", "## What the checker finds", ""]
+    lines += [f"- **{name}** ({anomaly.code}): {anomaly.explain()}"
+              for name, anomaly in anomalies]
+    lines += ["", "## Replay", "", "```sh", replay_command, "```", ""]
+    return "\n".join(lines)
+
+
+def dump_scenario(data: dict[str, Any], header: str) -> str:
+    """A scenario as YAML text with a comment header (one ``#`` line per header line)."""
+    comment = "".join(f"# {line}\n" if line else "#\n" for line in header.splitlines())
+    return comment + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+
+
+def write_folder(out: Path, files: dict[str, str | bytes],
+                 pictures: Callable[[Path], list[Path]] | None = None) -> list[Path]:
+    """Write ``files`` (name -> text) and the pictures into ``out``, all or nothing: they
+    are made in a scratch folder beside ``out`` and moved in only when all are done, so an
+    interrupted command leaves ``out`` as it was. Returns the paths written."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        for name, content in files.items():
+            target = scratch / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, bytes):
+                target.write_bytes(content)
+            else:
+                target.write_text(content, encoding="utf-8")
+        if pictures is not None:
+            pictures(scratch)
+        made = sorted(p.relative_to(scratch) for p in scratch.rglob("*") if p.is_file())
+        for relative in made:
+            target = out / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(scratch / relative, target)
+        return [out / relative for relative in made]
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def draw_timeline(events: list[dict[str, Any]], anomaly: Any, path: Path) -> Path:
+    from sim.reporting.timeline import plot_anomaly
+
+    return plot_anomaly(events, anomaly, path)
