@@ -85,3 +85,52 @@ def cmd_explore(args: argparse.Namespace) -> int:
                      + (f" --faults {','.join(faults)}" if faults else ""))
         print("\n".join(lines))
     return EXIT_FAILED if result.found else EXIT_OK
+
+
+def add_shrink_parser(sub: Any) -> None:
+    shrink = sub.add_parser(
+        "shrink", help="cut a run down to the fewest saves that still show one anomaly",
+        description="From a run folder's anomaly (a write id or a record key), make the "
+                    "smallest scenario of scripted saves that still reproduces it, by "
+                    "delta debugging over the run's saves on that record (each candidate "
+                    "re-run as p2c run would). Writes incident.yaml, story.md and "
+                    "timeline.png.")
+    shrink.add_argument("run_dir", help="a run folder written by p2c run")
+    shrink.add_argument("--anomaly", required=True, metavar="ID",
+                        help="a write id (W-operations-171) or record key (ACC-00012) "
+                             "that an anomaly of the run names")
+    shrink.add_argument("--out", metavar="DIR",
+                        help="where to write (default RUN_DIR/shrunk-<ID>)")
+    shrink.add_argument("--max-runs", type=int, default=400, metavar="N",
+                        help="most candidate scenarios to run (default 400)")
+    shrink.add_argument("--json", action="store_true", help="print one JSON object")
+    shrink.set_defaults(func=cmd_shrink)
+
+
+def cmd_shrink(args: argparse.Namespace) -> int:
+    from sim.study.shrink import shrink_run, write_incident
+    from sim.study.story import sentence, story_rows
+
+    if args.max_runs < 1:
+        raise InputError("p2c shrink: --max-runs must be at least 1")
+    incident = shrink_run(args.run_dir, args.anomaly, max_runs=args.max_runs)
+    out = Path(args.out) if args.out else Path(args.run_dir) / f"shrunk-{args.anomaly}"
+    written = write_incident(incident, out)
+    if args.json:
+        print(json.dumps({
+            "run_dir": str(incident.run_dir), "anomaly": args.anomaly,
+            "invariant": incident.invariant, "saves": incident.saves,
+            "saves_on_record": incident.candidates, "runs": incident.runs,
+            "maps": incident.maps_kept, "story": story_rows(incident.scenario),
+            "explanation": incident.replay_anomaly.explain(),
+            "written": [str(p) for p in written]}, sort_keys=True, default=str))
+        return EXIT_OK
+    lines = [f"p2c shrink: {incident.run_dir}, anomaly {args.anomaly} ({incident.invariant})",
+             "", f"{incident.saves} of the {incident.candidates} saves on the record still "
+                 f"show it ({incident.runs} candidate runs):", ""]
+    lines += [f"  {i}. {sentence(s)}" for i, s in enumerate(incident.scenario["scripted"], 1)]
+    lines += ["", f"  {incident.replay_anomaly.explain()}", "",
+              f"Wrote {out}/incident.yaml, story.md, timeline.png",
+              f"Replay: p2c run {out / 'incident.yaml'}"]
+    print("\n".join(lines))
+    return EXIT_OK

@@ -332,9 +332,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_verify_parser(sub)
     add_schema_parser(sub)
 
-    from sim.cli.explore import add_explore_parser
+    from sim.cli.explore import add_explore_parser, add_shrink_parser
 
     add_explore_parser(sub)
+    add_shrink_parser(sub)
 
     bench = sub.add_parser("bench", help="measure model overhead, scale and checker speed",
                            description="Time one simulated day of a large organisation under "

@@ -84,8 +84,10 @@ def sentence(save: dict[str, Any]) -> str:
     what = " and ".join(f"{field.replace('_', ' ')} to {value}"
                         for field, value in save["fields"].items())
     if save["role"] == "migration":
+        values = ", ".join(f"{field.replace('_', ' ')} {value}"
+                           for field, value in save["fields"].items())
         return (f"{format_t(at_s)}: the migration creates {save['entity']} {save['key']} "
-                f"in {where} ({what}).")
+                f"in {where} ({values}).")
     if opened_s < at_s:
         return (f"{format_t(opened_s)}: {who} opens {save['entity']} {save['key']} in "
                 f"{where}; at {format_t(at_s)} sets {what} and saves.")
