@@ -24,6 +24,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from models.concurrency import RULE_NAMES
+
 #: Invariant names a design may promise or sanction (the checker's catalogue).
 INVARIANTS = (
     "convergence",
@@ -130,8 +132,9 @@ class MapSpec(_Strict):
         return self
 
 
-CONCURRENCY_MODES = ("none", "lww_arrival", "lww_clock", "primary_wins", "version_check",
-                     "lease_lock", "field_merge")
+#: Every concurrency rule's name: the registry in models/concurrency/ (one module per
+#: rule, each implementing the behaviour described under ``Concurrency`` below).
+CONCURRENCY_MODES = RULE_NAMES
 
 
 class Concurrency(_Strict):

@@ -12,10 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from models.concurrency import Delivery, make_rule
 from models.design import DesignSpec, MapSpec
 from models.entities import Catalogue
+from models.events import ConflictResolution, DeliveryOutcome
 from models.messages import Conflict, Lease, LeaseTable, Message
-from models.records import Write, WriteLog
+from models.records import Row, Write, WriteLog
 from models.sync import Batch, MapState, extract, load, pending, run_duration_s
 from models.systems import ApplyOutcome, Replica
 
@@ -27,7 +29,11 @@ def _discard(_event: dict[str, Any]) -> None:
 
 
 class Integration:
-    """Replicas of every system in ``design.systems``, kept in sync by the design's maps."""
+    """Replicas of every system in ``design.systems``, kept in sync by the design's maps.
+
+    What differs between concurrency designs is the design's rule (``self.rule``, from
+    :mod:`models.concurrency`); everything here is the same under every rule.
+    """
 
     def __init__(
         self,
@@ -66,14 +72,13 @@ class Integration:
         self.partitions: set[frozenset[str]] = set()
         self.paused: dict[str, float] = {}  # map name -> paused since (s)
         self._delivered: set[str] = set()  # message ids applied (idempotent redelivery)
-        self._hlc: dict[str, tuple[float, int]] = {}
-        self.stamps: dict[str, tuple[float, int, str]] = {}  # write id -> HLC stamp
         self._counters: dict[str, int] = {}
         self.last_refusal: str | None = None  # why the latest save was refused, if it was
         # Operations checks RecVersion on update (FACTS.md section 3): a form saved after
         # someone else changed the row fails with UpdateConflict. Dataverse forms do not.
         self.local_version_check = frozenset(design.local_version_check)
         self._key_counters: dict[str, int] = {}
+        self.rule = make_rule(design, self)
 
     # ------------------------------------------------------------------ keys
 
@@ -119,6 +124,28 @@ class Integration:
         row = replica.row(entity, key)
         if base is None:
             base = row.snapshot_base(tuple(fields)) if row is not None else {f: () for f in fields}
+        write = self._record_write(now_s, actor, role, system, entity, key, row, fields, base,
+                                   opened_s)
+        reason = self._save_refusal(write, row, opened_row_version, lease, live_delay_s,
+                                    transaction_records)
+        self.last_refusal = reason
+        if reason is not None:
+            self.emit({"t": now_s, "kind": "reject", "write_id": write.write_id,
+                       "system": system, "entity": entity, "key": key, "reason": reason})
+            return None
+        self.rule.saved(write.write_id, system, now_s)
+        versions = {f: (v, write.write_id) for f, v in fields.items()}
+        outcome = replica.apply(entity, key, versions, self.writelog)
+        self._emit_apply(now_s, system, entity, key, "user", outcome)
+        if outcome.changed:
+            self._propagate(system, entity, key, now_s, write.write_id, hops=0,
+                            came_from=None, changed=outcome.changed)
+        return write
+
+    def _record_write(self, now_s: float, actor: str, role: str, system: str, entity: str,
+                      key: str, row: Row | None, fields: Mapping[str, Any],
+                      base: Mapping[str, tuple[str, ...]], opened_s: float | None) -> Write:
+        """Log the attempted save as a write (accepted or not) and emit its ``write``."""
         writelog = self.writelog
         write_id = writelog.next_id(system)
         write = Write(
@@ -129,58 +156,47 @@ class Integration:
             opened_s=now_s if opened_s is None else opened_s,
         )
         writelog.add(write)
-        emit = self.emit
-        emit({
+        self.emit({
             "t": now_s, "kind": "write", "write_id": write_id, "actor": actor, "role": role,
             "system": system, "entity": entity, "key": key, "op": write.op,
             "fields": write.fields, "base": {f: list(b) for f, b in write.base.items()},
             "opened_t": write.opened_s,
         })
-        if row is None:
-            current = dict(fields)
-        else:
-            current = row.values()
+        return write
+
+    def _save_refusal(self, write: Write, row: Row | None, opened_row_version: int | None,
+                      lease: Lease | None, live_delay_s: float,
+                      transaction_records: int) -> str | None:
+        """Why ``write`` is refused, or None: who may edit, an outage, the system's own
+        row-version check, the concurrency rule, a live map's transaction."""
+        system, entity, key = write.system, write.entity, write.key
+        current = dict(write.fields) if row is None else row.values()
         reason = self.design.edit_refusal(entity, system, current)
         if system in self.down:
             reason = f"{system} is unavailable (outage): the save failed"
-        if (
-            reason is None
-            and row is not None
-            and opened_row_version is not None
-            and system in self.local_version_check
-            and row.row_version != opened_row_version
-        ):
-            if self.design.local_check_level == "row":
-                reason = (f"UpdateConflict: {entity} {key} changed in {system} since the form "
-                          f"was opened (row version {opened_row_version} -> {row.row_version})")
-            else:
-                moved = [f for f in fields if f in row.fields
-                         and (row.fields[f][1],) != tuple(write.base.get(f, ()))]
-                if moved:
-                    reason = (f"UpdateConflict: {', '.join(moved)} of {entity} {key} changed in "
-                              f"{system} since the form was opened")
-        if reason is None and self.concurrency.mode == "lease_lock":
-            reason = self.leases.refusal(lease, entity, key, actor, now_s,
-                                         self.concurrency.fencing)
+        if reason is None and row is not None and opened_row_version is not None:
+            reason = self._local_version_refusal(write, row, opened_row_version)
+        if reason is None:
+            reason = self.rule.refusal(lease, entity, key, write.actor, write.time_s)
         if reason is None:
             reason = self._live_refusal(system, entity, live_delay_s, transaction_records)
-        self.last_refusal = reason
-        if reason is not None:
-            emit({"t": now_s, "kind": "reject", "write_id": write_id, "system": system,
-                  "entity": entity, "key": key, "reason": reason})
+        return reason
+
+    def _local_version_refusal(self, write: Write, row: Row,
+                               opened_row_version: int) -> str | None:
+        """Operations checks RecVersion: a form saved after the row changed fails."""
+        system, entity, key = write.system, write.entity, write.key
+        if system not in self.local_version_check or row.row_version == opened_row_version:
             return None
-        if self.concurrency.mode == "field_merge":
-            self.stamps[write_id] = self._tick_clock(system, now_s)
-        elif self.concurrency.mode == "lww_clock":
-            self.stamps[write_id] = (now_s + self.design.clock_skew_s.get(system, 0.0), 0,
-                                     system)
-        versions = {f: (v, write_id) for f, v in fields.items()}
-        outcome = replica.apply(entity, key, versions, writelog)
-        self._emit_apply(now_s, system, entity, key, "user", outcome)
-        if outcome.changed:
-            self._propagate(system, entity, key, now_s, write_id, hops=0, came_from=None,
-                            changed=outcome.changed)
-        return write
+        if self.design.local_check_level == "row":
+            return (f"UpdateConflict: {entity} {key} changed in {system} since the form "
+                    f"was opened (row version {opened_row_version} -> {row.row_version})")
+        moved = [f for f in write.fields if f in row.fields
+                 and (row.fields[f][1],) != tuple(write.base.get(f, ()))]
+        if moved:
+            return (f"UpdateConflict: {', '.join(moved)} of {entity} {key} changed in "
+                    f"{system} since the form was opened")
+        return None
 
     # ------------------------------------------------- live and queued maps
 
@@ -209,19 +225,6 @@ class Integration:
         n = self._counters.get(prefix, 0) + 1
         self._counters[prefix] = n
         return f"{prefix}-{n}"
-
-    def _tick_clock(self, system: str, now_s: float,
-                    seen: tuple[float, int] | None = None) -> tuple[float, int, str]:
-        """Hybrid logical clock of ``system``: physical time with skew, logical counter."""
-        physical = now_s + self.design.clock_skew_s.get(system, 0.0)
-        wall, logical = self._hlc.get(system, (float("-inf"), 0))
-        candidates = [(physical, -1), (wall, logical)]
-        if seen is not None:
-            candidates.append(seen)
-        top = max(c[0] for c in candidates)
-        logical = max((c[1] for c in candidates if c[0] == top), default=-1) + 1
-        self._hlc[system] = (top, logical)
-        return (top, logical, system)
 
     def _propagate(self, system: str, entity: str, key: str, now_s: float, cause: str | None,
                    hops: int, came_from: str | None,
@@ -256,9 +259,7 @@ class Integration:
             message = Message(self._next("M"), name, entity, key, system, spec.target,
                               versions, cause, hops + 1, now_s)
             self.in_flight += 1
-            if self.concurrency.mode == "lease_lock":
-                mark = (entity, key)
-                self.leases.in_flight[mark] = self.leases.in_flight.get(mark, 0) + 1
+            self.rule.sent(message)
             self.emit({"t": now_s, "kind": "send", "message_id": message.message_id,
                        "map": name, "entity": entity, "key": key, "source": system,
                        "target": spec.target, "cause": cause, "hops": message.hops,
@@ -301,168 +302,130 @@ class Integration:
 
     def _settle(self, message: Message) -> None:
         self.in_flight -= 1
-        if self.concurrency.mode == "lease_lock":
-            mark = (message.entity, message.key)
-            left = self.leases.in_flight.get(mark, 0) - 1
-            if left > 0:
-                self.leases.in_flight[mark] = left
-            else:
-                self.leases.in_flight.pop(mark, None)
+        self.rule.settled(message)
 
-    def deliver(self, message: Message, now_s: float) -> str:
+    def deliver(self, message: Message, now_s: float) -> DeliveryOutcome:
         """Apply a queued message at its target under the design's concurrency rule.
 
-        Returns the outcome: ``applied``, ``unchanged``, ``stale`` (every version is
-        one the target already superseded: skipped, not retried), ``conflict`` (queued
-        for a person, or rejected because the target is the primary), ``merged``
-        (field-merge kept some fields and surfaced the rest).
+        Returns the outcome (:class:`~models.events.DeliveryOutcome`): ``applied``,
+        ``unchanged``, ``stale`` (every version is one the target already superseded:
+        skipped, not retried), ``conflict`` (queued for a person, or rejected because the
+        target is the primary), ``merged`` (field-merge kept some fields and surfaced the
+        rest), ``primary_wins``, or for a redelivery ``duplicate_ignored`` /
+        ``inserted_again``.
         """
         spec = self.design.maps[message.map_name]
-        if message.message_id in self._delivered and spec.apply_mode == "upsert":
-            # At-least-once transport, idempotent receiver: a redelivery changes nothing.
-            self.emit({"t": now_s, "kind": "redelivery", "message_id": message.message_id,
-                       "map": message.map_name, "outcome": "duplicate_ignored"})
-            return "duplicate_ignored"
         first = message.message_id not in self._delivered
+        if not first and spec.apply_mode == "upsert":
+            # At-least-once transport, idempotent receiver: a redelivery changes nothing.
+            return self._emit_redelivery(now_s, message, DeliveryOutcome.DUPLICATE_IGNORED)
         self._delivered.add(message.message_id)
         if first:
             self._settle(message)
-        mode = self.concurrency.mode
         target = self.replicas[message.target]
         row = target.row(message.entity, message.key)
         if spec.apply_mode == "insert" and row is not None:
-            # The planted bug: a receiver that inserts instead of upserting makes a second
-            # record with the same business key on every redelivery.
-            outcome = target.apply(message.entity, message.key, message.versions,
+            return self._insert_again(message, now_s, first)
+        delivery = self._compare(message, row, now_s)
+        decision = self.rule.judge(delivery)
+        changed = False
+        if decision.versions:
+            outcome = target.apply(message.entity, message.key, decision.versions,
                                    self.writelog)
-            outcome.created = True
-            outcome.changed.update({f: v[1] for f, v in message.versions.items()})
-            self._emit_apply(now_s, message.target, message.entity, message.key,
-                             f"{message.map_name}/{message.message_id}", outcome)
-            if not first:
-                self.emit({"t": now_s, "kind": "redelivery", "message_id": message.message_id,
-                           "map": message.map_name, "outcome": "inserted_again"})
-                return "inserted_again"
-            self.emit({"t": now_s, "kind": "deliver", "message_id": message.message_id,
-                       "map": message.map_name, "outcome": "applied"})
-            return "applied"
-        incoming = message.versions
-        writelog = self.writelog
-        unseen: list[tuple[str, str, str]] = []  # (field, target's write, incoming write)
-        superseded: set[str] = set()  # fields where the target holds a descendant already
+            if not spec.echo_suppression and row is not None:
+                # Home-made sync without loopback control rewrites every field it gets,
+                # which counts as a change and fires the sync again.
+                outcome.changed.update({f: v[1] for f, v in decision.versions.items()})
+            if outcome.changed:
+                changed = True
+                self._emit_apply(now_s, message.target, message.entity, message.key,
+                                 f"{message.map_name}/{message.message_id}", outcome)
+        result = decision.outcome
+        if result.wrote and not changed:
+            result = DeliveryOutcome.UNCHANGED
+        self.emit({"t": now_s, "kind": "deliver", "message_id": message.message_id,
+                   "map": message.map_name, "outcome": result.value})
+        if changed:
+            self._propagate(message.target, message.entity, message.key, now_s,
+                            message.cause, message.hops, came_from=message.source)
+        return result
+
+    def _emit_redelivery(self, now_s: float, message: Message,
+                         outcome: DeliveryOutcome) -> DeliveryOutcome:
+        self.emit({"t": now_s, "kind": "redelivery", "message_id": message.message_id,
+                   "map": message.map_name, "outcome": outcome.value})
+        return outcome
+
+    def _insert_again(self, message: Message, now_s: float, first: bool) -> DeliveryOutcome:
+        """The planted bug: a receiver that inserts instead of upserting makes a second
+        record with the same business key on every delivery of an existing one."""
+        outcome = self.replicas[message.target].apply(message.entity, message.key,
+                                                      message.versions, self.writelog)
+        outcome.created = True
+        outcome.changed.update({f: v[1] for f, v in message.versions.items()})
+        self._emit_apply(now_s, message.target, message.entity, message.key,
+                         f"{message.map_name}/{message.message_id}", outcome)
+        if not first:
+            return self._emit_redelivery(now_s, message, DeliveryOutcome.INSERTED_AGAIN)
+        self.emit({"t": now_s, "kind": "deliver", "message_id": message.message_id,
+                   "map": message.map_name, "outcome": DeliveryOutcome.APPLIED.value})
+        return DeliveryOutcome.APPLIED
+
+    def _compare(self, message: Message, row: Row | None, now_s: float) -> Delivery:
+        """Each incoming version against the target's, by ancestry (see :class:`Delivery`)."""
+        unseen: list[tuple[str, str, str]] = []
+        superseded: set[str] = set()
         newer_anywhere = row is None
         if row is not None:
-            for name, version in incoming.items():
+            is_ancestor = self.writelog.is_ancestor
+            for name, version in message.versions.items():
                 current = row.fields.get(name)
                 if current is None:
                     newer_anywhere = True
                     continue
                 if current[1] == version[1]:
                     continue
-                if writelog.is_ancestor(current[1], version[1], name):
+                if is_ancestor(current[1], version[1], name):
                     newer_anywhere = True
-                elif writelog.is_ancestor(version[1], current[1], name):
+                elif is_ancestor(version[1], current[1], name):
                     superseded.add(name)  # the target holds a descendant of this version
                 else:
                     newer_anywhere = True
                     unseen.append((name, current[1], version[1]))
-        via = f"{message.map_name}/{message.message_id}"
-        outcome_name = "applied"
-        apply_versions = incoming
-        if mode not in ("none", "lww_arrival") and superseded:
-            # Careful designs never move a field backwards: a version the target already
-            # superseded (a reordered or forwarded older message) is left out.
-            apply_versions = {name: version for name, version in incoming.items()
-                              if name not in superseded}
-        force = not spec.echo_suppression  # home-made sync without loopback control
-        if mode in ("primary_wins", "version_check", "field_merge") and not newer_anywhere:
-            outcome_name = "stale"
-            apply_versions = {}
-        elif unseen and mode == "primary_wins" and message.target == self.concurrency.primary:
-            # The primary keeps its own version of every field edited on both sides and
-            # records the conflict; the rest of the update still applies. (The FAQ says
-            # "the other side's update is rejected"; whether its other fields are kept is
-            # not documented. Rejecting them too would leave the sides diverged, since
-            # nothing re-sends them: the model keeps them, and says so here.)
-            self._conflict(now_s, message, unseen, "primary_wins")
-            clashing = {name for name, _, _ in unseen}
-            apply_versions = {n: v for n, v in apply_versions.items() if n not in clashing}
-            outcome_name = "conflict"
-        elif mode == "version_check" and (
-                unseen or (message.entity, message.key) in self._open_conflicts):
-            # One conflict per record at a time: a mismatch on a record that already has
-            # an open conflict joins it, so the resolver merges every version at once.
-            conflict = self._open_conflicts.get((message.entity, message.key))
-            if conflict is None:
-                conflict = Conflict(self._next("C"), message.target, message.entity,
-                                    message.key, {}, now_s, message.message_id)
-                self._open_conflicts[(message.entity, message.key)] = conflict
-                self.conflicts.append(conflict)
-                if self.on_conflict is not None:
-                    self.on_conflict(conflict)
-            conflict.joined.append(dict(incoming))
-            self._conflict(now_s, message, unseen, "queued", conflict.conflict_id)
-            outcome_name, apply_versions = "conflict", {}
-        elif mode == "field_merge" and row is not None:
-            apply_versions = {}
-            for name, version in incoming.items():
-                current = row.fields.get(name)
-                if current is None or writelog.is_ancestor(current[1], version[1], name):
-                    apply_versions[name] = version
-                elif any(u[0] == name for u in unseen):
-                    if self.stamps.get(version[1], (0, 0, "")) > self.stamps.get(current[1],
-                                                                                   (0, 0, "")):
-                        apply_versions[name] = version
-            if unseen:
-                self._conflict(now_s, message, unseen, "merged_by_stamp")
-                outcome_name = "merged"
-            seen = [self.stamps[v[1]][:2] for v in incoming.values() if v[1] in self.stamps]
-            if seen:
-                self._tick_clock(message.target, now_s, max(seen))
-        if mode == "lww_clock" and row is not None:
-            # Wall-clock last-writer-wins per field, ancestry ignored: no conflict record.
-            none = (float("-inf"), 0, "")
-            apply_versions = {
-                name: version for name, version in incoming.items()
-                if name not in row.fields
-                or self.stamps.get(version[1], none) > self.stamps.get(row.fields[name][1], none)}
-        changed = False
-        if apply_versions:
-            if force and row is not None:
-                # Home-made sync without loopback control rewrites every field it gets,
-                # which counts as a change and fires the sync again.
-                outcome = target.apply(message.entity, message.key, apply_versions, writelog)
-                outcome.changed.update({f: v[1] for f, v in apply_versions.items()})
-            else:
-                outcome = target.apply(message.entity, message.key, apply_versions, writelog)
-            if outcome.changed:
-                changed = True
-                self._emit_apply(now_s, message.target, message.entity, message.key, via,
-                                 outcome)
-        if outcome_name == "applied" and not changed:
-            outcome_name = "unchanged"
-        if outcome_name == "applied" and unseen and mode == "primary_wins":
-            outcome_name = "primary_wins"  # the non-primary side takes the primary's fields
-        self.emit({"t": now_s, "kind": "deliver", "message_id": message.message_id,
-                   "map": message.map_name, "outcome": outcome_name})
-        if changed:
-            self._propagate(message.target, message.entity, message.key, now_s,
-                            message.cause, message.hops, came_from=message.source)
-        return outcome_name
+        return Delivery(message, now_s, row, unseen, superseded, newer_anywhere)
 
-    def _conflict(self, now_s: float, message: Message, unseen: list[tuple[str, str, str]],
-                  resolution: str, conflict_id: str | None = None) -> None:
+    # ------------------------------------------------------------ conflicts
+
+    def record_conflict(self, delivery: Delivery, resolution: ConflictResolution,
+                        conflict_id: str | None = None) -> None:
         """Record detected concurrent versions. Both sides of a crossing pair detect the
         same conflict; it keeps one id (from its pair of writes) so it counts once."""
-        for field, theirs, ours in unseen:
+        message = delivery.message
+        for field, theirs, ours in delivery.unseen:
             pair = (message.entity, message.key, field, frozenset((theirs, ours)))
             cid = conflict_id or self._pair_ids.get(pair)
             if cid is None:
                 cid = self._pair_ids[pair] = self._next("C")
-            self.emit({"t": now_s, "kind": "conflict", "conflict_id": cid,
+            self.emit({"t": delivery.now_s, "kind": "conflict", "conflict_id": cid,
                        "system": message.target, "entity": message.entity, "key": message.key,
-                       "field": field, "write_ids": [theirs, ours], "resolution": resolution,
-                       "message_id": message.message_id})
+                       "field": field, "write_ids": [theirs, ours],
+                       "resolution": resolution.value, "message_id": message.message_id})
+
+    def has_open_conflict(self, entity: str, key: str) -> bool:
+        return (entity, key) in self._open_conflicts
+
+    def queue_conflict(self, delivery: Delivery) -> Conflict:
+        """The record's open conflict, opened (and handed to ``on_conflict``) if none."""
+        message = delivery.message
+        conflict = self._open_conflicts.get((message.entity, message.key))
+        if conflict is None:
+            conflict = Conflict(self._next("C"), message.target, message.entity,
+                                message.key, {}, delivery.now_s, message.message_id)
+            self._open_conflicts[(message.entity, message.key)] = conflict
+            self.conflicts.append(conflict)
+            if self.on_conflict is not None:
+                self.on_conflict(conflict)
+        return conflict
 
     def resolve(self, conflict: Conflict, now_s: float, actor: str, role: str) -> Write | None:
         """A person resolves a queued conflict with a merge write that saw both sides.

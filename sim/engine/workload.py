@@ -709,7 +709,7 @@ def user_process(env, world, user: User):
     counts = world.metrics.counts
     mean_gap_s = 1.0 / user.rate_per_s
     log_median = float(np.log(user.form_median_s))
-    locking = integ.concurrency.mode == "lease_lock"
+    locking = integ.rule.uses_leases
     while True:
         start = user.calendar.advance(env.now, float(rng.exponential(mean_gap_s)))
         if start >= end_s:
@@ -756,7 +756,7 @@ def scripted_process(env, world, action, actor: str):
                  else None, row_version)]
     rng = world.streams.get(f"script:{actor}")
     leases = None
-    if integ.concurrency.mode == "lease_lock":
+    if integ.rule.uses_leases:
         leases, plan = yield from acquire_leases(env, world, actor, action.system, plan, rng)
         if leases is None:
             world.open_forms -= 1
