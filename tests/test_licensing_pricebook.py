@@ -270,3 +270,37 @@ def test_an_unknown_era_or_missing_file_is_a_clear_error(tmp_path):
     bad.write_text("- just\n- a list\n")
     with pytest.raises(PriceBookError, match=r"a price book is a mapping"):
         load_price_book(bad)
+
+
+# ---- where price books come from ---------------------------------------------------------
+
+
+def test_the_licensing_model_reads_no_files_and_imports_neither_yaml_nor_sim():
+    """Price books are data passed in: only sim.scenario.pricebooks reads the files."""
+    import ast
+
+    package = Path(__file__).resolve().parent.parent / "models" / "licensing"
+    modules = sorted(package.glob("*.py"))
+    assert len(modules) >= 6
+    for module in modules:
+        tree = ast.parse(module.read_text(encoding="utf-8"))
+        imported = {alias.name.split(".")[0] for node in ast.walk(tree)
+                    if isinstance(node, ast.Import) for alias in node.names}
+        imported |= {(node.module or "").split(".")[0] for node in ast.walk(tree)
+                     if isinstance(node, ast.ImportFrom)}
+        assert not imported & {"yaml", "pathlib", "sim", "simpy", "os", "io"}, module.name
+        calls = {getattr(node.func, "attr", getattr(node.func, "id", None))
+                 for node in ast.walk(tree) if isinstance(node, ast.Call)}
+        assert not calls & {"read_text", "read_bytes", "open"}, module.name
+
+
+def test_every_named_book_is_found_through_one_function(tmp_path, monkeypatch):
+    """Redirecting sim.catalogue.price_book_file moves load_price_book with it, and the
+    file is read by sim.scenario.pricebooks (its name becomes the book's source)."""
+    import sim.catalogue as catalogue
+
+    copy = tmp_path / "current.yaml"
+    copy.write_text(price_book_file("current").read_text().replace("title: ", "title: moved ", 1))
+    monkeypatch.setattr(catalogue, "price_book_file", lambda era: copy)
+    book = catalogue.load_price_book("current")
+    assert book.title.startswith("moved ") and book.source == str(copy)

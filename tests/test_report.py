@@ -17,7 +17,7 @@ from conftest import ROOT
 
 from models.licensing import RoleNeed, cost_roles
 from sim.catalogue import load_price_book
-from sim.engine.licences import role_required_rights
+from sim.engine.licence_enforcement import role_required_rights
 from sim.reporting.licensing_report import (
     REQUESTS_PER_SAVE,
     add_report_parser,

@@ -22,7 +22,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # models.licensing imports yaml and pydantic; load it only when asked
+if TYPE_CHECKING:  # models.licensing imports pydantic; load it only when asked
     from models.licensing import PriceBook
 
 #: The price-book eras shipped with the package (``licensing: {price_book: ERA}``).
@@ -76,11 +76,11 @@ def load_price_book(
     the package) or a YAML file of the same schema. A relative file path is taken relative
     to ``near`` (a scenario's folder) when given, else to the working directory.
 
-    The remaining arguments are :func:`models.licensing.load_price_book`'s (which reads
-    one file and knows nothing of where the catalogue lives).
+    The remaining arguments are :func:`sim.scenario.pricebooks.read_price_book`'s (which
+    reads one file and knows nothing of where the catalogue lives).
     """
     from models.licensing import PriceBookError
-    from models.licensing import load_price_book as load_file
+    from sim.scenario.pricebooks import read_price_book as load_file
 
     if isinstance(era_or_path, str) and era_or_path in ERAS:
         path = price_book_file(era_or_path)

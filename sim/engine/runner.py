@@ -39,7 +39,7 @@ import yaml
 from sim import __version__
 from sim.engine.faults import fault_process, swarm_faults
 from sim.engine.history import HistoryRecorder
-from sim.engine.licences import entitlement_metrics
+from sim.engine.licence_enforcement import entitlement_metrics
 from sim.engine.transport import Courier, batch_schedule
 from sim.engine.workload import (
     build_users,

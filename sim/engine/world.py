@@ -45,7 +45,7 @@ class Streams:
 
 def _licence_gate(scenario: Scenario):
     """A gate when some role's licences are fixed by the scenario, else None."""
-    from sim.engine.licences import LicenceGate
+    from sim.engine.licence_enforcement import LicenceGate
 
     roles = scenario.spec.roles
     fixed = {name: tuple(role.licences) for name, role in roles.items()

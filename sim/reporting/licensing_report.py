@@ -13,10 +13,10 @@ luck), checks each history, prices each option's licences, and writes a report.
 What is measured, per option
 ----------------------------
 - **Licence cost**: the rights each role needs follow from its actions and the design
-  (:func:`sim.engine.licences.role_required_rights`). A role whose licences the option fixes
-  (``licences: [...]``) is priced as given, and flagged when those licences do not grant
-  what the role does or are not a valid set (Team Members next to Finance, for example);
-  every other role gets the cheapest compliant licences from
+  (:func:`sim.engine.licence_enforcement.role_required_rights`). A role whose licences
+  the option fixes (``licences: [...]``) is priced as given, and flagged when those
+  licences do not grant what the role does or are not a valid set (Team Members next to
+  Finance, for example); every other role gets the cheapest compliant licences from
   :func:`models.licensing.cost_roles`. Minimum seats (Finance today: 20) are counted over
   all roles, fixed ones included, and unused seats are paid at full price, as
   ``cost_roles`` does.
@@ -560,7 +560,7 @@ def license_option(scenario: Any, requests_per_user_per_day: Mapping[str, float]
         cost_roles,
         missing_rights,
     )
-    from sim.engine.licences import role_required_rights
+    from sim.engine.licence_enforcement import role_required_rights
 
     book = scenario.price_book
     requests = dict(requests_per_user_per_day or {})
@@ -1175,7 +1175,7 @@ def _report_data(scenario: Any, seeds: list[int], max_risk: float,
             "price_book": {
                 "era": book.era, "title": book.title, "as_of": str(book.as_of),
                 "licensing_model": book.licensing_model,
-                "file": _project_relative(book.path),
+                "file": _project_relative(Path(book.source) if book.source else None),
                 "billed_monthly": book.billed_monthly,
                 "billing_uplift_fraction": book.billing_uplift_fraction,
                 "requests_source": book.requests.source,

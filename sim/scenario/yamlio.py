@@ -9,7 +9,7 @@ carry a location path (``("roles", "sales_rep", "headcount")``), which we look u
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -149,16 +149,19 @@ def _pydantic_message(error: dict[str, Any]) -> str:
 
 
 def validation_error(
-    exc: ValidationError, linemap: LineMap, prefix: PathKey = ()
+    exc: ValidationError, linemap: LineMap, prefix: PathKey = (),
+    label: Callable[[PathKey], str] | None = None,
 ) -> InputError:
     """Turn a pydantic error into an :class:`InputError`: one line per problem.
 
     Paths are cleaned of pydantic's internal union tags so they read like the file.
+    ``label(path)`` may add a word after the path (``skus[3].min_seats (SKU finance)``).
     """
     messages = []
     for error in exc.errors():
         loc = prefix + tuple(p for p in error["loc"] if not _is_union_tag(p))
-        messages.append(f"{linemap.where(loc)}: {format_path(loc)}: {_pydantic_message(error)}")
+        named = format_path(loc) + (label(loc) if label is not None else "")
+        messages.append(f"{linemap.where(loc)}: {named}: {_pydantic_message(error)}")
     # Deduplicate while keeping order: unions can report one problem several times.
     unique = list(dict.fromkeys(messages))
     return InputError("\n".join(unique))

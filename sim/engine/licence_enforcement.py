@@ -1,5 +1,8 @@
-"""Licences in the simulation: what each role needs, what it holds, what happens when it
-tries something its licences do not allow.
+"""Licence enforcement during a run: what each role needs, what it holds, what happens
+when it tries something its licences do not allow, and its requests against entitlements.
+
+``models.licensing`` says what licences grant and cost (pure rules and prices); this
+module applies them to simulated people.
 
 The rights a role **needs** follow from its actions and the design: an action that saves
 an entity in a system needs ``write`` there, but only if the design lets users save that
