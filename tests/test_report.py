@@ -18,7 +18,7 @@ from conftest import ROOT
 from models.licensing import RoleNeed, cost_roles
 from sim.catalogue import load_price_book
 from sim.engine.licence_enforcement import role_required_rights
-from sim.reporting.licensing_report import (
+from sim.reporting.licensing import (
     REQUESTS_PER_SAVE,
     add_report_parser,
     compare_options,
@@ -207,7 +207,7 @@ def test_fixed_licences_are_priced_as_given_base_plus_attach_and_min_seats_count
     path = write_scenario(tmp_path, text)
     scenario = load_scenario(path)
     (built,) = load_options(scenario)
-    from sim.reporting.licensing_report import license_option
+    from sim.reporting.licensing import license_option
 
     costing = license_option(built.scenario)
     controller = next(r for r in costing.roles if r.role == "credit_controller")
@@ -329,7 +329,11 @@ def test_the_recommendation_is_the_cheapest_option_under_the_threshold():
     text = " ".join(result["reasons"])
     assert "cheap-risky would save $50 a month ($600 a year)" in text
     assert "9.0 writes per 1,000 at risk, about 40 a month" in text
-    assert "dear-safe is safer still" in text and "dominated costs $170 a month more" in text
+    assert ("The next option under the threshold, dear-safe, costs $150 a month more (0.0 per"
+            " 1,000 at risk)") in text
+    assert "dominated costs $170 a month more" in text
+    told = [reason for reason in result["reasons"] if "dear-safe" in reason]
+    assert len(told) == 1, "the runner-up is told once, not repeated"
 
 
 def test_without_an_option_under_the_threshold_the_safest_is_chosen_and_the_trade_off_told():
@@ -432,7 +436,7 @@ def test_a_failed_write_leaves_the_previous_report_and_no_half_folder(small, tmp
     out = tmp_path / "out"
     write_report(comparison, out)
     before = (out / "report.json").read_text()
-    monkeypatch.setattr("sim.reporting.licensing_report.render_html",
+    monkeypatch.setattr("sim.reporting.licensing.html.render_html",
                         lambda data: (_ for _ in ()).throw(RuntimeError("disk full")))
     with pytest.raises(RuntimeError, match="disk full"):
         write_report(comparison, out)
@@ -462,7 +466,7 @@ def test_p2c_report_json_prints_the_recommendation_and_writes_the_folder(tmp_pat
 
 
 def test_p2c_report_reads_bad_input_as_exit_2_through_main(tmp_path, capsys):
-    from sim.reporting.licensing_report import main
+    from sim.reporting.licensing import main
 
     assert main([str(tmp_path / "missing.yaml")]) == 2
     assert "no such file" in capsys.readouterr().err

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from test_report import SMALL, write_scenario
 
-from sim.reporting.licensing_report import compare_options, write_report
+from sim.reporting.licensing import compare_options, write_report
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 TIMEOUT_S = 90

@@ -178,25 +178,8 @@ def cost_roles(
     minimum = {sku.id: sku.min_seats for sku in book.skus if sku.min_seats > 1}
     capped_ids = sorted(minimum)
     ordinary = frozenset(sku.id for sku in book.skus if sku.id not in minimum)
-    candidates: dict[str, list[Assignment]] = {}
-    for name, need in needs.items():
-        found = []
-        for size in range(len(capped_ids) + 1):
-            for subset in itertools.combinations(capped_ids, size):
-                assignment = search(
-                    need.required,
-                    book,
-                    users_per_device=need.users_per_device,
-                    allowed=ordinary | frozenset(subset),
-                    forced=frozenset(subset),
-                )
-                if assignment is not None:
-                    found.append(assignment)
-        if not found:
-            raise NoCompliantAssignment(
-                f"role {name!r}: " + no_assignment_message(need.required, book)
-            )
-        candidates[name] = found
+    candidates = {name: _candidates(name, need, book, capped_ids, ordinary)
+                  for name, need in needs.items()}
 
     def role_cost(assignment: Assignment, need: RoleNeed) -> float:
         users = sum(line.price_usd_month for line in assignment.lines if line.held_as != "device")
@@ -244,6 +227,27 @@ def cost_roles(
         )
     _, padding, picks = best
     return _report(book, needs, picks, min_seats_policy, integration_requests_per_day)
+
+
+def _candidates(name: str, need: RoleNeed, book: PriceBook, capped_ids: Sequence[str],
+                ordinary: frozenset[str]) -> list[Assignment]:
+    """For one role, per subset B of the minimum-seat SKUs, the cheapest assignment
+    holding exactly B of them (see ``cost_roles``)."""
+    found = []
+    for size in range(len(capped_ids) + 1):
+        for subset in itertools.combinations(capped_ids, size):
+            assignment = search(
+                need.required,
+                book,
+                users_per_device=need.users_per_device,
+                allowed=ordinary | frozenset(subset),
+                forced=frozenset(subset),
+            )
+            if assignment is not None:
+                found.append(assignment)
+    if not found:
+        raise NoCompliantAssignment(f"role {name!r}: " + no_assignment_message(need.required, book))
+    return found
 
 
 def _padding_held_as(book: PriceBook, sku_id: str) -> HeldAs:

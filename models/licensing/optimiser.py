@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator
 
 from models.licensing.assignment import Assignment, assemble, licence_set_problems, preference
 from models.licensing.coverage import match_rights, reach_of
-from models.licensing.pricebook import COST_EPS_USD, PriceBook
+from models.licensing.pricebook import COST_EPS_USD, PriceBook, Sku
 from models.licensing.rights import Right
 
 
@@ -114,7 +114,38 @@ def search(
     device_options: list[Option] = [
         (sku.id, "device", book.price_usd_month(sku.id) / users_per_device) for sku in devices
     ]
-    starts: list[tuple[list[Option], list[Option]]] = []
+    starts = _starts(book, usable, forced, device_ids, users_per_device)
+    for chosen, options in starts:
+        held = [s for s, held_as, _ in chosen if held_as != "device"]
+        editions = {book.sku(s).edition for s in held}
+        if {"enterprise", "professional"} <= editions:
+            continue
+        if sum(1 for _, held_as, _ in chosen if held_as == "device") > 1:
+            continue
+        options = sorted(
+            options + [o for o in device_options if o[0] not in forced],
+            key=lambda option: (option[2], option[0]),
+        )
+        cost = sum(price for _, _, price in chosen)
+        if cost <= bound_usd_month():
+            grow(chosen, cost, options, 0)
+    return best[0] if best else None
+
+
+_Option = tuple[str, str, float]  # (sku id, held as, price for this user)
+
+
+def _starts(
+    book: PriceBook,
+    usable: list[Sku],
+    forced: frozenset[str],
+    device_ids: set[str],
+    users_per_device: float | None,
+) -> list[tuple[list[_Option], list[_Option]]]:
+    """Where the search begins: per possible base (in the standalone era: once) the
+    licences held from the start (the base and the forced ones) and the ones that may be
+    added (attaches, or standalone licences)."""
+    starts: list[tuple[list[_Option], list[_Option]]] = []
     if book.licensing_model == "base_attach":
         for base in usable:
             if base.kind != "user" or not base.base:
@@ -131,7 +162,7 @@ def search(
             }
             if not forced - {base.id} <= attachable | device_ids:
                 continue
-            chosen: list[Option] = [(base.id, "base", book.price_usd_month(base.id))]
+            chosen: list[_Option] = [(base.id, "base", book.price_usd_month(base.id))]
             chosen += [
                 _forced_option(book, s, "device" if s in device_ids else "attach", users_per_device)
                 for s in sorted(forced - {base.id})
@@ -155,21 +186,7 @@ def search(
             ]
             options = [(s, "standalone", book.price_usd_month(s)) for s in user_ids - forced]
             starts.append((chosen, options))
-    for chosen, options in starts:
-        held = [s for s, held_as, _ in chosen if held_as != "device"]
-        editions = {book.sku(s).edition for s in held}
-        if {"enterprise", "professional"} <= editions:
-            continue
-        if sum(1 for _, held_as, _ in chosen if held_as == "device") > 1:
-            continue
-        options = sorted(
-            options + [o for o in device_options if o[0] not in forced],
-            key=lambda option: (option[2], option[0]),
-        )
-        cost = sum(price for _, _, price in chosen)
-        if cost <= bound_usd_month():
-            grow(chosen, cost, options, 0)
-    return best[0] if best else None
+    return starts
 
 
 def _forced_option(

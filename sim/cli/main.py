@@ -322,7 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from sim.cli.schema import add_schema_parser
     from sim.cli.verify import add_verify_parser
-    from sim.reporting.licensing_report import add_report_parser
+    from sim.reporting.licensing import add_report_parser
     from sim.study.regression import add_check_parser
     from sim.study.sweep import add_sweep_parser
 

@@ -231,7 +231,7 @@ class ScenarioSpec(_Strict):
     swarm: Swarm | None = None
     options: list[dict[str, Any]] = Field(
         default_factory=list,
-        description="alternatives a report compares (validated by sim.reporting.licensing_report)")
+        description="alternatives a report compares (validated by sim.reporting.licensing)")
     expect: dict[str, Any] | None = Field(
         None, description="regression expectations (validated by sim/study/regression.py)")
 

@@ -1,0 +1,133 @@
+"""The charts (matplotlib, object API only: no pyplot global state)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+from typing import Any
+
+from sim.reporting.licensing.comparison import Comparison
+
+_COLOURS = {"front": "#1f5fa8", "other": "#8a8f98", "recommended": "#1a8a4a",
+            "excluded": "#c0392b", "threshold": "#d68910"}
+
+
+def _label(text: str) -> str:
+    """A user string made safe for matplotlib text (``$`` would start mathtext)."""
+    return text.replace("$", r"\$")
+
+
+def cost_risk_figure(data: Mapping[str, Any] | Comparison):
+    """Monthly cost against writes at risk per 1,000, the Pareto front as a step line,
+    the threshold dashed, the recommended option ringed; min-max over seeds as bars."""
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+
+    data = data.to_json() if isinstance(data, Comparison) else data
+    fig = Figure(figsize=(8.0, 4.8), dpi=100, layout="constrained")
+    ax = fig.add_subplot()
+    options = [o for o in data["options"] if o["row"]["risk_per_1000"] is not None]
+    front = sorted((o for o in options if o["on_front"]),
+                   key=lambda o: (o["row"]["cost_usd_month"], o["row"]["risk_per_1000"]))
+    if len(front) > 1:
+        ax.step([o["row"]["cost_usd_month"] for o in front],
+                [o["row"]["risk_per_1000"] for o in front], where="post",
+                color=_COLOURS["front"], linewidth=1.4, alpha=0.7, zorder=1)
+    for option in options:
+        x, y = option["row"]["cost_usd_month"], option["row"]["risk_per_1000"]
+        excluded = not option["compliant"] or bool(option["broken_promises"])
+        colour = (_COLOURS["excluded"] if excluded else
+                  _COLOURS["front"] if option["on_front"] else _COLOURS["other"])
+        spread = option.get("risk_range_per_1000")
+        if spread and spread[1] > spread[0]:
+            ax.errorbar([x], [y], yerr=[[y - spread[0]], [spread[1] - y]], fmt="none",
+                        ecolor=colour, elinewidth=1, capsize=3, zorder=2)
+        ax.scatter([x], [y], s=70, color=colour, marker="X" if excluded else "o", zorder=3)
+        if option["recommended"]:
+            ax.scatter([x], [y], s=330, facecolors="none", edgecolors=_COLOURS["recommended"],
+                       linewidths=2.2, zorder=4)
+        ax.annotate(_label(option["name"]), (x, y), xytext=(11, 7), textcoords="offset points",
+                    fontsize=9, color="#222222", zorder=5)
+    threshold = data["max_risk_per_1000"]
+    ax.axhline(threshold, color=_COLOURS["threshold"], linestyle="--", linewidth=1.2, zorder=0)
+    xs = [o["row"]["cost_usd_month"] for o in options] or [0.0]
+    ys = [o["row"]["risk_per_1000"] for o in options] or [0.0]
+    span_x = max(max(xs) - min(xs), max(xs) * 0.02, 1.0)
+    ax.set_xlim(min(xs) - 0.15 * span_x, max(xs) + 0.45 * span_x)
+    top = max(max(ys), threshold)
+    ax.set_ylim(-0.05 * max(top, 1.0), 1.15 * max(top, 1.0))
+    ax.set_xlabel("licence cost, US dollars per month")
+    ax.set_ylabel("writes at risk per 1,000 saves\n(lost + conflicting + abandoned)")
+    ax.xaxis.set_major_formatter(lambda value, _: f"${value:,.0f}")
+    ax.grid(True, color="#e5e7eb", linewidth=0.8, zorder=0)
+    ax.set_axisbelow(True)
+    handles = [
+        Line2D([], [], marker="o", linestyle="-", color=_COLOURS["front"], label="Pareto front"),
+        Line2D([], [], marker="o", linestyle="", color=_COLOURS["other"], label="dominated"),
+        Line2D([], [], marker="X", linestyle="", color=_COLOURS["excluded"],
+               label="not compliant / broken promise"),
+        Line2D([], [], marker="o", linestyle="", markerfacecolor="none", markersize=13,
+               markeredgecolor=_COLOURS["recommended"], markeredgewidth=2,
+               label="recommended"),
+        Line2D([], [], linestyle="--", color=_COLOURS["threshold"],
+               label=f"threshold {threshold:g} per 1,000"),
+    ]
+    ax.legend(handles=handles, loc="upper right", fontsize=8, framealpha=0.9)
+    ax.set_title("Cost versus risk (lower left is better)", fontsize=11)
+    return fig
+
+
+def cost_breakdown_figure(data: Mapping[str, Any] | Comparison):
+    """Each option's monthly bill as a horizontal bar, split by role, unused minimum
+    seats and extra costs."""
+    from matplotlib.figure import Figure
+
+    data = data.to_json() if isinstance(data, Comparison) else data
+    options = data["options"]
+    roles = list(dict.fromkeys(r["role"] for o in options for r in o["licences"]["roles"]))
+    parts = [*roles, "unused minimum seats", "extra costs"]
+    palette = ["#1f5fa8", "#5b8fd1", "#2e8b57", "#7fbf7f", "#b8860b", "#d9a441", "#6a5acd",
+               "#9f94e0", "#8b4513", "#c08a5a"]
+    colours = {part: palette[i % len(palette)] for i, part in enumerate(roles)}
+    colours["unused minimum seats"] = "#c0c4cc"
+    colours["extra costs"] = "#c0392b"
+    fig = Figure(figsize=(8.0, 0.75 * len(options) + 1.6), dpi=100, layout="constrained")
+    ax = fig.add_subplot()
+    names = [_label(o["name"]) for o in options]
+    left = [0.0] * len(options)
+    for part in parts:
+        widths = []
+        for option in options:
+            licences = option["licences"]
+            if part == "unused minimum seats":
+                widths.append(licences["padding_usd_month"])
+            elif part == "extra costs":
+                widths.append(sum(e["usd_month"] for e in licences["extra_costs"]))
+            else:
+                widths.append(sum(r["cost_usd_month"] for r in licences["roles"]
+                                  if r["role"] == part))
+        if not any(widths):
+            continue
+        ax.barh(names, widths, left=left, color=colours[part], label=_label(part),
+                edgecolor="white", linewidth=0.6)
+        left = [a + b for a, b in zip(left, widths, strict=True)]
+    for i, total in enumerate(left):
+        ax.text(total, i, f"  ${total:,.0f}", va="center", fontsize=9)
+    ax.invert_yaxis()
+    ax.set_xlim(0, max(left + [1.0]) * 1.18)
+    ax.xaxis.set_major_formatter(lambda value, _: f"${value:,.0f}")
+    ax.set_xlabel("US dollars per month")
+    fig.legend(loc="outside lower center", ncol=4, fontsize=8, frameon=False)
+    ax.set_title("What each option's bill is made of", fontsize=11)
+    ax.grid(True, axis="x", color="#e5e7eb", linewidth=0.8)
+    ax.set_axisbelow(True)
+    return fig
+
+
+def figure_png(fig) -> bytes:
+    """A figure as PNG bytes, without the matplotlib version stamp (stable output)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=120, metadata={"Software": None})
+    return buffer.getvalue()
+
+

@@ -1,0 +1,80 @@
+"""The report page and the report folder, written all or nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from sim.reporting.licensing.charts import cost_breakdown_figure, cost_risk_figure, figure_png
+from sim.reporting.licensing.comparison import IMAGES, Comparison
+from sim.reporting.licensing.text import money, number
+from sim.scenario.yamlio import InputError
+
+TEMPLATE = "licensing_report.html.j2"
+
+
+def _environment():
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("sim.reporting", "templates"),
+        autoescape=True,  # every user-supplied string is escaped, whatever the file name
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["money"] = money
+    env.filters["num"] = number
+    env.filters["pct"] = lambda value: "-" if value is None else f"{100 * value:.0f}%"
+    return env
+
+
+def render_html(data: Mapping[str, Any]) -> str:
+    """The report page for ``data`` (a comparison's ``to_json()``)."""
+    return _environment().get_template(TEMPLATE).render(report=data)
+
+
+def write_report(comparison: Comparison | Mapping[str, Any], out_dir: Path | str) -> Path:
+    """Write ``index.html``, the charts and ``report.json`` into ``out_dir``, all or
+    nothing (a temporary folder beside it, renamed at the end). An existing ``out_dir``
+    is replaced only if it is empty or holds a previous report. Returns index.html."""
+    data = comparison.to_json() if isinstance(comparison, Comparison) else comparison
+    out = Path(out_dir)
+    if out.exists():
+        if not out.is_dir():
+            raise InputError(f"{out}: exists and is not a folder")
+        if any(out.iterdir()) and not (out / "report.json").is_file():
+            raise InputError(f"{out}: not empty and not a previous report; choose another "
+                             "--out (nothing was written)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    old = None
+    try:
+        staging.chmod(0o755)  # mkdtemp makes it private; a report is for sharing
+        (staging / IMAGES["cost_vs_risk"]).write_bytes(figure_png(cost_risk_figure(data)))
+        (staging / IMAGES["cost_breakdown"]).write_bytes(
+            figure_png(cost_breakdown_figure(data)))
+        (staging / "index.html").write_text(render_html(data), encoding="utf-8")
+        (staging / "report.json").write_text(
+            json.dumps(data, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
+            os.replace(out, old / "report")
+        os.replace(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        if old is not None and not out.exists():
+            os.replace(old / "report", out)  # put the previous report back
+        raise
+    finally:
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    return out / "index.html"
+
+

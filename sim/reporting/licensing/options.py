@@ -1,0 +1,190 @@
+"""Options: a scenario's ``options:`` validated with file:line errors and built into
+scenarios (one per option, role changes merged, the design applied)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from sim.scenario.yamlio import (
+    InputError,
+    LineMap,
+    PathKey,
+    format_path,
+    load_yaml,
+    validation_error,
+)
+
+
+class ExtraCost(BaseModel):
+    """A monthly cost that is not a licence (running a custom integration, say)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=120)
+    usd_month: float = Field(ge=0, allow_inf_nan=False)
+    note: str = ""
+
+
+class OptionSpec(BaseModel):
+    """One entry of a scenario's ``options:`` list.
+
+    ``design`` names a design (``scenarios/designs/<name>.yaml``, or a ``designs/``
+    folder beside the scenario); omitted, the scenario's own design is used. ``roles``
+    maps an existing role to the keys it changes (any key a role has); mappings are
+    merged into the role, lists and values replace it. ``extra_costs`` are added to the
+    option's monthly cost and listed separately.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=80)
+    description: str = ""
+    design: str | None = Field(None, min_length=1)
+    roles: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    extra_costs: list[ExtraCost] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Option:
+    """An option ready to run: its scenario has the role changes and the design applied."""
+
+    index: int
+    name: str
+    description: str
+    design: str
+    scenario: Any  # sim.scenario.spec.Scenario
+    roles: dict[str, dict[str, Any]] = field(default_factory=dict)
+    extra_costs: tuple[ExtraCost, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+def deep_merge(base: Any, override: Any) -> Any:
+    """Mappings merge key by key; anything else in ``override`` replaces ``base``."""
+    if isinstance(base, dict) and isinstance(override, dict):
+        merged = dict(base)
+        for key, value in override.items():
+            merged[key] = deep_merge(base[key], value) if key in base else copy.deepcopy(value)
+        return merged
+    return copy.deepcopy(override)
+
+
+def _option_linemap(linemap: LineMap, index: int, overrides: Mapping[str, Any]) -> LineMap:
+    """Lines for the merged scenario: a role key an option changed points at the option.
+
+    Errors that scenario validation finds in a merged role (a licence not in the price
+    book, an action in the wrong system) then name the line in the option that caused it.
+    """
+    merged = LineMap(linemap.file)
+    merged.lines = {path: line for path, line in linemap.lines.items()
+                    if not (path and path[0] == "options")}
+    prefix: PathKey = ("options", index, "roles")
+
+    def replace(path: tuple[str | int, ...], value: Any) -> None:
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                replace(path + (key,), inner)
+            return
+        target = ("roles",) + path
+        for old in [p for p in merged.lines if p[:len(target)] == target and p != target]:
+            del merged.lines[old]
+
+    for role, change in overrides.items():
+        replace((role,), change)
+    for path, line in linemap.lines.items():
+        if path[:3] == prefix and len(path) > 3:
+            merged.lines[("roles",) + path[3:]] = line
+    return merged
+
+
+def _known_designs(near: Path | None) -> set[str]:
+    """Design names an option may use: the catalogue, and ``designs/`` folders beside
+    the scenario (where ``sim.scenario.spec`` looks for them too)."""
+    from sim.study.compare import catalogue_names
+
+    names = set(catalogue_names())
+    for folder in ([near / "designs", near.parent / "designs"] if near is not None else []):
+        names |= {p.stem for p in folder.glob("*.yaml") if not p.stem.startswith("_")}
+    return names
+
+
+def load_options(scenario: Any, linemap: LineMap | None = None) -> list[Option]:
+    """The scenario's options, validated and built (raises :class:`InputError`).
+
+    ``linemap`` gives file lines for messages; by default the scenario file is read again
+    for them. A scenario without options gives one option: the scenario as written.
+    """
+    from sim.scenario.spec import Role, scenario_from_data
+    from sim.study.compare import design_variant
+
+    if linemap is None:
+        linemap = (load_yaml(scenario.path)[1] if scenario.path is not None
+                   else LineMap(f"scenario {scenario.name}"))
+    raw_options = scenario.raw.get("options") or []
+    if not raw_options:
+        return [Option(0, scenario.design.name, scenario.spec.description or "",
+                       scenario.design.name, scenario,
+                       notes=("the scenario lists no options: it is reported as written",))]
+    near = scenario.path.parent if scenario.path is not None else None
+    role_keys = set(Role.model_fields)
+    seen: dict[str, int] = {}
+    options = []
+    for index, raw in enumerate(raw_options):
+        where: PathKey = ("options", index)
+        if not isinstance(raw, dict):
+            raise linemap.error(where, "an option is a mapping: {name: ..., design: ..., "
+                                       "roles: {...}}")
+        try:
+            spec = OptionSpec.model_validate(raw)
+        except ValidationError as exc:
+            raise validation_error(exc, linemap, where) from None
+        if spec.name in seen:
+            raise linemap.error(where + ("name",), f"duplicate option name {spec.name!r} "
+                                                   f"(also options[{seen[spec.name]}])")
+        seen[spec.name] = index
+        for role, change in spec.roles.items():
+            if role not in scenario.spec.roles:
+                raise linemap.error(where + ("roles", role),
+                                    f"no role {role!r} in the scenario (roles: "
+                                    f"{', '.join(scenario.spec.roles)})")
+            unknown = sorted(key for key in change if key not in role_keys)
+            if unknown:
+                raise linemap.error(where + ("roles", role, unknown[0]),
+                                    f"unknown role key (keys: {', '.join(sorted(role_keys))})")
+        data = {key: copy.deepcopy(value) for key, value in scenario.raw.items()
+                if key != "options"}
+        roles = dict(data.get("roles") or {})
+        for role, change in spec.roles.items():
+            roles[role] = deep_merge(roles[role], change)
+        data["roles"] = roles
+        lines = _option_linemap(linemap, index, spec.roles)
+        try:
+            built = scenario_from_data(data, lines, near, scenario.path)
+        except InputError as exc:
+            raise InputError(f"{exc.message}\n  (in option {spec.name!r}, {format_path(where)})"
+                             ) from None
+        notes: list[str] = []
+        design_name = spec.design or scenario.design.name
+        if spec.design is not None:
+            known = _known_designs(near)
+            if spec.design not in known:
+                raise linemap.error(where + ("design",), f"unknown design {spec.design!r} "
+                                                         f"(known: {', '.join(sorted(known))})")
+            try:
+                variant = design_variant(built, spec.design)
+            except InputError as exc:
+                raise linemap.error(where + ("design",), exc.message) from None
+            built = built.with_design(variant.design)
+            notes += [f"scenario design override not applicable to {spec.design}: {item}"
+                      for item in variant.dropped]
+        options.append(Option(index, spec.name, spec.description, design_name, built,
+                              {role: dict(change) for role, change in spec.roles.items()},
+                              tuple(spec.extra_costs), tuple(notes)))
+    return options
+
+
