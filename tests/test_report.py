@@ -496,3 +496,108 @@ def test_the_committed_example_is_what_the_documented_command_produces_today():
     html = (EXAMPLE / "index.html").read_text(encoding="utf-8")
     for image in committed["images"].values():
         assert (EXAMPLE / image).is_file() and f'src="{image}"' in html
+
+
+# ------------------------------------------------- what a decision-maker reads (issue 15)
+
+
+def test_money_axes_start_at_zero_and_points_carry_their_delta_to_the_cheapest(small):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from sim.reporting.licensing import cost_risk_figure
+
+    data = small[1].to_json()
+    fig = cost_risk_figure(data)
+    FigureCanvasAgg(fig).draw()
+    ax = fig.axes[0]
+    assert ax.get_xlim()[0] == 0.0
+    assert [t.get_text() for t in ax.get_xticklabels()][0] == "$0"
+    cheapest = min(o["row"]["cost_usd_month"] for o in data["options"])
+    labels = {t.get_text().replace("\\$", "$").split("\n")[0]: t.get_text().replace("\\$", "$")
+              for t in ax.texts}
+    for entry in data["options"]:
+        delta = entry["row"]["cost_usd_month"] - cheapest
+        expected = f"(+${delta:,.0f})" if delta > 0.005 else "(cheapest)"
+        assert labels[entry["name"]].endswith(expected), labels[entry["name"]]
+
+
+def test_bill_breakdown_segments_carry_their_values(small):
+    from sim.reporting.licensing import cost_breakdown_figure
+
+    data = small[1].to_json()
+    fig = cost_breakdown_figure(data)
+    labels = {t.get_text() for t in fig.axes[0].texts}
+    for entry in data["options"]:
+        for role in entry["licences"]["roles"]:
+            if role["cost_usd_month"] >= 1000:
+                assert f"${role['cost_usd_month'] / 1000:.1f}k" in labels or \
+                    f"${role['cost_usd_month']:,.0f}" in labels, (entry["name"], role["role"])
+            elif role["cost_usd_month"] > 0:
+                assert f"${role['cost_usd_month']:,.0f}" in labels, (entry["name"], role["role"])
+
+
+BUILD = """    build: {one_off_usd: 36000, run_usd_year: 6000, amortise_years: 3,
+            basis: "estimate: 30 days at 1,200"}
+"""
+
+
+def test_build_and_run_costs_are_amortised_into_the_monthly_cost(tmp_path):
+    """36,000 over 3 years is 1,000 a month; 6,000 a year is 500 a month: +1,500."""
+    text = SMALL.replace("    design: readonly-workaround\n",
+                         "    design: readonly-workaround\n" + BUILD)
+    with_build = compare_options(write_scenario(tmp_path, text), seeds=1).to_json()
+    plain = compare_options(write_scenario(tmp_path, SMALL, "plain.yaml"), seeds=1).to_json()
+    built, before = option(with_build, "readonly"), option(plain, "readonly")
+    assert built["row"]["cost_usd_month"] == pytest.approx(before["row"]["cost_usd_month"] + 1500)
+    assert built["licences"]["build"]["one_off_usd_month"] == pytest.approx(1000)
+    assert built["licences"]["build"]["run_usd_month"] == pytest.approx(500)
+    assert built["row"]["licences_usd_month"] == before["row"]["licences_usd_month"]
+    html = render_html(with_build)
+    assert "spread over 3.0 years" in html and "estimate: 30 days at 1,200" in html
+
+
+CUSTOM = SMALL.replace("  - name: readonly\n    design: readonly-workaround\n",
+                       "  - name: merge\n    design: field-merge\n")
+
+
+def test_a_custom_design_without_build_cost_is_warned_beside_the_recommendation(tmp_path):
+    data = compare_options(write_scenario(tmp_path, CUSTOM), seeds=1).to_json()
+    merge = option(data, "merge")
+    assert merge["custom_design"] and merge["licences"]["build"] is None
+    assert option(data, "sales-licences")["custom_design"] is False
+    assert merge["warnings"] and "custom integration" in merge["warnings"][0]
+    rec = data["recommendation"]
+    assert (rec["warnings"] == merge["warnings"]) == (rec["option"] == "merge")
+    # Forced: the warning shows inside the recommendation box when merge is picked.
+    forced = dict(data, recommendation={**rec, "option": "merge",
+                                        "warnings": merge["warnings"]})
+    html = render_html(forced)
+    box = html[html.index('id="recommendation"'):html.index('id="options"')]
+    assert "Warning:" in box and "no build or run cost" in box
+    costed = CUSTOM.replace("    design: field-merge\n", "    design: field-merge\n" + BUILD)
+    again = compare_options(write_scenario(tmp_path, costed, "costed.yaml"), seeds=1).to_json()
+    assert option(again, "merge")["warnings"] == [] and again["recommendation"]["warnings"] == []
+
+
+def test_handoffs_and_refusals_are_explained_by_role_and_entity(small):
+    data = small[1].to_json()
+    for entry in data["options"]:
+        explained = entry["explained"]
+        handoffs = sum(r["count"] for r in explained if r["adds_to"] == "handoffs")
+        refusals = sum(r["count"] for r in explained if r["adds_to"].startswith("refusals"))
+        assert handoffs == pytest.approx(entry["row"]["handoffs"]), entry["name"]
+        assert refusals == pytest.approx(entry["row"]["refusals"]), entry["name"]
+    readonly = option(data, "readonly")
+    assert {(r["role"], r["entity"]) for r in readonly["explained"]
+            if r["kind"] == "handoffs"} <= {("credit_controller", "account")}
+    html = render_html(data)
+    assert 'href="#explained-2"' in html and 'id="explained-2"' in html
+
+
+def test_sources_link_to_a_page_shipped_with_the_report(small):
+    _, _, index = small
+    html = index.read_text(encoding="utf-8")
+    sources = (index.parent / "sources.html").read_text(encoding="utf-8")
+    links = re.findall(r'href="sources\.html#(src-\d+)"', html)
+    assert links and all(f'id="{anchor}"' in sources for anchor in set(links))
+    assert "LICENSING.md section 1" in sources

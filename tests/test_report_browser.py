@@ -133,3 +133,15 @@ def test_the_browser_checks_catch_a_missing_image_a_console_error_and_a_blank_pa
     png = tmp_path / "blank.png"
     run_browser(blank, tmp_path / "profile", f"--screenshot={png}", "--window-size=800,600")
     assert png.is_file() and not screenshot_is_not_blank(png)
+
+
+def test_the_money_axis_starts_at_zero_in_the_rendered_page(report_page, tmp_path):
+    """The cost-versus-risk figure element, as the browser renders it, says the money axis
+    starts at $0 (the mark is taken from the drawn chart's first tick label), and the
+    caption a reader sees says so and that labels carry the deltas."""
+    done = run_browser(report_page, tmp_path / "profile", "--dump-dom")
+    assert done.returncode == 0, done.stderr[-2000:]
+    dom = done.stdout
+    assert 'data-money-axis-from="0.0"' in dom and 'data-money-first-tick="$0"' in dom
+    assert "The cost\n  axis starts at $0" in dom or "axis starts at $0" in " ".join(dom.split())
+    assert "difference from the cheapest" in " ".join(dom.split())

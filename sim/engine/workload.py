@@ -651,7 +651,7 @@ def carry_out(env, world, actor: str, role: str, system: str, plan: Plan,
                            live_delay_s=live_delay_s, transaction_records=len(plan))
         refusal = integ.last_refusal
         if write is None and design.handoff is not None and refusal and "read-only" in refusal:
-            env.process(handoff_process(env, world, actor, save, rng))
+            env.process(handoff_process(env, world, actor, save, rng, role))
     for lease in lease_of.values():
         integ.release_lease(lease, env.now)
 
@@ -664,8 +664,10 @@ def licence_handoff(env, world, role: str, system: str, save: Save,
     colleague = world.licences.colleague(system, save.entity, exclude=role)
     if colleague is None or rng.random() < rules.give_up_probability:
         counts["licence_refusals"] += 1
+        counts[f"licence_refusals.{role}.{save.entity}"] += 1
         return
     counts["licence_handoffs"] += 1
+    counts[f"licence_handoffs.{role}.{save.entity}"] += 1
     delay_s = float(rules.median_delay_s * np.exp(rules.sigma * rng.standard_normal()))
     counts["licence_handoff_delay_s"] += delay_s
     yield env.timeout(delay_s)
@@ -677,15 +679,19 @@ def licence_handoff(env, world, role: str, system: str, save: Save,
                opened_row_version=row_version)
 
 
-def handoff_process(env, world, actor: str, save: Save, rng: np.random.Generator):
-    """readonly-workaround: the refused user asks a colleague who may edit it there."""
+def handoff_process(env, world, actor: str, save: Save, rng: np.random.Generator,
+                    role: str = "unknown"):
+    """readonly-workaround: the refused user asks a colleague who may edit it there.
+    Counted in total and per requesting role and entity (``handoffs.<role>.<entity>``)."""
     integ = world.integration
     handoff = integ.design.handoff
     counts = world.metrics.counts
     if rng.random() < handoff.give_up_probability:
         counts["handoffs_abandoned"] += 1
+        counts[f"handoffs_abandoned.{role}.{save.entity}"] += 1
         return
     counts["handoffs"] += 1
+    counts[f"handoffs.{role}.{save.entity}"] += 1
     delay_s = draw_s(handoff.delay, rng)
     counts["handoff_delay_s"] += delay_s
     yield env.timeout(delay_s)

@@ -7,7 +7,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from sim.reporting.licensing.comparison import Comparison
+from sim.reporting.licensing.text import money
 
+BUILD_PART = "build and run (amortised)"
 _COLOURS = {"front": "#1f5fa8", "other": "#8a8f98", "recommended": "#1a8a4a",
             "excluded": "#c0392b", "threshold": "#d68910"}
 
@@ -33,6 +35,7 @@ def cost_risk_figure(data: Mapping[str, Any] | Comparison):
         ax.step([o["row"]["cost_usd_month"] for o in front],
                 [o["row"]["risk_per_1000"] for o in front], where="post",
                 color=_COLOURS["front"], linewidth=1.4, alpha=0.7, zorder=1)
+    cheapest = min((o["row"]["cost_usd_month"] for o in options), default=0.0)
     for option in options:
         x, y = option["row"]["cost_usd_month"], option["row"]["risk_per_1000"]
         excluded = not option["compliant"] or bool(option["broken_promises"])
@@ -46,17 +49,19 @@ def cost_risk_figure(data: Mapping[str, Any] | Comparison):
         if option["recommended"]:
             ax.scatter([x], [y], s=330, facecolors="none", edgecolors=_COLOURS["recommended"],
                        linewidths=2.2, zorder=4)
-        ax.annotate(_label(option["name"]), (x, y), xytext=(11, 7), textcoords="offset points",
-                    fontsize=9, color="#222222", zorder=5)
+        delta = x - cheapest
+        tag = f"{money(x)}" + (f" (+{money(delta)})" if delta > 0.005 else " (cheapest)")
+        ax.annotate(_label(f"{option['name']}\n{tag}"), (x, y), xytext=(11, 7),
+                    textcoords="offset points", fontsize=9, color="#222222", zorder=5)
     threshold = data["max_risk_per_1000"]
     ax.axhline(threshold, color=_COLOURS["threshold"], linestyle="--", linewidth=1.2, zorder=0)
     xs = [o["row"]["cost_usd_month"] for o in options] or [0.0]
     ys = [o["row"]["risk_per_1000"] for o in options] or [0.0]
-    span_x = max(max(xs) - min(xs), max(xs) * 0.02, 1.0)
-    ax.set_xlim(min(xs) - 0.15 * span_x, max(xs) + 0.45 * span_x)
+    ax.set_xlim(0.0, max(max(xs), 1.0) * 1.45)  # money starts at zero; labels give deltas
     top = max(max(ys), threshold)
     ax.set_ylim(-0.05 * max(top, 1.0), 1.15 * max(top, 1.0))
-    ax.set_xlabel("licence cost, US dollars per month")
+    ax.set_xlabel("cost, US dollars per month (licences + build and run + extra); "
+                  "labels: + cost above the cheapest")
     ax.set_ylabel("writes at risk per 1,000 saves\n(lost + conflicting + abandoned)")
     ax.xaxis.set_major_formatter(lambda value, _: f"${value:,.0f}")
     ax.grid(True, color="#e5e7eb", linewidth=0.8, zorder=0)
@@ -85,12 +90,13 @@ def cost_breakdown_figure(data: Mapping[str, Any] | Comparison):
     data = data.to_json() if isinstance(data, Comparison) else data
     options = data["options"]
     roles = list(dict.fromkeys(r["role"] for o in options for r in o["licences"]["roles"]))
-    parts = [*roles, "unused minimum seats", "extra costs"]
+    parts = [*roles, "unused minimum seats", BUILD_PART, "extra costs"]
     palette = ["#1f5fa8", "#5b8fd1", "#2e8b57", "#7fbf7f", "#b8860b", "#d9a441", "#6a5acd",
                "#9f94e0", "#8b4513", "#c08a5a"]
     colours = {part: palette[i % len(palette)] for i, part in enumerate(roles)}
     colours["unused minimum seats"] = "#c0c4cc"
     colours["extra costs"] = "#c0392b"
+    colours[BUILD_PART] = "#e67e22"
     fig = Figure(figsize=(8.0, 0.75 * len(options) + 1.6), dpi=100, layout="constrained")
     ax = fig.add_subplot()
     names = [_label(o["name"]) for o in options]
@@ -101,6 +107,8 @@ def cost_breakdown_figure(data: Mapping[str, Any] | Comparison):
             licences = option["licences"]
             if part == "unused minimum seats":
                 widths.append(licences["padding_usd_month"])
+            elif part == BUILD_PART:
+                widths.append((licences.get("build") or {}).get("usd_month", 0.0))
             elif part == "extra costs":
                 widths.append(sum(e["usd_month"] for e in licences["extra_costs"]))
             else:
@@ -108,8 +116,12 @@ def cost_breakdown_figure(data: Mapping[str, Any] | Comparison):
                                   if r["role"] == part))
         if not any(widths):
             continue
-        ax.barh(names, widths, left=left, color=colours[part], label=_label(part),
-                edgecolor="white", linewidth=0.6)
+        bars = ax.barh(names, widths, left=left, color=colours[part], label=_label(part),
+                       edgecolor="white", linewidth=0.6)
+        scale = max(sum(r["cost_usd_month"] for r in o["licences"]["roles"])
+                    + o["licences"]["padding_usd_month"] for o in options) or 1.0
+        ax.bar_label(bars, labels=[_segment_label(w, scale) for w in widths],
+                     label_type="center", fontsize=7.5, color="white")
         left = [a + b for a, b in zip(left, widths, strict=True)]
     for i, total in enumerate(left):
         ax.text(total, i, f"  ${total:,.0f}", va="center", fontsize=9)
@@ -122,6 +134,29 @@ def cost_breakdown_figure(data: Mapping[str, Any] | Comparison):
     ax.grid(True, axis="x", color="#e5e7eb", linewidth=0.8)
     ax.set_axisbelow(True)
     return fig
+
+
+def _segment_label(width: float, scale: float) -> str:
+    """A segment's value, written inside it; thousands as ``$1.3k`` so narrow segments
+    still carry theirs (empty only for a zero segment)."""
+    if width <= 0:
+        return ""
+    if width >= 0.12 * scale:
+        return f"${width:,.0f}"
+    return f"${width / 1000:.1f}k" if width >= 1000 else f"${width:,.0f}"
+
+
+def money_axis(data: Mapping[str, Any]) -> dict[str, Any]:
+    """How the cost-versus-risk chart draws money: its axis from zero, with each point
+    labelled by its difference from the cheapest (what the page says under the chart)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = cost_risk_figure(data)
+    ax = fig.axes[0]
+    FigureCanvasAgg(fig).draw()
+    ticks = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+    low = ax.get_xlim()[0]
+    return {"from_usd": low, "first_tick": ticks[0] if ticks else "", "deltas_labelled": True}
 
 
 def figure_png(fig) -> bytes:

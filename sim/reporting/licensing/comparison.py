@@ -140,7 +140,8 @@ def compare_options(
         requests = {role: max(run.requests_per_user_per_day.get(role, 0.0) for run in runs)
                     for role in option.scenario.spec.roles}
         integration = max(run.integration_requests_per_day for run in runs)
-        licensing = license_option(option.scenario, requests, integration, option.extra_costs)
+        licensing = license_option(option.scenario, requests, integration,
+                                   option.extra_costs, option.build)
         results.append(OptionResult(option, runs, mean_figures(runs), licensing))
     data = _report_data(scenario, chosen, max_risk_per_1000, results)
     return Comparison(scenario, chosen, max_risk_per_1000, results, data["recommendation"],
@@ -202,6 +203,34 @@ def _licence_issues(roles: Sequence[Mapping[str, Any]]) -> list[str]:
     return issues
 
 
+def is_custom_design(design: Any) -> bool:
+    """A design no product provides, built as a custom integration. The design catalogue
+    marks these with ``exempt_from_operations_throttling: false`` (Operations throttles
+    custom integrations; Data Integrator and dual-write are exempt)."""
+    return not design.exempt_from_operations_throttling
+
+
+def _mean_explained(runs: Sequence[RunFigures]) -> list[dict[str, Any]]:
+    """Each explained count (kind, role, entity) as its mean over the seeds."""
+    total: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for run in runs:
+        for row in run.explained:
+            key = (row["kind"], row["role"], row["entity"])
+            entry = total.setdefault(key, {**row, "count": 0.0})
+            entry["count"] += row["count"] / len(runs)
+    return list(total.values())
+
+
+def _build_warning(option: Mapping[str, Any]) -> list[str]:
+    if not option["custom_design"] or option["licences"]["build"] is not None:
+        return []
+    return [f"{option['name']} uses {option['design']}, a custom integration (no product "
+            "provides it), but the option gives no build or run cost: its "
+            f"{money(option['row']['cost_usd_month'])} a month is licences only. Building and "
+            "running it is not free; give the option a build: {one_off_usd, run_usd_year, "
+            "amortise_years, basis} before relying on this comparison."]
+
+
 def _option_entry(result: OptionResult, days: float) -> dict[str, Any]:
     """One option as the report shows it (``on_front`` and ``recommended`` set later)."""
     option, figures, costing = result.option, result.figures, result.licensing
@@ -209,7 +238,9 @@ def _option_entry(result: OptionResult, days: float) -> dict[str, Any]:
     risk = figures["risk_per_1000"]
     per_month = (None if risk is None
                  else risk / 1000.0 * writes_per_day * WORKING_DAYS_PER_MONTH)
-    row = {"cost_usd_month": costing.cost_usd_month, "cost_usd_year": costing.cost_usd_year}
+    row = {"cost_usd_month": costing.cost_usd_month, "cost_usd_year": costing.cost_usd_year,
+           "licences_usd_month": costing.licences_usd_month,
+           "build_usd_month": costing.build["usd_month"] if costing.build else None}
     row.update({key: figures[key] for key in (
         "lost_per_1000", "conflicts_per_1000", "abandoned_per_1000", "risk_per_1000")})
     row["risk_per_month"] = per_month
@@ -222,6 +253,7 @@ def _option_entry(result: OptionResult, days: float) -> dict[str, Any]:
         "description": option.description,
         "design": option.design,
         "design_description": option.scenario.design.description,
+        "custom_design": is_custom_design(option.scenario.design),
         "role_changes": _role_changes(option.roles),
         "row": row,
         "risk_range_per_1000": [min(risks), max(risks)] if risks else None,
@@ -235,6 +267,7 @@ def _option_entry(result: OptionResult, days: float) -> dict[str, Any]:
         "notes": list(dict.fromkeys([*option.notes, *costing.notes,
                                      *(p for run in result.runs for p in run.problems)])),
         "handoffs_per_day": (figures["handoffs"] or 0.0) / days,
+        "explained": _mean_explained(result.runs),
     }
 
 
@@ -255,6 +288,7 @@ def _licences_entry(costing: LicenceCosting) -> dict[str, Any]:
         "padding_usd_month": costing.padding_usd_month,
         "licences_usd_month": costing.licences_usd_month,
         "extra_costs": costing.extra_costs,
+        "build": costing.build,
         "cost_usd_month": costing.cost_usd_month,
         "cost_usd_year": costing.cost_usd_year,
         "pool_requests_per_day": costing.pool_requests_per_day,
@@ -288,6 +322,7 @@ def _summary(option: Mapping[str, Any]) -> dict[str, Any]:
         "licence_issues": _licence_issues(option["licences"]["roles"]),
         "handoffs_per_day": option["handoffs_per_day"],
         "mean_handoff_delay_min": option["figures"]["mean_handoff_delay_min"],
+        "warnings": _build_warning(option),
     }
 
 
@@ -347,6 +382,8 @@ def _report_data(scenario: Any, seeds: list[int], max_risk: float,
                               for o in options])
     for i in front_idx:
         options[i]["on_front"] = True
+    for option in options:
+        option["warnings"] = _build_warning(option)
     recommendation = recommend([_summary(o) for o in options], max_risk)
     for option in options:
         option["recommended"] = option["name"] == recommendation["option"]
@@ -374,6 +411,8 @@ def _report_data(scenario: Any, seeds: list[int], max_risk: float,
             "dataverse_systems": list(DATAVERSE_SYSTEMS),
             "working_days_per_month": WORKING_DAYS_PER_MONTH,
             "risk": "lost + conflicting + abandoned edits per 1,000 accepted user saves",
+            "cost": "licences + build and run (one-off cost spread over the option's stated "
+                    "years, plus yearly running cost) + extra costs, per month",
             "staleness": "larger p95 propagation delay of account changes between Sales "
                          "and Operations",
         },

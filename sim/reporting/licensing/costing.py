@@ -17,7 +17,7 @@ from models.licensing import (
     missing_rights,
 )
 from sim.engine.licence_enforcement import role_required_rights
-from sim.reporting.licensing.options import ExtraCost
+from sim.reporting.licensing.options import BuildCost, ExtraCost
 from sim.scenario.yamlio import InputError
 
 
@@ -54,6 +54,7 @@ class LicenceCosting:
     padding_usd_month: float
     licences_usd_month: float
     extra_costs: list[dict[str, Any]]
+    build: dict[str, Any] | None
     cost_usd_month: float
     cost_usd_year: float
     compliant: bool
@@ -209,8 +210,10 @@ def _optimised_role(book: Any, name: str, role: Any, required: frozenset, chosen
 
 def license_option(scenario: Any, requests_per_user_per_day: Mapping[str, float] | None = None,
                    integration_requests_per_day: float = 0.0,
-                   extra_costs: Sequence[ExtraCost] = ()) -> LicenceCosting:
-    """Price an option's licences (see the package docstring for the rules)."""
+                   extra_costs: Sequence[ExtraCost] = (),
+                   build: BuildCost | None = None) -> LicenceCosting:
+    """Price an option: its licences (see the package docstring for the rules), its build
+    and run cost (the one-off part amortised over the stated years) and extra costs."""
     book = scenario.price_book
     requests = dict(requests_per_user_per_day or {})
     required = {name: role_required_rights(role, scenario.design)
@@ -228,14 +231,20 @@ def license_option(scenario: Any, requests_per_user_per_day: Mapping[str, float]
     licences = sum(seat["cost_usd_month"] for seat in seats)
     extras = [{"name": cost.name, "usd_month": cost.usd_month, "note": cost.note}
               for cost in extra_costs]
-    total = licences + sum(extra["usd_month"] for extra in extras)
+    built = None if build is None else {
+        "one_off_usd": build.one_off_usd, "run_usd_year": build.run_usd_year,
+        "amortise_years": build.amortise_years, "basis": build.basis,
+        "one_off_usd_month": build.one_off_usd / (12.0 * build.amortise_years),
+        "run_usd_month": build.run_usd_year / 12.0, "usd_month": build.usd_month}
+    total = (licences + sum(extra["usd_month"] for extra in extras)
+             + (built["usd_month"] if built else 0.0))
     pool = book.requests.tenant_pool
     pool_total = pool.base_requests_per_day + pool.per_base_licence_requests_per_day * base_licences
     if pool.max_requests_per_day is not None:
         pool_total = min(pool_total, pool.max_requests_per_day)
     return LicenceCosting(
         roles=roles, seats=seats, padding_usd_month=padding, licences_usd_month=licences,
-        extra_costs=extras, cost_usd_month=total, cost_usd_year=12.0 * total,
+        extra_costs=extras, build=built, cost_usd_month=total, cost_usd_year=12.0 * total,
         compliant=all(role.compliant for role in roles if role.headcount),
         pool_requests_per_day=float(pool_total),
         integration_requests_per_day=integration_requests_per_day, notes=notes)

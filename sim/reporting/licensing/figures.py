@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sim.reporting.licensing.options import Option
@@ -32,6 +32,7 @@ class RunFigures:
     broken_promises: list[str]
     examples: list[str]
     problems: list[str]
+    explained: list[dict[str, Any]] = field(default_factory=list)
 
 
 def working_days(duration_days: float) -> float:
@@ -120,6 +121,52 @@ def request_counts(events: Sequence[Mapping[str, Any]], headcounts: Mapping[str,
     return per_user, float(max(integration.values(), default=0))
 
 
+#: What each counted edit that did not happen as asked was, in the words of the report:
+#: ``(metric prefix, column it adds to, sentence)``.
+EXPLAINED = (
+    ("handoffs", "handoffs", "handed to a colleague: the design refused the save there"),
+    ("licence_handoffs", "handoffs",
+     "handed to a colleague: the user's licences do not allow the save"),
+    ("saves_rejected", "refusals", "refused by the system (read-only, a changed row, ...)"),
+    ("licence_refusals", "refusals and abandoned",
+     "never made: no licensed colleague took it over, or the user gave up"),
+    ("handoffs_abandoned", "abandoned", "never made: the user gave up the handoff"),
+)
+
+
+def explain_counts(metrics: Mapping[str, float], events: Sequence[Mapping[str, Any]]
+                   ) -> list[dict[str, Any]]:
+    """Handoffs, refusals and abandoned edits by the role that asked and the entity:
+    ``[{"kind", "adds_to", "what", "role", "entity", "count"}]``, largest first.
+
+    The engine counts handoffs and licence outcomes per ``<role>.<entity>``; refusals by
+    the system are read from the history (each ``reject`` names a write, whose ``write``
+    event names the role).
+    """
+    counted: Counter[tuple[str, str, str]] = Counter()
+    for kind, _, _ in EXPLAINED:
+        if kind == "saves_rejected":
+            continue
+        for key, value in metrics.items():
+            role, _, entity = key[len(kind) + 1:].partition(".")
+            if key.startswith(kind + ".") and entity and "." not in entity and value:
+                counted[(kind, role, entity)] += int(value)
+    role_of: dict[str, str] = {}
+    for event in events:
+        if event["kind"] == "write":
+            role_of[event["write_id"]] = event["role"]
+        elif event["kind"] == "reject":
+            role = role_of.get(event["write_id"], "unknown")
+            counted[("saves_rejected", role, event["entity"])] += 1
+    words = {kind: (adds_to, what) for kind, adds_to, what in EXPLAINED}
+    order = [kind for kind, _, _ in EXPLAINED]
+    return [{"kind": kind, "adds_to": words[kind][0], "what": words[kind][1], "role": role,
+             "entity": entity, "count": count}
+            for (kind, role, entity), count in sorted(
+                counted.items(), key=lambda item: (order.index(item[0][0]), -item[1],
+                                                   item[0][1], item[0][2]))]
+
+
 def run_option(option: Option, seed: int) -> RunFigures:
     """Run one option with one seed, check its history, and take its figures."""
     from sim.engine.runner import run_scenario
@@ -164,7 +211,8 @@ def run_option(option: Option, seed: int) -> RunFigures:
                       figures=figures_from_run(result.metrics, lost),
                       requests_per_user_per_day=per_user,
                       integration_requests_per_day=integration, invariants=invariants,
-                      broken_promises=broken, examples=examples, problems=problems)
+                      broken_promises=broken, examples=examples, problems=problems,
+                      explained=explain_counts(result.metrics, events))
 
 
 def mean_figures(runs: Sequence[RunFigures]) -> dict[str, float | None]:

@@ -16,6 +16,8 @@ from sim.reporting.licensing.text import money, number
 from sim.scenario.yamlio import InputError
 
 TEMPLATE = "licensing_report.html.j2"
+SOURCES_TEMPLATE = "licensing_sources.html.j2"
+SOURCES_PAGE = "sources.html"
 
 
 def _environment():
@@ -35,9 +37,40 @@ def _environment():
     return env
 
 
+def collect_sources(data: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every source the report quotes, once, with what rests on it: ``[{"id", "text",
+    "used_for": [...]}]``. The page links each source to its entry in ``sources.html``."""
+    found: dict[str, list[str]] = {}
+    prov = data["provenance"]
+    for price in prov["prices"]:
+        found.setdefault(price["source"], []).append(f"{price['name']}: price "
+                                                     f"{money(price['price_usd_month'])}")
+        if price["attach"]:
+            found.setdefault(price["attach"]["source"], []).append(
+                f"{price['name']}: attach price {money(price['attach']['price_usd_month'])}")
+    found.setdefault(prov["price_book"]["requests_source"], []).append("request limits")
+    for option in data["options"]:
+        build = option["licences"].get("build")
+        if build:
+            found.setdefault(build["basis"], []).append(f"{option['name']}: build and run cost")
+    return [{"id": f"src-{i + 1}", "text": text, "used_for": list(dict.fromkeys(uses))}
+            for i, (text, uses) in enumerate(found.items())]
+
+
 def render_html(data: Mapping[str, Any]) -> str:
     """The report page for ``data`` (a comparison's ``to_json()``)."""
-    return _environment().get_template(TEMPLATE).render(report=data)
+    from sim.reporting.licensing.charts import money_axis
+
+    sources = collect_sources(data)
+    ids = {source["text"]: source["id"] for source in sources}
+    return _environment().get_template(TEMPLATE).render(
+        report=data, axis=money_axis(data), source_id=ids, sources_page=SOURCES_PAGE)
+
+
+def render_sources(data: Mapping[str, Any]) -> str:
+    """``sources.html``: every source the report quotes, shipped beside it."""
+    return _environment().get_template(SOURCES_TEMPLATE).render(
+        report=data, sources=collect_sources(data))
 
 
 def write_report(comparison: Comparison | Mapping[str, Any], out_dir: Path | str) -> Path:
@@ -61,6 +94,7 @@ def write_report(comparison: Comparison | Mapping[str, Any], out_dir: Path | str
         (staging / IMAGES["cost_breakdown"]).write_bytes(
             figure_png(cost_breakdown_figure(data)))
         (staging / "index.html").write_text(render_html(data), encoding="utf-8")
+        (staging / SOURCES_PAGE).write_text(render_sources(data), encoding="utf-8")
         (staging / "report.json").write_text(
             json.dumps(data, indent=2, allow_nan=False) + "\n", encoding="utf-8")
         if out.exists():

@@ -31,14 +31,38 @@ class ExtraCost(BaseModel):
     note: str = ""
 
 
+class BuildCost(BaseModel):
+    """What building and running an option's integration costs, besides licences.
+
+    ``one_off_usd`` (design, build, test, go-live) is spread evenly over
+    ``amortise_years``; ``run_usd_year`` (hosting, monitoring, support) is paid every
+    year. Their monthly share is part of the option's monthly cost. ``basis`` says where
+    the figures come from: a quote, a source, or an estimate and how it was made.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    one_off_usd: float = Field(ge=0, allow_inf_nan=False)
+    run_usd_year: float = Field(ge=0, allow_inf_nan=False)
+    amortise_years: float = Field(3.0, gt=0, le=20, allow_inf_nan=False)
+    basis: str = Field(min_length=1)
+
+    @property
+    def usd_month(self) -> float:
+        """The monthly share: one-off cost over the amortisation period, plus running."""
+        return self.one_off_usd / (12.0 * self.amortise_years) + self.run_usd_year / 12.0
+
+
 class OptionSpec(BaseModel):
     """One entry of a scenario's ``options:`` list.
 
     ``design`` names a design (``scenarios/designs/<name>.yaml``, or a ``designs/``
     folder beside the scenario); omitted, the scenario's own design is used. ``roles``
     maps an existing role to the keys it changes (any key a role has); mappings are
-    merged into the role, lists and values replace it. ``extra_costs`` are added to the
-    option's monthly cost and listed separately.
+    merged into the role, lists and values replace it. ``build`` is the one-off and
+    yearly cost of building and running the integration (:class:`BuildCost`);
+    ``extra_costs`` are other monthly costs. Both are added to the option's monthly cost
+    and listed separately.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -47,6 +71,7 @@ class OptionSpec(BaseModel):
     description: str = ""
     design: str | None = Field(None, min_length=1)
     roles: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    build: BuildCost | None = None
     extra_costs: list[ExtraCost] = Field(default_factory=list)
 
 
@@ -61,6 +86,7 @@ class Option:
     scenario: Any  # sim.scenario.spec.Scenario
     roles: dict[str, dict[str, Any]] = field(default_factory=dict)
     extra_costs: tuple[ExtraCost, ...] = ()
+    build: BuildCost | None = None
     notes: tuple[str, ...] = ()
 
 
@@ -184,7 +210,7 @@ def load_options(scenario: Any, linemap: LineMap | None = None) -> list[Option]:
                       for item in variant.dropped]
         options.append(Option(index, spec.name, spec.description, design_name, built,
                               {role: dict(change) for role, change in spec.roles.items()},
-                              tuple(spec.extra_costs), tuple(notes)))
+                              tuple(spec.extra_costs), spec.build, tuple(notes)))
     return options
 
 
