@@ -50,7 +50,7 @@ def add_verify_parser(sub: Any) -> None:
                         help="draw a timeline PNG for each of the first N anomalies (needs --out)")
     verify.add_argument("--timeline-of", action="append", metavar="ID", default=[],
                         help="draw the timeline of every anomaly naming this write id or "
-                             "record key (e.g. W-operations-171, ACC-00012); repeat for "
+                             "record key (e.g. W-operations-165, ACC-00012); repeat for "
                              "several (needs --out)")
     verify.add_argument("--json", action="store_true", help="print one JSON object")
     verify.set_defaults(func=cmd_verify)

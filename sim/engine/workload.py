@@ -2,8 +2,9 @@
 
 Each user is one SimPy process (a generator taking ``env`` first, STYLE.md 2): during
 their role's working hours they start actions at the role's rates (a Poisson process
-per user), open a form (which fixes the *base* of their save: the versions they saw),
-keep it open for a drawn time, then save. The business flow runs through the actions:
+per user, independent of how long forms stay open: a user may have several forms open),
+open a form (which fixes the *base* of their save: the versions they saw), keep it open
+for a drawn time, then save. The business flow runs through the actions:
 
     Sales:       create/edit accounts and contacts, create quotes, convert a quote to an
                  order, edit and activate Draft orders, cancel Draft orders, bundles
@@ -708,14 +709,23 @@ def handoff_process(env, world, actor: str, save: Save, rng: np.random.Generator
 
 
 def user_process(env, world, user: User):
-    """One user's working week: act at the role's rates, in working hours, until the end."""
+    """One user's working week: actions arrive at the role's rates, in working hours.
+
+    Arrivals are a Poisson process in working time at the sum of the role's rates (an
+    exponential gap of working time after each arrival, so a gap that runs past the end
+    of the day goes on the next working morning), independent of how long forms stay
+    open: each arrival opens its form at once and runs as its own session
+    (:func:`form_session`), so a user may have several forms open at a time, as with
+    several browser tabs. The number of actions started is then Poisson with mean
+    ``rate x users x working hours`` whatever the form times (a user who waited for
+    each form to close before drawing the next gap would deliver fewer: the form time
+    would be lost from every gap).
+    """
     integ = world.integration
     rng = user.rng
     end_s = world.workload_end_s
     counts = world.metrics.counts
     mean_gap_s = 1.0 / user.rate_per_s
-    log_median = float(np.log(user.form_median_s))
-    locking = integ.rule.uses_leases
     while True:
         start = user.calendar.advance(env.now, float(rng.exponential(mean_gap_s)))
         if start >= end_s:
@@ -727,25 +737,32 @@ def user_process(env, world, user: User):
         system = user.action_systems[index]
         plan = action.plan(integ, system, rng, user.desk)
         counts[f"actions.{action.name}"] += 1
+        counts[f"actions_started.{user.role}"] += 1
         if not plan:
             counts["actions_idle"] += 1  # nothing to do (e.g. no Shipped order to invoice)
             continue
-        world.open_forms += 1
-        leases = None
-        if locking:
-            leases, plan = yield from acquire_leases(
-                env, world, user.actor, system, plan, rng,
-                replan=lambda action=action, system=system: action.plan(integ, system, rng,
-                                                                       user.desk))
-            if leases is None:
-                world.open_forms -= 1
-                continue
-        opened_s = env.now
-        hold_s = float(np.exp(log_median + user.form_sigma * rng.standard_normal()))
-        yield env.timeout(hold_s)
-        yield from carry_out(env, world, user.actor, user.role, system, plan, opened_s, rng,
-                             leases)
-        world.open_forms -= 1
+        env.process(form_session(env, world, user, action, system, plan))
+
+
+def form_session(env, world, user: User, action: ActionDef, system: str, plan: Plan):
+    """One form of one user, from opening (after any lease wait) to its saves."""
+    integ = world.integration
+    rng = user.rng
+    world.open_forms += 1
+    leases = None
+    if integ.rule.uses_leases:
+        leases, plan = yield from acquire_leases(
+            env, world, user.actor, system, plan, rng,
+            replan=lambda: action.plan(integ, system, rng, user.desk))
+        if leases is None:
+            world.open_forms -= 1
+            return
+    opened_s = env.now
+    hold_s = float(np.exp(np.log(user.form_median_s) + user.form_sigma * rng.standard_normal()))
+    yield env.timeout(hold_s)
+    yield from carry_out(env, world, user.actor, user.role, system, plan, opened_s, rng,
+                         leases)
+    world.open_forms -= 1
 
 
 def scripted_process(env, world, action, actor: str):
