@@ -69,7 +69,7 @@ def test_scheduler_without_dask_says_to_install_the_cluster_extra(monkeypatch, t
 
 
 @pytest.mark.parametrize("argv", [
-    ["verify", "reports/runs/x", "--out", "out dir", "--timeline-of", "W-operations-171",
+    ["verify", "reports/runs/x", "--out", "out dir", "--timeline-of", "W-operations-165",
      "--timeline-of", "ACC-00012"],
     ["verify", "h.jsonl.gz", "--only", "convergence", "--timeline", "3", "--out", "o",
      "--explain", "9"],

@@ -57,7 +57,7 @@ def test_the_seed_run_overwritten_credit_limit_shrinks_to_three_saves(tmp_path, 
     run = tmp_path / "seed"
     main(["run", str(ROOT / "scenarios" / "prospect_to_cash.yaml"), "--out", str(run)])
     out = tmp_path / "incident"
-    assert main(["shrink", str(run), "--anomaly", "W-operations-171", "--out", str(out)]) == 0
+    assert main(["shrink", str(run), "--anomaly", "W-operations-165", "--out", str(out)]) == 0
     text = capsys.readouterr().out
     assert "3 of the" in text
     _check_incident(out, "credit_controller-3", 95000)

@@ -97,7 +97,7 @@ def add_shrink_parser(sub: Any) -> None:
                     "timeline.png.")
     shrink.add_argument("run_dir", help="a run folder written by p2c run")
     shrink.add_argument("--anomaly", required=True, metavar="ID",
-                        help="a write id (W-operations-171) or record key (ACC-00012) "
+                        help="a write id (W-operations-165) or record key (ACC-00012) "
                              "that an anomaly of the run names")
     shrink.add_argument("--out", metavar="DIR",
                         help="where to write (default RUN_DIR/shrunk-<ID>)")

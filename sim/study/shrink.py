@@ -79,7 +79,7 @@ def _find_anomaly(report: Any, wanted: str) -> tuple[str, Any]:
             return name, anomaly
     kept = sum(len(v.anomalies) for v in report.verdicts.values())
     raise InputError(f"p2c shrink: the run has no anomaly naming {wanted!r} ({kept} "
-                     "anomalies kept; give a write id such as W-operations-171 or a "
+                     "anomalies kept; give a write id such as W-operations-165 or a "
                      "record key)")
 
 
