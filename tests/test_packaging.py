@@ -66,7 +66,8 @@ def test_a_relative_price_book_path_is_read_beside_the_scenario_not_in_the_worki
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
     scenario = load_scenario(path)
-    assert scenario.price_book.path.resolve() == (project / "books" / "negotiated.yaml").resolve()
+    assert Path(scenario.price_book.source).resolve() == (
+        project / "books" / "negotiated.yaml").resolve()
 
     # The same relative path present only under the working directory is not used.
     (elsewhere / "books").mkdir()
