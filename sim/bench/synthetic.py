@@ -24,6 +24,7 @@ and depends only on ``n_writes`` and ``seed``.
 from __future__ import annotations
 
 import gc
+import math
 import random
 import time
 from collections import deque
@@ -328,6 +329,14 @@ def floor_pass(events: Iterable[Event]) -> dict[str, dict[str, dict[str, dict[st
     return tables
 
 
+#: The least CPU time a size's passes should add up to, the most passes spent on reaching
+#: it, and the smallest difference of two passes believed (below it: "too short to
+#: measure", never a floor of 0.00 s).
+MIN_PASS_S = 0.3
+MAX_PASSES = 30
+RESOLUTION_S = 0.005
+
+
 def _cpu_and_wall(run: Callable[[], Any]) -> tuple[Any, float, float]:
     """``run()`` and its CPU and wall seconds, with the cyclic collector paused as the checker
     pauses it (so that the generation-only pass runs under the same conditions)."""
@@ -384,18 +393,26 @@ def bench_checker(
     ((3) - (1)) and ``over_floor_<n>`` (checker over floor); then ``ratio`` (checker CPU
     seconds of the largest size over the smallest), ``floor_ratio`` (the same for the
     floor), ``size_ratio`` and ``linear`` (ratio within 1.2 x size ratio, i.e. 12 for
-    100k -> 1M). With ``repeat`` > 1 the best of each pass counts.
+    100k -> 1M). With ``repeat`` > 1 the best of each pass counts; a size whose generation
+    takes under ``MIN_PASS_S`` is repeated until its passes add up to it (``passes_<n>``),
+    and a floor too small to tell from the generator's time is ``None`` ("too short to
+    measure"), as are the ratios computed from it.
     """
     results: dict[int, dict[str, Any]] = {}
-    exact: dict[int, tuple[float, float]] = {}
+    exact: dict[int, tuple[float, float | None]] = {}
     for n_writes in sizes:
         best_gen = best_gen_wall = best_total = best_total_wall = float("inf")
         best_floor = float("inf")
         events = 0
-        for _ in range(repeat):
+        passes = 0
+        wanted = repeat
+        while passes < wanted:
             _, gen_cpu, gen_wall = _cpu_and_wall(
                 lambda n=n_writes: deque(synthetic_history(n, seed), maxlen=0))
             best_gen, best_gen_wall = min(best_gen, gen_cpu), min(best_gen_wall, gen_wall)
+            if passes == 0:
+                # Small sizes: repeat until the passes add up to a measurable time.
+                wanted = max(repeat, min(MAX_PASSES, math.ceil(MIN_PASS_S / max(gen_cpu, 1e-6))))
             report, total_cpu, total_wall = _cpu_and_wall(
                 lambda n=n_writes: check_history(synthetic_history(n, seed)))
             best_total = min(best_total, total_cpu)
@@ -405,8 +422,11 @@ def bench_checker(
             _, floor_cpu, _ = _cpu_and_wall(
                 lambda n=n_writes: floor_pass(synthetic_history(n, seed)))
             best_floor = min(best_floor, floor_cpu)
+            passes += 1
         check_cpu = max(best_total - best_gen, 0.0)
-        floor_cpu = max(best_floor - best_gen, 1e-9)
+        floor_cpu: float | None = best_floor - best_gen
+        if floor_cpu < max(RESOLUTION_S, 0.02 * best_gen):
+            floor_cpu = None  # too short to measure beside the generator's own time
         results[n_writes] = {
             "seconds": round(check_cpu, 3),
             "generate_seconds": round(best_gen, 3),
@@ -414,22 +434,25 @@ def bench_checker(
             "wall_seconds": round(max(best_total_wall - best_gen_wall, 0.0), 3),
             "events": events,
             "us_per_event": round(1e6 * check_cpu / events, 3),
-            "floor_seconds": round(floor_cpu, 3),
-            "over_floor": round(check_cpu / floor_cpu, 2),
+            "floor_seconds": None if floor_cpu is None else round(floor_cpu, 3),
+            "over_floor": None if floor_cpu is None else round(check_cpu / floor_cpu, 2),
+            "passes": passes,
         }
         exact[n_writes] = (check_cpu, floor_cpu)
         gc.collect()
     smallest, largest = min(results), max(results)
     # Ratios of the unrounded seconds (small sizes round to a few milliseconds).
     ratio = exact[largest][0] / max(exact[smallest][0], 1e-9)
-    floor_ratio = exact[largest][1] / exact[smallest][1]
+    small_floor, large_floor = exact[smallest][1], exact[largest][1]
+    floor_ratio = (None if small_floor is None or large_floor is None
+                   else round(large_floor / small_floor, 3))
     size_ratio = largest / smallest
     flat: dict[str, Any] = {}
     for n_writes, figures in results.items():
         for name, value in figures.items():
             flat[f"{name}_{n_writes}"] = value
     flat["ratio"] = round(ratio, 3)
-    flat["floor_ratio"] = round(floor_ratio, 3)
+    flat["floor_ratio"] = floor_ratio
     flat["size_ratio"] = size_ratio
     flat["linear"] = ratio <= 1.2 * size_ratio
     return flat

@@ -69,16 +69,21 @@ def _check_files(checker):
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """Run one scenario under several designs with the same seed; print a table."""
-    from sim.engine.runner import check_run_folder, run_to_folder
+    import functools
+    import time
+
+    from sim.engine.runner import check_run_folder
     from sim.reporting.summary import table
     from sim.scenario.spec import load_scenario
     from sim.study.compare import (
         catalogue_names,
         default_out,
-        design_variant,
         headline,
         invariant_matrix,
+        map_designs,
+        run_design,
     )
+    from sim.study.executors import available_cores
 
     scenario = load_scenario(args.scenario)
     names = list(dict.fromkeys(args.design or [])) or catalogue_names()
@@ -88,24 +93,29 @@ def cmd_compare(args: argparse.Namespace) -> int:
     for name in names:
         if name not in known:
             raise InputError(f"unknown design {name!r} (known: {', '.join(known)})")
+    workers = getattr(args, "workers", None)
+    if workers is not None and workers < 1:
+        raise InputError("p2c compare: --workers must be >= 1")
+    workers = workers or available_cores()
     seed = scenario.spec.seed if args.seed is None else args.seed
     root = Path(args.out) if args.out else Path("reports") / "compare"
     for name in names:  # every run folder checked before the first run starts
         check_run_folder(default_out(root, scenario, name, seed))
     checker = _checker()
+    if not args.json and sys.stderr.isatty():
+        print(f"running {scenario.name} under {len(names)} design(s), "
+              f"{min(workers, len(names))} at a time ...", file=sys.stderr)
+    started = time.perf_counter()
+    done = map_designs(functools.partial(run_design, scenario, seed, root, checker is not None),
+                       names, workers)
+    wall_s = time.perf_counter() - started
     columns = []
     notes = []
-    for name in names:
-        variant = design_variant(scenario, name)
-        if variant.dropped:
-            notes.append(f"{name}: scenario overrides not applicable: "
-                         f"{', '.join(variant.dropped)}")
-        if not args.json and sys.stderr.isatty():
-            print(f"running {scenario.name} under {name} ...", file=sys.stderr)
-        result = run_to_folder(scenario.with_design(variant.design),
-                               default_out(root, scenario, name, seed), seed,
-                               finish=_check_files(checker))
+    for name, ((result, dropped), _timing) in done.items():
+        if dropped:
+            notes.append(f"{name}: scenario overrides not applicable: {', '.join(dropped)}")
         columns.append((name, result))
+    timings = {name: timing for name, (_, timing) in done.items()}
     figures = {name: headline(result) for name, result in columns}
     verdicts = {}
     failed = False
@@ -123,7 +133,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
             "metrics": {name: result.metrics for name, result in columns},
             "headline": figures, "invariants": verdicts,
             "trace_sha256": {name: result.trace_sha256 for name, result in columns},
-            "notes": notes, "failed": failed,
+            "notes": notes, "failed": failed, "wall_s": round(wall_s, 3),
+            "workers": min(workers, len(names)),
+            "design_wall_s": {name: round(t.wall_s, 3) for name, t in timings.items()},
+            "design_peak_rss_mb": {name: round(t.peak_rss_mb, 1)
+                                   for name, t in timings.items()},
         }, sort_keys=True))
         return EXIT_FAILED if failed else EXIT_OK
     if args.markdown:
@@ -140,6 +154,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
                 for inv in invariants]
         lines += ["", "Invariants (* = promised by the design; a promised violation fails):"]
         lines += table(rows, ["", *names])
+    lines += ["", f"Wall time {wall_s:.1f} s, {min(workers, len(names))} design(s) at a time; "
+              "each design: " + ", ".join(f"{name} {t.wall_s:.1f} s"
+                                          for name, t in timings.items())]
     lines += ["", *notes, f"Run folders under {root}/",
               f"Reproduce: p2c compare {args.scenario} --seed {seed} "
               + " ".join(f"--design {n}" for n in names)]
@@ -257,11 +274,17 @@ def cmd_replay(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from sim.bench.bench import bench_lines, run_bench
 
-    if args.users < 1 or args.days <= 0:
+    if (args.users is not None and args.users < 1) or (args.days is not None and args.days <= 0):
         raise InputError("p2c bench: --users must be >= 1 and --days > 0")
-    sizes = (100_000, 1_000_000) if not args.quick else (10_000, 100_000)
-    figures = run_bench(users=args.users, days=args.days, checker=not args.no_checker,
-                        checker_sizes=sizes, all_designs=not args.one_design)
+    if args.workers is not None and args.workers < 1:
+        raise InputError("p2c bench: --workers must be >= 1")
+    parts = {"model": args.model, "designs": args.week, "checker": args.checker}
+    if not any(parts.values()):
+        parts = dict.fromkeys(parts, True)
+    if args.no_checker:
+        parts["checker"] = False
+    figures = run_bench(users=args.users, days=args.days, quick=args.quick,
+                        workers=args.workers, **parts)
     if args.json:
         print(json.dumps(figures, sort_keys=True, default=str))
     else:
@@ -306,6 +329,9 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--out", help="folder for the run folders (default reports/compare)")
     compare.add_argument("--json", action="store_true",
                          help="print one JSON object (metrics, verdicts, trace hashes per design)")
+    compare.add_argument("--workers", type=int, metavar="N",
+                         help="designs run at a time, each in its own process "
+                              "(default: the available cores)")
     compare.add_argument("--markdown", action="store_true",
                          help="print the invariant x design table as Markdown (README)")
     compare.set_defaults(func=cmd_compare)
@@ -337,20 +363,28 @@ def build_parser() -> argparse.ArgumentParser:
     add_explore_parser(sub)
     add_shrink_parser(sub)
 
-    bench = sub.add_parser("bench", help="measure model overhead, scale and checker speed",
-                           description="Time one simulated day of a large organisation under "
-                                       "every design and the checker beside its floor; prints "
-                                       "the figures the README quotes.")
-    bench.add_argument("--users", type=int, default=1000, metavar="N",
-                       help="users in the scaled organisation (default 1000)")
-    bench.add_argument("--days", type=float, default=1.0, metavar="D",
-                       help="simulated working days per design (default 1)")
-    bench.add_argument("--no-checker", action="store_true", help="skip the checker benchmark")
+    bench = sub.add_parser(
+        "bench", help="measure the model, every design and the checker against their targets",
+        description="Full scale: 1,000 users for a working week (5 days), every design in "
+                    "parallel, the checker on 100k and 1M writes. --users and --days scale "
+                    "every part; --quick is 100 users for one day. Naming parts (--model, "
+                    "--week, --checker) runs only those.")
+    bench.add_argument("--users", type=int, metavar="N",
+                       help="users in the scaled organisation (default 1000; 100 with --quick)")
+    bench.add_argument("--days", type=float, metavar="D",
+                       help="simulated working days (default 5; 1 with --quick)")
     bench.add_argument("--quick", action="store_true",
-                       help="checker on 10k/100k writes instead of 100k/1M")
-    bench.add_argument("--one-design", action="store_true",
-                       help="time only the seed scenario's design, not the whole catalogue")
-    bench.add_argument("--json", action="store_true", help="print one JSON object")
+                       help="a tenth of the users for one day, the checker scaled alike")
+    bench.add_argument("--model", action="store_true",
+                       help="the model against its recording floor")
+    bench.add_argument("--week", action="store_true",
+                       help="every design in parallel (a working week at full scale)")
+    bench.add_argument("--checker", action="store_true", help="the checker against its floor")
+    bench.add_argument("--no-checker", action="store_true", help="skip the checker benchmark")
+    bench.add_argument("--workers", type=int, metavar="N",
+                       help="designs run at a time (default: the available cores)")
+    bench.add_argument("--json", action="store_true",
+                       help="print one JSON object: every figure, each target met or not")
     bench.set_defaults(func=cmd_bench)
     return parser
 

@@ -9,6 +9,7 @@ does not have are dropped and reported.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -119,3 +120,93 @@ def invariant_matrix(verdicts: dict[str, dict[str, dict[str, Any]]], names: list
             cells.append(f"**{text}**" if verdict["promised"] else text)
         lines.append(f"| {invariant} | " + " | ".join(cells) + " |")
     return lines
+
+
+# ------------------------------------------------------------- designs in parallel
+
+
+@dataclass
+class DesignTiming:
+    """How long one design's run took in its worker, and its peak memory."""
+
+    wall_s: float
+    cpu_s: float
+    peak_rss_mb: float
+
+
+def _peak_rss_mb() -> float:
+    import resource
+    import sys
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # Linux reports kilobytes, macOS bytes.
+    return peak / (1024.0 * 1024.0) if sys.platform == "darwin" else peak / 1024.0
+
+
+def _timed_call(job: tuple[Callable[[str], Any], str]) -> tuple[str, Any, DesignTiming]:
+    import time
+
+    function, name = job
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = function(name)
+    timing = DesignTiming(time.perf_counter() - wall, time.process_time() - cpu,
+                          _peak_rss_mb())
+    return name, result, timing
+
+
+def map_designs(
+    function: Callable[[str], Any], names: list[str], workers: int | None = None
+) -> dict[str, tuple[Any, DesignTiming]]:
+    """``function(name)`` for every design name, ``workers`` at a time, in worker processes.
+
+    ``function`` and what it returns travel between processes, so both must pickle (a
+    module-level function or a :func:`functools.partial` of one, such as
+    :func:`run_design`).
+
+    Each design runs in a fresh worker process (one task per process, forked where the
+    platform can, so nothing is re-imported and the scenario is inherited, not pickled),
+    so its peak memory is its own. Every run is a pure function of the scenario, design
+    and seed, so the results do not depend on the order they finish in; they come back
+    keyed by name, in ``names`` order. ``workers`` defaults to the available cores;
+    ``workers <= 1`` (or one design) runs them here, one after another.
+    """
+    from sim.study.executors import _start_method, available_cores
+
+    workers = available_cores() if workers is None else workers
+    jobs = [(function, name) for name in names]
+    if workers <= 1 or len(names) <= 1:
+        done = [_timed_call(job) for job in jobs]
+    else:
+        import multiprocessing
+
+        context = multiprocessing.get_context(_start_method())
+        with context.Pool(min(workers, len(names)), maxtasksperchild=1) as pool:
+            done = pool.map(_timed_call, jobs, chunksize=1)
+    by_name = {name: (result, timing) for name, result, timing in done}
+    return {name: by_name[name] for name in names}
+
+
+def run_design(scenario: Scenario, seed: int, root: Path | None, check: bool,
+               name: str) -> tuple[Any, list[str]]:
+    """One column of ``p2c compare``: ``scenario`` under design ``name`` with ``seed``,
+    its run folder written under ``root`` (none when ``root`` is None), checked when
+    ``check``. Returns the run's result without its events (they stay in the worker)
+    and the overrides that did not fit the design."""
+    from sim.engine.runner import run_scenario, run_to_folder
+
+    variant = design_variant(scenario, name)
+    configured = scenario.with_design(variant.design)
+    finish = None
+    if check:
+        from sim.checker import verdict_files
+
+        finish = verdict_files
+    if root is None:
+        result = run_scenario(configured, seed, keep_events=check)
+        if finish is not None:
+            finish(result)
+    else:
+        result = run_to_folder(configured, default_out(root, scenario, name, seed), seed,
+                               finish=finish)
+    result.events = None
+    return result, variant.dropped

@@ -1,0 +1,150 @@
+"""The faster paths give identical results, and the bench reports only what it measured.
+
+Nothing here is timed: the figures a bench prints depend on the machine; what is tested
+is that the fast paths (history written in blocks, designs run in parallel) record the
+same bytes and the same verdicts as the plain ones, and that the bench's figures are
+consistent (a floor is positive or "too short to measure", never 0.00 s).
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import hashlib
+import json
+
+import orjson
+import pytest
+from conftest import ROOT
+
+from sim.bench.bench import _verdict, bench_scale, measure_model, run_bench, scaled_scenario
+from sim.bench.synthetic import bench_checker
+from sim.cli.main import main
+from sim.engine.history import BLOCK_EVENTS, HistoryRecorder, read_history, trace_sha256
+from sim.engine.runner import run_scenario
+from sim.scenario.spec import load_scenario
+from sim.study.compare import map_designs, run_design
+
+SEED = ROOT / "scenarios" / "prospect_to_cash.yaml"
+SIGNATURE = ROOT / "scenarios" / "signatures" / "concurrent_account_edit.yaml"
+
+#: The seed week's trace hash as main recorded it before the history was written in
+#: blocks (commit c620e53, one compress call per line): the block writer must not change
+#: a byte of the trace.
+SEED_TRACE = "b087180fbee735cc49acc9d18ea27be6bf02c1540b9c19a950cf7279c53e7310"
+
+
+def test_the_history_in_blocks_is_the_lines_one_after_another(tmp_path):
+    events = [{"t": float(i), "kind": "write", "n": i, "z": "é" * (i % 3)}
+              for i in range(2 * BLOCK_EVENTS + 17)]
+    path = tmp_path / "h.jsonl.gz"
+    recorder = HistoryRecorder(keep=True, path=path)
+    for event in events:
+        recorder.record(event)
+    assert recorder.count == len(events)
+    recorder.close()
+    # Independent expectation: json's own canonical form, a line at a time.
+    lines = b"".join(
+        json.dumps(e, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+        + b"\n" for e in events)
+    assert gzip.decompress(path.read_bytes()) == lines
+    assert recorder.sha256 == hashlib.sha256(lines).hexdigest() == trace_sha256(events)
+    assert list(read_history(path)) == events
+    assert not (tmp_path / "h.jsonl.gz.partial").exists()
+
+
+def test_an_aborted_history_leaves_nothing(tmp_path):
+    path = tmp_path / "h.jsonl.gz"
+    recorder = HistoryRecorder(keep=False, path=path)
+    for i in range(BLOCK_EVENTS + 1):
+        recorder.record({"t": 0.0, "kind": "x", "i": i})
+    recorder.abort()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_seed_week_records_the_same_trace_as_before_the_block_writer(tmp_path):
+    path = tmp_path / "history.jsonl.gz"
+    result = run_scenario(load_scenario(SEED), keep_events=False, history_path=path)
+    assert result.trace_sha256 == SEED_TRACE
+    data = gzip.decompress(path.read_bytes())
+    assert hashlib.sha256(data).hexdigest() == SEED_TRACE
+    assert data.count(b"\n") == result.event_count
+
+
+def test_designs_in_parallel_give_the_runs_they_give_one_after_another(tmp_path):
+    scenario = load_scenario(SIGNATURE)
+    seed = scenario.spec.seed
+    names = ["p2c-2017", "field-merge", "optimistic-version-check"]
+    job = functools.partial(run_design, scenario, seed, None, True)
+    parallel = map_designs(job, names, workers=2)
+    assert list(parallel) == names
+    for name in names:
+        (result, _dropped), timing = parallel[name]
+        alone, _ = run_design(scenario, seed, None, True, name)
+        assert result.trace_sha256 == alone.trace_sha256, name
+        assert result.metrics == alone.metrics, name
+        assert ({k: v.status for k, v in result.check.verdicts.items()}
+                == {k: v.status for k, v in alone.check.verdicts.items()}), name
+        assert result.events is None  # the events stay in the worker
+        assert timing.wall_s > 0 and timing.peak_rss_mb > 10
+
+
+def test_compare_json_reports_wall_time_and_each_design(tmp_path, capsys):
+    code = main(["compare", str(SIGNATURE), "--design", "p2c-2017", "--design", "field-merge",
+                 "--out", str(tmp_path), "--json", "--workers", "2"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == (1 if out["failed"] else 0)
+    assert set(out["design_wall_s"]) == {"p2c-2017", "field-merge"}
+    assert out["workers"] == 2 and out["wall_s"] > 0
+    for name in ("p2c-2017", "field-merge"):
+        folder = tmp_path / f"{out['scenario']}-{name}-seed{out['seed']}"
+        assert (folder / "verdict.json").exists()
+        assert trace_sha256(read_history(folder / "history.jsonl.gz")) == \
+            out["trace_sha256"][name]
+
+
+def test_the_recording_floor_records_the_runs_own_events():
+    measured = measure_model(scaled_scenario(20, 0.25))
+    assert measured["same_events"]
+    assert measured["floor_cpu_s"] > 0 and measured["ratio"] is not None
+    # Its own arithmetic: the ratio of the CPU seconds per event.
+    assert measured["ratio"] == pytest.approx(measured["cpu_s"] / measured["floor_cpu_s"],
+                                              rel=0.05)  # both rounded to ms
+
+
+def test_the_scale_options_scale_every_part():
+    full = bench_scale(None, None, False)
+    assert full == {"users": 1000, "days": 5.0, "checker_sizes": (100_000, 1_000_000),
+                    "full": True}
+    quick = bench_scale(None, None, True)
+    assert (quick["users"], quick["days"], quick["full"]) == (100, 1.0, False)
+    assert quick["checker_sizes"] == (2_000, 20_000)  # 1M x (100 x 1) / (1000 x 5)
+    assert bench_scale(50, 1.0, False)["checker_sizes"] == (1_000, 10_000)
+
+
+def test_a_floor_too_short_to_measure_is_said_so_never_zero():
+    figures = bench_checker(sizes=(50, 100))
+    for n in (50, 100):
+        floor = figures[f"floor_seconds_{n}"]
+        assert floor is None or floor > 0
+        assert (figures[f"over_floor_{n}"] is None) == (floor is None)
+        assert figures[f"passes_{n}"] >= 1
+    assert _verdict("checker_over_floor", None, True) == "too short to measure"
+    assert _verdict("checker_1m_cpu_s", 9.9, True) == "met"
+    assert _verdict("checker_1m_cpu_s", 10.0, True) == "NOT met"
+    assert _verdict("checker_1m_cpu_s", 1.0, False) == "not judged at this scale"
+
+
+def test_bench_json_names_every_target_with_met_or_not(capsys):
+    figures = run_bench(users=10, days=0.25, checker=True, designs=False)
+    targets = figures["targets"]
+    assert set(targets) == {"model_over_recording_floor", "checker_1m_cpu_s",
+                            "checker_over_floor", "checker_ratio"}
+    assert figures["checker_1m_cpu_s"] is None  # not measured at this scale
+    assert targets["checker_1m_cpu_s"]["verdict"] == "not judged at this scale"
+    for target in targets.values():
+        assert target["met"] == (target["verdict"] == "met")
+    assert main(["bench", "--model", "--users", "10", "--days", "0.25", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["model"]["same_events"] and "model_over_recording_floor" in out
+    assert orjson.dumps(out)  # plain JSON types only
