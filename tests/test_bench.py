@@ -148,3 +148,18 @@ def test_bench_json_names_every_target_with_met_or_not(capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["model"]["same_events"] and "model_over_recording_floor" in out
     assert orjson.dumps(out)  # plain JSON types only
+
+
+def test_a_run_folder_checked_from_its_history_file_has_the_same_verdict(tmp_path):
+    from sim.checker import verdict_files
+    from sim.engine.runner import run_to_folder
+
+    scenario = load_scenario(SIGNATURE)
+    kept = run_to_folder(scenario, tmp_path / "kept", finish=verdict_files)
+    streamed = run_to_folder(scenario, tmp_path / "streamed", finish=verdict_files,
+                             keep_events=False)
+    assert streamed.events is None and kept.events is not None
+    assert streamed.trace_sha256 == kept.trace_sha256
+    assert ((tmp_path / "streamed" / "verdict.json").read_text()
+            == (tmp_path / "kept" / "verdict.json").read_text())
+    assert streamed.check.to_json() == kept.check.to_json()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 from sim.checker.accounting import AccountedFor
@@ -95,10 +96,17 @@ def check_history(events: Iterable[Event], only: Sequence[str] | None = None) ->
 def verdict_files(result: Any) -> dict[str, Any]:
     """The checker's files for a run folder: ``{"verdict.json": ...}`` from the run's own
     events (kept in ``result.events``); the report is left on ``result.check``. This is the
-    ``finish`` hook of :func:`sim.engine.runner.run_to_folder` that ``p2c run`` passes."""
-    if result.events is None:
-        return {}
-    report = check_history(result.events)
+    ``finish`` hook of :func:`sim.engine.runner.run_to_folder` that ``p2c run`` passes.
+    A run that kept no events is judged from its history file, streamed."""
+    events = result.events
+    if events is None:
+        path = getattr(result, "history_path", None)
+        if path is None or not Path(path).exists():
+            return {}
+        from sim.engine.history import read_history
+
+        events = read_history(path)
+    report = check_history(events)
     result.check = report
     return {"verdict.json": report.to_json()}
 

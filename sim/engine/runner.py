@@ -237,11 +237,13 @@ def manifest(scenario: Scenario, result: RunResult) -> dict[str, Any]:
 
 def run_to_folder(
     scenario: Scenario, out_dir: Path, seed: int | None = None, progress: bool = False,
-    finish: Callable[[RunResult], dict[str, Any]] | None = None,
+    finish: Callable[[RunResult], dict[str, Any]] | None = None, keep_events: bool = True,
 ) -> RunResult:
     """Run and write the run folder: scenario.resolved.yaml, manifest.json,
     history.jsonl.gz, metrics.json, plus the JSON files ``finish(result)`` returns (the
-    verdict), all or nothing.
+    verdict), all or nothing. ``keep_events=False`` keeps no event in memory (a long run
+    of a large organisation): ``finish`` then reads the history back from the staged
+    ``result.history_path``.
 
     ``out_dir`` is checked before the simulation starts (:func:`check_run_folder`); an
     earlier run folder there is replaced atomically (``result.replaced`` says so).
@@ -253,7 +255,7 @@ def run_to_folder(
     staging = out_dir.parent / f".{out_dir.name}.staging-{_owner_tag()}-{secrets.token_hex(4)}"
     staging.mkdir(mode=0o755)
     try:
-        result = run_scenario(scenario, seed, keep_events=True,
+        result = run_scenario(scenario, seed, keep_events=keep_events,
                               history_path=staging / "history.jsonl.gz", progress=progress)
         write_json(staging / "manifest.json", manifest(scenario, result))
         write_json(staging / "metrics.json", result.metrics)

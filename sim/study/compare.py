@@ -206,7 +206,8 @@ def run_design(scenario: Scenario, seed: int, root: Path | None, check: bool,
         if finish is not None:
             finish(result)
     else:
+        # No event kept in memory: the checker streams the history back from the file.
         result = run_to_folder(configured, default_out(root, scenario, name, seed), seed,
-                               finish=finish)
+                               finish=finish, keep_events=False)
     result.events = None
     return result, variant.dropped
