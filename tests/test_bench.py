@@ -164,3 +164,16 @@ def test_a_run_folder_checked_from_its_history_file_has_the_same_verdict(tmp_pat
     assert ((tmp_path / "streamed" / "verdict.json").read_text()
             == (tmp_path / "kept" / "verdict.json").read_text())
     assert streamed.check.to_json() == kept.check.to_json()
+
+
+def test_the_history_is_read_back_whole_across_read_chunks(tmp_path, monkeypatch):
+    import sim.engine.history as history
+
+    events = [{"t": float(i), "kind": "write", "note": "ü" * (i % 7)} for i in range(500)]
+    path = tmp_path / "h.jsonl"
+    # Independent expectation: json's lines, a blank line and no final newline.
+    lines = [json.dumps(e, ensure_ascii=False) for e in events]
+    lines.insert(3, "")
+    path.write_text("\n".join(lines), encoding="utf-8")
+    monkeypatch.setattr(history, "READ_BYTES", 37)  # lines and characters split across reads
+    assert list(read_history(path)) == events

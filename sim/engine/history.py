@@ -121,6 +121,9 @@ COMPRESS_LEVEL = 6
 
 _LINE = orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE
 
+#: How much decompressed history :func:`read_history` splits into lines at a time.
+READ_BYTES = 1 << 20
+
 
 class HistoryRecorder:
     """Collects events in order, hashing their canonical lines.
@@ -212,10 +215,19 @@ def read_history(path: Path | str) -> Iterator[Event]:
     """Stream events from a ``history.jsonl`` or ``history.jsonl.gz`` file."""
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as handle:
-        for line in handle:
-            if line.strip():
-                yield orjson.loads(line)
+    # Bytes a megabyte at a time, split into lines here: orjson decodes (and checks) the
+    # UTF-8 itself, and a text layer iterating line by line costs a fifth more.
+    loads = orjson.loads
+    with opener(path, "rb") as handle:
+        rest = b""
+        while chunk := handle.read(READ_BYTES):
+            lines = (rest + chunk).split(b"\n")
+            rest = lines.pop()
+            for line in lines:
+                if line.strip():
+                    yield loads(line)
+        if rest.strip():
+            yield loads(rest)
 
 
 def trace_sha256(events: Iterable[Event]) -> str:
