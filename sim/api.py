@@ -46,15 +46,11 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from sim.scenario.yamlio import InputError, load_yaml
-from sim.study.sweep import (
-    Configuration,
-    configure,
-    mean_interval,
-    metric_value,
-    pareto_front,
-    replication_seed,
-    sweep_from_args,
-)
+from sim.study.configure import configure
+from sim.study.stats import mean_interval, metric_value, pareto_front
+from sim.study.sweep.plan import Configuration
+from sim.study.sweep.run import sweep_from_args
+from sim.study.sweep.sampling import replication_seed
 
 if TYPE_CHECKING:
     from sim.study.executors import RunOutcome

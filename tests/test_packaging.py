@@ -243,7 +243,7 @@ def test_a_sweep_on_a_dask_cluster_run_from_the_installed_wheel_equals_the_local
         ours = (elsewhere / "local" / name).read_text()
         assert ours == (elsewhere / "on-dask" / name).read_text(), name
     # And the same trace hashes as this checkout's own run of the same sweep.
-    from sim.study.sweep import sweep_from_args
+    from sim.study.sweep.run import sweep_from_args
 
     here = sweep_from_args(elsewhere / "small.yaml", workers=0, out=tmp_path / "checkout")
     assert (tmp_path / "checkout" / "runs.csv").read_text() == ours

@@ -28,7 +28,9 @@ import sim.study.executors as executors
 from sim.cli.main import main
 from sim.study.executors import RunOutcome
 from sim.study.store import ResultStore
-from sim.study.sweep import load_sweep, sweep_from_args, write_outputs
+from sim.study.sweep.output import write_outputs
+from sim.study.sweep.plan import load_sweep
+from sim.study.sweep.run import sweep_from_args
 
 #: The seed organisation, one day, a dozen people: about 0.05 s a run.
 SMALL = {

@@ -15,22 +15,15 @@ import pytest
 import yaml
 from conftest import ROOT, SEED_SCENARIO
 
+from sim.cli.main import main
 from sim.scenario.yamlio import InputError, load_yaml
+from sim.study.configure import apply_overrides
+from sim.study.stats import mean_interval, pareto_front, t_quantile
 from sim.study.store import ResultStore
-from sim.study.sweep import (
-    Factor,
-    apply_overrides,
-    grid_values,
-    latin_hypercube,
-    load_sweep,
-    main,
-    mean_interval,
-    pareto_front,
-    plan_sweep,
-    replication_seed,
-    sweep_from_args,
-    t_quantile,
-)
+from sim.study.sweep.plan import load_sweep, plan_sweep
+from sim.study.sweep.run import sweep_from_args
+from sim.study.sweep.sampling import grid_values, latin_hypercube, replication_seed
+from sim.study.sweep.spec import Factor
 
 #: The seed organisation, one day, a dozen people: fast runs with real randomness.
 SMALL = {
@@ -155,7 +148,7 @@ def test_a_bad_sweep_file_is_refused_with_file_line_and_field(tmp_path, content,
 def test_the_command_exits_2_on_bad_input_and_writes_nothing(tmp_path, capsys):
     path = write_sweep(tmp_path, factors={"design.batch.interval_s": [10]})
     out = tmp_path / "out"
-    assert main([path, "--out", str(out)]) == 2
+    assert main(["sweep", path, "--out", str(out)]) == 2
     assert "error:" in capsys.readouterr().err
     assert not out.exists()
 
@@ -281,7 +274,7 @@ def test_a_run_whose_checker_crashed_is_run_again_on_resume_and_replaced(tmp_pat
 def test_the_printed_table_names_every_configuration(tmp_path, capsys):
     path = write_sweep(tmp_path, factors={"design.batch.interval_s": [300, 900]},
                        replications=2, metrics=["overwritten_edits"])
-    assert main([path, "--workers", "0", "--out", str(tmp_path / "out"),
+    assert main(["sweep", path, "--workers", "0", "--out", str(tmp_path / "out"),
                  "--no-progress"]) == 0
     printed = capsys.readouterr().out
     assert "interval_s=300" in printed and "interval_s=900" in printed

@@ -18,7 +18,7 @@ import pytest
 import yaml
 from conftest import ROOT, SEED_SCENARIO
 
-from sim.study.sweep import sweep_from_args
+from sim.study.sweep.run import sweep_from_args
 
 pytestmark = pytest.mark.slow  # minutes, not seconds: run with -m slow (.ci/run does)
 

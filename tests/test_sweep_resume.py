@@ -44,7 +44,7 @@ def test_a_sweep_killed_mid_way_resumes_with_one_row_per_configuration_and_seed(
     }), encoding="utf-8")
     out = tmp_path / "out"
     db_path = out / "results.sqlite"
-    command = [sys.executable, "-m", "sim.study.sweep", str(sweep), "--out", str(out),
+    command = [sys.executable, "-m", "sim.cli", "sweep", str(sweep), "--out", str(out),
                "--no-progress"]
 
     process = subprocess.Popen([*command, "--workers", "1"], cwd=ROOT, start_new_session=True,

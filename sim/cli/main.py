@@ -347,10 +347,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_lint_parser(sub)
 
     from sim.cli.schema import add_schema_parser
+    from sim.cli.sweep import add_sweep_parser
     from sim.cli.verify import add_verify_parser
     from sim.reporting.licensing import add_report_parser
     from sim.study.regression import add_check_parser
-    from sim.study.sweep import add_sweep_parser
 
     add_report_parser(sub)
     add_sweep_parser(sub)

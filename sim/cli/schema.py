@@ -32,7 +32,7 @@ def _design() -> dict[str, Any]:
 
 
 def _sweep() -> dict[str, Any]:
-    from sim.study.sweep import SweepSpec
+    from sim.study.sweep.spec import SweepSpec
 
     return SweepSpec.model_json_schema()
 

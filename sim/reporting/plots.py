@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from sim.study.sweep import mean_interval, pareto_front
+from sim.study.stats import mean_interval, pareto_front
 
 if TYPE_CHECKING:
     import pandas as pd

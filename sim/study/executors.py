@@ -8,7 +8,7 @@ inputs out and the results back.
 
 **What travels.** A :class:`RunTask` carries the scenario's raw data (the parsed YAML, a
 few kilobytes), the dotted-path overrides, the catalogue design name and the seed; never
-a live object. The worker rebuilds the scenario with :func:`sim.study.sweep.configure` (the
+a live object. The worker rebuilds the scenario with :func:`sim.study.configure.configure` (the
 same function the sweep used to validate the configuration up front), runs it, checks
 the history, and sends back a :class:`RunOutcome`: metrics, a verdict summary per
 invariant and the trace hash. Events stay in the worker; a week of a mid-size
@@ -115,7 +115,7 @@ def execute(task: RunTask) -> RunOutcome:
     from pathlib import Path
 
     from sim.engine.runner import run_scenario
-    from sim.study.sweep import configure
+    from sim.study.configure import configure
 
     started = time.perf_counter()
     configured = configure(task.raw, dict(task.overrides), task.design,

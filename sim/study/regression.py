@@ -67,14 +67,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from sim.scenario.yamlio import InputError, LineMap, load_yaml, validation_error
-from sim.study.sweep import (
-    Configured,
-    Interval,
-    configure,
-    mean_interval,
-    metric_value,
-    replication_seed,
-)
+from sim.study.configure import Configured, configure
+from sim.study.stats import Interval, mean_interval, metric_value
+from sim.study.sweep.sampling import replication_seed
 
 if TYPE_CHECKING:
     from sim.study.executors import Executor, RunOutcome, RunTask

@@ -3,7 +3,7 @@
 A sweep can take hours; machines get rebooted and laptops closed. The store makes that
 harmless. It is one SQLite file (``reports/sweeps/<name>/results.sqlite``) with one row
 per run, keyed by **(configuration hash, seed)**: the configuration hash identifies the
-fully resolved scenario (see :class:`sim.study.sweep.Configured`), the seed the replication.
+fully resolved scenario (see :class:`sim.study.configure.Configured`), the seed the replication.
 
 **Nothing finished is lost.** Each run is inserted and committed in its own transaction
 before the sweep waits for the next one. SQLite's write-ahead log makes a commit
@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from sim.study.executors import RunOutcome
-    from sim.study.sweep import Configuration
+    from sim.study.sweep.plan import Configuration
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sim.reporting.licensing.text import money, risk_text
-from sim.study.sweep import pareto_front as front_mask
+from sim.study.stats import pareto_front as front_mask
 
 #: Writes at risk (lost + conflicting + abandoned) per 1,000 saves an option may have
 #: and still be recommended on cost alone.
@@ -17,7 +17,7 @@ DEFAULT_MAX_RISK_PER_1000 = 1.0
 def pareto_front(points: Sequence[tuple[float, float | None]]) -> list[int]:
     """Indices of the (cost, risk) points no other point dominates, both minimised.
 
-    The dominance rule is :func:`sim.study.sweep.pareto_front`'s: equal points do not dominate
+    The dominance rule is :func:`sim.study.stats.pareto_front`'s: equal points do not dominate
     each other, so both stay on the front; a missing (None or NaN) coordinate keeps a
     point off it.
     """
