@@ -304,3 +304,54 @@ def test_every_named_book_is_found_through_one_function(tmp_path, monkeypatch):
     monkeypatch.setattr(catalogue, "price_book_file", lambda era: copy)
     book = catalogue.load_price_book("current")
     assert book.title.startswith("moved ") and book.source == str(copy)
+
+
+# ------------------------------------- the confidence of a minimum (issue 12 point 11)
+
+
+def test_every_minimum_above_one_carries_its_confidence_and_source():
+    """LICENSING.md section 2 quotes the 20-seat minimum for Finance/SCM only per LCS
+    project (any full users) and the 2016 one without a source: none is verified."""
+    for era in ERAS:
+        for sku in _all_skus(era).values():
+            if sku.min_seats > 1:
+                assert sku.min_seats_confidence == "unverified", (era, sku.id)
+                assert "LICENSING.md section" in sku.min_seats_source
+            else:
+                assert sku.min_seats_confidence is None and sku.min_seats_source is None
+
+
+def test_a_minimum_without_its_confidence_is_refused_with_its_line(tmp_path):
+    path, text = _broken_copy(tmp_path, "    min_seats_confidence: unverified\n", "")
+    with pytest.raises(PriceBookError) as caught:
+        load_price_book(path)
+    message = str(caught.value)
+    assert str(path) in message and "(SKU finance)" in message
+    assert "finance: min_seats 20 needs min_seats_confidence" in message
+
+
+def test_a_confidence_for_no_minimum_is_refused(tmp_path):
+    path, _ = _broken_copy(tmp_path, "    min_seats: 1\n",
+                           "    min_seats: 1\n    min_seats_confidence: verified\n"
+                           "    min_seats_source: a page\n")
+    with pytest.raises(PriceBookError, match="sales_professional: min_seats_confidence and "
+                                             "min_seats_source describe a minimum above 1"):
+        load_price_book(path)
+
+
+def test_entries_list_each_figure_with_its_provenance_and_without_drops_one():
+    book = load_price_book("current", {"sales_enterprise": 100.0})
+    entries = {entry.key: entry for entry in book.entries()}
+    assert (entries["finance"].value, entries["finance"].confidence) == (210.0, "third_party")
+    assert (entries["finance.attach"].value, entries["finance.attach"].kind) == (30.0,
+                                                                                 "attach_price")
+    assert (entries["finance.min_seats"].value,
+            entries["finance.min_seats"].confidence) == (20.0, "unverified")
+    assert "sales_professional.min_seats" not in entries  # no minimum, no entry
+    assert entries["sales_enterprise"].verified  # an override is the user's own figure
+    assert not book.without("finance").has("finance")
+    assert book.without("finance.attach").sku("finance").attach is None
+    relaxed = book.without("finance.min_seats")
+    assert relaxed.sku("finance").min_seats == 1 and book.sku("finance").min_seats == 20
+    with pytest.raises(ValueError, match="has no minimum"):
+        book.without("sales_professional.min_seats")

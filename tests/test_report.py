@@ -601,3 +601,108 @@ def test_sources_link_to_a_page_shipped_with_the_report(small):
     links = re.findall(r'href="sources\.html#(src-\d+)"', html)
     assert links and all(f'id="{anchor}"' in sources for anchor in set(links))
     assert "LICENSING.md section 1" in sources
+
+
+# ------------------------------------- a recommendation that rests on an unverified figure
+
+#: A tiny standalone price book: ``erp`` covers both systems at 40 with a 5-seat minimum
+#: nobody verified; ``crm`` (Sales, 30) and ``ops`` (Operations, 50) are verified.
+TINY_BOOK = """\
+era: tiny
+title: Tiny book for a hand-worked case
+period: test
+valid_from: 2020-01-01
+valid_until: null
+as_of: 2020-01-01
+licensing_model: standalone
+currency: USD
+requests:
+  source: test
+  tenant_pool: {base_requests_per_day: 500000, per_base_licence_requests_per_day: 0,
+                max_requests_per_day: null, capacity_addon_requests_per_day: 0}
+skus:
+  - {id: erp, name: ERP, price_usd_month: 40, confidence: verified, source: test,
+     min_seats: 5, min_seats_confidence: unverified, min_seats_source: hearsay,
+     kind: user, product_line: all, edition: none, base: true, requests_per_day: 100000,
+     rights: [{system: sales, entities: all, access: all},
+              {system: operations, entities: all, access: all}]}
+  - {id: crm, name: CRM, price_usd_month: 30, confidence: verified, source: test,
+     kind: user, product_line: customer_engagement, edition: none, base: true,
+     requests_per_day: 100000, rights: [{system: sales, entities: all, access: all}]}
+  - {id: ops, name: OPS, price_usd_month: 50, confidence: verified, source: test,
+     kind: user, product_line: operations, edition: none, base: true,
+     requests_per_day: 100000, rights: [{system: operations, entities: all, access: all}]}
+"""
+
+TINY = """\
+name: tiny_decision
+seed: 3
+design: p2c-2017
+duration_days: 1
+quiescence_max_s: 7200
+initial_data: {accounts: 10, contacts_per_account: 1, products: 5, bundles: 1}
+licensing: {price_book: tiny_book.yaml}
+roles:
+  sales_rep:
+    headcount: 2
+    home_system: sales
+    actions: {edit_account: 1.0}
+  ops_clerk:
+    headcount: 3
+    home_system: operations
+    actions: {confirm_order: 1.0}
+options:
+  - name: one-licence
+    extra_costs: [{name: admin, usd_month: 5}]
+  - name: crm-for-sales
+    roles:
+      sales_rep: {licences: [crm]}
+"""
+
+
+@pytest.mark.slow
+def test_a_recommendation_resting_on_an_unverified_minimum_says_what_it_would_be_without(
+        tmp_path):
+    """Worked by hand. With erp's 5-seat minimum:
+    one-licence (every role left to the optimiser): all 5 on erp = 5 x 40 = 200 (ops on
+    erp with crm for sales would pay 5 erp seats + 2 x 30 = 260; ops on ops and crm for
+    sales 150 + 60 = 210), plus 5 admin = 205. crm-for-sales: 2 x 30 = 60 fixed; ops on
+    ops 3 x 50 = 150 (3 erp seats padded to 5 would be 200): 210. Recommended:
+    one-licence at 205.
+    Without the minimum: one-licence: ops on erp 3 x 40 = 120 + crm 2 x 30 = 60 = 180,
+    + 5 = 185; crm-for-sales: 60 + 120 = 180. Recommended: crm-for-sales at 180.
+    """
+    (tmp_path / "tiny_book.yaml").write_text(TINY_BOOK, encoding="utf-8")
+    path = write_scenario(tmp_path, TINY)
+    comparison = compare_options(path, seeds=1, max_risk_per_1000=1e6)  # cost decides
+    data = comparison.to_json()
+    assert option(data, "one-licence")["row"]["cost_usd_month"] == pytest.approx(205)
+    assert option(data, "crm-for-sales")["row"]["cost_usd_month"] == pytest.approx(210)
+    rec = data["recommendation"]
+    assert rec["option"] == "one-licence"
+    (entry,) = rec["rests_on"]
+    assert (entry["entry"], entry["confidence"], entry["source"]) == (
+        "erp.min_seats", "unverified", "hearsay")
+    assert entry["now"] == {"option": "one-licence", "cost_usd_month": 205.0,
+                            "mix": "5 erp (standalone)"}
+    assert entry["then"] == {"option": "crm-for-sales", "cost_usd_month": 180.0,
+                             "mix": "2 crm (standalone), 3 erp (standalone)"}
+    assert ("the recommendation would be crm-for-sales at $180 a month instead of "
+            "one-licence at $205") in entry["sentence"]
+    html = render_html(data)
+    section = html[html.index('id="recommendation"'):html.index('id="options"')]
+    assert 'id="rests-on"' in section and "ERP: minimum of 5 seats" in section
+    assert "crm-for-sales at $180 a month" in section
+
+
+def test_only_figures_a_bill_uses_or_minimums_are_tried_and_verified_ones_never():
+    from sim.reporting.licensing.sensitivity import candidate_entries
+
+    book = load_price_book("current")
+    seats = [[{"sku": "finance", "held_as": "base"}, {"sku": "sales_enterprise",
+                                                      "held_as": "attach"},
+              {"sku": "sales_professional", "held_as": "base"}]]
+    keys = [entry.key for entry in candidate_entries(book, seats)]
+    assert keys == ["sales_enterprise.attach", "finance", "finance.min_seats",
+                    "supply_chain_management.min_seats", "finance_premium.min_seats",
+                    "supply_chain_management_premium.min_seats"]

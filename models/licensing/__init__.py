@@ -94,6 +94,7 @@ from models.licensing.pricebook import (
     PriceBook,
     PriceBookError,
     PriceBookFile,
+    PriceEntry,
     RequestLimits,
     Sku,
     TenantPool,
@@ -117,8 +118,8 @@ __all__ = [
     "ACCESS_LEVELS", "CUSTOM_PREFIX", "RECORD_ACCESS", "STANDARD_ENTITIES", "SYSTEMS",
     "TASK_ACCESS", "Assignment", "AttachOffer", "BillingUplift", "Confidence", "CostReport",
     "Grant", "HeldAs", "LicenceLine", "MinSeatsPolicy", "NoCompliantAssignment", "PriceBook",
-    "PriceBookError", "PriceBookFile", "RequestLimits", "Right", "RoleCost", "RoleNeed",
-    "SeatLine", "Sku", "TenantPool", "build_price_book", "cheapest_assignment",
+    "PriceBookError", "PriceBookFile", "PriceEntry", "RequestLimits", "Right", "RoleCost",
+    "RoleNeed", "SeatLine", "Sku", "TenantPool", "build_price_book", "cheapest_assignment",
     "compliant_assignments", "cost_roles", "coverage", "custom_entity", "exhaustive_cheapest",
     "is_custom_entity", "licence_set_problems", "missing_rights", "required_rights", "rights",
 ]

@@ -147,6 +147,7 @@ def cost_roles(
     *,
     min_seats_policy: MinSeatsPolicy = "pay_minimum",
     integration_requests_per_day: float = 0.0,
+    held_elsewhere: Mapping[str, int] | None = None,
 ) -> CostReport:
     """License an organisation at least cost: one assignment per role, seats, total cost.
 
@@ -168,6 +169,11 @@ def cost_roles(
     (any other assignment with the same B costs more and fills the same seats); then a
     dynamic programme over roles, whose state is the seat count of each minimum-seat SKU
     capped at its minimum, picks one candidate per role minimising cost plus padding.
+
+    ``held_elsewhere`` counts seats of minimum-seat SKUs held by users outside ``roles``
+    (roles whose licences are fixed, say): they count toward each minimum, so the
+    padding the choice minimises is the whole organisation's. The report's seat lines
+    and padding still cover ``roles`` only.
     """
     needs = {
         name: need if isinstance(need, RoleNeed) else RoleNeed(need[0], frozenset(need[1]))
@@ -192,8 +198,10 @@ def cost_roles(
         return need.headcount if sku_id in assignment.skus else 0
 
     # state: per minimum-seat SKU, seats so far capped at its minimum -> (cost, picks)
+    elsewhere = dict(held_elsewhere or {})
     states: dict[tuple[int, ...], tuple[float, tuple[Assignment, ...]]] = {
-        (0,) * len(capped_ids): (0.0, ())
+        tuple(min(minimum[sku_id], max(0, elsewhere.get(sku_id, 0))) for sku_id in capped_ids):
+            (0.0, ())
     }
     for name, need in needs.items():
         following: dict[tuple[int, ...], tuple[float, tuple[Assignment, ...]]] = {}

@@ -105,6 +105,8 @@ class Sku(_Record):
     licences held at full price carry it (attaches add nothing).
     ``available_from``/``available_until`` (inclusive) bound when the SKU was on sale
     inside its era; the book's ``as_of`` date picks the SKUs on sale.
+    ``min_seats`` above 1 is a figure a bill can rest on (unused seats are paid for), so
+    it carries its own ``min_seats_confidence`` and ``min_seats_source``, as the prices do.
     """
 
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
@@ -113,6 +115,8 @@ class Sku(_Record):
     confidence: Confidence
     source: str = Field(min_length=1)
     min_seats: int = Field(default=1, ge=1)
+    min_seats_confidence: Confidence | None = None
+    min_seats_source: str | None = Field(default=None, min_length=1)
     kind: Literal["user", "device"]
     product_line: Literal["customer_engagement", "operations", "all"]
     edition: Literal["enterprise", "professional", "none"]
@@ -134,6 +138,13 @@ class Sku(_Record):
                 raise ValueError(f"{self.id}: a device licence is not a user's base")
         elif not self.base and self.attach is None:
             raise ValueError(f"{self.id}: a user licence must be a base, an attach, or both")
+        sourced = (self.min_seats_confidence is not None, self.min_seats_source is not None)
+        if self.min_seats > 1 and not all(sourced):
+            raise ValueError(f"{self.id}: min_seats {self.min_seats} needs min_seats_confidence "
+                             "(verified, third_party or unverified) and min_seats_source")
+        if self.min_seats == 1 and any(sourced):
+            raise ValueError(f"{self.id}: min_seats_confidence and min_seats_source describe "
+                             "a minimum above 1; min_seats is 1")
         if self.accepts_attaches and not self.base:
             raise ValueError(f"{self.id}: accepts_attaches needs base: true")
         if (
@@ -209,6 +220,44 @@ class PriceBookFile(_Record):
 class PriceBookError(ValueError):
     """A price book that cannot be loaded: the message names the file, line and field."""
 
+
+EntryKind = Literal["price", "attach_price", "min_seats"]
+
+
+@dataclass(frozen=True)
+class PriceEntry:
+    """One figure of a price book that a bill can rest on, with its provenance.
+
+    ``key`` names it the way overrides do: ``"finance"`` (the full price),
+    ``"finance.attach"`` (the attach price), ``"finance.min_seats"`` (the minimum).
+    """
+
+    key: str
+    sku_id: str
+    sku_name: str
+    kind: EntryKind
+    value: float
+    confidence: Confidence
+    source: str
+
+    @property
+    def verified(self) -> bool:
+        return self.confidence == "verified"
+
+    def describe(self) -> str:
+        """``"Dynamics 365 Finance: minimum of 20 seats"``."""
+        if self.kind == "min_seats":
+            return f"{self.sku_name}: minimum of {self.value:g} seats"
+        what = "attach price" if self.kind == "attach_price" else "price"
+        return f"{self.sku_name}: {what} {self.value:g} USD a month"
+
+    def dropped(self) -> str:
+        """What the book is like without this entry, in words."""
+        if self.kind == "min_seats":
+            return f"no minimum on {self.sku_name}"
+        if self.kind == "attach_price":
+            return f"{self.sku_name} cannot be bought as an attach (only in full)"
+        return f"{self.sku_name} is not on sale"
 
 
 
@@ -309,6 +358,55 @@ class PriceBook:
         if not overrides:
             return self
         return dataclasses.replace(self, skus=tuple(skus.values()), overridden=overridden)
+
+    def entries(self) -> tuple[PriceEntry, ...]:
+        """Every figure a bill can rest on (prices after overrides, attach prices,
+        minimums above 1) of the SKUs on sale, in book order. An overridden price is the
+        user's own figure: it counts as verified, with the override as its source."""
+        out = []
+        for sku in self.skus:
+            key = sku.id
+            confidence, source = sku.confidence, sku.source
+            if key in self.overridden:
+                confidence, source = "verified", "scenario override (negotiated price)"
+            out.append(PriceEntry(key, sku.id, sku.name, "price", self.price_usd_month(sku.id),
+                                  confidence, source))
+            if sku.attach is not None:
+                key = f"{sku.id}.attach"
+                confidence, source = sku.attach.confidence, sku.attach.source
+                if key in self.overridden:
+                    confidence, source = "verified", "scenario override (negotiated price)"
+                out.append(PriceEntry(key, sku.id, sku.name, "attach_price",
+                                      self.price_usd_month(sku.id, "attach"), confidence,
+                                      source))
+            if sku.min_seats > 1:
+                assert sku.min_seats_confidence is not None and sku.min_seats_source is not None
+                out.append(PriceEntry(f"{sku.id}.min_seats", sku.id, sku.name, "min_seats",
+                                      float(sku.min_seats), sku.min_seats_confidence,
+                                      sku.min_seats_source))
+        return tuple(out)
+
+    def without(self, key: str) -> PriceBook:
+        """A copy without one entry of :meth:`entries`: ``"<id>.min_seats"`` drops the
+        minimum (1 seat), ``"<id>.attach"`` the attach offer (the licence can then only
+        be bought in full), ``"<id>"`` the price, and with it the SKU (not on sale)."""
+        sku_id, _, part = key.partition(".")
+        if part not in ("", "attach", "min_seats"):
+            raise ValueError(f"entry {key!r}: write '<sku id>', '<sku id>.attach' or "
+                             "'<sku id>.min_seats'")
+        sku = self.sku(sku_id)
+        if part == "":
+            skus = tuple(other for other in self.skus if other.id != sku_id)
+        else:
+            if part == "attach" and sku.attach is None:
+                raise ValueError(f"entry {key!r}: {sku_id} has no attach offer")
+            if part == "min_seats" and sku.min_seats == 1:
+                raise ValueError(f"entry {key!r}: {sku_id} has no minimum")
+            update = ({"attach": None} if part == "attach" else
+                      {"min_seats": 1, "min_seats_confidence": None, "min_seats_source": None})
+            skus = tuple(sku.model_copy(update=update) if other.id == sku_id else other
+                         for other in self.skus)
+        return dataclasses.replace(self, skus=skus)
 
     @property
     def user_skus(self) -> tuple[Sku, ...]:

@@ -45,6 +45,10 @@ risk stay at or under a threshold (:data:`DEFAULT_MAX_RISK_PER_1000`, ``--max-ri
 recommended; it always lies on the Pareto front of cost and risk. When none is under the
 threshold, the least risky is recommended and the trade-off is spelled out: what each
 cheaper option saves per month and how many writes a month it puts at risk.
+Beside it the report names every price-book figure that is not verified (a price, an
+attach price, a minimum) without which the recommended option, its licences or its cost
+would change, and says what the recommendation would be without it
+(:mod:`sim.reporting.licensing.sensitivity`).
 
 Output
 ------
@@ -60,6 +64,7 @@ Modules, in the order data flows (each imports only those before it):
 - ``costing``: an option's bill (licences per role, seats, build and run costs);
 - ``text``: how numbers are written;
 - ``recommendation``: the Pareto front (the study's rule) and the recommendation;
+- ``sensitivity``: the unverified price-book figures the recommendation rests on;
 - ``comparison``: every option on the same seeds, as the plain data of ``report.json``;
 - ``charts``: the matplotlib figures; ``html``: the page and the report folder;
 - ``cli``: ``p2c report``.

@@ -51,6 +51,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         pick = data["recommendation"]["option"]
         lines += ["", f"Recommendation: {pick or 'none'}"]
         lines += [f"  - {reason}" for reason in data["recommendation"]["reasons"]]
+        lines += [f"  ! {entry['sentence']}" for entry in data["recommendation"]["rests_on"]]
         for result in comparison.results:
             if result.broken_promises:
                 lines.append(f"{result.option.name}: promised invariants violated: "

@@ -8,7 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sim.reporting.licensing.costing import LicenceCosting, license_option
+from sim.reporting.licensing.costing import (
+    LicenceCosting,
+    fixed_licences_off_sale,
+    license_option,
+)
 from sim.reporting.licensing.figures import (
     DATAVERSE_SYSTEMS,
     REQUESTS_PER_SAVE,
@@ -23,6 +27,7 @@ from sim.reporting.licensing.recommendation import (
     pareto_front,
     recommend,
 )
+from sim.reporting.licensing.sensitivity import candidate_entries, mix_text, rests_on
 from sim.reporting.licensing.text import money, number
 from sim.scenario.yamlio import InputError, load_yaml
 
@@ -137,15 +142,21 @@ def compare_options(
             if progress is not None:
                 progress(f"running option {option.name} ({option.design}), seed {seed}")
             runs.append(run_option(option, seed))
-        requests = {role: max(run.requests_per_user_per_day.get(role, 0.0) for run in runs)
-                    for role in option.scenario.spec.roles}
-        integration = max(run.integration_requests_per_day for run in runs)
-        licensing = license_option(option.scenario, requests, integration,
-                                   option.extra_costs, option.build)
-        results.append(OptionResult(option, runs, mean_figures(runs), licensing))
+        results.append(OptionResult(option, runs, mean_figures(runs), _bill(option, runs)))
     data = _report_data(scenario, chosen, max_risk_per_1000, results)
     return Comparison(scenario, chosen, max_risk_per_1000, results, data["recommendation"],
                       data["pareto_front"], data)
+
+
+def _bill(option: Option, runs: Sequence[RunFigures], book: Any = None,
+          compare_fixed: bool = True) -> LicenceCosting:
+    """An option's licence bill (with ``book`` instead of the scenario's, if given), its
+    requests per user taken on the busiest seed."""
+    requests = {role: max(run.requests_per_user_per_day.get(role, 0.0) for run in runs)
+                for role in option.scenario.spec.roles}
+    integration = max(run.integration_requests_per_day for run in runs)
+    return license_option(option.scenario, requests, integration, option.extra_costs,
+                          option.build, book=book, compare_fixed=compare_fixed)
 
 
 def _round(value: Any, digits: int = 3) -> Any:
@@ -326,6 +337,37 @@ def _summary(option: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _repriced(results: Sequence[OptionResult], options: Sequence[Mapping[str, Any]],
+              book: Any) -> list[dict[str, Any]]:
+    """Each option's summary (as :func:`recommend` takes it) with its bill in ``book``.
+    An option fixing a licence ``book`` does not sell cannot be priced: not compliant."""
+    summaries = []
+    for result, option in zip(results, options, strict=True):
+        off_sale = fixed_licences_off_sale(result.option.scenario, book)
+        if off_sale:
+            summaries.append({**_summary(option), "compliant": False, "not_priced": True,
+                              "mix": None, "licence_issues": [
+                                  f"it fixes {', '.join(off_sale)}, not on sale then"]})
+            continue
+        costing = _bill(result.option, result.runs, book, compare_fixed=False)
+        entry = {**option, "compliant": costing.compliant,
+                 "row": {**option["row"], "cost_usd_month": costing.cost_usd_month},
+                 "licences": {**option["licences"], "roles": _licences_entry(costing)["roles"]}}
+        summaries.append({**_summary(entry), "mix": mix_text(costing.seats)})
+    return summaries
+
+
+def _rests_on(scenario: Any, results: Sequence[OptionResult],
+              options: Sequence[Mapping[str, Any]], max_risk: float) -> list[dict[str, Any]]:
+    """The unverified price-book entries the recommendation rests on (see
+    :mod:`sim.reporting.licensing.sensitivity`)."""
+    book = scenario.price_book
+    entries = candidate_entries(book, [o["licences"]["seats"] for o in options])
+    now = [{**_summary(o), "mix": mix_text(o["licences"]["seats"])} for o in options]
+    return rests_on(book, entries, lambda variant: _repriced(results, options, variant),
+                    now, max_risk)
+
+
 def _prices_used(book: Any, options: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Every licence some option holds, with its price, confidence and source."""
     used_skus = sorted({line["sku"] for o in options for r in o["licences"]["roles"]
@@ -336,7 +378,9 @@ def _prices_used(book: Any, options: Sequence[Mapping[str, Any]]) -> list[dict[s
         entry = {"sku": sku_id, "name": sku.name, "price_usd_month": book.price_usd_month(sku_id),
                  "list_price_usd_month": book.list_price_usd_month(sku_id),
                  "confidence": sku.confidence, "source": sku.source,
-                 "min_seats": sku.min_seats, "requests_per_day": sku.requests_per_day,
+                 "min_seats": sku.min_seats, "min_seats_confidence": sku.min_seats_confidence,
+                 "min_seats_source": sku.min_seats_source,
+                 "requests_per_day": sku.requests_per_day,
                  "attach": None}
         if sku.attach is not None:
             entry["attach"] = {"price_usd_month": book.price_usd_month(sku_id, "attach"),
@@ -385,6 +429,7 @@ def _report_data(scenario: Any, seeds: list[int], max_risk: float,
     for option in options:
         option["warnings"] = _build_warning(option)
     recommendation = recommend([_summary(o) for o in options], max_risk)
+    recommendation["rests_on"] = _rests_on(scenario, results, options, max_risk)
     for option in options:
         option["recommended"] = option["name"] == recommendation["option"]
     data = {

@@ -3,7 +3,6 @@ padding, extra costs, requests against entitlements."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -136,49 +135,30 @@ def _optimise_open_roles(scenario: Any, book: Any, required: Mapping[str, frozen
                            requests_per_user_per_day=requests.get(name))
             for name, role in roles.items() if name not in fixed}
     # Minimum seats couple the roles: seats the fixed roles hold count toward a licence's
-    # minimum, so the other roles are optimised against the minimum that is left over.
+    # minimum (and its padding is paid whether or not another role holds it), so the
+    # other roles are optimised over the whole organisation's padding, exactly.
     fixed_seats: Counter[str] = Counter()
     for role in fixed.values():
         for sku in dict.fromkeys(role.licences):
             if book.sku(sku).min_seats > 1:
                 fixed_seats[sku] += role.headcount
-    left = {sku: max(1, book.sku(sku).min_seats - count)
-            for sku, count in fixed_seats.items() if count}
-    search_book = book
-    if left:
-        search_book = dataclasses.replace(book, skus=tuple(
-            sku.model_copy(update={"min_seats": left[sku.id]}) if sku.id in left else sku
-            for sku in book.skus))
     try:
-        optimal = cost_roles(free, search_book) if free else None
+        optimal = cost_roles(free, book, held_elsewhere=fixed_seats) if free else None
     except NoCompliantAssignment as exc:
         raise InputError(f"{scenario.name}: no licences in price book {book.era} cover the "
                          f"roles' work: {exc}") from None
-    # With the left-over minimums the search's objective equals the true bill for every
-    # choice in which the other roles hold such a licence, and understates the bill of
-    # every choice in which they do not (it skips the padding the fixed seats leave). So
-    # when the optimum has the other roles holding it, it is the true optimum; when not,
-    # it may not be, and the report says so.
-    notes = []
-    for sku, count in fixed_seats.items():
-        others = sum(role.headcount for name, role in roles.items()
-                     if name in free and optimal is not None
-                     and sku in optimal.role(name).assignment.skus)
-        if count < book.sku(sku).min_seats and not others:
-            notes.append(f"the fixed licences leave {sku} under its minimum of "
-                         f"{book.sku(sku).min_seats} seats and no other role holds it: the "
-                         "other roles' licences were chosen without counting those unused "
-                         "seats, so this valid bill may not be the least possible")
+    notes: list[str] = []
     return optimal, notes
 
 
 def _fixed_role(book: Any, name: str, role: Any, required: frozenset,
-                requests: Mapping[str, float]) -> RoleLicences:
-    """A role whose licences the option fixes: priced as given, checked, compared with
-    the cheapest compliant set."""
+                requests: Mapping[str, float], compare: bool = True) -> RoleLicences:
+    """A role whose licences the option fixes: priced as given, checked, and (with
+    ``compare``) compared with the cheapest compliant set."""
     layout, problems, entitled = _fixed_layout(book, role.licences)
     missing = sorted(str(r) for r in missing_rights(book, role.licences, required))
-    cheapest, cheapest_usd = _cheapest_alone(book, role.headcount, required)
+    cheapest, cheapest_usd = (_cheapest_alone(book, role.headcount, required) if compare
+                              else (None, None))
     lines = [_line(book, name, role.headcount, sku, held_as, price)
              for sku, held_as, price in layout]
     per_user = sum(price for _, _, price in layout)
@@ -208,13 +188,25 @@ def _optimised_role(book: Any, name: str, role: Any, required: frozenset, chosen
         requests_entitled_per_user_per_day=chosen.requests_entitled_per_user_per_day)
 
 
+def fixed_licences_off_sale(scenario: Any, book: Any) -> list[str]:
+    """The licences the option's roles fix that ``book`` does not sell (sorted)."""
+    return sorted({sku for role in scenario.spec.roles.values() if role.licences is not None
+                   for sku in role.licences if not book.has(sku)})
+
+
 def license_option(scenario: Any, requests_per_user_per_day: Mapping[str, float] | None = None,
                    integration_requests_per_day: float = 0.0,
                    extra_costs: Sequence[ExtraCost] = (),
-                   build: BuildCost | None = None) -> LicenceCosting:
+                   build: BuildCost | None = None, *, book: Any = None,
+                   compare_fixed: bool = True) -> LicenceCosting:
     """Price an option: its licences (see the package docstring for the rules), its build
-    and run cost (the one-off part amortised over the stated years) and extra costs."""
-    book = scenario.price_book
+    and run cost (the one-off part amortised over the stated years) and extra costs.
+
+    ``book`` prices it with another book than the scenario's (every licence a role fixes
+    must be on sale in it: :func:`fixed_licences_off_sale`); ``compare_fixed=False``
+    skips finding the cheapest set for each fixed role (``cheapest`` is then None).
+    """
+    book = scenario.price_book if book is None else book
     requests = dict(requests_per_user_per_day or {})
     required = {name: role_required_rights(role, scenario.design)
                 for name, role in scenario.spec.roles.items()}
@@ -222,7 +214,8 @@ def license_option(scenario: Any, requests_per_user_per_day: Mapping[str, float]
     roles: list[RoleLicences] = []
     for name, role in scenario.spec.roles.items():
         if role.licences is not None:
-            roles.append(_fixed_role(book, name, role, required[name], requests))
+            roles.append(_fixed_role(book, name, role, required[name], requests,
+                                     compare_fixed))
         else:
             assert optimal is not None
             roles.append(_optimised_role(book, name, role, required[name],
@@ -285,9 +278,12 @@ def _seat_lines(book: Any, roles: Sequence[RoleLicences]
             continue
         padding += extra * price[key]
         confidence, source = _sku_provenance(book, sku, held_as)
-        seats.append({"sku": sku, "sku_name": book.sku(sku).name, "held_as": held_as,
+        entry = book.sku(sku)
+        seats.append({"sku": sku, "sku_name": entry.name, "held_as": held_as,
                       "seats_used": used[key], "seats_paid": used[key] + extra,
-                      "unused_seats": extra, "min_seats": book.sku(sku).min_seats,
+                      "unused_seats": extra, "min_seats": entry.min_seats,
+                      "min_seats_confidence": entry.min_seats_confidence,
+                      "min_seats_source": entry.min_seats_source,
                       "price_usd_month": price[key],
                       "cost_usd_month": (used[key] + extra) * price[key],
                       "confidence": confidence, "source": source})

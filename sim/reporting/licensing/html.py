@@ -48,6 +48,11 @@ def collect_sources(data: Mapping[str, Any]) -> list[dict[str, Any]]:
         if price["attach"]:
             found.setdefault(price["attach"]["source"], []).append(
                 f"{price['name']}: attach price {money(price['attach']['price_usd_month'])}")
+        if price.get("min_seats_source"):
+            found.setdefault(price["min_seats_source"], []).append(
+                f"{price['name']}: minimum of {price['min_seats']} seats")
+    for entry in data["recommendation"].get("rests_on") or []:
+        found.setdefault(entry["source"], []).append(entry["what"])
     found.setdefault(prov["price_book"]["requests_source"], []).append("request limits")
     for option in data["options"]:
         build = option["licences"].get("build")
