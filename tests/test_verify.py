@@ -80,9 +80,9 @@ def test_a_broken_promise_exits_1_with_its_explanation(tmp_path, capsys):
                                             " a string"),
     ('{"kind": "apply", "t": 2.0, "system": "hub", "entity": "account", "key": "ACC-1", '
      '"via": "x", "fields": {"phone": 7}}', ":3: apply event: fields['phone'] must be the id"),
-    # What the shapes let through but the checker cannot use: the line it stopped at.
+    # A second run (its contract unreadable too): the contract check names the line.
     ('{"kind": "run_start", "t": 0.0, "contract": {"systems": 5}}',
-     ":3: the checker cannot read this event (TypeError"),
+     ":3: a second run_start: one history holds one run"),
 ])
 def test_a_bad_line_is_named_by_file_and_line_and_nothing_is_written(tmp_path, capsys, line,
                                                                       expected):

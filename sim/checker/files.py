@@ -11,6 +11,9 @@ reported as ``file:line: what`` instead of a traceback:
 - an event the checker cannot read, such as a ``write`` without ``write_id`` or an
   ``apply`` whose ``fields`` is not an object (:func:`event_problem` checks what the
   checker reads of each kind of event as the line is read);
+- an event that breaks the history contract: no ``run_start`` first, an unknown kind,
+  time going backwards, an apply of a write that never happened or to a record never
+  created (:mod:`sim.checker.validation`, in the same pass);
 - anything else the checker cannot make sense of: the line being read when it stopped,
   or, when it stopped after the last line, the file.
 
@@ -32,6 +35,7 @@ import orjson
 from sim.checker.check import INVARIANTS, check_history
 from sim.checker.ledger import Event
 from sim.checker.report import CheckReport
+from sim.checker.validation import ContractValidator
 
 #: The names a run folder's history may have, in the order they are looked for.
 HISTORY_NAMES = ("history.jsonl.gz", "history.jsonl")
@@ -98,6 +102,7 @@ class HistoryReader:
             bar = tqdm(total=self.path.stat().st_size, unit="B", unit_scale=True,
                        desc=f"checking {self.path.name}", leave=False)
         loads = orjson.loads
+        contract = ContractValidator().check
         line = 0
         try:
             for text in handle:
@@ -114,7 +119,7 @@ class HistoryReader:
                 if type(event) is not dict:
                     raise HistoryFileError(
                         self.path, f"an event is a JSON object, not {_json_type(event)}", line)
-                problem = event_problem(event)
+                problem = event_problem(event) or contract(event)
                 if problem:
                     raise HistoryFileError(self.path, problem, line)
                 yield event

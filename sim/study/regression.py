@@ -288,7 +288,20 @@ def _check_invariant_names(expect: ExpectBlock, lines: LineMap) -> None:
         for name in block.invariants:
             if name not in INVARIANTS:
                 raise lines.error(where + ("invariants", name),
-                                  f"unknown invariant (known: {', '.join(INVARIANTS)})")
+                                  f"unknown invariant{closest(name, INVARIANTS)} "
+                                  f"(known: {', '.join(INVARIANTS)})")
+        for name in block.metrics:
+            problem = unknown_metric(name)
+            if problem:
+                raise lines.error(where + ("metrics", name), problem)
+
+
+def closest(name: str, known: Iterable[str]) -> str:
+    """``"; did you mean 'x'?"`` for the known name closest to ``name`` (difflib), or ``""``."""
+    import difflib
+
+    match = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return f"; did you mean {match[0]!r}?" if match else ""
 
 
 # ----------------------------------------------------------------- judging
@@ -468,6 +481,32 @@ def known_metric(name: str) -> bool:
     """
     head = name.split(".", 1)[0]
     return re.search(r"[\"']" + re.escape(head) + r"[\"'.{]", _source_text()) is not None
+
+
+def unknown_metric(name: str) -> str | None:
+    """Why ``name`` is no metric of the simulator (with the closest one), or ``None``.
+
+    Checked when a sweep or suite is loaded, before any run starts: a misspelt metric
+    would otherwise be measured as 0 in every run.
+    """
+    if known_metric(name):
+        return None
+    head = name.split(".", 1)[0]
+    return f"unknown metric {head!r}{closest(head, metric_heads())}"
+
+
+@functools.cache
+def metric_heads() -> list[str]:
+    """The metric names (first dotted parts) the simulator's engine produces."""
+    import sim.engine
+
+    names: set[str] = set()
+    for path in sorted(Path(next(iter(sim.engine.__path__))).glob("*.py")):
+        text = path.read_text(encoding="utf-8", errors="replace")
+        names.update(re.findall(r"counts\[[\"']([a-z][a-z0-9_]*)[\"']\]", text))
+        names.update(re.findall(r"[\"']([a-z][a-z0-9_]*_(?:s|24h))[\"'.{]", text))
+        names.update(re.findall(r"metrics\[[f]?[\"']([a-z][a-z0-9_]*)[\"'.{]", text))
+    return sorted(names)
 
 
 # ----------------------------------------------------------------- running

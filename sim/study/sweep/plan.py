@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from sim.scenario.yamlio import InputError, LineMap, load_yaml, validation_error
+from sim.scenario.yamlio import InputError, LineMap, PathKey, load_yaml, validation_error
 from sim.study.compare import catalogue_names
 from sim.study.configure import Configured, configure
 from sim.study.executors import RunTask
@@ -74,6 +74,20 @@ def load_sweep(path: Path | str) -> SweepPlan:
     return plan_sweep(data, linemap, path.parent, path)
 
 
+def _check_metric_names(spec: SweepSpec, linemap: LineMap) -> None:
+    """Every metric the sweep names is one the simulator measures (before any run)."""
+    from sim.study.regression import unknown_metric  # regression imports the sweep package
+
+    named: list[tuple[PathKey, str]] = [(("metrics", i), m) for i, m in enumerate(spec.metrics)]
+    named += [(("objectives", m), m) for m in spec.objectives]
+    if spec.adaptive is not None:
+        named.append((("adaptive", "metric"), spec.adaptive.metric))
+    for where, name in named:
+        problem = unknown_metric(name)
+        if problem:
+            raise linemap.error(where, problem)
+
+
 def plan_sweep(data: Any, linemap: LineMap | None = None, near: Path | None = None,
                path: Path | None = None) -> SweepPlan:
     """Validate sweep data (a parsed file, or a dict from the API) and build the plan."""
@@ -84,6 +98,7 @@ def plan_sweep(data: Any, linemap: LineMap | None = None, near: Path | None = No
         spec = SweepSpec.model_validate(data)
     except ValidationError as exc:
         raise validation_error(exc, linemap) from None
+    _check_metric_names(spec, linemap)
     for name in spec.factors:
         if name == "design" or name.startswith("design.extends"):
             raise linemap.error(("factors", name), "vary the design with designs: [...]")

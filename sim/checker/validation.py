@@ -1,0 +1,106 @@
+"""The history contract, checked line by line as a history file is streamed.
+
+A history that breaks the documented contract (``sim/engine/history.py``) is bad input,
+not a run with anomalies: a checker that judged it would report nonsense as verdicts (an
+apply of a write that never happened looks like a lost update; a history without its
+``run_start`` has no promises, so every violation looks unpromised). ``p2c verify``
+therefore refuses it with ``file:line: what is wrong`` and exit 2, and a converted or
+hand-written history that passes can be trusted.
+
+:class:`ContractValidator` is fed every event once, in order, by
+:class:`sim.checker.files.HistoryReader` (the same single streamed pass the checker
+reads), and keeps only what the rules need: the write ids seen, the records created in
+each system, the last time. The rules:
+
+- the first event is ``run_start``, and there is only one;
+- every event's ``kind`` is one the contract defines (:data:`KINDS`);
+- every event has a time ``t`` (seconds, a number), and time never goes backwards;
+- a write id is written once; an ``apply`` names, for each field, a write that
+  happened before it; a ``reject`` names a write that happened;
+- an ``apply`` to a record that was never created in that system (no earlier apply
+  with ``created: true`` there) is refused, and so is creating one twice;
+- ``quiescence`` is the last event.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: Every event kind the history contract defines (sim/engine/history.py).
+KINDS = frozenset({
+    "run_start", "write", "reject", "apply", "overwrite", "batch_start", "batch_end",
+    "send", "deliver", "redelivery", "dead_letter", "conflict", "lock_grant", "lock_deny",
+    "lock_release", "fault_start", "fault_end", "delivery_lost", "catch_up_start",
+    "catch_up_end", "quiescence",
+})
+
+
+class ContractValidator:
+    """Feed it each event in order (:meth:`check`); it says what breaks the contract."""
+
+    __slots__ = ("writes", "records", "last_t", "started", "ended", "count")
+
+    def __init__(self) -> None:
+        self.writes: set[str] = set()
+        self.records: set[tuple[str, str, str]] = set()
+        self.last_t = float("-inf")
+        self.started = False
+        self.ended = False
+        self.count = 0
+
+    def check(self, event: dict[str, Any]) -> str | None:
+        """What about ``event`` breaks the contract, in words, or ``None``.
+
+        ``event`` has already passed :func:`sim.checker.files.event_problem` (its kind
+        is text and the fields the checker reads have their types).
+        """
+        self.count += 1
+        kind = event["kind"]
+        if kind not in KINDS:
+            return (f"unknown event kind {kind!r} (the contract defines: "
+                    f"{', '.join(sorted(KINDS))})")
+        if not self.started:
+            if kind != "run_start":
+                return (f"a history starts with a run_start event (its contract: systems, "
+                        f"promises), but the first event is {kind!r}")
+            self.started = True
+        elif kind == "run_start":
+            return "a second run_start: one history holds one run"
+        if self.ended:
+            return f"{kind} after the quiescence event, which is the last of a run"
+        t = event.get("t")
+        if t is None:
+            return f"{kind} event: it has no time 't'"
+        if t < self.last_t:
+            return (f"time goes backwards: t={t} after an event at t={self.last_t} "
+                    "(events are in time order)")
+        self.last_t = t
+        if kind == "write":
+            write_id = event["write_id"]
+            if write_id in self.writes:
+                return f"write {write_id} happens twice (a write id is unique)"
+            self.writes.add(write_id)
+        elif kind == "apply":
+            return self._apply(event)
+        elif kind == "reject":
+            if event["write_id"] not in self.writes:
+                return f"reject of {event['write_id']}, a write that never happened"
+        elif kind == "quiescence":
+            self.ended = True
+        return None
+
+    def _apply(self, event: dict[str, Any]) -> str | None:
+        for field, write_id in event["fields"].items():
+            if write_id not in self.writes:
+                return (f"apply names write {write_id} (field {field!r}), which never "
+                        "happened before it")
+        record = (event["system"], event["entity"], event["key"])
+        if event.get("created"):
+            if record in self.records:
+                return (f"apply creates {record[1]} {record[2]} in {record[0]}, which "
+                        "already exists there")
+            self.records.add(record)
+        elif record not in self.records:
+            return (f"apply to {record[1]} {record[2]} in {record[0]}, a record never "
+                    "created there (no earlier apply with created: true)")
+        return None

@@ -1,0 +1,127 @@
+"""``p2c verify`` refuses a history that breaks the contract (issue 11, point 13).
+
+Each case takes a valid history (the hand-written seed story, or a real run's) and
+breaks one rule of the contract in sim/engine/history.py. The expected line is worked
+out from the mutation itself, not from the tool's output: exit 2, ``file:line: what``,
+nothing written under ``--out``.
+"""
+
+from __future__ import annotations
+
+import copy
+import gzip
+
+import orjson
+import pytest
+from checker_histories import seed_story
+from conftest import SEED_SCENARIO
+
+from sim.checker.files import check_file
+from sim.checker.validation import KINDS
+from sim.cli.main import main
+
+
+def first(events, predicate) -> int:
+    return next(i for i, e in enumerate(events) if predicate(e))
+
+
+def apply_of_unknown_write(events):
+    i = first(events, lambda e: e["kind"] == "apply" and e["fields"])
+    field = next(iter(events[i]["fields"]))
+    events[i]["fields"][field] = "W-nowhere-1"
+    return i, "apply names write W-nowhere-1"
+
+
+def apply_to_a_record_never_created(events):
+    i = first(events, lambda e: e["kind"] == "apply" and not e.get("created"))
+    events[i]["key"] = "ACC-NEVER"
+    return i, "a record never created there"
+
+
+def time_going_backwards(events):
+    i = first(events, lambda e: e["t"] > 0 and e["kind"] == "write")
+    events[i]["t"] = events[i - 1]["t"] - 1.0
+    return i, "time goes backwards"
+
+
+def unknown_kind(events):
+    events.insert(3, {"kind": "nonsense", "t": events[2]["t"]})
+    return 3, "unknown event kind 'nonsense'"
+
+
+def no_run_start(events):
+    assert events[0]["kind"] == "run_start"
+    del events[0]
+    return 0, "a history starts with a run_start event"
+
+
+def event_after_quiescence(events):
+    assert events[-1]["kind"] == "quiescence"
+    events.append({"kind": "fault_start", "t": events[-1]["t"], "fault_id": "F-1"})
+    return len(events) - 1, "after the quiescence event"
+
+
+def write_twice(events):
+    i = first(events, lambda e: e["kind"] == "write")
+    events.insert(i + 2, copy.deepcopy(events[i]))
+    return i + 2, "happens twice"
+
+
+BREAKS = [apply_of_unknown_write, apply_to_a_record_never_created, time_going_backwards,
+          unknown_kind, no_run_start, event_after_quiescence, write_twice]
+
+
+def write_lines(path, events) -> None:
+    path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
+
+
+def test_the_valid_histories_pass_the_contract(tmp_path):
+    path = tmp_path / "history.jsonl"
+    write_lines(path, seed_story().events)
+    assert check_file(path).events == len(seed_story().events)
+
+
+@pytest.mark.parametrize("breaks", BREAKS, ids=[b.__name__ for b in BREAKS])
+def test_a_history_that_breaks_the_contract_is_refused_with_its_line(tmp_path, capsys, breaks):
+    events = copy.deepcopy(seed_story().events)
+    index, message = breaks(events)
+    path = tmp_path / "history.jsonl"
+    write_lines(path, events)
+    out = tmp_path / "out"
+    assert main(["verify", str(path), "--out", str(out)]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith(f"error: {path}:{index + 1}: "), captured.err
+    assert message in captured.err and "Traceback" not in captured.err
+    assert captured.out == "" and not out.exists()
+
+
+@pytest.fixture(scope="module")
+def real_history(tmp_path_factory):
+    """A real run's history (the seed scenario, thousands of lines)."""
+    folder = tmp_path_factory.mktemp("run") / "run"
+    assert main(["run", str(SEED_SCENARIO), "--out", str(folder), "--json"]) in (0, 1)
+    with gzip.open(folder / "history.jsonl.gz") as handle:
+        return [orjson.loads(line) for line in handle]
+
+
+def test_a_write_moved_thousands_of_lines_later_is_refused(real_history, tmp_path, capsys):
+    events = copy.deepcopy(real_history)
+    i = first(events, lambda e: e["kind"] == "write" and e["t"] > 0)
+    moved = events.pop(i)
+    events.insert(i + 5000, moved)
+    # Its own apply now comes first (the write follows it): refused at that apply's line.
+    apply_line = first(events, lambda e: e["kind"] == "apply"
+                       and moved["write_id"] in e["fields"].values()) + 1
+    path = tmp_path / "history.jsonl"
+    write_lines(path, events)
+    assert main(["verify", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {path}:{apply_line}: apply names write "
+                          f"{moved['write_id']}"), err
+
+
+def test_a_real_run_keeps_the_contract(real_history, tmp_path):
+    assert {e["kind"] for e in real_history} <= KINDS
+    path = tmp_path / "history.jsonl"
+    write_lines(path, real_history)
+    assert check_file(path).events == len(real_history)
