@@ -287,7 +287,25 @@ class Scenario:
 # ----------------------------------------------------------------- loading
 
 
+_DESIGN_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+
+
 def _find_design(name: str, near: Path | None) -> Path:
+    """The file of design ``name``: beside the scenario (``designs/``), else shipped.
+
+    A design is named by its name; a value ending in ``.yaml``/``.yml`` is an explicit
+    path to a file (relative to the file that names it). Path separators and ``..`` in
+    a name are refused, so ``extends: ../../somewhere/file`` cannot reach any YAML file.
+    """
+    if name.endswith((".yaml", ".yml")):
+        file = Path(name) if Path(name).is_absolute() or near is None else near / name
+        if not file.is_file():
+            raise LookupError(f"no design file {name!r}" + (f" (relative to {near})"
+                                                             if near is not None else ""))
+        return file
+    if not _DESIGN_NAME.match(name) or ".." in name:
+        raise LookupError(f"{name!r} is not a design name (names have no '/', '\\' or "
+                          "'..'; to use a file, give its path ending in .yaml)")
     candidates = []
     if near is not None:
         candidates += [near / "designs" / f"{name}.yaml", near.parent / "designs" / f"{name}.yaml"]
@@ -326,11 +344,18 @@ def _merge(base: Any, override: Any, path: tuple[str, ...] = ()) -> Any:
 
 def load_design(
     ref: str | dict[str, Any], linemap: LineMap, near: Path | None, path: PathKey = ("design",),
-    depth: int = 0,
+    depth: int = 0, chain: tuple[tuple[str, Path], ...] = (),
+    origin: tuple[LineMap, PathKey] | None = None,
 ) -> tuple[DesignSpec, dict[str, Any]]:
-    """Resolve ``design: NAME`` or ``design: {extends: NAME, ...overrides}``."""
+    """Resolve ``design: NAME`` or ``design: {extends: NAME, ...overrides}``.
+
+    ``chain`` holds the designs being extended (name and file), ``origin`` the scenario
+    line that started the chain: a cycle is reported there, as ``a -> b -> a``.
+    """
     if depth > 8:
-        raise linemap.error(path, "design 'extends' chain is longer than 8 (a cycle?)")
+        names = " -> ".join(n for n, _ in chain)
+        start = origin or (linemap, path)
+        raise start[0].error(start[1], f"design 'extends' chain is longer than 8: {names}")
     if isinstance(ref, str):
         name, overrides = ref, None
     elif "extends" not in ref:
@@ -344,16 +369,27 @@ def load_design(
         if not isinstance(name, str):
             raise linemap.error(path + ("extends",), "must be a design name")
         overrides = {k: v for k, v in ref.items() if k != "extends"}
+    where = path if isinstance(ref, str) else path + ("extends",)
+    origin = origin or (linemap, where)
     try:
         file = _find_design(name, near)
     except LookupError as exc:
-        raise linemap.error(path if isinstance(ref, str) else path + ("extends",),
-                            str(exc)) from None
+        message = str(exc)
+        if origin[0] is not linemap:  # deep in a chain: say which scenario line led here
+            message += f" (reached from {origin[0].where(origin[1])})"
+        raise linemap.error(where, message) from None
+    resolved = file.resolve()
+    if any(seen == resolved for _, seen in chain):
+        cycle = " -> ".join([*(n for n, _ in chain), name])
+        raise origin[0].error(origin[1], f"design 'extends' cycle: {cycle} "
+                                         f"(at {linemap.where(where)})")
+    chain = (*chain, (name, resolved))
     data, design_lines = load_yaml(file)
     if not isinstance(data, dict):
         raise InputError(f"{file}:1: a design file must be a mapping")
     if "extends" in data:
-        _, parent_raw = load_design(data, design_lines, file.parent, (), depth + 1)
+        _, parent_raw = load_design(data, design_lines, file.parent, (), depth + 1, chain,
+                                    origin)
         data = _merge(parent_raw, {k: v for k, v in data.items() if k != "extends"})
     try:
         DesignSpec.model_validate(data)
