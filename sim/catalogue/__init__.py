@@ -92,10 +92,4 @@ def load_price_book(
             raise PriceBookError(f"no price book {str(era_or_path)!r}: give an era "
                                  f"({', '.join(ERAS)}) or a YAML file"
                                  + (f" (relative to {near})" if near is not None else ""))
-    # Read first through the hardened loader every YAML file goes through (alias bombs,
-    # recursive aliases, non-standard tags, NaN: refused at once, with file and line);
-    # models.licensing then parses the same, now known-safe, text with its own schema.
-    from sim.scenario.yamlio import load_yaml
-
-    load_yaml(path)
     return load_file(path, overrides, as_of=as_of, billed_monthly=billed_monthly)

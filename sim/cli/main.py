@@ -72,7 +72,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     import functools
     import time
 
-    from sim.engine.runner import check_run_folder
+    from sim.engine.runner import check_run_folder, check_run_size
     from sim.reporting.summary import table
     from sim.scenario.spec import load_scenario
     from sim.study.compare import (
@@ -97,6 +97,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if workers is not None and workers < 1:
         raise InputError("p2c compare: --workers must be >= 1")
     workers = workers or available_cores()
+    check_run_size(scenario, yes=args.yes)
     seed = scenario.spec.seed if args.seed is None else args.seed
     root = Path(args.out) if args.out else Path("reports") / "compare"
     for name in names:  # every run folder checked before the first run starts
@@ -182,7 +183,7 @@ def _verdict_cell(verdict: dict[str, Any] | None) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from sim.engine.runner import run_to_folder
+    from sim.engine.runner import check_run_size, run_to_folder
     from sim.reporting.summary import overwrite_lines, scripted_lines, summary_lines
     from sim.scenario.spec import load_scenario
 
@@ -197,6 +198,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise InputError(f"unknown design {args.design[0]!r} "
                              f"(known: {', '.join(catalogue_names())})")
         scenario = scenario.with_design(design_variant(scenario, args.design[0]).design)
+    check_run_size(scenario, yes=args.yes)
     seed = scenario.spec.seed if args.seed is None else args.seed
     out = Path(args.out) if args.out else _default_out(scenario.name, seed)
     progress = not args.json and sys.stderr.isatty()
@@ -306,6 +308,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, help="root seed (default: the scenario's seed)")
     run.add_argument("--out", help="run folder (default: reports/runs/<scenario>-seed<N>)")
     run.add_argument("--json", action="store_true", help="print one JSON object")
+    run.add_argument("--yes", action="store_true",
+                     help="run even when the estimated size (user-days, initial records) is "
+                          "beyond what runs in a few minutes")
     run.add_argument("--explain", type=int, default=5, metavar="N",
                      help="how many anomaly explanations to print (default 5)")
     run.add_argument("--timeline", type=int, default=0, metavar="N",
@@ -327,6 +332,8 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--seed", type=int,
                          help="root seed for every design (default: the scenario's seed)")
     compare.add_argument("--out", help="folder for the run folders (default reports/compare)")
+    compare.add_argument("--yes", action="store_true",
+                         help="run even when the estimated size is beyond a few minutes")
     compare.add_argument("--json", action="store_true",
                          help="print one JSON object (metrics, verdicts, trace hashes per design)")
     compare.add_argument("--workers", type=int, metavar="N",

@@ -190,6 +190,43 @@ def _first_of(env, done, until_s: float):
     return env.any_of([done, timer])
 
 
+# -------------------------------------------------------------- run size
+
+#: Simulated user-days and initial records one run may have without ``--yes``. Measured
+#: (README, "Performance"): a 1,000-user working day takes about 4 s, so 20,000
+#: user-days (1,000 users for a four-week month) is about 80 s and a few hundred MB;
+#: ``headcount: 1000000`` for a week (5,000,000 user-days) would be hours and gigabytes.
+#: The schema's maxima stay wide (an organisation is what it is); the estimate asks.
+MAX_USER_DAYS = 20_000
+MAX_INITIAL_RECORDS = 2_000_000
+SECONDS_PER_USER_DAY = 0.004  # measured on the 2-core reference machine
+SECONDS_PER_RECORD = 0.0001
+
+
+def run_size(scenario: Scenario) -> tuple[float, int, float]:
+    """(user-days, initial records, estimated seconds) of one run of ``scenario``."""
+    spec = scenario.spec
+    users = sum(role.headcount for role in spec.roles.values())
+    user_days = users * spec.duration_days
+    data = spec.initial_data
+    records = int(data.accounts * (1 + data.contacts_per_account) + data.products
+                  + data.bundles * (1 + data.bundle_lines_per_bundle))
+    seconds = user_days * SECONDS_PER_USER_DAY + records * SECONDS_PER_RECORD
+    return user_days, records, seconds
+
+
+def check_run_size(scenario: Scenario, *, yes: bool = False) -> None:
+    """Refuse (exit 2) a run far beyond what this tool runs in minutes, unless ``yes``."""
+    user_days, records, seconds = run_size(scenario)
+    if yes or (user_days <= MAX_USER_DAYS and records <= MAX_INITIAL_RECORDS):
+        return
+    raise InputError(
+        f"{scenario.path or scenario.name}: a large run: {user_days:,.0f} user-days "
+        f"(limit {MAX_USER_DAYS:,}) and {records:,} initial records (limit "
+        f"{MAX_INITIAL_RECORDS:,}), estimated {seconds / 60:,.0f} min or more and memory to "
+        "match; lower headcount, duration_days or initial_data, or run it anyway with --yes")
+
+
 # -------------------------------------------------------------- run folders
 
 

@@ -29,6 +29,7 @@ import numpy as np
 
 from models.entities import ORDER_STATUSES
 from models.integration import Integration
+from sim.scenario.yamlio import InputError
 
 OPERATIONS = "operations"
 SALES = "sales"
@@ -771,6 +772,12 @@ def scripted_process(env, world, action, actor: str):
     opened_s = action.opened_s
     if opened_s > env.now:
         yield env.timeout(opened_s - env.now)
+    if not action.create and integ.replicas[action.system].row(action.entity,
+                                                               action.key) is None:
+        raise InputError(
+            f"scripted save at {action.at} ({actor}): {action.system} has no "
+            f"{action.entity} {action.key} when the form is opened; a save that creates "
+            "the record says create: true")
     world.open_forms += 1
     base, row_version = integ.open_form(action.system, action.entity, action.key,
                                         tuple(action.fields))

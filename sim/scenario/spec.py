@@ -91,6 +91,8 @@ class ScriptedAction(_Strict):
     fields: dict[str, Any]
     opened_at: str | float | None = Field(
         None, description="when the form was opened (its base); default: at")
+    create: bool = Field(False, description="the save creates the record; without it, a "
+                                            "save to a record that does not exist is an error")
 
     @field_validator("at", "opened_at")
     @classmethod
@@ -451,6 +453,34 @@ def _price_book(spec: ScenarioSpec, linemap: LineMap, near: Path | None):
     return book
 
 
+def _check_scripted_key(spec: ScenarioSpec, catalogue: Catalogue, action: ScriptedAction,
+                        linemap: LineMap, where: PathKey) -> None:
+    """An update of a record the initial data does not hold (``ACC-99999`` of 200
+    accounts) is refused before the run; one created during the run is checked when the
+    save happens (sim/engine/workload.py)."""
+    data = spec.initial_data
+    counts = {"account": data.accounts, "product": data.products, "bundle": data.bundles,
+              "contact": int(round(data.accounts * data.contacts_per_account))}
+    if action.entity not in counts:
+        return
+    prefix = catalogue[action.entity].key_prefix
+    match = re.fullmatch(re.escape(prefix) + r"-(\d+)", action.key)
+    created = any(other.create and (other.entity, other.key) == (action.entity, action.key)
+                  and other.at_s <= action.at_s for other in spec.scripted)
+    if created:
+        return
+    if match is None:
+        raise linemap.error(where + ("key",), f"no {action.entity} {action.key!r}: keys are "
+                            f"{prefix}-NNNNN; a save that creates the record says create: true")
+    # Records the workload creates during the run follow the initial ones; a key far
+    # beyond the initial data (more than the initial count again) is a typo.
+    if int(match.group(1)) > 2 * counts[action.entity] + 1000:
+        raise linemap.error(where + ("key",), f"no {action.entity} {action.key!r}: the "
+                            f"initial data has {prefix}-00001..{prefix}-"
+                            f"{counts[action.entity]:05d}; a save that creates the record "
+                            "says create: true")
+
+
 def _catalogue(spec: ScenarioSpec, linemap: LineMap) -> Catalogue:
     entities = list(STANDARD_ENTITIES)
     known = {e.name for e in entities} | set(spec.entities)
@@ -530,6 +560,8 @@ def _cross_check(spec: ScenarioSpec, design: DesignSpec, catalogue: Catalogue,
         if action.opened_s > action.at_s:
             raise linemap.error(where + ("opened_at",), "a form cannot be opened after it "
                                                         "is saved")
+        if not action.create:
+            _check_scripted_key(spec, catalogue, action, linemap, where)
     for i, fault in enumerate(spec.faults):
         where = ("faults", i)
         needs = {"outage": "system", "crash": "system", "clock_skew": "system",

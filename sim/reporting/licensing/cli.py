@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.reporting.licensing.comparison import compare_options
-from sim.reporting.licensing.html import write_report
+from sim.reporting.licensing.html import check_report_folder, write_report
 from sim.reporting.licensing.recommendation import DEFAULT_MAX_RISK_PER_1000
 from sim.scenario.yamlio import InputError
 
@@ -29,11 +29,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     scenario = load_scenario(path)
     if args.seeds < 1:
         raise InputError("p2c report: --seeds must be at least 1")
+    out = Path(args.out) if args.out else default_out(scenario.name)
+    check_report_folder(out)  # before the runs, not after them
     chatty = not args.json and sys.stderr.isatty()
     progress = (lambda text: print(text, file=sys.stderr)) if chatty else None
     comparison = compare_options(scenario, args.seeds, max_risk_per_1000=args.max_risk,
                                  progress=progress)
-    out = Path(args.out) if args.out else default_out(scenario.name)
     index = write_report(comparison, out)
     data = comparison.to_json()
     if args.json:

@@ -78,18 +78,26 @@ def render_sources(data: Mapping[str, Any]) -> str:
         report=data, sources=collect_sources(data))
 
 
-def write_report(comparison: Comparison | Mapping[str, Any], out_dir: Path | str) -> Path:
-    """Write ``index.html``, the charts and ``report.json`` into ``out_dir``, all or
-    nothing (a temporary folder beside it, renamed at the end). An existing ``out_dir``
-    is replaced only if it is empty or holds a previous report. Returns index.html."""
-    data = comparison.to_json() if isinstance(comparison, Comparison) else comparison
-    out = Path(out_dir)
+def check_report_folder(out: Path) -> None:
+    """Refuse (exit 2) an ``--out`` a report may not replace; checked before any run."""
+    for folder in reversed(out.parents):
+        if folder.exists() and not folder.is_dir():
+            raise InputError(f"{out}: {folder} is a file, not a folder")
     if out.exists():
         if not out.is_dir():
             raise InputError(f"{out}: exists and is not a folder")
         if any(out.iterdir()) and not (out / "report.json").is_file():
             raise InputError(f"{out}: not empty and not a previous report; choose another "
                              "--out (nothing was written)")
+
+
+def write_report(comparison: Comparison | Mapping[str, Any], out_dir: Path | str) -> Path:
+    """Write ``index.html``, the charts and ``report.json`` into ``out_dir``, all or
+    nothing (a temporary folder beside it, renamed at the end). An existing ``out_dir``
+    is replaced only if it is empty or holds a previous report. Returns index.html."""
+    data = comparison.to_json() if isinstance(comparison, Comparison) else comparison
+    out = Path(out_dir)
+    check_report_folder(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     old = None
