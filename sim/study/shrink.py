@@ -61,6 +61,9 @@ def _save_of(write: dict[str, Any]) -> dict[str, Any]:
     save = {"at": format_t(write["t"]) if _whole(write["t"]) else write["t"],
             "role": write["role"], "actor": write["actor"], "system": write["system"],
             "entity": write["entity"], "key": write["key"], "fields": dict(write["fields"])}
+    # The shrunk story keeps only the saves, not the initial data they edited: a save may
+    # find its record missing and create it, as before scripted saves had to say so.
+    save["create"] = True
     opened = write.get("opened_t")
     if opened is not None and opened < write["t"]:
         save = {"opened_at": format_t(opened) if _whole(opened) else opened, **save}
