@@ -1,0 +1,163 @@
+"""The README's generated sections equal their commands' output (``python -m sim.docs``).
+
+The slow test runs the commands (the seed scenario under every design) and fails with
+the diff and the one command that regenerates the README. The quick tests hold the
+rewriting itself to hand-written expectations.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+
+from sim import docs
+from sim.docs import MARKER, SECTIONS, DocsError, Section, regenerate
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_the_readme_marks_exactly_the_registered_sections_with_their_commands():
+    marked = {}
+    for match in MARKER.finditer(README):
+        marked.setdefault(match.group("name"), set()).add(match.group("command"))
+    assert set(marked) == set(SECTIONS)
+    for name, commands in marked.items():
+        assert commands == {SECTIONS[name].command}, name
+    # The invariant table is the compare command's, the figures the seed run's.
+    assert SECTIONS["invariant-table"].command == (
+        "p2c compare scenarios/prospect_to_cash.yaml --markdown")
+    assert SECTIONS["overwritten-edits"].command == "p2c run scenarios/prospect_to_cash.yaml"
+    # Every number quoted in the run paragraph sits in a generated snippet.
+    start = README.index("## What a run prints")
+    paragraph = README[start:README.index("It writes a run folder", start)]
+    outside = MARKER.sub("", paragraph)
+    assert "88" not in outside and "W-operations-" not in outside
+    assert "python -m sim.docs --write" in README
+
+
+RUN_OUTPUT = """\
+p2c run: demo  design p2c-2017  seed 1
+
+User saves by entity and system (1,234 accepted, 56 refused):
+  entity   sales
+Batch runs: 789 over 20 maps; records moved: 1,000
+Overwritten edits: 12 user writes replaced by a write that never saw them
+
+Scripted saves (2), and what the checker says of each:
+  - no_lost_update (sanctioned): W-operations-7 (credit_controller-1 set account ACC-00012 \
+credit_limit 95000 at day 1 10:14) was overwritten at day 1 10:35:30 in operations by batch \
+run accounts_hub_to_operations#43 carrying W-sales-12, whose base did not include \
+W-operations-7.
+  - W-sales-9 (sales_rep set account ACC-00012 phone '1' in sales at day 1 10:20): no \
+invariant names it
+
+quiescence: reached
+"""
+
+TABLE_OUTPUT = "| invariant | a | b |\n|---|---|---|\n| convergence | **holds** | violated (3) |\n"
+
+PAGE = """\
+Intro. We saw <!-- generated: overwritten-edits (old command) -->999<!-- end generated --> \
+lost edits in <!-- generated: batch-runs (p2c run scenarios/prospect_to_cash.yaml) -->1\
+<!-- end generated --> runs, write <!-- generated: seed-write (x) -->W-1<!-- end generated -->.
+
+<!-- generated: seed-incident (p2c run scenarios/prospect_to_cash.yaml) -->
+stale
+<!-- end generated -->
+
+<!-- generated: invariant-table (p2c compare scenarios/prospect_to_cash.yaml --markdown) -->
+| stale |
+<!-- end generated -->
+Outro.
+"""
+
+EXPECTED = """\
+Intro. We saw <!-- generated: overwritten-edits (p2c run scenarios/prospect_to_cash.yaml) -->\
+12<!-- end generated --> lost edits in \
+<!-- generated: batch-runs (p2c run scenarios/prospect_to_cash.yaml) -->789<!-- end generated \
+--> runs, write <!-- generated: seed-write (p2c run scenarios/prospect_to_cash.yaml) -->\
+W-operations-7<!-- end generated -->.
+
+<!-- generated: seed-incident (p2c run scenarios/prospect_to_cash.yaml) -->
+```
+W-operations-7 (credit_controller-1 set account ACC-00012 credit_limit 95000 at day 1
+10:14) was overwritten at day 1 10:35:30 in operations by batch run
+accounts_hub_to_operations#43 carrying W-sales-12, whose base did not include
+W-operations-7.
+```
+<!-- end generated -->
+
+<!-- generated: invariant-table (p2c compare scenarios/prospect_to_cash.yaml --markdown) -->
+| invariant | a | b |
+|---|---|---|
+| convergence | **holds** | violated (3) |
+<!-- end generated -->
+Outro.
+"""
+
+
+def _fake_run(calls: list[tuple[str, Path | None]]):
+    def run(command: str, out: Path | None) -> str:
+        calls.append((command, out))
+        return TABLE_OUTPUT if "compare" in command else RUN_OUTPUT
+    return run
+
+
+def test_regenerate_rewrites_block_and_inline_sections_and_their_commands():
+    sections = {name: SECTIONS[name] for name in (
+        "overwritten-edits", "batch-runs", "seed-write", "seed-incident", "invariant-table")}
+    calls: list[tuple[str, Path | None]] = []
+    assert regenerate(PAGE, sections, _fake_run(calls)) == EXPECTED
+    # Each distinct command ran once, every one with a temporary --out folder.
+    assert sorted(c for c, _ in calls) == sorted(
+        ["p2c run scenarios/prospect_to_cash.yaml",
+         "p2c compare scenarios/prospect_to_cash.yaml --markdown"])
+    assert all(out is not None and not out.is_relative_to(ROOT) for _, out in calls)
+    # Regenerating what was just generated changes nothing.
+    assert regenerate(EXPECTED, sections, _fake_run([])) == EXPECTED
+
+
+def test_unknown_and_unmarked_sections_are_errors():
+    sections = {"batch-runs": SECTIONS["batch-runs"], "seed-write": SECTIONS["seed-write"]}
+    text = "<!-- generated: batch-runs (p2c run x) -->1<!-- end generated -->"
+    with pytest.raises(DocsError, match="not marked in the README: seed-write"):
+        regenerate(text, sections, _fake_run([]))
+    with pytest.raises(DocsError, match="unknown generated sections: nope"):
+        regenerate(text + "<!-- generated: nope (p2c x) -->1<!-- end generated -->",
+                   {"batch-runs": SECTIONS["batch-runs"]}, _fake_run([]))
+    # Output without the figure is an error, not an empty snippet.
+    with pytest.raises(DocsError, match="Batch runs"):
+        regenerate(text, {"batch-runs": SECTIONS["batch-runs"]}, lambda c, o: "nothing\n")
+
+
+def test_a_real_command_end_to_end_with_check_and_write(tmp_path, monkeypatch, capsys):
+    # p2c --version is quick: the whole path (subprocess, render, --check, --write).
+    version = {"version": Section("p2c --version", lambda out: out.split()[1], block=False,
+                                  writes=False)}
+    monkeypatch.setattr(docs, "SECTIONS", version)
+    page = tmp_path / "README.md"
+    page.write_text("v<!-- generated: version (p2c --version) -->0.0<!-- end generated -->\n")
+    assert docs.main(["--check", str(page)]) == 1
+    out = capsys.readouterr().out
+    assert "+v<!-- generated: version (p2c --version) -->" + metadata.version("p2c-testbed") in out
+    assert "python -m sim.docs --write" in out
+    assert docs.main(["--write", str(page)]) == 0
+    assert page.read_text() == ("v<!-- generated: version (p2c --version) -->"
+                                f"{metadata.version('p2c-testbed')}<!-- end generated -->\n")
+    assert docs.main(["--check", str(page)]) == 0
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+@pytest.mark.slow
+def test_the_readme_equals_its_commands_output():
+    done = subprocess.run([sys.executable, "-m", "sim.docs", "--check"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=1800, check=False)
+    assert done.returncode == 0, (
+        f"README.md differs from its commands' output (reproduce: python -m sim.docs "
+        f"--check; regenerate: python -m sim.docs --write):\n{done.stdout[-6000:]}"
+        f"\n{done.stderr[-2000:]}")
