@@ -14,9 +14,12 @@ if TYPE_CHECKING:
 
 def summary_lines(result: SweepResult, max_metrics: int = 4) -> list[str]:
     """The printed table: one row per configuration, mean +- half width per metric."""
+    from sim.reporting.units import metric_unit
+
     plan = result.plan
     metrics = plan.metrics[:max_metrics]
-    header = ["#", "configuration", "runs", *metrics]
+    units = {name: metric_unit(name) for name in metrics}
+    header = ["#", "configuration", "runs", *(units[name].header for name in metrics)]
     if plan.spec.objectives:
         header.append("pareto")
     rows = []
@@ -25,12 +28,13 @@ def summary_lines(result: SweepResult, max_metrics: int = 4) -> list[str]:
                str(len(summary.seeds))]
         for name in metrics:
             interval = summary.intervals[name]
+            mean = units[name].value(interval.mean)
             if interval.n == 0 or math.isnan(interval.mean):
                 row.append("-")
             elif math.isnan(interval.half_width):
-                row.append(f"{interval.mean:.4g}")
+                row.append(f"{mean:.4g}")
             else:
-                row.append(f"{interval.mean:.4g} +- {interval.half_width:.2g}")
+                row.append(f"{mean:.4g} +- {units[name].value(interval.half_width):.2g}")
         if plan.spec.objectives:
             row.append("*" if summary.pareto else "")
         rows.append(row)
@@ -41,11 +45,13 @@ def summary_lines(result: SweepResult, max_metrics: int = 4) -> list[str]:
              f"{result.executed} run(s) executed, {result.skipped} already stored, "
              f"{result.elapsed_s:.1f} s on {result.executor}", ""]
     lines += table(rows, header, "rl" + "r" * (len(header) - 2))
-    lines.append(f"(mean +- half width of the {confidence} t-interval"
+    lines.append(f"(mean +- half width of the {confidence} t-interval; summary.csv and "
+                 "--json keep each metric's own unit, seconds for names ending in _s"
                  + (f"; {len(plan.metrics) - max_metrics} more metric(s) in summary.csv)"
                     if len(plan.metrics) > max_metrics else ")"))
     if plan.spec.objectives:
-        goals = ", ".join(f"{k} ({v})" for k, v in plan.spec.objectives.items())
+        goals = ", ".join(f"{k} ({'minimised' if v == 'min' else 'maximised'})"
+                          for k, v in plan.spec.objectives.items())
         lines.append(f"pareto: * = not dominated on {goals}")
     if result.failed_runs:
         lines.append(f"{result.failed_runs} run(s) broke an invariant their design promises "
