@@ -19,37 +19,142 @@ from typing import Any
 KINDS = ("scenario", "design", "sweep", "suite", "pricebook")
 
 
-def _scenario() -> dict[str, Any]:
-    from sim.scenario.spec import ScenarioSpec
+def _partial(schema: dict[str, Any], prefix: str = "Partial") -> dict[str, Any]:
+    """A deep-partial copy: no property is required at any depth (overrides merge in).
 
-    return ScenarioSpec.model_json_schema()
+    ``$defs`` entries get ``prefix`` and the copy's ``$ref``s follow them, so the full
+    definitions stay strict where they are used whole."""
+
+    def strip(node: Any) -> Any:
+        if isinstance(node, dict):
+            out = {}
+            for key, value in node.items():
+                if key == "required":
+                    continue
+                if key == "$ref" and isinstance(value, str) and value.startswith("#/$defs/"):
+                    out[key] = "#/$defs/" + prefix + value[len("#/$defs/"):]
+                else:
+                    out[key] = strip(value)
+            return out
+        if isinstance(node, list):
+            return [strip(item) for item in node]
+        return node
+
+    body = {k: v for k, v in schema.items() if k != "$defs"}
+    defs = {prefix + name: strip(value) for name, value in schema.get("$defs", {}).items()}
+    return {**strip(body), "$defs": defs}
+
+
+def _merge_defs(target: dict[str, Any], source: dict[str, Any]) -> dict[str, Any]:
+    """Move ``source``'s ``$defs`` into ``target``'s; the rest of ``source``."""
+    defs = target.setdefault("$defs", {})
+    for name, value in source.get("$defs", {}).items():
+        if name in defs and defs[name] != value:
+            raise ValueError(f"two different schema definitions named {name}")
+        defs[name] = value
+    return {k: v for k, v in source.items() if k != "$defs"}
+
+
+def _design_forms(target: dict[str, Any]) -> list[dict[str, Any]]:
+    """The two forms of a design mapping, with their definitions added to ``target``:
+    written out in full (``DesignSpec``), or ``extends: NAME`` plus overrides that merge
+    into the named design (any part of a design, nothing required)."""
+    from models.design import DesignSpec
+
+    full = DesignSpec.model_json_schema()
+    body = _merge_defs(target, full)
+    target["$defs"]["DesignSpec"] = body
+    extension = _merge_defs(target, _partial(full))
+    extension["properties"] = {
+        "extends": {"type": "string", "minLength": 1,
+                    "description": "the design this one starts from (a catalogue name or a "
+                                   "designs/ file beside the scenario)"},
+        **extension["properties"]}
+    extension["required"] = ["extends"]
+    extension["title"] = "Design extension"
+    extension["description"] = ("extends: NAME, and any part of a design to override "
+                                "(mappings merge into the named design's; lists and values "
+                                "replace them)")
+    target["$defs"]["DesignExtension"] = extension
+    return [{"$ref": "#/$defs/DesignSpec"}, {"$ref": "#/$defs/DesignExtension"}]
+
+
+def _option_spec() -> type:
+    """The model of one ``options:`` entry (where the licensing report keeps it)."""
+    try:
+        from sim.reporting.licensing.options import OptionSpec  # type: ignore[import-not-found]
+    except ImportError:
+        from sim.reporting.licensing_report import OptionSpec
+    return OptionSpec
+
+
+def _scenario() -> dict[str, Any]:
+    """The scenario file; ``design``, ``options`` and ``expect`` take the schemas of the
+    models that validate them where they are used (the design loader, the licensing
+    report, the regression suite)."""
+    from sim.scenario.spec import ScenarioSpec
+    from sim.study.regression import ExpectBlock
+
+    schema = ScenarioSpec.model_json_schema()
+    properties = schema["properties"]
+    properties["design"] = {
+        "anyOf": [{"type": "string", "minLength": 1,
+                   "description": "a design name (scenarios/designs/, or designs/ beside "
+                                  "the scenario)"},
+                  *_design_forms(schema)],
+        "description": "the integration design: a name, extends: NAME with overrides, or "
+                       "a design written out in full", "title": "Design"}
+    option = _merge_defs(schema, _option_spec().model_json_schema())
+    schema["$defs"]["OptionSpec"] = option
+    properties["options"] = {"type": "array", "items": {"$ref": "#/$defs/OptionSpec"},
+                             "description": properties["options"].get("description", ""),
+                             "title": "Options"}
+    expect = _merge_defs(schema, ExpectBlock.model_json_schema())
+    schema["$defs"]["ExpectBlock"] = expect
+    properties["expect"] = {"anyOf": [{"$ref": "#/$defs/ExpectBlock"}, {"type": "null"}],
+                            "default": None, "title": "Expect",
+                            "description": "regression expectations (p2c check)"}
+    return schema
 
 
 def _design() -> dict[str, Any]:
-    from models.design import DesignSpec
-
-    return DesignSpec.model_json_schema()
+    """A design file: written out in full, or ``extends:`` another with overrides."""
+    schema: dict[str, Any] = {"title": "Design file"}
+    schema["anyOf"] = _design_forms(schema)
+    return schema
 
 
 def _sweep() -> dict[str, Any]:
+    """A sweep file; a factor may be a bare list of levels (shorthand for ``levels:``)."""
     from sim.study.sweep.spec import SweepSpec
 
-    return SweepSpec.model_json_schema()
+    schema = SweepSpec.model_json_schema()
+    factor = schema["$defs"]["Factor"]
+    schema["$defs"]["Factor"] = {
+        "anyOf": [{"type": "array", "minItems": 1, "description": "levels: shorthand"},
+                  {k: v for k, v in factor.items() if k not in ("title", "description")}],
+        "title": factor.get("title", "Factor"), "description": factor.get("description", "")}
+    return schema
 
 
 def _suite() -> dict[str, Any]:
-    """A suite file is a scenario whose ``expect:`` block follows the regression model."""
-    from sim.study.regression import ExpectBlock
-
-    schema = _scenario()
-    expect = ExpectBlock.model_json_schema()
-    defs = schema.setdefault("$defs", {})
-    defs.update(expect.pop("$defs", {}))
-    defs["ExpectBlock"] = expect
-    schema["properties"]["expect"] = {"$ref": "#/$defs/ExpectBlock",
-                                      "description": expect.get("description", "")}
-    schema["required"] = sorted({*schema.get("required", []), "expect"})
-    schema["title"] = "Suite case"
+    """A suite file: a scenario with ``expect:``, or ``base: FILE`` and any part of a
+    scenario to merge into that file's, with ``expect:``."""
+    scenario = _scenario()
+    full = {k: v for k, v in scenario.items() if k != "$defs"}
+    full["required"] = sorted({*full.get("required", []), "expect"})
+    schema: dict[str, Any] = {"$defs": dict(scenario["$defs"]), "title": "Suite case"}
+    schema["$defs"]["SuiteScenario"] = full
+    partial = _merge_defs(schema, _partial(scenario))
+    partial["properties"] = {
+        "base": {"type": "string", "minLength": 1,
+                 "description": "a scenario file (relative to this one) to start from"},
+        **partial["properties"]}
+    partial["properties"]["expect"] = {"$ref": "#/$defs/ExpectBlock"}
+    partial["required"] = ["base", "expect"]
+    partial["title"] = "Suite case on a base scenario"
+    schema["$defs"]["SuiteOnBase"] = partial
+    schema["anyOf"] = [{"$ref": "#/$defs/SuiteScenario"}, {"$ref": "#/$defs/SuiteOnBase"}]
     return schema
 
 
