@@ -514,7 +514,7 @@ def test_a_bad_scenario_and_a_non_mapping_are_refused_with_file_and_line(tmp_pat
         SEED_SCENARIO.read_text().replace("  extends: p2c-2017", "  extends: p2c-2018"),
         "scenario.yaml",
     )
-    with pytest.raises(InputError, match=rf"{scenario}:13: design.extends: unknown design"):
+    with pytest.raises(InputError, match=rf"{scenario}:14: design.extends: unknown design"):
         lint_target(scenario)
     listing = _write(tmp_path, "- just\n- a list\n", "list.yaml")
     with pytest.raises(InputError, match=rf"{listing}:1: "):
