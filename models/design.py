@@ -25,20 +25,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from models.concurrency import RULE_NAMES
+from models.events import INVARIANT_NAMES
 
-#: Invariant names a design may promise or sanction (the checker's catalogue).
-INVARIANTS = (
-    "convergence",
-    "no_lost_update",
-    "ownership",
-    "referential_integrity",
-    "no_duplicate_keys",
-    "monotone_lifecycle",
-    "invoice_totals",
-    "bounded_echo",
-    "accounted_for",
-    "staleness",
-)
+#: Invariant names a design may promise or sanction (defined in models/events.py).
+INVARIANTS = INVARIANT_NAMES
 
 # The product's documented limits (FACTS.md section 1).
 DATA_INTEGRATOR_MIN_INTERVAL_S = 60.0

@@ -3,8 +3,9 @@
 :class:`Integration` is the whole system under test in plain Python. It has no clock:
 every method takes the current time, so SimPy (``sim/``) can drive it through a working
 week and Hypothesis can drive it through any interleaving of saves and batch runs.
-Everything it does is reported to ``emit`` as history events (schema in
-``sim/engine/history.py``), which is how checks and metrics see it.
+Everything it does is reported to ``emit`` as history events (defined in
+:mod:`models.events`, explained in ``sim/engine/history.py``), which is how checks and
+metrics see it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from models import events as ev
 from models.concurrency import Delivery, make_rule
 from models.design import DesignSpec, MapSpec
 from models.entities import Catalogue
@@ -21,10 +23,11 @@ from models.records import Row, Write, WriteLog
 from models.sync import Batch, MapState, extract, load, pending, run_duration_s
 from models.systems import ApplyOutcome, Replica
 
-Emit = Callable[[dict[str, Any]], None]
+#: Where the integration reports what it does: one history event at a time.
+Emit = Callable[[ev.Event], None]
 
 
-def _discard(_event: dict[str, Any]) -> None:
+def _discard(_event: ev.Event) -> None:
     return None
 
 
@@ -130,8 +133,10 @@ class Integration:
                                     transaction_records)
         self.last_refusal = reason
         if reason is not None:
-            self.emit({"t": now_s, "kind": "reject", "write_id": write.write_id,
-                       "system": system, "entity": entity, "key": key, "reason": reason})
+            rejected: ev.RejectEvent = {
+                "t": now_s, "kind": ev.REJECT, "write_id": write.write_id, "system": system,
+                "entity": entity, "key": key, "reason": reason}
+            self.emit(rejected)
             return None
         self.rule.saved(write.write_id, system, now_s)
         versions = {f: (v, write.write_id) for f, v in fields.items()}
@@ -156,12 +161,13 @@ class Integration:
             opened_s=now_s if opened_s is None else opened_s,
         )
         writelog.add(write)
-        self.emit({
-            "t": now_s, "kind": "write", "write_id": write_id, "actor": actor, "role": role,
+        event: ev.WriteEvent = {
+            "t": now_s, "kind": ev.WRITE, "write_id": write_id, "actor": actor, "role": role,
             "system": system, "entity": entity, "key": key, "op": write.op,
             "fields": write.fields, "base": {f: list(b) for f, b in write.base.items()},
             "opened_t": write.opened_s,
-        })
+        }
+        self.emit(event)
         return write
 
     def _save_refusal(self, write: Write, row: Row | None, opened_row_version: int | None,
@@ -260,10 +266,12 @@ class Integration:
                               versions, cause, hops + 1, now_s)
             self.in_flight += 1
             self.rule.sent(message)
-            self.emit({"t": now_s, "kind": "send", "message_id": message.message_id,
-                       "map": name, "entity": entity, "key": key, "source": system,
-                       "target": spec.target, "cause": cause, "hops": message.hops,
-                       "write_ids": sorted({v[1] for v in versions.values()})})
+            sent: ev.SendEvent = {
+                "t": now_s, "kind": ev.SEND, "message_id": message.message_id, "map": name,
+                "entity": entity, "key": key, "source": system, "target": spec.target,
+                "cause": cause, "hops": message.hops,
+                "write_ids": sorted({v[1] for v in versions.values()})}
+            self.emit(sent)
             if self.on_send is not None:
                 self.on_send(message)
             else:
@@ -282,12 +290,13 @@ class Integration:
         if state.settings.retry_failed_runs:
             state.watermark = min(state.watermark, batch.watermark_before)
         state.running = False
-        self.emit({
-            "t": now_s, "kind": "batch_end", "run_id": batch.run_id, "map": batch.map_name,
+        event: ev.BatchEndEvent = {
+            "t": now_s, "kind": ev.BATCH_END, "run_id": batch.run_id, "map": batch.map_name,
             "entity": batch.entity, "source": batch.source, "target": batch.target,
             "rows_changed": 0, "rows_unchanged": 0, "rows_failed": len(batch.rows),
             "failed": reason, "duration_s": now_s - batch.started_s,
-        })
+        }
+        self.emit(event)
 
     def take_outbox(self) -> list[Message]:
         """Hand the queued messages to the driver (it delivers them later)."""
@@ -297,8 +306,10 @@ class Integration:
     def dead_letter(self, message: Message, now_s: float, reason: str) -> None:
         """Give up on a message, with a reason (never silently)."""
         self._settle(message)
-        self.emit({"t": now_s, "kind": "dead_letter", "message_id": message.message_id,
-                   "map": message.map_name, "reason": reason})
+        event: ev.DeadLetterEvent = {"t": now_s, "kind": ev.DEAD_LETTER,
+                                     "message_id": message.message_id,
+                                     "map": message.map_name, "reason": reason}
+        self.emit(event)
 
     def _settle(self, message: Message) -> None:
         self.in_flight -= 1
@@ -343,17 +354,24 @@ class Integration:
         result = decision.outcome
         if result.wrote and not changed:
             result = DeliveryOutcome.UNCHANGED
-        self.emit({"t": now_s, "kind": "deliver", "message_id": message.message_id,
-                   "map": message.map_name, "outcome": result.value})
+        self._emit_deliver(now_s, message, result)
         if changed:
             self._propagate(message.target, message.entity, message.key, now_s,
                             message.cause, message.hops, came_from=message.source)
         return result
 
+    def _emit_deliver(self, now_s: float, message: Message, outcome: DeliveryOutcome) -> None:
+        event: ev.DeliverEvent = {"t": now_s, "kind": ev.DELIVER,
+                                  "message_id": message.message_id, "map": message.map_name,
+                                  "outcome": outcome.value}
+        self.emit(event)
+
     def _emit_redelivery(self, now_s: float, message: Message,
                          outcome: DeliveryOutcome) -> DeliveryOutcome:
-        self.emit({"t": now_s, "kind": "redelivery", "message_id": message.message_id,
-                   "map": message.map_name, "outcome": outcome.value})
+        event: ev.RedeliveryEvent = {"t": now_s, "kind": ev.REDELIVERY,
+                                     "message_id": message.message_id,
+                                     "map": message.map_name, "outcome": outcome.value}
+        self.emit(event)
         return outcome
 
     def _insert_again(self, message: Message, now_s: float, first: bool) -> DeliveryOutcome:
@@ -367,8 +385,7 @@ class Integration:
                          f"{message.map_name}/{message.message_id}", outcome)
         if not first:
             return self._emit_redelivery(now_s, message, DeliveryOutcome.INSERTED_AGAIN)
-        self.emit({"t": now_s, "kind": "deliver", "message_id": message.message_id,
-                   "map": message.map_name, "outcome": DeliveryOutcome.APPLIED.value})
+        self._emit_deliver(now_s, message, DeliveryOutcome.APPLIED)
         return DeliveryOutcome.APPLIED
 
     def _compare(self, message: Message, row: Row | None, now_s: float) -> Delivery:
@@ -406,10 +423,12 @@ class Integration:
             cid = conflict_id or self._pair_ids.get(pair)
             if cid is None:
                 cid = self._pair_ids[pair] = self._next("C")
-            self.emit({"t": delivery.now_s, "kind": "conflict", "conflict_id": cid,
-                       "system": message.target, "entity": message.entity, "key": message.key,
-                       "field": field, "write_ids": [theirs, ours],
-                       "resolution": resolution.value, "message_id": message.message_id})
+            event: ev.ConflictEvent = {
+                "t": delivery.now_s, "kind": ev.CONFLICT, "conflict_id": cid,
+                "system": message.target, "entity": message.entity, "key": message.key,
+                "field": field, "write_ids": [theirs, ours], "resolution": resolution.value,
+                "message_id": message.message_id}
+            self.emit(event)
 
     def has_open_conflict(self, entity: str, key: str) -> bool:
         return (entity, key) in self._open_conflicts
@@ -476,16 +495,24 @@ class Integration:
             return None
         lease = self.leases.acquire(entity, key, actor, system, now_s,
                                     self.concurrency.lease_s)
-        self.emit({"t": now_s, "kind": "lock_grant" if lease else "lock_deny",
-                   "system": system, "entity": entity, "key": key, "actor": actor,
-                   "token": lease.token if lease else None,
-                   "expires_t": lease.expires_s if lease else None})
+        if lease is None:
+            denied: ev.LockDenyEvent = {
+                "t": now_s, "kind": ev.LOCK_DENY, "system": system, "entity": entity,
+                "key": key, "actor": actor, "token": None, "expires_t": None}
+            self.emit(denied)
+        else:
+            granted: ev.LockGrantEvent = {
+                "t": now_s, "kind": ev.LOCK_GRANT, "system": system, "entity": entity,
+                "key": key, "actor": actor, "token": lease.token, "expires_t": lease.expires_s}
+            self.emit(granted)
         return lease
 
     def release_lease(self, lease: Lease, now_s: float) -> None:
         self.leases.release(lease)
-        self.emit({"t": now_s, "kind": "lock_release", "entity": lease.entity,
-                   "key": lease.key, "actor": lease.holder, "token": lease.token})
+        event: ev.LockReleaseEvent = {"t": now_s, "kind": ev.LOCK_RELEASE,
+                                      "entity": lease.entity, "key": lease.key,
+                                      "actor": lease.holder, "token": lease.token}
+        self.emit(event)
 
     # ----------------------------------------------------------- batch runs
 
@@ -498,11 +525,12 @@ class Integration:
         state = self.maps[map_name]
         state.running = True
         batch = extract(state, self.replicas[state.spec.source], now_s)
-        self.emit({
-            "t": now_s, "kind": "batch_start", "run_id": batch.run_id, "map": map_name,
+        event: ev.BatchStartEvent = {
+            "t": now_s, "kind": ev.BATCH_START, "run_id": batch.run_id, "map": map_name,
             "entity": batch.entity, "source": batch.source, "target": batch.target,
             "rows": len(batch.rows), "skipped_ticks": state.skipped_ticks,
-        })
+        }
+        self.emit(event)
         return batch
 
     def run_duration_s(self, batch: Batch) -> float:
@@ -519,12 +547,13 @@ class Integration:
                 self._emit_apply(now_s, batch.target, batch.entity, key, batch.run_id, outcome)
         state.running = False
         state.rows_moved += changed
-        self.emit({
-            "t": now_s, "kind": "batch_end", "run_id": batch.run_id, "map": batch.map_name,
+        event: ev.BatchEndEvent = {
+            "t": now_s, "kind": ev.BATCH_END, "run_id": batch.run_id, "map": batch.map_name,
             "entity": batch.entity, "source": batch.source, "target": batch.target,
             "rows_changed": changed, "rows_unchanged": len(outcomes) - changed,
             "duration_s": now_s - batch.started_s,
-        })
+        }
+        self.emit(event)
         return changed
 
     def run_now(self, map_name: str, now_s: float) -> int:
@@ -569,14 +598,17 @@ class Integration:
         self, now_s: float, system: str, entity: str, key: str, via: str, outcome: ApplyOutcome
     ) -> None:
         emit = self.emit
-        emit({
-            "t": now_s, "kind": "apply", "system": system, "entity": entity, "key": key,
+        event: ev.ApplyEvent = {
+            "t": now_s, "kind": ev.APPLY, "system": system, "entity": entity, "key": key,
             "via": via, "fields": outcome.changed, "row_version": outcome.row_version,
             "created": outcome.created,
-        })
+        }
+        emit(event)
         for field, lost, by in outcome.overwrites:
-            emit({"t": now_s, "kind": "overwrite", "system": system, "entity": entity,
-                  "key": key, "field": field, "lost_write": lost, "by_write": by, "via": via})
+            overwrite: ev.OverwriteEvent = {
+                "t": now_s, "kind": ev.OVERWRITE, "system": system, "entity": entity,
+                "key": key, "field": field, "lost_write": lost, "by_write": by, "via": via}
+            emit(overwrite)
 
     def contract(self, staleness_p99_s: Mapping[str, float] | None = None) -> dict[str, Any]:
         """What the checker needs to judge a run of this design (see sim/engine/history.py)."""

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from models.events import INVARIANT_NAMES
 from sim.checker.accounting import AccountedFor
 from sim.checker.convergence import Convergence
 from sim.checker.duplicates import NoDuplicateKeys
@@ -31,22 +32,17 @@ from sim.checker.report import CheckReport
 from sim.checker.staleness import Staleness
 from sim.checker.verdicts import Verdict
 
-#: Every invariant, by name, in report order.
-INVARIANTS: dict[str, type[Invariant]] = {
+_JUDGES: dict[str, type[Invariant]] = {
     cls.name: cls
-    for cls in (
-        Convergence,
-        NoLostUpdate,
-        Ownership,
-        ReferentialIntegrity,
-        NoDuplicateKeys,
-        MonotoneLifecycle,
-        InvoiceTotals,
-        BoundedEcho,
-        AccountedFor,
-        Staleness,
-    )
+    for cls in (Convergence, NoLostUpdate, Ownership, ReferentialIntegrity, NoDuplicateKeys,
+                MonotoneLifecycle, InvoiceTotals, BoundedEcho, AccountedFor, Staleness)
 }
+if set(_JUDGES) != set(INVARIANT_NAMES):  # pragma: no cover - a developer's mistake
+    raise ImportError(f"invariants without a judge: {set(INVARIANT_NAMES) - set(_JUDGES)}; "
+                      f"judges of no invariant: {set(_JUDGES) - set(INVARIANT_NAMES)}")
+
+#: Every invariant, by name (models.events.INVARIANT_NAMES, in its order), with its judge.
+INVARIANTS: dict[str, type[Invariant]] = {name: _JUDGES[name] for name in INVARIANT_NAMES}
 
 
 def check_history(events: Iterable[Event], only: Sequence[str] | None = None) -> CheckReport:

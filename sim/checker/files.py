@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import gzip
 import sys
+import typing
 import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -32,6 +33,7 @@ from typing import Any
 
 import orjson
 
+from models import events as ev
 from sim.checker.check import INVARIANTS, check_history
 from sim.checker.ledger import Event
 from sim.checker.report import CheckReport
@@ -136,21 +138,36 @@ class HistoryReader:
 
 _TEXT, _OBJECT, _LIST = (str,), (dict,), (list,)
 _NUMBER = (int, float)
-#: What the checker reads of each kind of event: (field, allowed types, required).
-_SHAPES: dict[str, tuple[tuple[str, tuple[type, ...], bool], ...]] = {
-    "write": (("write_id", _TEXT, True), ("system", _TEXT, True), ("entity", _TEXT, True),
-              ("key", _TEXT, True), ("fields", _OBJECT, False), ("base", _OBJECT, False)),
-    "apply": (("system", _TEXT, True), ("entity", _TEXT, True), ("key", _TEXT, True),
-              ("fields", _OBJECT, True), ("via", _TEXT, True)),
-    "reject": (("write_id", _TEXT, True),),
-    "conflict": (("write_ids", _LIST, False),),
-    "batch_start": (("run_id", _TEXT, True),),
-    "batch_end": (("run_id", _TEXT, True),),
-    "send": (("message_id", _TEXT, True),),
-    "deliver": (("message_id", _TEXT, True),),
-    "dead_letter": (("message_id", _TEXT, True),),
-    "run_start": (("contract", _OBJECT, False),),
+_JSON_TYPES = {str: _TEXT, dict: _OBJECT, list: _LIST}
+
+#: What the checker reads of each kind of event: (field, required). The kinds, fields
+#: and their types are the definitions in models/events.py; the checker is lenient on
+#: everything it does not read, so a hand-written history may leave it out.
+_READS: dict[str, tuple[tuple[str, bool], ...]] = {
+    ev.WRITE: (("write_id", True), ("system", True), ("entity", True), ("key", True),
+               ("fields", False), ("base", False)),
+    ev.APPLY: (("system", True), ("entity", True), ("key", True), ("fields", True),
+               ("via", True)),
+    ev.REJECT: (("write_id", True),),
+    ev.CONFLICT: (("write_ids", False),),
+    ev.BATCH_START: (("run_id", True),),
+    ev.BATCH_END: (("run_id", True),),
+    ev.SEND: (("message_id", True),),
+    ev.DELIVER: (("message_id", True),),
+    ev.DEAD_LETTER: (("message_id", True),),
+    ev.RUN_START: (("contract", False),),
 }
+
+
+def _shape(kind: str, reads: tuple[tuple[str, bool], ...]
+           ) -> tuple[tuple[str, tuple[type, ...], bool], ...]:
+    hints = ev.fields_of(kind)
+    return tuple((name, _JSON_TYPES[typing.get_origin(hints[name]) or hints[name]], required)
+                 for name, required in reads)
+
+
+#: (field, allowed JSON types, required) per kind, as :func:`event_problem` checks them.
+_SHAPES = {kind: _shape(kind, reads) for kind, reads in _READS.items()}
 
 
 def event_problem(event: dict[str, Any]) -> str | None:
@@ -179,7 +196,7 @@ def event_problem(event: dict[str, Any]) -> str | None:
         if type(value) not in types:
             wanted = {_TEXT: "text", _OBJECT: "an object", _LIST: "an array"}[types]
             return f"{kind} event: {name!r} must be {wanted}, not {_json_type(value)}"
-    if kind == "apply":
+    if kind == ev.APPLY:
         for field, write_id in event["fields"].items():
             if type(write_id) is not str:
                 return (f"apply event: fields[{field!r}] must be the id of a write (text), "

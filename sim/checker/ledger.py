@@ -51,6 +51,7 @@ from array import array
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from models import events as ev
 from sim.checker.contract import Contract
 
 Event = dict[str, Any]
@@ -183,16 +184,16 @@ class Ledger:
         self._echo_bound: int | None = None
         self._bind_contract(self.contract)
         self._handlers: dict[str, Callable[[Event], None]] = {
-            "run_start": self._run_start,
-            "reject": self._reject,
-            "conflict": self._conflict,
-            "overwrite": self._overwrite,
-            "batch_start": self._batch_start,
-            "batch_end": self._batch_end,
-            "send": self._send,
-            "deliver": self._deliver,
-            "dead_letter": self._dead_letter,
-            "quiescence": self._quiescence,
+            ev.RUN_START: self._run_start,
+            ev.REJECT: self._reject,
+            ev.CONFLICT: self._conflict,
+            ev.OVERWRITE: self._overwrite,
+            ev.BATCH_START: self._batch_start,
+            ev.BATCH_END: self._batch_end,
+            ev.SEND: self._send,
+            ev.DELIVER: self._deliver,
+            ev.DEAD_LETTER: self._dead_letter,
+            ev.QUIESCENCE: self._quiescence,
         }
 
     # -- registration ---------------------------------------------------------------
@@ -331,13 +332,14 @@ class Ledger:
         default_write_hooks = self.write_hooks[None]
         echo_bound = self._echo_bound
         max_applies = self.max_applies
+        apply_kind, write_kind, run_start_kind = ev.APPLY, ev.WRITE, ev.RUN_START
         count = 0
         applies = 0
         event = None
         for event in events:
             count += 1
             kind = event["kind"]
-            if kind == "apply":
+            if kind == apply_kind:
                 applies += 1
                 system = event["system"]
                 replica = replica_get(system)
@@ -428,7 +430,7 @@ class Ledger:
                     self._echo(over, exempt, system, slot, via, echo_bound)
                 if not fields and via in _SAVE_VIAS:
                     self._resolve_empty_save(event)
-            elif kind == "write":
+            elif kind == write_kind:
                 write_id = event["write_id"]
                 i = len(ids)
                 if index.setdefault(write_id, i) != i:
@@ -478,7 +480,7 @@ class Ledger:
                 handler = get_handler(kind)
                 if handler is not None:
                     handler(event)
-                    if kind == "run_start":
+                    if kind == run_start_kind:
                         echo_bound = self._echo_bound
                         default_write_hooks = self.write_hooks[None]
         self.events += count

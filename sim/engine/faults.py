@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from models import events as ev
 from sim.engine.clock import format_t
 from sim.scenario.spec import Fault, Swarm
 
@@ -76,7 +77,7 @@ def fault_process(env, world, fault: Fault, index: int):
     if fault.at_s > env.now:
         yield env.timeout(fault.at_s - env.now)
     fault_id = f"F-{index + 1}"
-    world.emit({"t": env.now, "kind": "fault_start", "fault_id": fault_id,
+    world.emit({"t": env.now, "kind": ev.FAULT_START, "fault_id": fault_id,
                 "fault": fault.kind, "detail": describe(fault)})
     world.metrics.counts[f"faults.{fault.kind}"] += 1
     table = _tables(world.faults, fault)
@@ -108,7 +109,7 @@ def fault_process(env, world, fault: Fault, index: int):
             table[0][key].remove(table[1])
             if not table[0][key]:
                 del table[0][key]
-    world.emit({"t": env.now, "kind": "fault_end", "fault_id": fault_id, "fault": fault.kind})
+    world.emit({"t": env.now, "kind": ev.FAULT_END, "fault_id": fault_id, "fault": fault.kind})
 
 
 def swarm_faults(swarm: Swarm, design, end_s: float, rng: np.random.Generator) -> list[Fault]:

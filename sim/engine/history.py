@@ -5,7 +5,9 @@ sorted keys and at least ``t`` (simulated seconds since the run started, Monday 
 and ``kind``. The trace hash is the SHA-256 of the UTF-8 lines (each ending in ``\\n``),
 so two runs with the same seed, scenario and code have the same ``trace_sha256``.
 
-Event kinds (the contract the checker in ``sim/checker`` reads):
+Event kinds (the contract the checker in ``sim/checker`` reads). Each kind's name, fields
+and their types are defined once in :mod:`models.events` (one ``TypedDict`` per kind);
+this docstring explains what they mean:
 
 ``run_start``
     Once, first. ``scenario`` (name), ``seed``, ``design`` (name) and ``contract``: what
@@ -66,8 +68,9 @@ Event kinds (the contract the checker in ``sim/checker`` reads):
     Queued designs. ``send``: ``message_id``, ``map``, ``source``, ``target``, ``cause``
     (the write), ``hops``, ``write_ids``. ``deliver``: ``message_id``, ``outcome``
     (applied, unchanged, stale, conflict, merged, primary_wins). ``redelivery``: a
-    duplicate delivery of a message already delivered (ignored by an idempotent
-    receiver). ``dead_letter``: ``message_id`` and ``reason``: given up, never silently.
+    duplicate delivery of a message already delivered, ``outcome`` duplicate_ignored (an
+    idempotent receiver) or inserted_again (the insert-only bug). ``dead_letter``:
+    ``message_id`` and ``reason``: given up, never silently.
 
 ``conflict``
     ``conflict_id``, ``system``, ``entity``, ``key``, ``field``, ``write_ids`` (the

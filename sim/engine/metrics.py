@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from models import events as ev
+
 
 class MetricsCollector:
     """Streaming counters and delay samples; :meth:`result` gives flat name -> number."""
@@ -34,7 +36,7 @@ class MetricsCollector:
     def observe(self, event: dict[str, Any]) -> None:
         kind = event["kind"]
         counts = self.counts
-        if kind == "apply":
+        if kind == ev.APPLY:
             via = event["via"]
             if via != "user" and event["system"] in ("sales", "hub") and event["t"] > 0:
                 day = int(event["t"] // 86_400)
@@ -60,7 +62,7 @@ class MetricsCollector:
                     continue
                 flow = f"{entity}:{source[1]}->{system}"
                 self.delays.setdefault(flow, []).append(t - source[0])
-        elif kind == "write":
+        elif kind == ev.WRITE:
             role = event["role"]
             self._last_role = role
             if role != "migration":
@@ -71,31 +73,31 @@ class MetricsCollector:
             counts["writes_attempted"] += 1
             if role == "migration":
                 counts["writes_migration"] += 1
-        elif kind == "reject":
+        elif kind == ev.REJECT:
             counts["saves_rejected"] += 1
             if event["reason"].startswith("Unit of Work"):
                 counts["saves_failed_by_rollback"] += 1
             counts[f"saves_rejected.{event['system']}.{event['entity']}"] += 1
-        elif kind == "batch_end":
+        elif kind == ev.BATCH_END:
             counts["batch_runs"] += 1
             counts[f"batch_runs.{event['map']}"] += 1
             counts["rows_moved"] += event["rows_changed"]
             counts[f"rows_moved.{event['map']}"] += event["rows_changed"]
-        elif kind == "batch_start":
+        elif kind == ev.BATCH_START:
             counts["rows_extracted"] += event["rows"]
-        elif kind == "send":
+        elif kind == ev.SEND:
             counts["messages_sent"] += 1
-        elif kind == "deliver":
+        elif kind == ev.DELIVER:
             counts[f"deliveries.{event['outcome']}"] += 1
-        elif kind == "dead_letter":
+        elif kind == ev.DEAD_LETTER:
             counts["dead_letters"] += 1
-        elif kind == "conflict":
+        elif kind == ev.CONFLICT:
             if event["conflict_id"] not in self._conflict_ids:
                 self._conflict_ids.add(event["conflict_id"])
                 counts["conflicts"] += 1
-        elif kind == "lock_deny":
+        elif kind == ev.LOCK_DENY:
             counts["lock_denials"] += 1
-        elif kind == "overwrite":
+        elif kind == ev.OVERWRITE:
             counts["overwrites"] += 1
             lost = event["lost_write"]
             if lost not in self._lost:

@@ -36,6 +36,7 @@ from typing import Any
 
 import yaml
 
+from models import events as ev
 from sim import __version__
 from sim.engine.faults import fault_process, swarm_faults
 from sim.engine.history import HistoryRecorder
@@ -104,7 +105,7 @@ def run_scenario(
         env = world.env
         integ = world.integration
         world.emit({
-            "t": 0.0, "kind": "run_start", "scenario": spec.name, "seed": seed,
+            "t": 0.0, "kind": ev.RUN_START, "scenario": spec.name, "seed": seed,
             "design": scenario.design.name,
             "contract": integ.contract(spec.objectives.staleness_p99_s),
         })
@@ -138,7 +139,7 @@ def run_scenario(
         deadline_s = world.workload_end_s + spec.quiescence_max_s
         _run_until(env, done, deadline_s, progress, scenario.name)
         reached = bool(done.triggered)
-        world.emit({"t": float(env.now), "kind": "quiescence", "reached": reached,
+        world.emit({"t": float(env.now), "kind": ev.QUIESCENCE, "reached": reached,
                     "workload_end_t": world.workload_end_s, "deadline_t": deadline_s})
         recorder.close()
     except BaseException:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import math
 
+from models import events as ev
+
 
 def next_tick_s(now_s: float, offset_s: float, interval_s: float) -> float:
     """The first tick strictly after ``now_s`` (ticks at offset + k*interval, k >= 1)."""
@@ -183,7 +185,7 @@ class Courier:
         loss = self.world.faults.loss(message.map_name)
         if loss is not None and self._stream(message.map_name).random() < loss[0]:
             counts["deliveries_lost"] += 1
-            self.world.emit({"t": env.now, "kind": "delivery_lost",
+            self.world.emit({"t": env.now, "kind": ev.DELIVERY_LOST,
                              "message_id": message.message_id, "map": message.map_name})
             if self.retry.redeliver_lost:
                 self._schedule(message, loss[1], attempt + 1, catch_up)  # redelivered
@@ -272,7 +274,7 @@ class Courier:
 
 
 def _note_catch_up(env, world, name: str, duration_s: float):
-    world.emit({"t": env.now, "kind": "catch_up_start", "map": name,
+    world.emit({"t": env.now, "kind": ev.CATCH_UP_START, "map": name,
                 "expected_s": duration_s})
     yield env.timeout(duration_s)
-    world.emit({"t": env.now, "kind": "catch_up_end", "map": name})
+    world.emit({"t": env.now, "kind": ev.CATCH_UP_END, "map": name})
