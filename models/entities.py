@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 
+from models.generators import ValueGen, default_gen
+
 #: The order lifecycle (FACTS.md section 1). Cancelled is terminal and reachable from
 #: any state before Invoiced; every other move goes forward along this tuple.
 ORDER_STATUSES = (
@@ -51,6 +53,8 @@ class EntityDef:
     status_order: tuple[str, ...] | None = None
     parent: str | None = None  # the header a line belongs to
     description: str = ""
+    #: Custom entities only: how a user makes up each field's value (models.generators).
+    generators: Mapping[str, ValueGen] | None = None
     field_names: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -194,8 +198,15 @@ def reference_graph(entities: Iterable[EntityDef]) -> nx.DiGraph:
 
 
 def custom_entity(
-    name: str, key_prefix: str, fields: Mapping[str, str], references: Mapping[str, str]
+    name: str, key_prefix: str, fields: Mapping[str, str], references: Mapping[str, str],
+    generators: Mapping[str, ValueGen] | None = None,
 ) -> EntityDef:
-    """An entity declared in a scenario file (real templates always need extending)."""
+    """An entity declared in a scenario file (real templates always need extending).
+
+    ``generators`` gives a field's value generator; fields without one get their type's
+    default (:func:`models.generators.default_gen`)."""
     defs = tuple(FieldDef(f, t, references.get(f)) for f, t in fields.items())
-    return EntityDef(name, f"{name}_id", key_prefix, defs, description="custom entity")
+    given = dict(generators or {})
+    gens = {f.name: given.get(f.name) or default_gen(f.type, f.references) for f in defs}
+    return EntityDef(name, f"{name}_id", key_prefix, defs, description="custom entity",
+                     generators=gens)

@@ -22,12 +22,25 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from models.design import DesignSpec
-from models.licensing import STANDARD_ENTITIES, SYSTEMS, PriceBook, Right, coverage
-from sim.engine.workload import ACTIONS
+from models.licensing import (
+    STANDARD_ENTITIES,
+    SYSTEMS,
+    PriceBook,
+    Right,
+    coverage,
+    custom_entity,
+)
+from sim.engine.workload import resolve_action
 
 
 def _licensable(system: str, entity: str) -> bool:
-    return system in SYSTEMS and entity in STANDARD_ENTITIES
+    return system in SYSTEMS
+
+
+def _right_entity(entity: str) -> str:
+    """The licensing name of an entity: a custom one is ``custom:<name>`` (a save of a
+    custom entity needs a custom-entity right, which Team Members' cap counts)."""
+    return entity if entity in STANDARD_ENTITIES else custom_entity(entity)
 
 
 def role_required_rights(role, design: DesignSpec) -> frozenset[Right]:
@@ -36,16 +49,16 @@ def role_required_rights(role, design: DesignSpec) -> frozenset[Right]:
     for action_name, rate in role.actions.items():
         if rate <= 0:
             continue
-        action = ACTIONS[action_name]
+        action = resolve_action(action_name)
         system = next((s for s in role.systems if s in action.systems), None)
         if system is None:
             continue
         for entity in action.reads + action.writes:
             if _licensable(system, entity):
-                needed.add(Right(system, entity, "read"))
+                needed.add(Right(system, _right_entity(entity), "read"))
         for entity in action.writes:
             if system in design.editable.get(entity, {}) and _licensable(system, entity):
-                needed.add(Right(system, entity, "write"))
+                needed.add(Right(system, _right_entity(entity), "write"))
     return frozenset(needed)
 
 
@@ -67,7 +80,8 @@ class LicenceGate:
         key = (role, system, entity)
         allowed = self._cache.get(key)
         if allowed is None:
-            allowed = coverage(self.book, skus, [Right(system, entity, "write")]) is not None
+            allowed = coverage(self.book, skus,
+                               [Right(system, _right_entity(entity), "write")]) is not None
             self._cache[key] = allowed
         return allowed
 

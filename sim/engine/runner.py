@@ -46,6 +46,7 @@ from sim.engine.workload import (
     build_users,
     resolver_process,
     scripted_process,
+    seed_custom_data,
     seed_initial_data,
     user_process,
 )
@@ -114,6 +115,11 @@ def run_scenario(
                           accounts=data.accounts, contacts_per_account=data.contacts_per_account,
                           products=data.products, bundles=data.bundles,
                           bundle_lines_per_bundle=data.bundle_lines_per_bundle)
+        if data.custom:
+            editable = scenario.design.editable
+            seed_custom_data(integ, world.streams, data.custom,
+                             lambda entity: next(iter(editable.get(entity, {})),
+                                                 scenario.design.systems[0]))
         integ.initial_load(0.0)
         courier = Courier(env, world)
         integ.on_send = courier.send

@@ -457,6 +457,133 @@ ACTIONS: dict[str, ActionDef] = {a.name: a for a in (
 )}
 
 
+# ------------------------------------------- custom entities: generic actions
+
+
+def _custom_fields(integ: Integration, system: str, rng: np.random.Generator, entity: str,
+                   names) -> dict[str, Any] | None:
+    """Values for ``names`` of a custom entity; None when a reference has no target."""
+    entity_def = integ.catalogue[entity]
+    keys = integ.replicas[system].keys
+
+    def pick_key(target: str) -> str | None:
+        return _pick(rng, keys[target])
+
+    fields: dict[str, Any] = {}
+    for name in names:
+        value = entity_def.generators[name].value(rng, name, pick_key)
+        if value is None:
+            return None
+        fields[name] = value
+    return fields
+
+
+def custom_create_plan(entity: str) -> PlanFn:
+    """``create:<entity>``: a new record, every field from its generator."""
+
+    def plan(integ: Integration, system: str, rng: np.random.Generator, desk: Desk) -> Plan | None:
+        fields = _custom_fields(integ, system, rng, entity, integ.catalogue[entity].field_names)
+        if fields is None:
+            return None
+        return [Save(entity, integ.new_key(entity), fields, None)]
+
+    plan.__doc__ = f"Create a {entity} (custom entity), every field from its generator."
+    return plan
+
+
+def custom_edit_plan(entity: str, names: tuple[str, ...] | None) -> PlanFn:
+    """``edit:<entity>[:f1,f2]``: change one of ``names`` (default: every field) of an
+    existing record, chosen evenly, to a newly generated value."""
+
+    def plan(integ: Integration, system: str, rng: np.random.Generator, desk: Desk) -> Plan | None:
+        key = _pick(rng, integ.replicas[system].keys[entity])
+        if key is None:
+            return None
+        choices = names or integ.catalogue[entity].field_names
+        name = choices[int(rng.random() * len(choices))]
+        fields = _custom_fields(integ, system, rng, entity, (name,))
+        if fields is None:
+            return None
+        return [_edit(integ, system, entity, key, fields)]
+
+    plan.__doc__ = f"Edit a {entity} (custom entity): {', '.join(names or ('any field',))}."
+    return plan
+
+
+#: Systems a generic action may run in: wherever the role works (the design decides
+#: whether the save is accepted there).
+_ANY_SYSTEM = (SALES, OPERATIONS, "hub")
+
+
+def resolve_action(name: str, catalogue=None) -> ActionDef:
+    """The action a role lists: a named one (:data:`ACTIONS`) or a generic action on a
+    custom entity, ``create:<entity>``, ``edit:<entity>`` or ``edit:<entity>:<f>,<f>``.
+    Raises ValueError naming what is wrong. Without ``catalogue`` a generic action is
+    resolved by its name only (no reads of referenced entities, no field check)."""
+    action = ACTIONS.get(name)
+    if action is not None:
+        return action
+    verb, _, rest = name.partition(":")
+    if verb not in ("create", "edit") or not rest:
+        raise ValueError(f"unknown action (known: {', '.join(sorted(ACTIONS))}, or "
+                         "create:<entity>, edit:<entity>[:<field>,...] on a custom entity)")
+    entity, _, field_list = rest.partition(":")
+    if verb == "create" and field_list:
+        raise ValueError("create:<entity> sets every field; it takes no field list")
+    names = tuple(f.strip() for f in field_list.split(",")) if field_list else None
+    reads: tuple[str, ...] = ()
+    if catalogue is not None:
+        if entity not in catalogue:
+            raise ValueError(f"unknown entity {entity!r} (known: {', '.join(catalogue.names())})")
+        entity_def = catalogue[entity]
+        if entity_def.generators is None:
+            raise ValueError(f"{entity} is a standard entity: its actions are named "
+                             f"(create_{entity}, edit_{entity}, ...); create:/edit: are for "
+                             "custom entities")
+        for field_name in names or ():
+            if field_name not in entity_def.field_names:
+                raise ValueError(f"{entity} has no field {field_name!r} "
+                                 f"(fields: {', '.join(entity_def.field_names)})")
+        reads = tuple(dict.fromkeys(
+            entity_def.references[f] for f in (entity_def.field_names if verb == "create"
+                                               else names or entity_def.field_names)
+            if f in entity_def.references))
+    plan = custom_create_plan(entity) if verb == "create" else custom_edit_plan(entity, names)
+    return ActionDef(name, _ANY_SYSTEM, entity, (plan.__doc__ or name), plan, (entity,), reads)
+
+
+def seed_custom_data(integ: Integration, streams, counts: dict[str, int], master) -> int:
+    """Initial records of custom entities, in the catalogue's reference order (after the
+    standard ones, which they may reference), each saved by ``migration`` in the system
+    ``master(entity)`` names, from its own stream ``initial-data:<entity>``. References
+    pick among the keys already made, in whichever system holds them (the migration
+    reads the source lists directly, as it does for bundles). Returns saves made."""
+    saves = 0
+    for entity in integ.catalogue.load_order:
+        count = counts.get(entity, 0)
+        if not count:
+            continue
+        rng = streams.get(f"initial-data:{entity}")
+        system = master(entity)
+        entity_def = integ.catalogue[entity]
+
+        def pick_key(target: str, rng=rng) -> str | None:
+            for replica in integ.replicas.values():
+                if replica.keys[target]:
+                    return _pick(rng, replica.keys[target])
+            return None
+
+        for _ in range(count):
+            key = integ.new_key(entity)
+            fields = {name: entity_def.generators[name].value(rng, name, pick_key)
+                      for name in entity_def.field_names}
+            integ.save(now_s=0.0, actor="migration", role="migration", system=system,
+                       entity=entity, key=key,
+                       fields={k: v for k, v in fields.items() if v is not None})
+            saves += 1
+    return saves
+
+
 def seed_initial_data(
     integ: Integration,
     rng: np.random.Generator,
@@ -812,9 +939,24 @@ def resolver_process(env, world, conflict):
     world.metrics.counts["conflicts_resolved"] += 1
 
 
+def role_calendar(spec, role):
+    """A role's working time: a flat UTC day (:class:`WorkCalendar`), or its rhythm
+    (:class:`sim.engine.rhythm.RhythmCalendar`: time zone, hourly profile, month end)."""
+    from sim.engine.rhythm import RhythmCalendar
+    from sim.scenario.spec import WEEKDAY_NAMES, hours_range
+
+    start_s, end_s = hours_range(role.working_hours)
+    workdays = tuple(WEEKDAY_NAMES.index(d) for d in role.workdays)
+    if not role.has_rhythm:
+        return WorkCalendar(workdays, start_s, end_s)
+    return RhythmCalendar(start_date=spec.start_date, horizon_days=spec.duration_days,
+                          workdays=workdays, start_s=start_s, end_s=end_s,
+                          zone=role.timezone, profile=role.hourly_profile,
+                          month_end=role.month_end)
+
+
 def build_users(world) -> list[User]:
     """Every user of every role, in scenario order, each with a named stream."""
-    from sim.scenario.spec import WEEKDAY_NAMES, hours_range
 
     users = []
     for role_name, role in world.scenario.spec.roles.items():
@@ -822,11 +964,9 @@ def build_users(world) -> list[User]:
         total_per_h = sum(rate for _, rate in rates)
         if role.headcount == 0 or total_per_h == 0:
             continue
-        start_s, end_s = hours_range(role.working_hours)
-        calendar = WorkCalendar(tuple(WEEKDAY_NAMES.index(d) for d in role.workdays),
-                                start_s, end_s)
+        calendar = role_calendar(world.scenario.spec, role)
         cumulative = np.cumsum([rate / total_per_h for _, rate in rates])
-        actions = tuple(ACTIONS[name] for name, _ in rates)
+        actions = tuple(resolve_action(name, world.scenario.catalogue) for name, _ in rates)
         # An action runs in the role's home system when it can, else its other system.
         systems = tuple(next(s for s in role.systems if s in a.systems) for a in actions)
         for i in range(role.headcount):

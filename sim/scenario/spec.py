@@ -25,16 +25,26 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from models.design import DesignSpec
 from models.entities import STANDARD_ENTITIES, Catalogue, custom_entity
+from models.generators import ValueGen
 from sim import catalogue
 from sim.engine.clock import parse_when
-from sim.engine.workload import ACTIONS
+from sim.engine.workload import resolve_action
 from sim.scenario.yamlio import InputError, LineMap, PathKey, load_yaml, validation_error
 
 WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -52,8 +62,38 @@ class FormOpen(_Strict):
     sigma: float = Field(0.8, ge=0, le=3, description="log-normal shape; 0 = always median")
 
 
+class PeakWindow(_Strict):
+    """An hour-of-day profile as a busy window: ``factor`` times busier inside it."""
+
+    peak: str = Field(description="local hours, '10:00-12:00'")
+    factor: float = Field(2.0, gt=0, le=100)
+
+    @field_validator("peak")
+    @classmethod
+    def _peak(cls, value: str) -> str:
+        hours_range(value)
+        return value
+
+    @property
+    def window_s(self) -> tuple[float, float]:
+        return hours_range(self.peak)
+
+
+class MonthEnd(_Strict):
+    """The last ``last_days`` local days of each month are ``factor`` times busier."""
+
+    last_days: int = Field(3, ge=1, le=28)
+    factor: float = Field(2.0, gt=0, le=100)
+
+
 class Role(_Strict):
-    """A group of alike users: how many, where they work, when, and how often they act."""
+    """A group of alike users: how many, where they work, when, and how often they act.
+
+    Rhythms (:mod:`sim.engine.rhythm`): ``timezone`` (IANA name; working hours and
+    workdays are local, the run clock is UTC), ``hourly_profile`` (24 weights for local
+    hours 0-23, or a peak window; normalised so the mean working hour has weight 1) and
+    ``month_end`` (a multiplier on the last days of each month).
+    """
 
     headcount: int = Field(ge=0, le=1_000_000)
     home_system: str
@@ -66,7 +106,25 @@ class Role(_Strict):
     form_open: FormOpen = Field(default_factory=FormOpen)
     licences: list[str] | None = Field(
         None, description="SKU ids every user of the role holds; unset: not checked")
+    timezone: str | None = Field(None, description="IANA time zone of the role's hours")
+    hourly_profile: (Annotated[list[Annotated[float, Field(ge=0, le=1000)]],
+                               Field(min_length=24, max_length=24)] | PeakWindow | None) = Field(
+        None, description="24 weights for local hours 0-23, or {peak: 'HH:MM-HH:MM', factor}")
+    month_end: MonthEnd | None = None
     description: str = ""
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_timezone(value)
+        return value
+
+    @property
+    def has_rhythm(self) -> bool:
+        """True when the role's hours follow more than a flat UTC working day."""
+        return (self.timezone is not None or self.hourly_profile is not None
+                or self.month_end is not None)
 
     @field_validator("working_hours")
     @classmethod
@@ -117,8 +175,20 @@ class ScriptedAction(_Strict):
         return parse_when(self.opened_at) if self.opened_at is not None else self.at_s
 
 
-class InitialData(_Strict):
-    """Master data present before the run starts, loaded into every replica at t=0."""
+class InitialData(BaseModel):
+    """Master data present before the run starts, loaded into every replica at t=0.
+
+    Custom entities are counted by name (``delivery_slot: 200``): made after the standard
+    ones, in the catalogue's reference order, in the system that masters them.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    __pydantic_extra__: dict[str, Annotated[int, Field(ge=0, le=10_000_000)]]
+
+    @property
+    def custom(self) -> dict[str, int]:
+        """Counts of custom entities, as given."""
+        return dict(self.model_extra or {})
 
     accounts: int = Field(200, ge=0, le=10_000_000)
     contacts_per_account: float = Field(2.0, ge=0, le=100)
@@ -206,12 +276,105 @@ class Swarm(_Strict):
     max_duration_s: float = Field(3600.0, gt=0)
 
 
+class IntRange(_Strict):
+    min: int = 0
+    max: int = 100
+
+    @model_validator(mode="after")
+    def _ordered(self) -> IntRange:
+        if self.min > self.max:
+            raise ValueError("min must not exceed max")
+        return self
+
+
+class FloatRange(_Strict):
+    min: float = 0.0
+    max: float = 1000.0
+
+    @model_validator(mode="after")
+    def _ordered(self) -> FloatRange:
+        if self.min > self.max:
+            raise ValueError("min must not exceed max")
+        return self
+
+
+class FieldGenerator(_Strict):
+    """A custom entity's field with its value generator: exactly one of ``int: {min,
+    max}``, ``float: {min, max}``, ``choice: [...]``, ``text: true`` or ``reference:
+    entity`` (models.generators says how each draws)."""
+
+    int_: IntRange | None = Field(None, alias="int")
+    float_: FloatRange | None = Field(None, alias="float")
+    choice: list[str | int | float] | None = Field(None, min_length=1)
+    text: bool | None = None
+    reference: str | None = None
+    status: list[str] | None = Field(None, min_length=1,
+                                     description="a status field with these values")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _one(self) -> FieldGenerator:
+        given = [k for k in ("int_", "float_", "choice", "text", "reference", "status")
+                 if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of int, float, choice, text, reference, status")
+        return self
+
+    @property
+    def type(self) -> str:
+        if self.int_ is not None:
+            return "int"
+        if self.float_ is not None:
+            return "float"
+        if self.status is not None:
+            return "status"
+        return "str"
+
+    def generator(self) -> ValueGen:
+        if self.int_ is not None:
+            return ValueGen("int", self.int_.min, self.int_.max)
+        if self.float_ is not None:
+            return ValueGen("float", self.float_.min, self.float_.max)
+        if self.choice is not None:
+            return ValueGen("choice", options=tuple(self.choice))
+        if self.status is not None:
+            return ValueGen("choice", options=tuple(self.status))
+        if self.reference is not None:
+            return ValueGen("reference", entity=self.reference)
+        return ValueGen("text")
+
+
+FieldType = Literal["str", "text", "int", "float", "status"]
+
+
 class CustomEntity(_Strict):
-    """An entity the templates do not have (real templates always need extending)."""
+    """An entity the templates do not have (real templates always need extending).
+
+    Each field is a type (``str``, ``text``, ``int``, ``float``, ``status``) or a
+    generator (:class:`FieldGenerator`); ``reference: entity`` makes it a reference.
+    """
 
     key_prefix: str = Field(min_length=1, max_length=8)
-    fields: dict[str, Literal["str", "int", "float", "status"]]
-    references: dict[str, str] = Field(default_factory=dict)
+    fields: dict[str, FieldType | FieldGenerator] = Field(min_length=1)
+    references: dict[str, str] = Field(
+        default_factory=dict, description="field -> entity (or write {reference: entity})")
+    description: str = ""
+
+    def field_types(self) -> dict[str, str]:
+        return {name: ("str" if spec == "text" else spec) if isinstance(spec, str)
+                else spec.type for name, spec in self.fields.items()}
+
+    def all_references(self) -> dict[str, str]:
+        refs = dict(self.references)
+        for name, spec in self.fields.items():
+            if isinstance(spec, FieldGenerator) and spec.reference is not None:
+                refs[name] = spec.reference
+        return refs
+
+    def generators(self) -> dict[str, ValueGen]:
+        return {name: spec.generator() for name, spec in self.fields.items()
+                if isinstance(spec, FieldGenerator) and spec.reference is None}
 
 
 class ScenarioSpec(_Strict):
@@ -221,6 +384,9 @@ class ScenarioSpec(_Strict):
     description: str = ""
     seed: int = Field(1, ge=0, lt=2**63)
     design: str | dict[str, Any]
+    start_date: date = Field(
+        date(2024, 1, 1), description="the run's day 1 (a Monday; month ends and time "
+        "zone offsets follow from it)")
     duration_days: float = Field(5.0, gt=0, le=366)
     quiescence_max_s: float = Field(86_400.0, ge=0, description="bound on the drain phase")
     initial_data: InitialData = Field(default_factory=InitialData)
@@ -236,6 +402,15 @@ class ScenarioSpec(_Strict):
         description="alternatives a report compares (validated by sim.reporting.licensing)")
     expect: dict[str, Any] | None = Field(
         None, description="regression expectations (validated by sim/study/regression.py)")
+
+
+def check_timezone(name: str) -> None:
+    """Raise ValueError unless ``name`` is an IANA time zone this platform knows."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r} (an IANA name such as "
+                         "America/Chicago or Europe/Warsaw)") from None
 
 
 def hours_range(text: str) -> tuple[float, float]:
@@ -487,6 +662,9 @@ def _catalogue(spec: ScenarioSpec, linemap: LineMap) -> Catalogue:
     for name, custom in spec.entities.items():
         if name in {e.name for e in STANDARD_ENTITIES}:
             raise linemap.error(("entities", name), "a standard entity cannot be redefined")
+        if not re.match(r"^[a-z][a-z0-9_]*$", name):
+            raise linemap.error(("entities", name), "an entity name is lowercase letters, "
+                                "digits and _ (delivery_slot)")
         for field, target in custom.references.items():
             if field not in custom.fields:
                 raise linemap.error(("entities", name, "references", field),
@@ -494,7 +672,13 @@ def _catalogue(spec: ScenarioSpec, linemap: LineMap) -> Catalogue:
             if target not in known:
                 raise linemap.error(("entities", name, "references", field),
                                     f"unknown entity {target!r}")
-        entities.append(custom_entity(name, custom.key_prefix, custom.fields, custom.references))
+        for field, target in custom.all_references().items():
+            if target not in known:
+                raise linemap.error(("entities", name, "fields", field, "reference"),
+                                    f"unknown entity {target!r} (known: "
+                                    f"{', '.join(sorted(known))})")
+        entities.append(custom_entity(name, custom.key_prefix, custom.field_types(),
+                                      custom.all_references(), custom.generators()))
     try:
         return Catalogue(entities)
     except ValueError as exc:
@@ -526,16 +710,34 @@ def _cross_check(spec: ScenarioSpec, design: DesignSpec, catalogue: Catalogue,
     for entity in design.editable:
         need_entity(("design", "editable", entity), entity)
 
+    for entity in spec.initial_data.custom:
+        if entity not in spec.entities:
+            raise linemap.error(("initial_data", entity),
+                                "not a custom entity of this scenario (standard entities are "
+                                "counted by accounts, products, ...; declared: "
+                                f"{', '.join(spec.entities) or 'none'})")
+    if spec.start_date.weekday() != 0:
+        raise linemap.error(("start_date",), f"{spec.start_date} is a "
+                            f"{WEEKDAY_NAMES[spec.start_date.weekday()]}: day 1 of a run is a "
+                            "Monday")
     for role_name, role in spec.roles.items():
         where = ("roles", role_name)
+        if role.hourly_profile is not None:
+            from sim.engine.rhythm import profile_weights
+
+            try:
+                profile_weights(role.hourly_profile, *hours_range(role.working_hours))
+            except ValueError as exc:
+                raise linemap.error(where + ("hourly_profile",),
+                                    f"{exc} ({role.working_hours})") from None
         need_system(where + ("home_system",), role.home_system)
         for i, system in enumerate(role.other_systems):
             need_system(where + ("other_systems", i), system)
         for action in role.actions:
-            action_def = ACTIONS.get(action)
-            if action_def is None:
-                raise linemap.error(where + ("actions", action),
-                                    f"unknown action (known: {', '.join(sorted(ACTIONS))})")
+            try:
+                action_def = resolve_action(action, catalogue)
+            except ValueError as exc:
+                raise linemap.error(where + ("actions", action), str(exc)) from None
             if not set(action_def.systems) & set(role.systems):
                 raise linemap.error(
                     where + ("actions", action),
