@@ -455,3 +455,26 @@ def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     if "scenario" in frame.columns and frame["scenario"].isna().all():
         frame = frame.drop(columns=["scenario"])
     return frame.reset_index(drop=True)
+
+
+def audit(run_dir: str | Path, out: str | Path) -> pd.DataFrame:
+    """A run folder's user saves as an audit export (``p2c audit``): writes ``out``
+    (CSV, one row per saved record) and returns it as a DataFrame."""
+    from sim.calibration.audit import write_audit
+
+    write_audit(Path(run_dir), Path(out))
+    return pd.read_csv(out)
+
+
+def calibrate(exports: str | Path | Sequence[str | Path], out: str | Path, *,
+              roles: str | Path | None = None, refine: int = 2,
+              design: str = "p2c-2017") -> Path:
+    """A scenario fitted to audit exports (``p2c calibrate``), written to ``out``."""
+    from sim.calibration.calibrate import calibrate as fit
+    from sim.calibration.calibrate import write_scenario
+
+    paths = [exports] if isinstance(exports, str | Path) else list(exports)
+    fitted = fit(paths, roles_file=roles, refine=refine, design=design,
+                 name=Path(out).stem)
+    write_scenario(fitted, out)
+    return Path(out)

@@ -370,6 +370,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_explore_parser(sub)
     add_shrink_parser(sub)
 
+    from sim.cli.calibration import add_calibration_parsers
+
+    add_calibration_parsers(sub)
+
     bench = sub.add_parser(
         "bench", help="measure the model, every design and the checker against their targets",
         description="Full scale: 1,000 users for a working week (5 days), every design in "

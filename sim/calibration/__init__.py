@@ -1,0 +1,2 @@
+"""An organisation from its own data: audit exports of a run (``p2c audit``) and a
+scenario fitted to exports (``p2c calibrate``)."""
