@@ -157,16 +157,23 @@ def test_the_bombs_stay_fast_and_small_in_a_process_of_their_own(tmp_path):
     """The worst cases, measured: wall time and the child's peak memory (ru_maxrss)."""
     scenario = tmp_path / "bomb.yaml"
     scenario.write_text(SEED + bomb(), encoding="utf-8")
-    # The child reports its own peak memory and CPU: RUSAGE_CHILDREN's ru_maxrss would be
-    # the largest of every child this test process ever waited for, not this one's.
+    # The child reports its own peak memory and CPU. ru_maxrss will not do: Linux keeps it
+    # across fork and exec, so a child of a large test process reports the parent's size
+    # (RUSAGE_CHILDREN is worse: the largest child ever waited for). VmHWM is the peak of
+    # the child's own address space, which exec starts afresh.
     child = (
-        "import resource, sys\n"
+        "import os, resource, sys\n"
         "from sim.cli.main import main\n"
         "try:\n"
         "    code = main(sys.argv[1:])\n"
         "finally:\n"
         "    u = resource.getrusage(resource.RUSAGE_SELF)\n"
-        "    print(f'RUSAGE {u.ru_utime + u.ru_stime} {u.ru_maxrss}', file=sys.stderr)\n"
+        "    peak = u.ru_maxrss\n"
+        "    if os.path.exists('/proc/self/status'):\n"
+        "        for line in open('/proc/self/status'):\n"
+        "            if line.startswith('VmHWM:'):\n"
+        "                peak = int(line.split()[1])\n"
+        "    print(f'RUSAGE {u.ru_utime + u.ru_stime} {peak}', file=sys.stderr)\n"
         "sys.exit(code)\n")
     done = subprocess.run([sys.executable, "-c", child, "run", str(scenario), "--out",
                            str(tmp_path / "out")], cwd=ROOT, capture_output=True, timeout=60)
