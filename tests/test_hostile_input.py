@@ -205,3 +205,23 @@ def test_extends_names_a_design_not_any_file_and_a_cycle_is_printed(tmp_path, ca
     err = refused(capsys, ["run", str(path), "--out", str(tmp_path / "out")],
                   "design 'extends' cycle: a -> b -> a")
     assert err.startswith(f"error: {path}:{line_of(text, 'extends: a')}: design.extends: "), err
+
+
+def test_an_unknown_price_override_is_named_at_its_own_line(tmp_path, capsys):
+    """Issue 11, 7a: the override's own line (not the 'overrides:' line above it), its
+    path, and the closest SKU of the price book."""
+    text = SEED + ("licensing:\n  price_book: current\n  overrides:\n"
+                   "    finance: 150\n    sales_enterprize: 80\n")
+    path = tmp_path / "priced.yaml"
+    path.write_text(text, encoding="utf-8")
+    err = refused(capsys, ["run", str(path), "--out", str(tmp_path / "out")],
+                  "no SKU 'sales_enterprize'")
+    assert err.startswith(f"error: {path}:{line_of(text, 'sales_enterprize:')}: "
+                          "licensing.overrides.sales_enterprize: "), err
+    assert "did you mean 'sales_enterprise'?" in err
+    # a bad part after the dot is named the same way
+    path.write_text(text.replace("sales_enterprize: 80", "finance.discount: 3"), encoding="utf-8")
+    err = refused(capsys, ["run", str(path), "--out", str(tmp_path / "out")], ".attach")
+    assert err.startswith(f"error: {path}:{line_of(text, 'sales_enterprize:')}: "
+                          "licensing.overrides.finance.discount: "), err
+    assert list(tmp_path.iterdir()) == [path]

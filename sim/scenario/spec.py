@@ -22,6 +22,7 @@ file) is taken relative to the scenario file, never to the working directory.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import re
@@ -611,13 +612,19 @@ def _price_book(spec: ScenarioSpec, linemap: LineMap, near: Path | None):
     licensing = spec.licensing
     where: PathKey = ("licensing", "price_book")
     try:
-        book = catalogue.load_price_book(licensing.price_book, dict(licensing.overrides) or None,
+        book = catalogue.load_price_book(licensing.price_book,
                                          billed_monthly=licensing.billed_monthly, near=near)
-    except PriceBookError as exc:
+    except (PriceBookError, FileNotFoundError, KeyError, ValueError) as exc:
         raise linemap.error(where, str(exc)) from None
-    except (FileNotFoundError, KeyError, ValueError) as exc:
-        raise linemap.error(where if "overrides" not in str(exc) else
-                            ("licensing", "overrides"), str(exc)) from None
+    # One override at a time, so a bad one is named at its own line (issue 11, 7a).
+    for key, price in licensing.overrides.items():
+        try:
+            book = book.with_overrides({key: price})
+        except PriceBookError as exc:
+            sku_id = key.partition(".")[0]
+            match = difflib.get_close_matches(sku_id, sorted(book.list_prices_usd_month), n=1)
+            hint = f"; did you mean {match[0]!r}?" if match and match[0] != sku_id else ""
+            raise linemap.error(("licensing", "overrides", key), f"{exc}{hint}") from None
     for role_name, role in spec.roles.items():
         for i, sku in enumerate(role.licences or ()):
             if not book.has(sku):
