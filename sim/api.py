@@ -155,7 +155,7 @@ def propagation_delays(scenario_path: str | Path, designs: Sequence[str] | None 
 
 def sweep(spec_or_path: str | Path | dict[str, Any], *, workers: int | None = None,
           scheduler: str | None = None, out: str | Path | None = None, resume: bool = False,
-          fresh: bool = False, progress: bool = False) -> pd.DataFrame:
+          fresh: bool = False, progress: bool = False, yes: bool = False) -> pd.DataFrame:
     """Run a sweep (a sweep file, or the same content as a dict) and return its runs.
 
     Exactly what ``p2c sweep`` does (results store, summary.csv and summary.json under
@@ -163,11 +163,12 @@ def sweep(spec_or_path: str | Path | dict[str, Any], *, workers: int | None = No
     column per factor. A dict's ``scenario`` is relative to the working directory.
     :func:`summarize` turns the rows into means with confidence intervals. A store that
     already holds finished runs needs ``resume=True`` (keep them, run what is missing)
-    or ``fresh=True`` (discard them); without either it is refused (InputError).
+    or ``fresh=True`` (discard them); without either it is refused (InputError). A sweep
+    larger than ``p2c sweep`` runs without ``--yes`` is refused too unless ``yes=True``.
     """
     result = sweep_from_args(spec_or_path if isinstance(spec_or_path, dict) else
                              Path(spec_or_path), workers=workers, scheduler=scheduler,
-                             out=out, resume=resume, fresh=fresh, progress=progress)
+                             out=out, resume=resume, fresh=fresh, progress=progress, yes=yes)
     plan = result.plan
     order = {c.config_hash: c for c in plan.configurations}
     rows = sorted(result.runs, key=lambda r: (order[r.config_hash].index if r.config_hash

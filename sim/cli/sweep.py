@@ -21,7 +21,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     try:
         result = sweep_from_args(args.sweep, workers=args.workers, scheduler=args.scheduler,
                                  out=args.out, resume=args.resume, fresh=args.fresh,
-                                 progress=progress)
+                                 progress=progress, yes=args.yes)
     except KeyboardInterrupt:
         print("interrupted: every finished run is stored; continue with --resume",
               file=sys.stderr)
@@ -66,6 +66,10 @@ def add_sweep_parser(subparsers: Any) -> argparse.ArgumentParser:
                         help="discard the stored results and start again (they are deleted "
                              "when the first new run is stored). Without --resume or --fresh "
                              "a store that holds finished runs is refused (exit 2)")
+    parser.add_argument("--yes", action="store_true",
+                        help="run even when the estimated size is large: more than 200,000 "
+                             "user-days in all (runs still to do x users x days), or one run "
+                             "beyond p2c run's limits (refused with the estimate otherwise)")
     parser.add_argument("--out", help="output folder (default reports/sweeps/<name>)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,

@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from sim.engine.runner import run_size
 from sim.scenario.yamlio import InputError, LineMap, PathKey, load_yaml, validation_error
 from sim.study.compare import catalogue_names
 from sim.study.configure import Configured, configure
@@ -28,6 +29,9 @@ class Configuration:
     config_hash: str
     label: str
     dropped: tuple[str, ...] = ()
+    #: one run's size, :func:`sim.engine.runner.run_size` (user-days, initial records,
+    #: estimated seconds): what ``p2c sweep`` adds up before it starts
+    size: tuple[float, int, float] = (0.0, 0, 0.0)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.values)
@@ -150,7 +154,8 @@ def plan_sweep(data: Any, linemap: LineMap | None = None, near: Path | None = No
         configurations.append(Configuration(
             index=len(configurations), design=design, values=tuple(point.items()),
             overrides=tuple(overrides.items()), config_hash=configured.config_hash,
-            label=label or configured.scenario.name, dropped=tuple(configured.dropped)))
+            label=label or configured.scenario.name, dropped=tuple(configured.dropped),
+            size=run_size(configured.scenario)))
     return SweepPlan(spec=spec, path=path, scenario_path=scenario_path, scenario_raw=raw,
                      scenario_name=base.scenario.name,
                      root_seed=root_seed, configurations=configurations)

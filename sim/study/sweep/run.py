@@ -10,7 +10,7 @@ import shutil
 import sqlite3
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from tqdm import tqdm
 from sim.scenario.yamlio import InputError
 from sim.study.executors import Executor, RunTask, make_executor
 from sim.study.stats import Interval, mean_interval, metric_value, pareto_front
-from sim.study.store import ResultStore, StoredRun, stored_run_count
+from sim.study.store import ResultStore, StoredRun, read_store, stored_run_count
 from sim.study.sweep.output import write_outputs
 from sim.study.sweep.plan import Configuration, SweepPlan, load_sweep, plan_sweep
 
@@ -223,13 +223,16 @@ def default_out(name: str) -> Path:
 def sweep_from_args(path: Path | str | dict[str, Any], *, workers: int | None = None,
                     scheduler: str | None = None, out: Path | str | None = None,
                     resume: bool = False, fresh: bool = False,
-                    progress: bool = False) -> SweepResult:
+                    progress: bool = False, yes: bool = False) -> SweepResult:
     """Plan, run and write a sweep: what ``p2c sweep`` and :func:`sim.api.sweep` do.
 
     The order keeps a user's stored results safe: the plan is validated, the store
     checked (finished runs there and neither ``resume`` nor ``fresh``: refused, exit 2),
     the executor started (a Dask scheduler that cannot be reached fails here, before
-    anything is touched), and only then is the store opened for writing. A ``fresh``
+    anything is touched), and only then is the store opened for writing. Before that, a
+    sweep whose runs still to do add up to more than ``MAX_SWEEP_USER_DAYS`` (or with
+    one run beyond ``p2c run``'s limits) is refused with its estimate unless ``yes``.
+    A ``fresh``
     store loses its earlier rows only when the first new run is committed. The derived
     files (summary.csv, summary.json, runs.csv) are always regenerated from the store,
     each written under a temporary name and renamed, even when the sweep stops early.
@@ -249,6 +252,8 @@ def sweep_from_args(path: Path | str | dict[str, Any], *, workers: int | None = 
         raise InputError(
             f"{store_path}: holds {stored} finished run(s); keep them and run only what is "
             "missing with --resume, or discard them with --fresh")
+    done = _done_keys(store_path) if stored and resume else set()
+    check_sweep_size(plan, done, yes=yes)
     with make_executor(workers, scheduler) as executor:
         out_dir.mkdir(parents=True, exist_ok=True)
         store = _store_call(store_path, ResultStore, store_path, fresh=fresh and bool(stored),
@@ -267,6 +272,67 @@ def sweep_from_args(path: Path | str | dict[str, Any], *, workers: int | None = 
     result.out_dir = out_dir
     write_outputs(result, out_dir)
     return result
+
+
+#: Simulated user-days a whole sweep may have without ``--yes``: ten times one run's
+#: limit (sim/engine/runner.py MAX_USER_DAYS), about 15 minutes of one core by the
+#: measured 0.004 s a user-day. The shipped sweeps need 3,700 to 11,200.
+MAX_SWEEP_USER_DAYS = 200_000
+
+
+def sweep_size(plan: SweepPlan, done: Collection[tuple[str, int]] = frozenset()
+               ) -> tuple[int, float, float, float, int]:
+    """(runs, user-days, estimated seconds on one core, largest run's user-days, largest
+    run's initial records) of every (configuration, replication) of ``plan`` not in
+    ``done``: each configuration's :func:`sim.engine.runner.run_size` times its runs still
+    to do (an adaptive sweep counted at its ``max_replications``, the most it can run)."""
+    runs = 0
+    user_days = seconds = 0.0
+    largest_days, largest_records = 0.0, 0
+    for configuration in plan.configurations:
+        days, records, one = configuration.size
+        todo = sum((configuration.config_hash, plan.seed(r)) not in done
+                   for r in range(_most_replications(plan)))
+        if todo:
+            runs += todo
+            user_days += todo * days
+            seconds += todo * one
+            largest_days = max(largest_days, days)
+            largest_records = max(largest_records, records)
+    return runs, user_days, seconds, largest_days, largest_records
+
+
+def check_sweep_size(plan: SweepPlan, done: Collection[tuple[str, int]] = frozenset(), *,
+                     yes: bool = False) -> None:
+    """Refuse (exit 2, the estimate printed) a sweep far beyond what runs in minutes,
+    as ``p2c run`` refuses one large run, unless ``yes`` (``--yes``)."""
+    from sim.engine.runner import MAX_INITIAL_RECORDS, MAX_USER_DAYS
+
+    runs, user_days, seconds, largest_days, largest_records = sweep_size(plan, done)
+    if yes:
+        return
+    where = plan.path or plan.spec.name
+    if largest_days > MAX_USER_DAYS or largest_records > MAX_INITIAL_RECORDS:
+        raise InputError(
+            f"{where}: a sweep of large runs: its largest run has {largest_days:,.0f} "
+            f"user-days (limit {MAX_USER_DAYS:,}) and {largest_records:,} initial records "
+            f"(limit {MAX_INITIAL_RECORDS:,}); {runs:,} runs, {user_days:,.0f} user-days in "
+            f"all, estimated {seconds / 60:,.0f} min of one core or more and memory to match "
+            "in each worker; lower headcount, duration_days or initial_data, or run it anyway "
+            "with --yes")
+    if user_days > MAX_SWEEP_USER_DAYS:
+        raise InputError(
+            f"{where}: a large sweep: {runs:,} runs to do ({len(plan.configurations)} "
+            f"configurations x up to {_most_replications(plan)} replications), "
+            f"{user_days:,.0f} user-days in all (limit {MAX_SWEEP_USER_DAYS:,}), estimated "
+            f"{seconds / 60:,.0f} min of one core or more; fewer factor values, replications "
+            "or duration_days, or run it anyway with --yes")
+
+
+def _done_keys(store_path: Path) -> set[tuple[str, int]]:
+    """The complete runs (configuration hash, seed) of the store, read-only."""
+    rows = _store_call(store_path, read_store, store_path)
+    return {(row.config_hash, row.seed) for row in rows if row.check_error is None}
 
 
 def _check_out_dir(out_dir: Path) -> None:
