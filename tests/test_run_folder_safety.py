@@ -105,6 +105,65 @@ def test_a_run_killed_between_the_renames_is_recovered_by_the_next_one(tmp_path)
     assert hidden(tmp_path) == sorted([alive.name, other_host.name])
 
 
+def legacy(tmp_path, name: str, files: dict[str, str], age_s: float = 3600):
+    """A staging folder as the runner before 280d811 made it (tempfile.mkdtemp), its
+    files and itself last modified ``age_s`` ago."""
+    folder = tmp_path / name
+    folder.mkdir()
+    for file, text in files.items():
+        (folder / file).write_text(text)
+    then = (tmp_path / "clock").stat().st_mtime - age_s
+    for path in (*folder.iterdir(), folder):
+        os.utime(path, (then, then))
+    return folder
+
+
+def test_an_earlier_versions_staging_folders_are_cleaned_only_when_a_dead_runs(tmp_path):
+    (tmp_path / "clock").touch()  # the file system's now
+    out = tmp_path / "run"
+    dead = legacy(tmp_path, ".run.k3x_9qaz", {"history.jsonl.gz.partial": "x"})
+    empty = legacy(tmp_path, ".run.0abc_def", {})
+    keep = {
+        "fresh": legacy(tmp_path, ".run.freshone", {"history.jsonl.gz.partial": "x"}, 5),
+        "a user's file": legacy(tmp_path, ".run.notes123", {"notes.txt": "mine"}),
+        "other name": legacy(tmp_path, ".run.toolong123", {"metrics.json": "{}"}),
+        "upper case": legacy(tmp_path, ".run.ABCDEFGH", {"metrics.json": "{}"}),
+        "another out": legacy(tmp_path, ".runs.abcdefgh", {"metrics.json": "{}"}),
+        "open": legacy(tmp_path, ".run.openfile", {"history.jsonl.gz.partial": "x"}),
+    }
+    with open(keep["open"] / "history.jsonl.gz.partial", "rb"):  # a live run writing it
+        touched = clean_stale_staging(out)
+    assert sorted(touched) == sorted([dead, empty])
+    assert hidden(tmp_path) == sorted(p.name for p in keep.values())
+    assert not out.exists()
+
+
+def test_an_earlier_versions_finished_run_is_put_in_place_of_a_half_deleted_folder(
+        tmp_path, small_scenario, capsys):
+    """The issue's case: killed while the earlier folder was being deleted, --out left
+    without manifest.json and metrics.json, the new run stranded in .run.XXXXXXXX."""
+    (tmp_path / "clock").touch()
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "history.jsonl.gz").write_text("old, half deleted")
+    stranded = legacy(tmp_path, ".run.q1w2e3r4", {
+        "manifest.json": '{"seed": 5}', "metrics.json": "{}", "history.jsonl.gz": "new"})
+    beside_complete = tmp_path / "done"
+    (beside_complete).mkdir()
+    (beside_complete / "manifest.json").write_text('{"seed": 1}')
+    complete = legacy(tmp_path, ".done.a1b2c3d4", {"manifest.json": '{"seed": 2}'})
+    assert clean_stale_staging(out) == [stranded]
+    assert json.loads((out / "manifest.json").read_text()) == {"seed": 5}
+    assert clean_stale_staging(beside_complete) == [], "a finished run was discarded"
+    assert complete.is_dir()
+    # the next p2c run into the mended folder replaces it as any earlier run folder
+    (out / "manifest.json").unlink()
+    legacy(tmp_path, ".run.z9y8x7w6", {"manifest.json": '{"seed": 6}'})
+    assert main(["run", str(small_scenario), "--out", str(out)]) == 0
+    assert "(replaced the earlier run folder there)" in capsys.readouterr().out
+    assert hidden(tmp_path) == [complete.name]
+
+
 @pytest.mark.slow
 def test_a_run_killed_at_any_moment_never_leaves_half_a_folder(small_scenario, tmp_path):
     """SIGKILL at several moments of a rerun: X always holds a whole run folder after

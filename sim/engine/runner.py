@@ -14,6 +14,8 @@ is renamed aside (``.<name>.old-...``), the staging folder renamed in, and the e
 deleted. A run killed at any instant leaves either the earlier folder or the new one
 under ``--out``, never half of one; the next run into the same place removes staging
 folders whose process is gone and puts an earlier folder back if it was caught aside.
+Staging folders of earlier versions (``.<name>.XXXXXXXX``, no owner in the name) are
+cleaned too when they are recognisably a dead run's (see :func:`_clean_legacy_staging`).
 Only a folder that is recognisably a run folder (it has ``manifest.json``) is ever
 replaced: anything else under ``--out`` is a user's and is refused (exit 2).
 """
@@ -23,11 +25,13 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import secrets
 import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -293,9 +297,9 @@ def run_to_folder(
     earlier run folder there is replaced atomically (``result.replaced`` says so).
     """
     out_dir = Path(out_dir)
+    clean_stale_staging(out_dir)  # first: a folder half-deleted by a dead run is mended
     check_run_folder(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    clean_stale_staging(out_dir)
     staging = out_dir.parent / f".{out_dir.name}.staging-{_owner_tag()}-{secrets.token_hex(4)}"
     staging.mkdir(mode=0o755)
     try:
@@ -391,7 +395,100 @@ def clean_stale_staging(out_dir: Path) -> list[Path]:
             except OSError:
                 continue  # best effort: never fail a run over someone's leftovers
             touched.append(path)
+    touched += _clean_legacy_staging(out_dir)
     return touched
+
+
+#: What a run folder holds (and so what an earlier version's staging folder held).
+RUN_FOLDER_FILES = frozenset({
+    "history.jsonl.gz", "history.jsonl.gz.partial", "manifest.json", "metrics.json",
+    "scenario.resolved.yaml", "verdict.json"})
+#: An earlier version's staging folder untouched this long is a dead run's (a live run
+#: writes its history continuously and its other files within seconds of each other).
+LEGACY_STALE_S = 600
+
+
+def _clean_legacy_staging(out_dir: Path) -> list[Path]:
+    """Staging folders of the runner before 280d811: ``.<name>.XXXXXXXX`` (tempfile's 8
+    characters, no owner in the name). Only folders that are recognisably a dead run's
+    are touched: the exact name pattern, nothing inside but run-folder files, nothing
+    modified for ``LEGACY_STALE_S`` and (where ``/proc`` exists) no file of it open in
+    any process. A complete one (with ``manifest.json``: the run finished, but was killed
+    while the earlier folder was being deleted) is put in place when ``out_dir`` is
+    missing or is what is left of a half-deleted run folder; an incomplete one is deleted;
+    a complete one beside a complete run folder is left alone (a finished run is never
+    discarded by guesswork).
+    """
+    parent = out_dir.parent
+    pattern = re.compile(rf"\.{re.escape(out_dir.name)}\.[a-z0-9_]{{8}}")
+    candidates = [p for p in sorted(parent.glob(f".{glob_escape(out_dir.name)}.*"))
+                  if pattern.fullmatch(p.name)]
+    if not candidates:
+        return []
+    try:  # the file system's clock, the one that stamped those folders
+        with tempfile.TemporaryFile(dir=parent, prefix=f".{out_dir.name}.clock-") as probe:
+            now = os.fstat(probe.fileno()).st_mtime
+    except OSError:
+        return []
+    touched = []
+    for path in candidates:
+        try:
+            if not _dead_run_staging(path, now):
+                continue
+            if not (path / "manifest.json").is_file():
+                shutil.rmtree(path)
+            elif not out_dir.exists():
+                os.rename(path, out_dir)
+            elif _half_deleted_run_folder(out_dir):
+                shutil.rmtree(out_dir)
+                os.rename(path, out_dir)
+            else:
+                continue
+        except OSError:
+            continue  # best effort, as above
+        touched.append(path)
+    return touched
+
+
+def _dead_run_staging(path: Path, now: float) -> bool:
+    if path.is_symlink() or not path.is_dir():
+        return False
+    entries = list(path.iterdir())
+    if any(e.name not in RUN_FOLDER_FILES or e.is_symlink() or not e.is_file()
+           for e in entries):
+        return False
+    newest = max(e.stat().st_mtime for e in [path, *entries])
+    if now - newest < LEGACY_STALE_S:
+        return False
+    return not _open_in_any_process(path)
+
+
+def _half_deleted_run_folder(out_dir: Path) -> bool:
+    """``out_dir`` without its manifest and holding nothing but run-folder files: what
+    the earlier runner's ``rmtree`` left when it was killed."""
+    if out_dir.is_symlink() or not out_dir.is_dir() or (out_dir / "manifest.json").exists():
+        return False
+    return all(e.name in RUN_FOLDER_FILES and e.is_file() and not e.is_symlink()
+               for e in out_dir.iterdir())
+
+
+def _open_in_any_process(folder: Path) -> bool:
+    """True when some process has a file under ``folder`` open (Linux /proc; elsewhere
+    False, the age test alone deciding)."""
+    proc = Path("/proc")
+    if not (proc / "self" / "fd").is_dir():
+        return False
+    inside = str(folder.resolve()) + os.sep
+    for pid in proc.iterdir():
+        if not pid.name.isdigit():
+            continue
+        try:
+            for fd in (pid / "fd").iterdir():
+                if os.readlink(fd).startswith(inside):
+                    return True
+        except OSError:
+            continue  # gone, or not ours to read
+    return False
 
 
 def glob_escape(name: str) -> str:
