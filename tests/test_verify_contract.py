@@ -67,8 +67,54 @@ def write_twice(events):
     return i + 2, "happens twice"
 
 
+def base_of_unknown_write(events):
+    i = first(events, lambda e: e["kind"] == "write" and any(e["base"].values()))
+    field = next(f for f, ids in events[i]["base"].items() if ids)
+    events[i]["base"][field] = ["W-nowhere-2"]
+    return i, f"base['{field}'] names write 'W-nowhere-2', which never happened"
+
+
+def inserted_after_first_write(events, event):
+    """``event`` inserted just after the first write's apply, at its time."""
+    i = first(events, lambda e: e["kind"] == "write") + 2
+    events.insert(i, {"t": events[i - 1]["t"], **event})
+    return i
+
+
+def overwrite_of_unknown_write(events):
+    written = events[first(events, lambda e: e["kind"] == "write")]["write_id"]
+    i = inserted_after_first_write(events, {
+        "kind": "overwrite", "system": "sales", "entity": "account", "key": "ACC-0001",
+        "field": "name", "lost_write": "W-nowhere-3", "by_write": written, "via": "user"})
+    return i, "overwrite names write W-nowhere-3 (lost_write)"
+
+
+def conflict_of_unknown_write(events):
+    written = events[first(events, lambda e: e["kind"] == "write")]["write_id"]
+    i = inserted_after_first_write(events, {
+        "kind": "conflict", "conflict_id": "C-1", "system": "sales", "entity": "account",
+        "key": "ACC-0001", "field": "name", "write_ids": [written, "W-nowhere-4"],
+        "resolution": "queued"})
+    return i, "conflict names write W-nowhere-4 (write_ids[1])"
+
+
+def send_caused_by_unknown_write(events):
+    i = inserted_after_first_write(events, {
+        "kind": "send", "message_id": "M-1", "map": "m", "source": "sales",
+        "target": "hub", "cause": "W-nowhere-5", "hops": 1, "write_ids": []})
+    return i, "send names write W-nowhere-5 (cause)"
+
+
+def delivery_of_a_message_never_sent(events):
+    i = inserted_after_first_write(events, {"kind": "deliver", "message_id": "M-never",
+                                            "outcome": "applied"})
+    return i, "deliver of message M-never, which was never sent"
+
+
 BREAKS = [apply_of_unknown_write, apply_to_a_record_never_created, time_going_backwards,
-          unknown_kind, no_run_start, event_after_quiescence, write_twice]
+          unknown_kind, no_run_start, event_after_quiescence, write_twice,
+          base_of_unknown_write, overwrite_of_unknown_write, conflict_of_unknown_write,
+          send_caused_by_unknown_write, delivery_of_a_message_never_sent]
 
 
 def write_lines(path, events) -> None:
@@ -125,3 +171,50 @@ def test_a_real_run_keeps_the_contract(real_history, tmp_path):
     path = tmp_path / "history.jsonl"
     write_lines(path, real_history)
     assert check_file(path).events == len(real_history)
+
+
+def test_events_naming_writes_that_happened_pass(tmp_path):
+    """The same inserted events, naming real writes and a sent message, are accepted:
+    the refusals above are about the ids, not the kinds."""
+    events = copy.deepcopy(seed_story().events)
+    written = events[first(events, lambda e: e["kind"] == "write")]["write_id"]
+    inserted_after_first_write(events, {"kind": "deliver", "message_id": "M-1",
+                                        "outcome": "applied"})
+    for event in (
+        {"kind": "overwrite", "system": "sales", "entity": "account", "key": "ACC-0001",
+         "field": "name", "lost_write": written, "by_write": written, "via": "user"},
+        {"kind": "conflict", "conflict_id": "C-1", "system": "sales", "entity": "account",
+         "key": "ACC-0001", "field": "name", "write_ids": [written, written],
+         "resolution": "queued"},
+        {"kind": "send", "message_id": "M-1", "map": "m", "source": "sales", "target": "hub",
+         "cause": written, "hops": 1, "write_ids": [written]},
+    ):
+        inserted_after_first_write(events, event)  # each before the ones inserted earlier
+    path = tmp_path / "history.jsonl"
+    write_lines(path, events)
+    assert check_file(path).events == len(events)
+
+
+def test_real_histories_of_queued_designs_keep_the_contract(tmp_path, capsys):
+    """A run of each queued design with duplicated and lost deliveries (sends, delivers,
+    redeliveries, dead letters, conflicts): every id they name is accepted."""
+    import yaml
+
+    data = yaml.safe_load(SEED_SCENARIO.read_text(encoding="utf-8"))
+    data.update(duration_days=1, scripted=[], faults=[
+        {"kind": "duplicate", "at": "day 1 09:00", "duration_s": 20000, "probability": 0.3},
+        {"kind": "loss", "at": "day 1 09:00", "duration_s": 20000, "probability": 0.2,
+         "redelivery_s": 600}])
+    data["initial_data"].update(accounts=40, products=20)
+    for role, count in {"sales_rep": 6, "ops_clerk": 2, "credit_controller": 2}.items():
+        data["roles"][role]["headcount"] = count
+    scenario = tmp_path / "faulty.yaml"
+    scenario.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    kinds: set[str] = set()
+    for design in ("dual-write-async", "field-merge"):
+        out = tmp_path / design
+        assert main(["run", str(scenario), "--design", design, "--out", str(out)]) in (0, 1)
+        with gzip.open(out / "history.jsonl.gz") as handle:
+            kinds |= {orjson.loads(line)["kind"] for line in handle}
+        assert main(["verify", str(out)]) in (0, 1), capsys.readouterr().err
+    assert {"send", "deliver", "redelivery"} <= kinds, kinds

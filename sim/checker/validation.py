@@ -16,7 +16,11 @@ each system, the last time. The rules:
 - every event's ``kind`` is one the contract defines (:data:`KINDS`);
 - every event has a time ``t`` (seconds, a number), and time never goes backwards;
 - a write id is written once; an ``apply`` names, for each field, a write that
-  happened before it; a ``reject`` names a write that happened;
+  happened before it; a ``reject`` names a write that happened; so do every other
+  event that names a write: a ``write``'s ``base`` (the versions its user saw), an
+  ``overwrite``'s ``lost_write`` and ``by_write``, a ``conflict``'s ``write_ids``, a
+  ``send``'s ``cause`` and ``write_ids``;
+- a ``deliver``, ``redelivery`` or ``dead_letter`` names a message that was sent;
 - an ``apply`` to a record that was never created in that system (no earlier apply
   with ``created: true`` there) is refused, and so is creating one twice;
 - ``quiescence`` is the last event.
@@ -38,10 +42,11 @@ KINDS = frozenset({
 class ContractValidator:
     """Feed it each event in order (:meth:`check`); it says what breaks the contract."""
 
-    __slots__ = ("writes", "records", "last_t", "started", "ended", "count")
+    __slots__ = ("writes", "messages", "records", "last_t", "started", "ended", "count")
 
     def __init__(self) -> None:
         self.writes: set[str] = set()
+        self.messages: set[str] = set()
         self.records: set[tuple[str, str, str]] = set()
         self.last_t = float("-inf")
         self.started = False
@@ -79,14 +84,70 @@ class ContractValidator:
             write_id = event["write_id"]
             if write_id in self.writes:
                 return f"write {write_id} happens twice (a write id is unique)"
+            problem = self._base(write_id, event.get("base"))
+            if problem:
+                return problem
             self.writes.add(write_id)
         elif kind == "apply":
             return self._apply(event)
         elif kind == "reject":
             if event["write_id"] not in self.writes:
                 return f"reject of {event['write_id']}, a write that never happened"
+        elif kind == "overwrite":
+            return (self._named(event, "lost_write", event.get("lost_write"))
+                    or self._named(event, "by_write", event.get("by_write")))
+        elif kind == "conflict":
+            return self._named_list(event, "write_ids")
+        elif kind == "send":
+            cause = event.get("cause")
+            problem = ((self._named(event, "cause", cause) if cause is not None else None)
+                       or self._named_list(event, "write_ids"))
+            if problem:
+                return problem
+            self.messages.add(event["message_id"])
+        elif kind in ("deliver", "redelivery", "dead_letter"):
+            message_id = event.get("message_id")
+            if message_id not in self.messages:
+                return f"{kind} of message {message_id}, which was never sent (no send before it)"
         elif kind == "quiescence":
             self.ended = True
+        return None
+
+    def _named(self, event: dict[str, Any], name: str, write_id: Any) -> str | None:
+        """``write_id`` (the event's field ``name``) is a write that happened."""
+        kind = event["kind"]
+        if type(write_id) is not str:
+            return (f"{kind} event: {name!r} must be the id of a write (text), not "
+                    f"{write_id!r}")
+        if write_id not in self.writes:
+            return f"{kind} names write {write_id} ({name}), which never happened before it"
+        return None
+
+    def _named_list(self, event: dict[str, Any], name: str) -> str | None:
+        """The event's field ``name``, when present, is a list of writes that happened."""
+        ids = event.get(name)
+        if ids is None:
+            return None
+        if type(ids) is not list:
+            return f"{event['kind']} event: {name!r} must be a list of write ids, not {ids!r}"
+        for i, write_id in enumerate(ids):
+            problem = self._named(event, f"{name}[{i}]", write_id)
+            if problem:
+                return problem
+        return None
+
+    def _base(self, write_id: str, base: Any) -> str | None:
+        """A write's ``base``: per field, the earlier writes its user saw."""
+        if base is None:
+            return None
+        for field, parents in base.items():
+            if type(parents) is not list:
+                return (f"write {write_id}: base[{field!r}] must be a list of write ids, "
+                        f"not {parents!r}")
+            for parent in parents:
+                if type(parent) is not str or parent not in self.writes:
+                    return (f"write {write_id}: base[{field!r}] names write {parent!r}, "
+                            "which never happened before it")
         return None
 
     def _apply(self, event: dict[str, Any]) -> str | None:
