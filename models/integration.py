@@ -93,6 +93,10 @@ class Integration:
 
     # ----------------------------------------------------------------- saves
 
+    def has_record(self, system: str, entity: str, key: str) -> bool:
+        """``system`` holds a record of ``entity`` with business key ``key``."""
+        return self.replicas[system].row(entity, key) is not None
+
     def open_form(self, system: str, entity: str, key: str, fields) -> tuple[dict, int]:
         """What a user sees when opening a form: base per field and the row version."""
         row = self.replicas[system].row(entity, key)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from models.actions import resolve_action
 from models.design import DesignSpec
 from models.licensing import (
     STANDARD_ENTITIES,
@@ -30,7 +31,6 @@ from models.licensing import (
     coverage,
     custom_entity,
 )
-from sim.engine.workload import resolve_action
 
 
 def _licensable(system: str, entity: str) -> bool:

@@ -40,12 +40,12 @@ from pydantic import (
     model_validator,
 )
 
+from models.actions import resolve_action
 from models.design import DesignSpec
 from models.entities import STANDARD_ENTITIES, Catalogue, custom_entity
 from models.generators import ValueGen
 from sim import catalogue
 from sim.engine.clock import parse_when
-from sim.engine.workload import resolve_action
 from sim.scenario.yamlio import InputError, LineMap, PathKey, load_yaml, validation_error
 
 WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
