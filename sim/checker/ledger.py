@@ -291,6 +291,10 @@ class Ledger:
         self.displaced_via.extend([None] * extra)
         self._capacity += extra
 
+    def field_code_of(self, field: str) -> int:
+        """The byte code of ``field`` in :attr:`field_code`, or -1 when it has none."""
+        return self._field_code.get(field, -1)
+
     def _code_of(self, field: str) -> int:
         code = self._field_code.get(field)
         if code is None:

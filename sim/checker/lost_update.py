@@ -77,7 +77,7 @@ def surviving_versions(ledger: Ledger) -> dict[str, np.ndarray]:
     marked: dict[str, np.ndarray] = {}
     for field, versions in finals.items():
         marks = marked[field] = np.zeros(size, dtype=bool)
-        code = ledger._field_code.get(field, -1)
+        code = ledger.field_code_of(field)
         frontier = np.unique(np.asarray(versions, dtype=np.int64))
         while frontier.size > _NUMPY_FRONTIER:
             frontier = frontier[~marks[frontier]]
@@ -113,7 +113,7 @@ def _base_parents(ledger: Ledger, writes: np.ndarray, field: str) -> list[int]:
 
 def _walk(ledger: Ledger, stack: list[int], field: str, marks: np.ndarray) -> None:
     """Mark ``stack`` and every ancestor for ``field``, one write at a time."""
-    code = ledger._field_code.get(field, -1)
+    code = ledger.field_code_of(field)
     field_code, parent_of = ledger.field_code, ledger.parent
     cold, index = ledger.cold, ledger.index
     while stack:
