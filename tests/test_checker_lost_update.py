@@ -25,7 +25,9 @@ def test_seed_story_reports_the_operations_credit_limit_lost_to_the_hub_batch_ru
     assert verdict.violations == 1
     [anomaly] = verdict.anomalies
     assert anomaly.code == "lost-update"
-    assert anomaly.write_ids == ("W-operations-1", "W-sales-0")
+    # The lost write, the version that replaced it, and the change that made the run
+    # carry the record (the phone edit at 10:20).
+    assert anomaly.write_ids == ("W-operations-1", "W-sales-0", "W-sales-2")
     assert (anomaly.system, anomaly.entity, anomaly.key, anomaly.field) == (
         "operations", "account", "ACC-0001", "credit_limit")
     assert anomaly.via == "accounts_hub_to_operations#1"
@@ -33,8 +35,10 @@ def test_seed_story_reports_the_operations_credit_limit_lost_to_the_hub_batch_ru
     assert anomaly.explain() == (
         "W-operations-1 (ops_clerk-3 set account ACC-0001 credit_limit 5000 at day 1 10:14) "
         "was overwritten at day 1 10:30 in operations by batch run "
-        "accounts_hub_to_operations#1 carrying W-sales-0, whose base did not include "
-        "W-operations-1."
+        "accounts_hub_to_operations#1 carrying W-sales-0 (sales_rep-7 set account ACC-0001 "
+        "credit_limit 1000 at day 1 08:00), whose base did not include W-operations-1; the "
+        "run carried account ACC-0001 because of W-sales-2 (sales_rep-7 set account "
+        "ACC-0001 phone 555-0199 at day 1 10:20)."
     )
 
 
@@ -177,7 +181,9 @@ def test_a_line_of_versions_lost_later_is_explained_through_the_descendant():
     text = first.explain()
     assert "superseded at day 1 09:10 in sales by W-sales-2" in text
     assert "which saw it; but W-sales-2 was overwritten at day 1 09:30 in sales by batch run " \
-           "o2s#1 carrying W-operations-3, whose base did not include W-sales-2." in text
+           "o2s#1 carrying W-operations-3 (" in text
+    assert text.endswith("whose base did not include W-sales-2; the run carried account ACC-1 "
+                         "because of W-operations-3 itself.")
 
 
 def test_lost_updates_are_counted_exactly_beyond_the_anomalies_kept():

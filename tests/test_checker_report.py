@@ -49,7 +49,8 @@ def test_a_history_file_round_trips_through_read_history(tmp_path):
         recorder.record(event)
     recorder.close()
     report = check_history(read_history(path))
-    assert report["no_lost_update"].anomalies[0].write_ids == ("W-operations-1", "W-sales-0")
+    assert report["no_lost_update"].anomalies[0].write_ids == ("W-operations-1", "W-sales-0",
+                                                               "W-sales-2")
 
 
 def test_to_json_is_plain_json_and_carries_explanations():
@@ -58,7 +59,7 @@ def test_to_json_is_plain_json_and_carries_explanations():
     lost = data["verdicts"]["no_lost_update"]
     assert lost["status"] == VIOLATED and lost["violations"] == 1
     assert "accounts_hub_to_operations#1" in lost["anomalies"][0]["explanation"]
-    assert lost["anomalies"][0]["write_ids"] == ["W-operations-1", "W-sales-0"]
+    assert lost["anomalies"][0]["write_ids"] == ["W-operations-1", "W-sales-0", "W-sales-2"]
     assert data["failed"] is False  # the default test contract does not promise it
     assert data["verdicts"]["convergence"]["status"] == HOLDS
 

@@ -141,8 +141,13 @@ def test_a_timeline_on_request_for_the_anomaly_naming_a_write_or_a_record(tmp_pa
                  "--timeline-of", "ACC-0001"]) == 1
     # Both name the same lost update: one picture.
     assert sorted(p.name for p in (out / "timelines").iterdir()) == ["01-no_lost_update.png"]
+    # The phone edit that made the run carry the record is named too (its trigger).
+    assert main(["verify", str(path), "--out", str(tmp_path / "trigger"),
+                 "--timeline-of", "W-sales-2"]) == 1
+    assert sorted(p.name for p in (tmp_path / "trigger" / "timelines").iterdir()) == [
+        "01-no_lost_update.png"]
     capsys.readouterr()
     assert main(["verify", str(path), "--out", str(tmp_path / "x"),
-                 "--timeline-of", "W-sales-2"]) == 2
-    assert "no anomaly names 'W-sales-2'" in capsys.readouterr().err
+                 "--timeline-of", "W-sales-7"]) == 2
+    assert "no anomaly names 'W-sales-7'" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()

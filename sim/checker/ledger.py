@@ -137,6 +137,11 @@ class Ledger:
         self.displaced_by = array("q")
         self.displaced_via: list[str | None] = []
         self.displaced: dict[tuple[int, str], tuple[float, str, int]] = {}
+        # When a sync (not a user save) displaced a version, the newest write the same
+        # apply carried, when it is not the displacing version itself: the change that
+        # made the run or message carry the record (a phone edit re-sending the row whose
+        # old credit limit then replaces a newer one). By (displaced index, field).
+        self.triggers: dict[tuple[int, str], int] = {}
         self.reasons: dict[int, str] = {}
         # (entity, destination) -> origin slot -> delays of first arrivals.
         # (machine floats in an array: no Python object per delay)
@@ -331,6 +336,7 @@ class Ledger:
         displaced_t = self.displaced_t
         displaced_by = self.displaced_by
         displaced_via = self.displaced_via
+        triggers = self.triggers
         write_hooks_get = self.write_hooks.get
         actor_get = self._actors.setdefault
         default_write_hooks = self.write_hooks[None]
@@ -373,7 +379,7 @@ class Ledger:
                     self._duplicate(event)
                 t = event["t"]
                 via = event["via"]
-                counted = exempt = over = None
+                counted = exempt = over = newest = None
                 multi = len(fields) > 1
                 for field, write_id in fields.items():
                     i = index_get(write_id)
@@ -390,6 +396,16 @@ class Ledger:
                                 displaced_via[old] = via
                             else:
                                 displaced[(old, field)] = (t, via, i)
+                            if via != "user":
+                                if newest is None:
+                                    # Indexes follow save order: the largest is newest.
+                                    newest = max(index_get(w, -1) for w in fields.values())
+                                if newest > i:
+                                    triggers[(old, field)] = newest
+                                elif triggers:
+                                    triggers.pop((old, field), None)
+                            elif triggers:
+                                triggers.pop((old, field), None)
                             # Overwriting a local save is not an echo (see echo.py).
                             if exempt is None:
                                 exempt = {i}
@@ -589,6 +605,11 @@ class Ledger:
             t = self.displaced_t[i]
             return None if math.isnan(t) else (t, self.displaced_via[i], self.displaced_by[i])
         return self.displaced.get((i, field))
+
+    def displacement_trigger(self, i: int, field: str) -> int | None:
+        """The write that made the sync which last displaced ``field`` of write ``i`` at
+        home carry the record, when that is not the displacing version itself."""
+        return self.triggers.get((i, field))
 
     def pending_writes(self) -> list[int]:
         """Indexes of writes neither applied in their own system nor rejected."""

@@ -202,6 +202,22 @@ def lost_writes(ledger: Ledger) -> tuple[list[tuple[int, str]], int, int]:
     return lost, judged, surfaced_count
 
 
+def trigger_words(ledger: Ledger, i: int, field: str, via: str | None, by: int) -> str:
+    """Why the sync that displaced write ``i``'s ``field`` carried the record at all:
+    "; the run carried account ACC-1 because of W-s-9 (sales_rep-7 set ... phone ...)"."""
+    if via is None or via == "user":
+        return ""
+    cold = ledger.cold[i]
+    record = f"{cold[C_ENTITY]} {cold[C_KEY]}"
+    what = "the run" if "#" in via else "the sync"
+    trigger = ledger.displacement_trigger(i, field)
+    if trigger is None:
+        if not ledger.is_saved(by):
+            return ""
+        return f"; {what} carried {record} because of {ledger.ids[by]} itself"
+    return f"; {what} carried {record} because of {describe_write(ledger, trigger)}"
+
+
 class NoLostUpdate(Invariant):
     name = "no_lost_update"
 
@@ -252,6 +268,9 @@ class NoLostUpdate(Invariant):
         if displaced is not None:
             t, via, by = displaced
             write_ids += (ledger.ids[by],)
+            trigger = ledger.displacement_trigger(i, field)
+            if trigger is not None:
+                write_ids += (ledger.ids[trigger],)
         return Anomaly(
             self.name, "lost-update", text, write_ids=write_ids, system=home,
             entity=cold[C_ENTITY], key=cold[C_KEY], field=field, t=t, via=via,
@@ -275,11 +294,11 @@ class NoLostUpdate(Invariant):
         if via == "user":
             carrier = f"by {describe_write(ledger, by, field)}"
         else:
-            carrier = f"by {describe_via(via)} carrying {by_id}"
+            carrier = f"by {describe_via(via)} carrying {describe_write(ledger, by, field)}"
         if not is_ancestor(ledger, i, by, field):
             return (
                 f"was overwritten at {when(t)} in {home} {carrier}, whose base did not "
-                f"include {write_id}."
+                f"include {write_id}" + trigger_words(ledger, i, field, via, by) + "."
             )
         if depth >= 3 or not ledger.is_saved(by):
             return (

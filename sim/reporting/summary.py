@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
+from sim.checker.wording import value_words
 from sim.engine.clock import format_t
 
 
@@ -38,12 +39,17 @@ def _duration(seconds: float) -> str:
 def overwrite_lines(events: Iterable[dict[str, Any]], limit: int = 5) -> list[str]:
     """The first overwritten user edits, explained from the history's overwrite events."""
     writes: dict[str, dict[str, Any]] = {}
+    order: dict[str, int] = {}  # write id -> position in save order
     lines: list[str] = []
     seen: set[str] = set()
+    last_apply: dict[str, Any] = {}
     for event in events:
         kind = event["kind"]
         if kind == "write":
             writes[event["write_id"]] = event
+            order[event["write_id"]] = len(order)
+        elif kind == "apply":
+            last_apply = event
         elif kind == "overwrite" and event["lost_write"] not in seen:
             lost = writes.get(event["lost_write"])
             if lost is None or lost["role"] == "migration":
@@ -51,16 +57,40 @@ def overwrite_lines(events: Iterable[dict[str, Any]], limit: int = 5) -> list[st
             seen.add(event["lost_write"])
             field = event["field"]
             by = event["by_write"]
-            how = "a save" if event["via"] == "user" else f"batch run {event['via']}"
-            lines.append(
+            via = event["via"]
+            how = ("a save" if via == "user" else f"batch run {via}" if "#" in via
+                   else f"the sync {via}")
+            line = (
                 f"{lost['write_id']} ({lost['actor']} set {lost['entity']} {lost['key']} "
                 f"{field} {lost['fields'].get(field)!r} at {format_t(lost['t'])} in "
                 f"{lost['system']}) was overwritten at {format_t(event['t'])} in "
-                f"{event['system']} by {how} carrying {by}, whose base did not include it."
-            )
+                f"{event['system']} by {how} carrying {_write_words(writes.get(by), by, field)}"
+                ", whose base did not include it")
+            if via != "user":
+                carried = list((last_apply.get("fields") or {}).values())
+                trigger = max(carried, key=lambda w: order.get(w, -1), default=by)
+                record = f"{lost['entity']} {lost['key']}"
+                what = "the run" if "#" in via else "the sync"
+                if trigger != by and trigger in writes:
+                    line += (f"; {what} carried {record} because of "
+                             f"{_write_words(writes[trigger], trigger)}")
+                elif by in writes:
+                    line += f"; {what} carried {record} because of {by} itself"
+            lines.append(line + ".")
             if len(lines) >= limit:
                 break
     return lines
+
+
+def _write_words(write: dict[str, Any] | None, write_id: str, field: str | None = None) -> str:
+    """``W-x (actor set entity KEY field value at day D HH:MM)``, as the checker says it."""
+    if write is None:
+        return write_id
+    fields = write["fields"]
+    shown = {field: fields[field]} if field is not None and field in fields else fields
+    what = ", ".join(f"{f} {value_words(v)}" for f, v in shown.items())
+    return (f"{write_id} ({write['actor']} set {write['entity']} {write['key']} {what} at "
+            f"{format_t(write['t'])})")
 
 
 def summary_lines(result: Any, scenario: Any) -> list[str]:

@@ -26,6 +26,7 @@ from sim.engine.clock import format_t
 
 _LOST = "#d62728"
 _BY = "#ff7f0e"
+_TRIGGER = "#1f77b4"
 _OTHER = "#7f7f7f"
 #: Tick spacings on the time axis: whole minutes, hours and days.
 _TICK_STEPS_S = (60, 300, 600, 900, 1800, 3600, 7200, 14400, 21600, 43200, 86400, 172800,
@@ -51,6 +52,8 @@ def plot_anomaly(
     locator = anomaly.write_ids[0] if entity is None and anomaly.write_ids else None
     lost = anomaly.write_ids[0] if anomaly.write_ids else None
     overwriter = anomaly.write_ids[1] if len(anomaly.write_ids) > 1 else None
+    # A lost update's third write: the change that made the sync carry the record.
+    trigger = anomaly.write_ids[2] if len(anomaly.write_ids) > 2 else None
     systems: list[str] = []
     saves: list[dict[str, Any]] = []
     applies: list[dict[str, Any]] = []
@@ -77,6 +80,12 @@ def plot_anomaly(
         systems.append(anomaly.system)
     if not systems:
         systems = ["(no system)"]
+    window = incident_window(anomaly, saves)
+    if window is not None:
+        # Zoom on the incident: from the first of its saves to the overwrite, not from
+        # the migration that created the record.
+        saves = [e for e in saves if window[0] <= e["t"] <= window[1]]
+        applies = [e for e in applies if window[0] <= e["t"] <= window[1]]
     lane = {system: len(systems) - 1 - n for n, system in enumerate(systems)}
 
     figure = Figure(figsize=(width_in, 1.2 + 0.9 * len(systems) + 1.2))
@@ -91,6 +100,8 @@ def plot_anomaly(
             return _LOST
         if write_id is not None and write_id == overwriter:
             return _BY
+        if write_id is not None and write_id == trigger:
+            return _TRIGGER
         return _OTHER
 
     times = [e["t"] for e in saves + applies]
@@ -110,6 +121,9 @@ def plot_anomaly(
             what = ""
             if event["kind"] == "write" and field and field in (event.get("fields") or {}):
                 what = f"\n{field}={value_words(event['fields'][field])}"
+            elif event["kind"] == "write" and event.get("fields"):
+                shown, value = next(iter(event["fields"].items()))
+                what = f"\n{shown}={value_words(value)}"
             label = f"{write_id}{what}" if event["kind"] == "write" else f"{kind_word(event)}"
             axes.annotate(label, (event["t"], y), xytext=(0, 12), textcoords="offset points",
                           ha="center", fontsize=8, color=c, fontweight="bold")
@@ -125,7 +139,8 @@ def plot_anomaly(
         write_id = carried.get(field) if field else None
         if write_id is None:
             ids = list(carried.values())
-            write_id = next((w for w in ids if w in (lost, overwriter)), ids[0] if ids else None)
+            write_id = next((w for w in ids if w in (lost, overwriter, trigger)),
+                            ids[0] if ids else None)
         y = lane.get(event["system"], 0)
         c = colour(write_id)
         axes.scatter([event["t"]], [y], s=40, color=c, marker="s", zorder=2)
@@ -152,6 +167,7 @@ def plot_anomaly(
     legend = [
         ("o", _LOST, "lost / offending write"),
         ("o", _BY, "displacing write"),
+        ("o", _TRIGGER, "change that made the sync carry the record"),
         ("o", _OTHER, "other save"),
         ("s", _OTHER, "apply (copy into a replica)"),
     ]
@@ -164,6 +180,23 @@ def plot_anomaly(
     path = Path(path)
     figure.savefig(path, dpi=110)
     return path
+
+
+def incident_window(anomaly: Anomaly, saves: list[Event]) -> tuple[float, float] | None:
+    """``(start, end)`` of an anomaly's incident: from the first user save among its
+    writes (the migration's versions excluded) to when it happened, padded; None when
+    the anomaly has no time or none of its writes was saved by a user."""
+    if anomaly.t is None or not anomaly.write_ids:
+        return None
+    named = set(anomaly.write_ids)
+    starts = [min(e["t"], e.get("opened_t", e["t"])) for e in saves
+              if e["kind"] == "write" and e.get("write_id") in named
+              and e.get("role") != "migration"]
+    if not starts:
+        return None
+    low, high = min(starts), max(float(anomaly.t), max(starts))
+    pad = max(60.0, 0.15 * (high - low))
+    return low - pad, high + pad
 
 
 def kind_word(event: Event) -> str:
