@@ -140,7 +140,10 @@ class Concurrency(_Strict):
       origin is skipped as a concurrency failure, not retried;
     - ``version_check``: If-Match on the row: the message carries the row as the writer
       saw it; if the target changed since, the message becomes a conflict in a queue,
-      resolved by ``resolver_role`` with a merge write after ``resolution``;
+      resolved by ``resolver_role`` with a merge write after ``resolution``. With
+      ``version_check: row`` (the default, as Dataverse's ETag and Operations' RecVersion
+      are the whole row's) a change of any field the writer had not seen is a conflict;
+      with ``field`` only a concurrent change of the same field is;
     - ``lease_lock``: opening a form takes a lease through the hub that makes the record
       read-only elsewhere; leases expire after ``lease_s``; with ``fencing`` a save
       under an expired lease is refused; a denied user retries every ``retry_s`` up to
@@ -156,6 +159,10 @@ class Concurrency(_Strict):
     resolution: Latency = Field(default_factory=lambda: Latency(median_s=1800, sigma=0.6))
     lease_s: float = Field(600.0, gt=0)
     fencing: bool = True
+    version_check: Literal["row", "field"] = Field(
+        "row", description="version_check: row (If-Match / RecVersion: any change to the "
+        "target row since the writer read it is a conflict, whichever field it touched) "
+        "or field (only a concurrent change of a field the message carries)")
     retry_s: float = Field(120.0, gt=0)
     max_retries: int = Field(3, ge=0)
     hold_until_replicated: bool = Field(
