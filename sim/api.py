@@ -12,7 +12,7 @@ Columns of a run row, in order:
   factor (its dotted path, e.g. ``design.batch.interval_s``);
 - ``trace_sha256`` (same scenario + seed gives the same hash, in any process),
   ``quiescent``, ``failed`` (a promised invariant was violated);
-- every metric of the run (``overwritten_edits``, ``blocked_user_s``,
+- every metric of the run (``overwritten_writes``, ``blocked_user_s``,
   ``propagation_p95_s.account:sales->operations``, ...). A counter a run never
   incremented is 0; a delay percentile of a flow that carried nothing is NaN;
 - per invariant: ``invariant.<name>`` (``holds``, ``violated``, ``sanctioned`` or
@@ -31,7 +31,7 @@ cluster.
 
     runs = api.compare("scenarios/prospect_to_cash.yaml", seeds=3,
                        overrides={"duration_days": 1})
-    api.summarize(runs, ["overwritten_edits", "blocked_user_s"])
+    api.summarize(runs, ["overwritten_writes", "blocked_user_s"])
     plots.staleness(api.propagation_delays("scenarios/prospect_to_cash.yaml"))
 """
 
@@ -63,7 +63,7 @@ __all__ = ["Finding", "anomalies", "compare", "designs", "explore", "load", "par
 _LEADING = ("scenario", "design", "seed", "replication", "config_hash", "label")
 #: Counters every frame has, even when no run incremented them (then they are 0), so a
 #: notebook can always select them.
-HEADLINE_METRICS = ("writes", "saves_rejected", "overwritten_edits", "conflicts",
+HEADLINE_METRICS = ("writes", "saves_rejected", "overwritten_writes", "conflicts",
                     "handoffs", "handoffs_abandoned", "lock_abandoned", "blocked_user_s",
                     "batch_runs", "messages_sent")
 _TRAILING_RUN = ("trace_sha256", "quiescent", "failed")

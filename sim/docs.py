@@ -8,7 +8,7 @@ it comes from::
     <!-- end generated -->
 
 Markers may also sit inside a sentence (``Among the <!-- generated: ... -->88<!-- end
-generated --> overwritten edits``); the comments do not show on a rendered page.
+generated --> overwritten writes``); the comments do not show on a rendered page.
 
 ``python -m sim.docs --write`` runs every command once (in a subprocess, from the
 checkout, with ``--out`` pointed at a temporary folder so no one's ``reports/`` is
@@ -113,8 +113,14 @@ SECTIONS: dict[str, Section] = {
     "invariant-table": Section(COMPARE_SEED, _markdown_table, block=True),
     "seed-incident": Section(RUN_SEED, _seed_incident, block=True),
     "seed-write": Section(RUN_SEED, _seed_write, block=False),
-    "overwritten-edits": Section(
-        RUN_SEED, _figure(r"^Overwritten edits: ([\d,]+) user writes"), block=False),
+    "overwritten-writes": Section(
+        RUN_SEED, _figure(r"^Overwritten writes: ([\d,]+) saves"), block=False),
+    "lost-write-fields": Section(
+        RUN_SEED, _figure(r"no_lost_update .*?([\d,]+) write fields? in [\d,]+ writes? lost"),
+        block=False),
+    "lost-writes": Section(
+        RUN_SEED, _figure(r"no_lost_update .*?[\d,]+ write fields? in ([\d,]+) writes? lost"),
+        block=False),
     "accepted-saves": Section(
         RUN_SEED, _figure(r"^User saves by entity and system \(([\d,]+) accepted"), block=False),
     "refused-saves": Section(

@@ -56,8 +56,8 @@ def test_compare_is_one_row_per_design_and_seed_with_common_random_numbers(small
     assert len(set(seeds["p2c-2017"])) == 3
     # A counter a run never incremented is 0, not missing; a delay of a flow with no
     # traffic stays NaN.
-    assert (runs.loc[runs.design == "dual-write-async", "overwritten_edits"] == 0).all()
-    assert runs["overwritten_edits"].notna().all()
+    assert (runs.loc[runs.design == "dual-write-async", "overwritten_writes"] == 0).all()
+    assert runs["overwritten_writes"].notna().all()
     assert runs.loc[runs.design == "p2c-2017", "messages_sent"].eq(0).all()
     assert runs.loc[runs.design == "dual-write-async",
                     "propagation_p95_s.account:sales->hub"].isna().all()
@@ -74,7 +74,7 @@ def test_compare_gives_the_same_frame_in_worker_processes_as_in_this_one(small_c
 
 
 def test_summarize_gives_the_t_interval_per_group(small_comparison):
-    summary = api.summarize(small_comparison, ["overwritten_edits", "writes"])
+    summary = api.summarize(small_comparison, ["overwritten_writes", "writes"])
     assert set(summary.columns) == {"design", "metric", "n", "mean", "half_width", "ci_low",
                                     "ci_high"}
     row = summary[(summary.design == "p2c-2017") & (summary.metric == "writes")].iloc[0]
@@ -87,8 +87,8 @@ def test_summarize_gives_the_t_interval_per_group(small_comparison):
 
 
 def test_pareto_marks_the_undominated_alternatives(small_comparison):
-    means = small_comparison.groupby("design")[["overwritten_edits", "saves_rejected"]].mean()
-    front = api.pareto(means, {"overwritten_edits": "min", "saves_rejected": "min"})
+    means = small_comparison.groupby("design")[["overwritten_writes", "saves_rejected"]].mean()
+    front = api.pareto(means, {"overwritten_writes": "min", "saves_rejected": "min"})
     assert front["dual-write-async"]
     assert not front["readonly-workaround"]  # more refusals and no fewer overwrites
 
@@ -108,7 +108,7 @@ def test_propagation_delays_are_the_samples_behind_the_percentile_metrics(small_
 def test_a_sweep_from_a_dict_returns_runs_with_factor_columns(tmp_path):
     runs = api.sweep({"name": "api", "scenario": str(SEED_SCENARIO), "overrides": SMALL,
                       "factors": {"design.batch.interval_s": [300, 1800]},
-                      "replications": 2, "metrics": ["overwritten_edits"]},
+                      "replications": 2, "metrics": ["overwritten_writes"]},
                      workers=0, out=tmp_path / "out")
     assert len(runs) == 4
     assert sorted(runs["design.batch.interval_s"]) == [300, 300, 1800, 1800]
@@ -133,7 +133,7 @@ def test_metric_vs_factor_draws_a_line_and_a_band_per_design(tmp_path):
     runs = api.sweep({"name": "plot", "scenario": str(SEED_SCENARIO), "overrides": SMALL,
                       "designs": ["p2c-2017", "readonly-workaround"],
                       "factors": {"design.batch.interval_s": [300, 900, 1800]},
-                      "replications": 2, "metrics": ["overwritten_edits"]},
+                      "replications": 2, "metrics": ["overwritten_writes"]},
                      workers=0, out=tmp_path / "out")
     ax = plots.metric_vs_factor(runs, "design.batch.interval_s",
                                 "propagation_p95_s.account:sales->operations",
@@ -158,7 +158,7 @@ def test_staleness_draws_one_ecdf_per_design():
 
 def test_cost_vs_risk_marks_the_pareto_front(small_comparison):
     frame = small_comparison.assign(cost=small_comparison["saves_rejected"] * 2.0)
-    ax = plots.cost_vs_risk(frame, "cost", "overwritten_edits")
+    ax = plots.cost_vs_risk(frame, "cost", "overwritten_writes")
     labels = [t.get_text() for t in ax.texts]
     assert sorted(labels) == ["dual-write-async", "p2c-2017", "readonly-workaround"]
     colours = ax.collections[-1].get_facecolors()

@@ -197,7 +197,7 @@ def test_lost_updates_are_counted_exactly_beyond_the_anomalies_kept():
     verdict = no_lost_update(h.events)
     assert verdict.violations == n
     assert len(verdict.anomalies) == MAX_ANOMALIES
-    assert verdict.metrics["lost"] == n
+    assert verdict.metrics["lost_write_fields"] == n
 
 
 def test_an_unsaved_initial_load_version_is_never_judged_but_keeps_its_descendants_linked():

@@ -181,7 +181,7 @@ def test_a_sweep_on_a_dask_cluster_run_from_the_installed_wheel_equals_the_local
                       "roles.ops_clerk.headcount": 2, "initial_data.accounts": 40},
         "designs": ["p2c-2017", "field-merge"],
         "factors": {"design.batch.interval_s": [300, 1800]},
-        "replications": 1, "seed": 15, "metrics": ["overwritten_edits", "writes"],
+        "replications": 1, "seed": 15, "metrics": ["overwritten_writes", "writes"],
     }), encoding="utf-8")
 
     version = _run([str(bin_dir / "p2c"), "--version"], cwd=elsewhere, timeout=60)

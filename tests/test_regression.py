@@ -81,7 +81,7 @@ def test_a_longer_batch_interval_is_caught_as_a_staleness_regression(tmp_path):
 
 def test_switching_the_concurrency_control_off_is_caught_as_lost_updates(tmp_path):
     expect = {"invariants": {"no_lost_update": "holds"},
-              "metrics": {"conflicts": {"min": 1}, "overwritten_edits": {"max": 0}}}
+              "metrics": {"conflicts": {"min": 1}, "overwritten_writes": {"max": 0}}}
     guarded = write(tmp_path / "suite" / "guarded.yaml",
                     {"base": str(SIGNATURE), "design": "optimistic-version-check",
                      "expect": expect})
@@ -109,11 +109,11 @@ def test_a_metric_bound_is_judged_on_the_confidence_interval_not_the_mean():
 
     def outcomes(values):
         return [RunOutcome(config_hash="h", seed=seed, design="d", trace_sha256="t",
-                           metrics={"overwritten_edits": v})
+                           metrics={"overwritten_writes": v})
                 for seed, v in zip(range(len(values)), values, strict=True)]
 
     case.seeds = [0, 1, 2, 3]
-    case.expectation = ExpectBlock(metrics={"overwritten_edits": MetricBound(max=12)})
+    case.expectation = ExpectBlock(metrics={"overwritten_writes": MetricBound(max=12)})
     # Mean 10 is below 12, but s = 3.65 over 4 runs gives t(0.975, 3) * s / 2 = 5.81:
     # the interval [4.19, 15.81] reaches above 12, so the data cannot vouch for the bound.
     result = judge(case, outcomes([8, 12, 6, 14]))
@@ -122,7 +122,7 @@ def test_a_metric_bound_is_judged_on_the_confidence_interval_not_the_mean():
     assert mismatch.detail == ["per seed: 8, 12, 6, 14"]
     # A tight interval below the bound passes.
     assert judge(case, outcomes([9.5, 10, 10.5, 10])).passed
-    case.expectation = ExpectBlock(metrics={"overwritten_edits": MetricBound(min=9)})
+    case.expectation = ExpectBlock(metrics={"overwritten_writes": MetricBound(min=9)})
     assert not judge(case, outcomes([8, 12, 6, 14])).passed
     assert judge(case, outcomes([9.5, 10, 10.5, 10])).passed
 
@@ -146,7 +146,7 @@ def test_an_invariant_expectation_must_hold_in_every_replication():
 
 
 def test_a_misspelt_metric_is_reported_instead_of_read_as_zero():
-    assert known_metric("overwritten_edits") and known_metric("writes.sales.account")
+    assert known_metric("overwritten_writes") and known_metric("writes.sales.account")
     assert known_metric("propagation_p95_s.account:sales->operations")
     assert not known_metric("overwriten_edits")
     case = load_suite_file(SUITE / "seed_overwrite.yaml")[0]
@@ -202,7 +202,7 @@ def test_per_design_expectations_add_to_the_common_ones():
     lock = cases["cross-system-lock"].expectation
     assert lock.invariants["convergence"] == "holds"  # common
     assert lock.invariants["no_lost_update"] == "holds"  # its own
-    assert set(lock.metrics) == {"lock_denials", "blocked_user_s", "overwritten_edits"}
+    assert set(lock.metrics) == {"lock_denials", "blocked_user_s", "overwritten_writes"}
     # One replication: the scenario's own seed, exactly what `p2c run` runs.
     assert cases["p2c-2017"].seeds == [11]
     many = load_suite_file(SUITE / "prospect_to_cash.yaml")[0]

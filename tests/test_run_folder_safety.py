@@ -267,7 +267,7 @@ def test_sigterm_stops_a_sweep_and_its_workers(tmp_path):
     sweep.write_text(yaml.safe_dump({
         "name": "term", "scenario": str(SEED_SCENARIO), "overrides": {"duration_days": 1},
         "factors": {"design.batch.interval_s": [300, 600, 900, 1800]},
-        "replications": 4, "seed": 5, "metrics": ["overwritten_edits"],
+        "replications": 4, "seed": 5, "metrics": ["overwritten_writes"],
     }), encoding="utf-8")
     out = tmp_path / "out"
     process = subprocess.Popen(

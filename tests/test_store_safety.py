@@ -46,7 +46,7 @@ def write_sweep(folder, replications=2, name="safe") -> str:
     path.write_text(yaml.safe_dump({
         "name": name, "scenario": str(SEED_SCENARIO), "overrides": dict(SMALL),
         "factors": {"design.batch.interval_s": [300, 900]}, "replications": replications,
-        "seed": 3, "metrics": ["overwritten_edits", "writes"],
+        "seed": 3, "metrics": ["overwritten_writes", "writes"],
     }, sort_keys=False), encoding="utf-8")
     return str(path)
 

@@ -132,7 +132,7 @@ def test_the_pareto_front_keeps_exactly_the_undominated_points():
     ({"sampler": "latin_hypercube"}, "needs samples"),
     ({"designs": ["p2c-2017", "no-such-design"]}, "unknown design 'no-such-design'"),
     ({"replications": 0}, "greater than or equal to 1"),
-    ({"objectives": {"overwritten_edits": "least"}}, "objectives.overwritten_edits"),
+    ({"objectives": {"overwritten_writes": "least"}}, "objectives.overwritten_writes"),
     ({"factors": {"design.batch.interval_s": [30]}}, "design.batch.interval_s=30"),
     ({"factors": {"roles.nobody.actions.edit_account": [1.0]}}, "not a valid scenario"),
     ({"replications_typo": 3}, "unknown key"),
@@ -176,8 +176,8 @@ def test_the_shipped_sweep_files_are_valid():
 def test_a_sweep_writes_store_and_summaries_with_intervals_and_a_pareto_front(tmp_path):
     path = write_sweep(tmp_path, designs=["p2c-2017", "dual-write-async"],
                        factors={"design.batch.interval_s": [300, 1800]}, replications=3,
-                       seed=5, metrics=["overwritten_edits", "writes"],
-                       objectives={"overwritten_edits": "min",
+                       seed=5, metrics=["overwritten_writes", "writes"],
+                       objectives={"overwritten_writes": "min",
                                    "propagation_p95_s.account:sales->operations": "min"})
     result = sweep_from_args(path, workers=0, out=tmp_path / "out")
     assert (result.executed, result.skipped) == (12, 0)
@@ -223,14 +223,14 @@ def test_resume_runs_only_what_is_missing(tmp_path):
 @pytest.mark.slow
 def test_adaptive_replication_adds_runs_only_where_the_interval_is_too_wide(tmp_path):
     path = write_sweep(tmp_path, designs=["p2c-2017", "dual-write-async"], replications=2,
-                       metrics=["overwritten_edits"],
-                       adaptive={"metric": "overwritten_edits", "relative_half_width": 0.3,
+                       metrics=["overwritten_writes"],
+                       adaptive={"metric": "overwritten_writes", "relative_half_width": 0.3,
                                  "max_replications": 6})
     result = sweep_from_args(path, workers=0, out=tmp_path / "out")
     counts = {s.configuration.design: len(s.seeds) for s in result.summaries}
     # dual-write-async never overwrites: 0 +- 0 is as narrow as it gets after 2 runs.
     assert counts["dual-write-async"] == 2
-    lost = result.summaries[0].intervals["overwritten_edits"]
+    lost = result.summaries[0].intervals["overwritten_writes"]
     assert counts["p2c-2017"] == 6 or lost.half_width <= 0.3 * lost.mean
     assert counts["p2c-2017"] > 2
     # Replications stay contiguous, so a resumed sweep makes the same decisions.
@@ -273,7 +273,7 @@ def test_a_run_whose_checker_crashed_is_run_again_on_resume_and_replaced(tmp_pat
 
 def test_the_printed_table_names_every_configuration(tmp_path, capsys):
     path = write_sweep(tmp_path, factors={"design.batch.interval_s": [300, 900]},
-                       replications=2, metrics=["overwritten_edits"])
+                       replications=2, metrics=["overwritten_writes"])
     assert main(["sweep", path, "--workers", "0", "--out", str(tmp_path / "out"),
                  "--no-progress"]) == 0
     printed = capsys.readouterr().out

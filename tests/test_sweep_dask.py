@@ -99,7 +99,7 @@ def test_a_sweep_gives_identical_results_locally_and_on_a_loopback_dask_cluster(
                       "roles.ops_clerk.headcount": 3, "initial_data.accounts": 60},
         "designs": ["p2c-2017", "dual-write-async"],
         "factors": {"design.batch.interval_s": [300, 1800]},
-        "replications": 2, "seed": 8, "metrics": ["overwritten_edits", "writes"],
+        "replications": 2, "seed": 8, "metrics": ["overwritten_writes", "writes"],
     }), encoding="utf-8")
     local = sweep_from_args(sweep, workers=2, out=tmp_path / "local")
     remote = sweep_from_args(sweep, scheduler=loopback_cluster, out=tmp_path / "dask")

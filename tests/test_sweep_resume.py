@@ -40,7 +40,7 @@ def test_a_sweep_killed_mid_way_resumes_with_one_row_per_configuration_and_seed(
     sweep.write_text(yaml.safe_dump({
         "name": "kill", "scenario": str(SEED_SCENARIO), "overrides": {"duration_days": 1},
         "factors": {"design.batch.interval_s": [300, 600, 900, 1800]},
-        "replications": REPLICATIONS, "seed": 99, "metrics": ["overwritten_edits"],
+        "replications": REPLICATIONS, "seed": 99, "metrics": ["overwritten_writes"],
     }), encoding="utf-8")
     out = tmp_path / "out"
     db_path = out / "results.sqlite"

@@ -104,7 +104,18 @@ def verdict_files(result: Any) -> dict[str, Any]:
         events = read_history(path)
     report = check_history(events)
     result.check = report
+    result.metrics.update(loss_metrics(report))
     return {"verdict.json": report.to_json()}
+
+
+def loss_metrics(report: CheckReport) -> dict[str, float]:
+    """``lost_writes`` and ``lost_write_fields`` of a judged run (README glossary), for
+    its metrics beside the model's ``overwritten_writes``."""
+    verdict = report.verdicts.get("no_lost_update")
+    if verdict is None or verdict.status == "unknown":
+        return {}
+    return {name: float(verdict.metrics[name])
+            for name in ("lost_writes", "lost_write_fields") if name in verdict.metrics}
 
 
 def check_one(name: str, events: Iterable[Event]) -> Verdict:

@@ -234,14 +234,18 @@ class NoLostUpdate(Invariant):
         metrics = {
             "writes_applied": saves,
             "write_fields_judged": judged,
-            "lost": len(lost),
+            "lost_write_fields": len(lost),
+            "lost_writes": len({i for i, _ in lost}),
             "surfaced_not_lost": surfaced,
-            "lost_per_1000_writes": round(1000.0 * len(lost) / saves, 3) if saves else 0.0,
+            "lost_write_fields_per_1000_writes": (round(1000.0 * len(lost) / saves, 3)
+                                                  if saves else 0.0),
             "conflicts": ledger.conflict_count,
             "model_reported_overwrites": ledger.model_overwrites,
         }
         if lost:
-            note = f"{plural(len(lost), 'write field')} lost without anyone being shown"
+            writes = len({i for i, _ in lost})
+            note = (f"{plural(len(lost), 'write field')} in {plural(writes, 'write')} lost "
+                    "without anyone being shown")
             if self.is_sanctioned:
                 note += " (the design accepts this: sanctioned)"
             if not ledger.quiescent:

@@ -10,6 +10,7 @@ from typing import Any
 
 from sim.cli.compare import cmd_compare, installed_checker, verdict_hook
 from sim.cli.errors import EXIT_FAILED, EXIT_OK
+from sim.glossary import LOSS_GLOSSARY
 from sim.scenario.yamlio import InputError
 
 
@@ -60,7 +61,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         else:
             explained = overwrite_lines(result.events or [], limit=args.explain)
             if explained:
-                lines += ["", "First overwritten edits:", *("  " + x for x in explained)]
+                lines += ["", "First overwritten writes:", *("  " + x for x in explained)]
         lines += [f"Timeline: {p}" for p in pictures]
         replaced = " (replaced the earlier run folder there)" if result.replaced else ""
         lines += ["", f"Run folder: {out}{replaced}",
@@ -87,7 +88,9 @@ def default_out(scenario_name: str, seed: int) -> Path:
 def add_run_parser(sub: Any) -> None:
     """Add ``p2c run`` to p2c's subcommands."""
     run = sub.add_parser("run", help="run a scenario and print its summary",
-                         description="Run a scenario, write a run folder, print a summary.")
+                         description="Run a scenario, write a run folder, print a summary.",
+                         epilog=LOSS_GLOSSARY,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument("scenario", help="scenario YAML file, e.g. scenarios/prospect_to_cash.yaml")
     run.add_argument("--seed", type=int, help="root seed (default: the scenario's seed)")
     run.add_argument("--out", help="run folder (default: reports/runs/<scenario>-seed<N>)")

@@ -1,7 +1,7 @@
 """Metrics of a run, computed from its events as they happen (one pass, no re-reading).
 
 The collector sees every history event. It counts writes by system and entity, batch
-runs and rows moved per map, overwritten edits, and measures propagation delay per
+runs and rows moved per map, overwritten writes, and measures propagation delay per
 *flow*: ``entity:origin->destination``, from a write's save in its origin system to the
 first time that write's version is applied in the destination system.
 """
@@ -27,6 +27,7 @@ class MetricsCollector:
         self._reached: set[tuple[str, str]] = set()  # (write id, system) already applied
         self.delays: dict[str, list[float]] = {}
         self._lost: set[str] = set()
+        self._lost_fields: set[tuple[str, str]] = set()
         self.overwrites_by: Counter[str] = Counter()
         self._last_role = ""
         self._conflict_ids: set[str] = set()
@@ -98,11 +99,16 @@ class MetricsCollector:
         elif kind == ev.LOCK_DENY:
             counts["lock_denials"] += 1
         elif kind == ev.OVERWRITE:
-            counts["overwrites"] += 1
+            # Words as in the README's glossary: an overwritten write is a save one of
+            # whose field versions a replica replaced by one that never saw it.
             lost = event["lost_write"]
+            pair = (lost, event["field"])
+            if pair not in self._lost_fields:
+                self._lost_fields.add(pair)
+                counts["overwritten_write_fields"] += 1
             if lost not in self._lost:
                 self._lost.add(lost)
-                counts["overwritten_edits"] += 1
+                counts["overwritten_writes"] += 1
                 self.overwrites_by[f"{event['entity']}.{event['field']} in {event['system']}"] += 1
 
     def result(self) -> dict[str, float]:

@@ -300,10 +300,12 @@ def run_to_folder(
         result = run_scenario(scenario, seed, keep_events=keep_events,
                               history_path=staging / "history.jsonl.gz", progress=progress)
         write_json(staging / "manifest.json", manifest(scenario, result))
+        # The checker's files first: judging adds its loss counts to the run's metrics.
+        finished = finish(result) if finish else {}
         write_json(staging / "metrics.json", result.metrics)
         with open(staging / "scenario.resolved.yaml", "w", encoding="utf-8") as handle:
             yaml.safe_dump(scenario.resolved(), handle, sort_keys=False, allow_unicode=True)
-        for name, content in (finish(result) if finish else {}).items():
+        for name, content in finished.items():
             write_json(staging / name, content)
         result.replaced = _swap_in(staging, out_dir)
     except OSError as exc:

@@ -118,9 +118,9 @@ def summary_lines(result: Any, scenario: Any) -> list[str]:
     lines.append("")
     lines.append(f"Batch runs: {int(m.get('batch_runs', 0)):,} over {len(scenario.design.maps)} "
                  f"maps; records moved: {int(m.get('rows_moved', 0)):,}")
-    overwritten = int(m.get("overwritten_edits", 0))
-    lines.append(f"Overwritten edits: {overwritten:,} user writes replaced by a write that "
-                 "never saw them")
+    overwritten = int(m.get("overwritten_writes", 0))
+    lines.append(f"Overwritten writes: {overwritten:,} saves had a field replaced in some "
+                 "replica by a version that never saw it (by field, first replica):")
     for where, count in sorted(result.overwrites_by.items(), key=lambda kv: (-kv[1], kv[0])):
         lines.append(f"  {count:>5,}  {where}")
     lines.append("")

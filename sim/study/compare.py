@@ -68,8 +68,8 @@ def headline(result: Any) -> dict[str, float | None]:
     figures: dict[str, float | None] = {
         "user saves accepted": writes,
         "saves refused": m.get("saves_rejected", 0.0),
-        "overwritten edits": m.get("overwritten_edits", 0.0),
-        "overwritten per 1,000 saves": per_k(m.get("overwritten_edits", 0.0)),
+        "overwritten writes": m.get("overwritten_writes", 0.0),
+        "overwritten writes per 1,000 saves": per_k(m.get("overwritten_writes", 0.0)),
         "conflicts surfaced": m.get("conflicts", 0.0),
         "handoffs": m.get("handoffs", 0.0),
         "handoffs abandoned": m.get("handoffs_abandoned", 0.0),
@@ -87,9 +87,10 @@ def headline(result: Any) -> dict[str, float | None]:
     if report is not None:
         lost = report.verdicts.get("no_lost_update")
         if lost is not None:
-            count = (lost.violations or 0) + (lost.sanctioned or 0)
-            figures["lost updates"] = float(count)
-            figures["lost per 1,000 saves"] = per_k(count)
+            fields = (lost.violations or 0) + (lost.sanctioned or 0)
+            figures["lost writes"] = float(lost.metrics.get("lost_writes", fields))
+            figures["lost write fields"] = float(fields)
+            figures["lost write fields per 1,000 saves"] = per_k(fields)
     return figures
 
 

@@ -132,7 +132,8 @@ def execute(task: RunTask) -> RunOutcome:
     check_error = None
     if task.check:
         try:
-            verdicts, failed = verdict_summary(result.events or [])
+            verdicts, failed, losses = verdict_summary(result.events or [])
+            result.metrics.update(losses)
         except Exception as exc:  # a checker bug must not lose the run's metrics
             check_error = f"{type(exc).__name__}: {exc}"
     delays = propagation_delays(result.events or []) if task.keep_delays else None
@@ -146,9 +147,13 @@ def execute(task: RunTask) -> RunOutcome:
     )
 
 
-def verdict_summary(events: list[dict[str, Any]]) -> tuple[dict[str, dict[str, Any]], bool]:
-    """The checker's verdicts reduced to status and counts (explanations stay behind)."""
+def verdict_summary(
+    events: list[dict[str, Any]],
+) -> tuple[dict[str, dict[str, Any]], bool, dict[str, float]]:
+    """The checker's verdicts reduced to status and counts (explanations stay behind),
+    whether a promise failed, and the run's loss metrics (``lost_writes``, ...)."""
     from sim.checker import check_history
+    from sim.checker.check import loss_metrics
 
     report = check_history(events)
     summary = {
@@ -157,7 +162,7 @@ def verdict_summary(events: list[dict[str, Any]]) -> tuple[dict[str, dict[str, A
                "promised": name in report.promises}
         for name, verdict in report.verdicts.items()
     }
-    return summary, bool(report.failed)
+    return summary, bool(report.failed), loss_metrics(report)
 
 
 def propagation_delays(events: Iterable[dict[str, Any]]) -> dict[str, list[float]]:

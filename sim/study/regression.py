@@ -14,10 +14,10 @@ readable explanation. Each suite file (``scenarios/suite/*.yaml``) is a scenario
       replications: 5                     # seeds derived from the scenario's seed
       invariants: {ownership: holds, no_lost_update: [holds, sanctioned]}
       metrics:
-        overwritten_edits: {max: 40}      # the 95% CI upper bound must be <= 40
+        overwritten_writes: {max: 40}      # the 95% CI upper bound must be <= 40
         writes: {min: 300}                # the 95% CI lower bound must be >= 300
       designs:                            # optional: run under these catalogue designs
-        p2c-2017: {metrics: {overwritten_edits: {min: 1}}}
+        p2c-2017: {metrics: {overwritten_writes: {min: 1}}}
         dual-write-async: {invariants: {no_lost_update: holds}}
 
 Without ``base`` the file is a complete scenario with ``expect:`` added. ``expect`` is
@@ -66,6 +66,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from sim.glossary import RENAMED_METRICS
 from sim.scenario.yamlio import InputError, LineMap, load_yaml, validation_error
 from sim.study.configure import Configured, configure
 from sim.study.stats import Interval, mean_interval, metric_value
@@ -406,6 +407,10 @@ def _judge_metric(name: str, bound: MetricBound, runs: Sequence[RunOutcome],
     reported = any(name in run.metrics for run in runs)
     expected = _bound_text(bound, confidence, len(values))
     per_seed = "per seed: " + ", ".join(f"{_fmt(v)}" for v in values)
+    renamed = RENAMED_METRICS.get(name.split(".", 1)[0])
+    if not reported and renamed is not None:
+        return Mismatch(f"metric {name}", expected,
+                        f"this metric is now called {renamed} (README: Words for loss)")
     if not reported and not known_metric(name):
         return Mismatch(f"metric {name}", expected,
                         "no run reported this metric, and the simulator has no metric of "
@@ -476,7 +481,7 @@ def known_metric(name: str) -> bool:
     Counters appear in a run's metrics only once incremented, so a metric missing from
     every run is usually just zero. A misspelt name is missing too; to tell them apart,
     the name's first part (``writes`` of ``writes.sales.account``) must occur as a
-    string in the simulator's source (``counts["overwritten_edits"]``,
+    string in the simulator's source (``counts["overwritten_writes"]``,
     ``f"propagation_p95_s.{flow}"``).
     """
     head = name.split(".", 1)[0]

@@ -88,7 +88,7 @@ class Comparison:
         """The options table as plain text."""
         from sim.reporting.summary import table
 
-        header = ["option", "design", "$/month", "lost/1k", "confl/1k", "risk/1k",
+        header = ["option", "design", "$/month", "lost fields/1k", "confl/1k", "risk/1k",
                   "p95 stale min", "blocked min", "handoffs", "refusals", "front"]
         rows = []
         for option in self.data["options"]:

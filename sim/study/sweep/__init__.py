@@ -19,9 +19,9 @@ with a 95% confidence interval.
     sampler: grid                            # or latin_hypercube with samples: N
     replications: 5
     seed: 7                                  # root seed of the replications
-    metrics: [overwritten_edits, blocked_user_s]
-    objectives: {overwritten_edits: min, blocked_user_s: min}
-    adaptive: {metric: overwritten_edits, relative_half_width: 0.1, max_replications: 20}
+    metrics: [overwritten_writes, blocked_user_s]
+    objectives: {overwritten_writes: min, blocked_user_s: min}
+    adaptive: {metric: overwritten_writes, relative_half_width: 0.1, max_replications: 20}
 
 **Factors are dotted paths into the scenario file** (``design.batch.interval_s``,
 ``roles.sales_rep.headcount``, ``duration_days``); :func:`apply_overrides` sets them on
@@ -55,7 +55,7 @@ depend only on results, a resumed sweep makes the same decisions.
 **Objectives and the Pareto front.** With ``objectives`` (metric -> min or max), a
 configuration is on the Pareto front when no other configuration is at least as good on
 every objective and strictly better on one (comparing means): the set of defensible
-trade-offs, for example fewer overwritten edits against more blocked user time.
+trade-offs, for example fewer overwritten writes against more blocked user time.
 
 **Results** go to a SQLite store keyed by (configuration hash, seed), committed after
 every run (:mod:`sim.study.store`), so a killed sweep resumes with ``--resume`` without losing

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 #: Metrics reported when a sweep file names none: what architects compare first.
 DEFAULT_METRICS = (
-    "overwritten_edits", "conflicts", "saves_rejected", "handoffs", "blocked_user_s",
+    "overwritten_writes", "conflicts", "saves_rejected", "handoffs", "blocked_user_s",
     "propagation_p95_s.account:sales->operations",
 )
 
