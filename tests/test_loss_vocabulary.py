@@ -63,7 +63,7 @@ def test_the_counts_differ_as_worked_by_hand(tmp_path, capsys):
     verdict = json.loads((out / "verdict.json").read_text())["verdicts"]["no_lost_update"]
     assert verdict["sanctioned"] == 3  # the verdict counts lost write fields
     printed = capsys.readouterr().out
-    assert "Overwritten writes: 1 saves" in printed
+    assert "Overwritten writes: 1 saves had a field replaced" in printed
     assert "3 write fields in 2 writes lost" in printed
 
 

@@ -119,8 +119,8 @@ def summary_lines(result: Any, scenario: Any) -> list[str]:
     lines.append(f"Batch runs: {int(m.get('batch_runs', 0)):,} over {len(scenario.design.maps)} "
                  f"maps; records moved: {int(m.get('rows_moved', 0)):,}")
     overwritten = int(m.get("overwritten_writes", 0))
-    lines.append(f"Overwritten writes: {overwritten:,} saves had a field replaced in some "
-                 "replica by a version that never saw it (by field, first replica):")
+    lines.append(f"Overwritten writes: {overwritten:,} saves had a field replaced by a "
+                 "version that never saw it:")
     for where, count in sorted(result.overwrites_by.items(), key=lambda kv: (-kv[1], kv[0])):
         lines.append(f"  {count:>5,}  {where}")
     lines.append("")
