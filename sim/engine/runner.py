@@ -109,6 +109,10 @@ def run_scenario(
             "contract": integ.contract(spec.objectives.staleness_p99_s),
         })
         data = spec.initial_data
+        courier = Courier(env, world)
+        timed = spec.initial_sync == "timed"
+        if timed:  # the migration's changes travel like any other
+            integ.on_send = courier.send
         seed_initial_data(integ, world.streams.get("initial-data"),
                           accounts=data.accounts, contacts_per_account=data.contacts_per_account,
                           products=data.products, bundles=data.bundles,
@@ -118,8 +122,8 @@ def run_scenario(
             seed_custom_data(integ, world.streams, data.custom,
                              lambda entity: next(iter(editable.get(entity, {})),
                                                  scenario.design.systems[0]))
-        integ.initial_load(0.0)
-        courier = Courier(env, world)
+        if not timed:
+            integ.initial_load(0.0)
         integ.on_send = courier.send
         world.courier_pause, world.courier_resume = courier.pause, courier.resume
         faults = list(spec.faults)

@@ -391,6 +391,11 @@ class ScenarioSpec(_Strict):
     duration_days: float = Field(5.0, gt=0, le=366)
     quiescence_max_s: float = Field(86_400.0, ge=0, description="bound on the drain phase")
     initial_data: InitialData = Field(default_factory=InitialData)
+    initial_sync: Literal["instant", "timed"] = Field(
+        "instant", description="instant: the initial data crosses every map in zero-time "
+        "runs at t=0 (the default); timed: the migration saves at t=0 and the maps carry "
+        "it like any other change (scheduled runs taking their row time, queued messages "
+        "their latency), so a migration or first sync can be studied")
     entities: dict[str, CustomEntity] = Field(default_factory=dict)
     roles: dict[str, Role] = Field(default_factory=dict)
     scripted: list[ScriptedAction] = Field(default_factory=list)
