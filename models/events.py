@@ -60,6 +60,7 @@ INVARIANT_NAMES: tuple[str, ...] = (
     "bounded_echo",
     "accounted_for",
     "staleness",
+    "no_retired_in_bundles",
 )
 
 # ------------------------------------------------------------------ kind names

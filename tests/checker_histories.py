@@ -45,7 +45,7 @@ ENTITIES: dict[str, dict[str, Any]] = {
 ALL_INVARIANTS = [
     "convergence", "no_lost_update", "ownership", "referential_integrity",
     "no_duplicate_keys", "monotone_lifecycle", "invoice_totals", "bounded_echo",
-    "accounted_for", "staleness",
+    "accounted_for", "staleness", "no_retired_in_bundles",
 ]
 
 

@@ -34,6 +34,7 @@ from sim.checker.check import (
     monotone_lifecycle,
     no_duplicate_keys,
     no_lost_update,
+    no_retired_in_bundles,
     ownership,
     referential_integrity,
     staleness,
@@ -48,5 +49,6 @@ __all__ = [
     "HOLDS", "INVARIANTS", "SANCTIONED", "UNKNOWN", "VIOLATED", "Anomaly", "CheckReport",
     "Contract", "Ledger", "Verdict", "accounted_for", "bounded_echo", "check_history",
     "check_one", "convergence", "invoice_totals", "monotone_lifecycle", "no_duplicate_keys",
-    "no_lost_update", "ownership", "referential_integrity", "staleness", "verdict_files",
+    "no_lost_update", "no_retired_in_bundles", "ownership", "referential_integrity",
+    "staleness", "verdict_files",
 ]

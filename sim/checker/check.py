@@ -29,13 +29,25 @@ from sim.checker.lost_update import NoLostUpdate
 from sim.checker.ownership import Ownership
 from sim.checker.references import ReferentialIntegrity
 from sim.checker.report import CheckReport
+from sim.checker.retired import NoRetiredBundleLines
 from sim.checker.staleness import Staleness
 from sim.checker.verdicts import Verdict
 
 _JUDGES: dict[str, type[Invariant]] = {
     cls.name: cls
-    for cls in (Convergence, NoLostUpdate, Ownership, ReferentialIntegrity, NoDuplicateKeys,
-                MonotoneLifecycle, InvoiceTotals, BoundedEcho, AccountedFor, Staleness)
+    for cls in (
+        Convergence,
+        NoLostUpdate,
+        Ownership,
+        ReferentialIntegrity,
+        NoDuplicateKeys,
+        MonotoneLifecycle,
+        InvoiceTotals,
+        BoundedEcho,
+        AccountedFor,
+        Staleness,
+        NoRetiredBundleLines,
+    )
 }
 if set(_JUDGES) != set(INVARIANT_NAMES):  # pragma: no cover - a developer's mistake
     raise ImportError(f"invariants without a judge: {set(INVARIANT_NAMES) - set(_JUDGES)}; "
@@ -110,12 +122,18 @@ def verdict_files(result: Any) -> dict[str, Any]:
 
 def loss_metrics(report: CheckReport) -> dict[str, float]:
     """``lost_writes`` and ``lost_write_fields`` of a judged run (README glossary), for
-    its metrics beside the model's ``overwritten_writes``."""
-    verdict = report.verdicts.get("no_lost_update")
-    if verdict is None or verdict.status == "unknown":
-        return {}
-    return {name: float(verdict.metrics[name])
-            for name in ("lost_writes", "lost_write_fields") if name in verdict.metrics}
+    its metrics beside the model's ``overwritten_writes``; and its retired bundle lines
+    (``bundle_lines_retired`` at the end, ``bundle_line_retired_hours``)."""
+    found: dict[str, float] = {}
+    for invariant, names in (("no_lost_update", ("lost_writes", "lost_write_fields")),
+                             ("no_retired_in_bundles", ("bundle_lines_retired",
+                                                          "bundle_line_retired_hours"))):
+        verdict = report.verdicts.get(invariant)
+        if verdict is None or verdict.status == "unknown":
+            continue
+        found.update({name: float(verdict.metrics[name])
+                      for name in names if name in verdict.metrics})
+    return found
 
 
 def check_one(name: str, events: Iterable[Event]) -> Verdict:
@@ -171,3 +189,8 @@ def accounted_for(events: Iterable[Event]) -> Verdict:
 def staleness(events: Iterable[Event]) -> Verdict:
     """See :mod:`sim.checker.staleness`."""
     return check_one("staleness", events)
+
+
+def no_retired_in_bundles(events: Iterable[Event]) -> Verdict:
+    """See :mod:`sim.checker.retired`."""
+    return check_one("no_retired_in_bundles", events)
