@@ -61,6 +61,7 @@ INVARIANT_NAMES: tuple[str, ...] = (
     "accounted_for",
     "staleness",
     "no_retired_in_bundles",
+    "lock_safety",
 )
 
 # ------------------------------------------------------------------ kind names
@@ -115,6 +116,7 @@ class WriteEvent(Event):
     fields: dict[str, Any]  # field -> value set
     base: dict[str, list[str]]  # field -> the write ids the user saw
     opened_t: float
+    lease_token: NotRequired[int]  # the lease it was saved under (cross-system locking)
 
 
 class RejectEvent(Event):

@@ -132,7 +132,7 @@ class Integration:
         if base is None:
             base = row.snapshot_base(tuple(fields)) if row is not None else {f: () for f in fields}
         write = self._record_write(now_s, actor, role, system, entity, key, row, fields, base,
-                                   opened_s)
+                                   opened_s, None if lease is None else lease.token)
         reason = self._save_refusal(write, row, opened_row_version, lease, live_delay_s,
                                     transaction_records)
         self.last_refusal = reason
@@ -153,8 +153,10 @@ class Integration:
 
     def _record_write(self, now_s: float, actor: str, role: str, system: str, entity: str,
                       key: str, row: Row | None, fields: Mapping[str, Any],
-                      base: Mapping[str, tuple[str, ...]], opened_s: float | None) -> Write:
-        """Log the attempted save as a write (accepted or not) and emit its ``write``."""
+                      base: Mapping[str, tuple[str, ...]], opened_s: float | None,
+                      lease_token: int | None = None) -> Write:
+        """Log the attempted save as a write (accepted or not) and emit its ``write``
+        (with the ``lease_token`` it was saved under, when it holds one)."""
         writelog = self.writelog
         write_id = writelog.next_id(system)
         write = Write(
@@ -171,6 +173,8 @@ class Integration:
             "fields": write.fields, "base": {f: list(b) for f, b in write.base.items()},
             "opened_t": write.opened_s,
         }
+        if lease_token is not None:
+            event["lease_token"] = lease_token
         self.emit(event)
         return write
 

@@ -46,6 +46,7 @@ ALL_INVARIANTS = [
     "convergence", "no_lost_update", "ownership", "referential_integrity",
     "no_duplicate_keys", "monotone_lifecycle", "invoice_totals", "bounded_echo",
     "accounted_for", "staleness", "no_retired_in_bundles",
+    "lock_safety",
 ]
 
 

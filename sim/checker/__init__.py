@@ -31,6 +31,7 @@ from sim.checker.check import (
     check_one,
     convergence,
     invoice_totals,
+    lock_safety,
     monotone_lifecycle,
     no_duplicate_keys,
     no_lost_update,
@@ -48,7 +49,8 @@ from sim.checker.verdicts import HOLDS, SANCTIONED, UNKNOWN, VIOLATED, Anomaly, 
 __all__ = [
     "HOLDS", "INVARIANTS", "SANCTIONED", "UNKNOWN", "VIOLATED", "Anomaly", "CheckReport",
     "Contract", "Ledger", "Verdict", "accounted_for", "bounded_echo", "check_history",
-    "check_one", "convergence", "invoice_totals", "monotone_lifecycle", "no_duplicate_keys",
+    "check_one", "convergence", "invoice_totals", "lock_safety",
+    "monotone_lifecycle", "no_duplicate_keys",
     "no_lost_update", "no_retired_in_bundles", "ownership", "referential_integrity",
     "staleness", "verdict_files",
 ]

@@ -25,6 +25,7 @@ from sim.checker.invariant import Invariant
 from sim.checker.invoices import InvoiceTotals
 from sim.checker.ledger import Event, Ledger
 from sim.checker.lifecycle import MonotoneLifecycle
+from sim.checker.lock_safety import LockSafety
 from sim.checker.lost_update import NoLostUpdate
 from sim.checker.ownership import Ownership
 from sim.checker.references import ReferentialIntegrity
@@ -47,6 +48,7 @@ _JUDGES: dict[str, type[Invariant]] = {
         AccountedFor,
         Staleness,
         NoRetiredBundleLines,
+        LockSafety,
     )
 }
 if set(_JUDGES) != set(INVARIANT_NAMES):  # pragma: no cover - a developer's mistake
@@ -194,3 +196,8 @@ def staleness(events: Iterable[Event]) -> Verdict:
 def no_retired_in_bundles(events: Iterable[Event]) -> Verdict:
     """See :mod:`sim.checker.retired`."""
     return check_one("no_retired_in_bundles", events)
+
+
+def lock_safety(events: Iterable[Event]) -> Verdict:
+    """See :mod:`sim.checker.lock_safety`."""
+    return check_one("lock_safety", events)

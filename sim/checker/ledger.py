@@ -213,6 +213,20 @@ class Ledger:
         """
         self.write_hooks.setdefault(entity, []).append((frozenset(skip), hook))
 
+    def add_event_hook(self, kind: str, hook: Callable[[Event], None]) -> None:
+        """Run ``hook(event)`` on events of a ``kind`` not read inline (``lock_grant``,
+        ``lock_release``, ``fault_start``, ...), after the ledger's own handler if any."""
+        existing = self._handlers.get(kind)
+        if existing is None:
+            self._handlers[kind] = hook
+            return
+
+        def both(event: Event) -> None:
+            existing(event)
+            hook(event)
+
+        self._handlers[kind] = both
+
     def add_apply_hook(
         self,
         entity: str,

@@ -60,7 +60,8 @@ def _tables(state: FaultState, fault: Fault):
 
 
 def describe(fault: Fault) -> str:
-    target = (fault.system or (" <-> ".join(fault.between) if fault.between else None)
+    target = (fault.actor or fault.system
+              or (" <-> ".join(fault.between) if fault.between else None)
               or (", ".join(fault.maps) if fault.maps else "every map"))
     return f"{fault.kind} of {target} from {format_t(fault.at_s)} for {fault.duration_s:g} s"
 
@@ -91,6 +92,9 @@ def fault_process(env, world, fault: Fault, index: int):
         for name in names:
             integ.paused[name] = env.now
         world.courier_pause(names, env.now)
+    elif fault.kind == "client_pause":
+        world.client_paused[fault.actor] = max(world.client_paused.get(fault.actor, 0.0),
+                                               env.now + fault.duration_s)
     elif table is not None:
         for key in keys:
             table[0].setdefault(key, []).append(table[1])
@@ -121,6 +125,8 @@ def swarm_faults(swarm: Swarm, design, end_s: float, rng: np.random.Generator) -
     faults = []
     for _ in range(count):
         kind = swarm.kinds[int(rng.random() * len(swarm.kinds))]
+        if kind == "client_pause":
+            continue  # names a user: scripted faults only
         duration = float(60.0 + rng.random() * max(0.0, swarm.max_duration_s - 60.0))
         at = float(rng.random() * max(0.0, end_s - duration))
         spec: dict = {"kind": kind, "at": round(at, 3), "duration_s": round(duration, 3)}

@@ -151,6 +151,11 @@ def carry_out(env, world, actor: str, role: str, system: str, plan: Plan,
     counts = world.metrics.counts
     design = integ.design
     lease_of = {(lease.entity, lease.key): lease for lease in leases or ()}
+    stalled_until = world.client_paused.get(actor, 0.0)
+    if stalled_until > env.now:
+        # The user's client is stalled (client_pause): the save goes out on resume.
+        counts["blocked_user_s"] += stalled_until - env.now
+        yield env.timeout(stalled_until - env.now)
     for save in plan:
         live_delay_s = 0.0
         for name, spec in integ.links.get((system, save.entity), ()):

@@ -103,6 +103,7 @@ class World:
         self.workload_end_s = scenario.spec.duration_days * 86_400.0
         self.licences = _licence_gate(scenario)
         self.open_forms = 0  # users between opening and saving a form
+        self.client_paused: dict[str, float] = {}  # actor -> until (client_pause faults)
         self.stopped = False  # set when quiescence is reached: nothing new starts
 
     @property

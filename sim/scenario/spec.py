@@ -223,7 +223,7 @@ class Licensing(_Strict):
 
 
 FAULT_KINDS = ("outage", "crash", "partition", "latency_spike", "duplicate", "reorder",
-               "loss", "pause", "clock_skew")
+               "loss", "pause", "clock_skew", "client_pause")
 
 
 class Fault(_Strict):
@@ -241,7 +241,10 @@ class Fault(_Strict):
     - ``pause``: dual-write maintenance: ``maps`` stop delivering; changes queue up to
       the design's pause limits (1 day, 1 GB), later ones are blocked; on resume the queue
       catches up;
-    - ``clock_skew``: ``system``'s clock is off by ``skew_s`` for the whole run.
+    - ``clock_skew``: ``system``'s clock is off by ``skew_s`` for the whole run;
+    - ``client_pause``: ``actor``'s client stalls for ``duration_s`` (a frozen laptop, a
+      long GC pause): a save that user would make meanwhile happens when it resumes,
+      still under the lease it took before (which may have expired by then).
     """
 
     kind: Literal[FAULT_KINDS]  # type: ignore[valid-type]
@@ -255,6 +258,7 @@ class Fault(_Strict):
     max_extra_s: float = Field(30.0, ge=0)
     redelivery_s: float = Field(60.0, gt=0)
     skew_s: float = 0.0
+    actor: str | None = Field(None, description="client_pause: the user whose client stalls")
 
     @field_validator("at")
     @classmethod
@@ -779,7 +783,7 @@ def _cross_check(spec: ScenarioSpec, design: DesignSpec, catalogue: Catalogue,
     for i, fault in enumerate(spec.faults):
         where = ("faults", i)
         needs = {"outage": "system", "crash": "system", "clock_skew": "system",
-                 "partition": "between"}.get(fault.kind)
+                 "partition": "between", "client_pause": "actor"}.get(fault.kind)
         if needs and getattr(fault, needs) is None:
             raise linemap.error(where, f"a {fault.kind} fault needs '{needs}'")
         if fault.system is not None:
