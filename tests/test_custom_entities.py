@@ -109,7 +109,7 @@ def test_initial_data_and_generic_actions_flow_through_the_design(tmp_path):
     created = [e for e in user if e["op"] == "create"]
     assert created and all(e["role"] == "dispatcher" and e["key"].startswith("DSL-")
                            for e in created)
-    assert result.metrics["overwritten_edits"] > 0
+    assert result.metrics["overwritten_writes"] > 0
     assert any(where.startswith("delivery_slot.") for where in result.overwrites_by)
 
 

@@ -31,7 +31,7 @@ def test_the_readme_marks_exactly_the_registered_sections_with_their_commands():
     # The invariant table is the compare command's, the figures the seed run's.
     assert SECTIONS["invariant-table"].command == (
         "p2c compare scenarios/prospect_to_cash.yaml --markdown")
-    assert SECTIONS["overwritten-edits"].command == "p2c run scenarios/prospect_to_cash.yaml"
+    assert SECTIONS["overwritten-writes"].command == "p2c run scenarios/prospect_to_cash.yaml"
     # Every number quoted in the run paragraph sits in a generated snippet.
     start = README.index("## What a run prints")
     paragraph = README[start:README.index("It writes a run folder", start)]
@@ -46,7 +46,7 @@ p2c run: demo  design p2c-2017  seed 1
 User saves by entity and system (1,234 accepted, 56 refused):
   entity   sales
 Batch runs: 789 over 20 maps; records moved: 1,000
-Overwritten edits: 12 user writes replaced by a write that never saw them
+Overwritten writes: 12 saves had a field replaced by a version that never saw it:
 
 Scripted saves (2), and what the checker says of each:
   - no_lost_update (sanctioned): W-operations-7 (credit_controller-1 set account ACC-00012 \
@@ -62,7 +62,7 @@ quiescence: reached
 TABLE_OUTPUT = "| invariant | a | b |\n|---|---|---|\n| convergence | **holds** | violated (3) |\n"
 
 PAGE = """\
-Intro. We saw <!-- generated: overwritten-edits (old command) -->999<!-- end generated --> \
+Intro. We saw <!-- generated: overwritten-writes (old command) -->999<!-- end generated --> \
 lost edits in <!-- generated: batch-runs (p2c run scenarios/prospect_to_cash.yaml) -->1\
 <!-- end generated --> runs, write <!-- generated: seed-write (x) -->W-1<!-- end generated -->.
 
@@ -77,7 +77,7 @@ Outro.
 """
 
 EXPECTED = """\
-Intro. We saw <!-- generated: overwritten-edits (p2c run scenarios/prospect_to_cash.yaml) -->\
+Intro. We saw <!-- generated: overwritten-writes (p2c run scenarios/prospect_to_cash.yaml) -->\
 12<!-- end generated --> lost edits in \
 <!-- generated: batch-runs (p2c run scenarios/prospect_to_cash.yaml) -->789<!-- end generated \
 --> runs, write <!-- generated: seed-write (p2c run scenarios/prospect_to_cash.yaml) -->\
@@ -110,7 +110,7 @@ def _fake_run(calls: list[tuple[str, Path | None]]):
 
 def test_regenerate_rewrites_block_and_inline_sections_and_their_commands():
     sections = {name: SECTIONS[name] for name in (
-        "overwritten-edits", "batch-runs", "seed-write", "seed-incident", "invariant-table")}
+        "overwritten-writes", "batch-runs", "seed-write", "seed-incident", "invariant-table")}
     calls: list[tuple[str, Path | None]] = []
     assert regenerate(PAGE, sections, _fake_run(calls)) == EXPECTED
     # Each distinct command ran once, every one with a temporary --out folder.

@@ -135,17 +135,17 @@ def test_unknown_metric_names_are_refused_before_any_run_with_the_closest_name(
     sweep = tmp_path / "sweep.yaml"
     sweep.write_text(yaml.safe_dump({
         "name": "s", "scenario": str(SEED_SCENARIO), "replications": 40,
-        "metrics": ["writes", "overwriten_edits"]}), encoding="utf-8")
+        "metrics": ["writes", "overwriten_writes"]}), encoding="utf-8")
     err = refused(capsys, ["sweep", str(sweep), "--out", str(tmp_path / "out")],
-                  "metrics[1]: unknown metric 'overwriten_edits'; did you mean "
-                  "'overwritten_edits'?")
+                  "metrics[1]: unknown metric 'overwriten_writes'; did you mean "
+                  "'overwritten_writes'?")
     assert f"{sweep}:" in err
     assert not (tmp_path / "out").exists(), "the sweep started before refusing"
     suite = tmp_path / "suite.yaml"
     suite.write_text((ROOT / "scenarios" / "suite" / "seed_overwrite.yaml").read_text()
-                     .replace("overwritten_edits: {min: 1", "overwriten_edits: {min: 1"),
+                     .replace("overwritten_writes: {min: 1", "overwriten_writes: {min: 1"),
                      encoding="utf-8")
-    refused(capsys, ["check", str(suite)], "did you mean 'overwritten_edits'?")
+    refused(capsys, ["check", str(suite)], "did you mean 'overwritten_writes'?")
     bad_invariant = tmp_path / "inv.yaml"
     bad_invariant.write_text((ROOT / "scenarios" / "suite" / "seed_overwrite.yaml").read_text()
                              .replace("no_lost_update: sanctioned", "no_lost_updates: sanctioned"),

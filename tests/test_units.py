@@ -17,7 +17,7 @@ from sim.reporting.units import metric_unit
     ("blocked_user_s", "blocked_user (min)", 60.0),
     ("integration_requests_per_24h", "integration_requests (requests/24 h)", 1.0),
     ("requests_per_user_per_24h.sales_rep", "requests_per_user sales_rep (requests/24 h)", 1.0),
-    ("overwritten_edits", "overwritten_edits (count)", 1.0),
+    ("overwritten_writes", "overwritten_writes (count)", 1.0),
     ("quiescent", "quiescent (share of runs)", 1.0),
 ])
 def test_every_metric_has_a_header_with_its_unit(name, header, divisor):
@@ -29,13 +29,13 @@ def test_every_metric_has_a_header_with_its_unit(name, header, divisor):
 def test_a_sweep_prints_delays_in_minutes_with_units_in_every_metric_header(tmp_path, capsys):
     flow = "propagation_p95_s.account:sales->operations"
     path = write_sweep(tmp_path, factors={"design.batch.interval_s": [300, 1800]},
-                       replications=1, metrics=["overwritten_edits", flow],
-                       objectives={"overwritten_edits": "min", flow: "min"})
+                       replications=1, metrics=["overwritten_writes", flow],
+                       objectives={"overwritten_writes": "min", flow: "min"})
     assert main(["sweep", path, "--workers", "0", "--out", str(tmp_path / "out"),
                  "--no-progress"]) == 0
     printed = capsys.readouterr().out.splitlines()
     header = next(line for line in printed if line.startswith("#"))
-    assert "overwritten_edits (count)" in header
+    assert "overwritten_writes (count)" in header
     assert "propagation_p95 account:sales->operations (min)" in header
     assert "_s" not in header.replace("interval_s", "")
     # The CSV keeps seconds; the table shows the same means in minutes.
@@ -48,4 +48,4 @@ def test_a_sweep_prints_delays_in_minutes_with_units_in_every_metric_header(tmp_
         minutes = float(line.split()[-2] if line.split()[-1] == "*" else line.split()[-1])
         assert minutes == pytest.approx(seconds / 60.0, rel=1e-3)
     goals = next(line for line in printed if line.startswith("pareto:"))
-    assert "overwritten_edits (minimised)" in goals and "(min)," not in goals
+    assert "overwritten_writes (minimised)" in goals and "(min)," not in goals

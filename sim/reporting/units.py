@@ -33,7 +33,7 @@ def metric_unit(name: str) -> Unit:
     ``propagation_p95_s.account:sales->operations`` -> ``propagation_p95
     account:sales->operations (min)``, values divided by 60; ``blocked_user_s`` ->
     ``blocked_user (min)``; ``integration_requests_per_24h`` -> ``(requests/24 h)``;
-    anything else is a count: ``overwritten_edits (count)``.
+    anything else is a count: ``overwritten_writes (count)``.
     """
     base, _, detail = name.partition(".")
     suffix = f" {detail}" if detail else ""
