@@ -179,8 +179,23 @@ class Handoff(_Strict):
 
 
 class LiveLimits(_Strict):
-    """dual-write transaction and pause limits (FACTS.md section 2)."""
+    """dual-write transaction and pause limits (FACTS.md section 2), and its payload.
 
+    ``payload``: which fields a live write carries to the other side.
+    ``mapped_row`` (the default): every mapped field of the source row as the save
+    commits it. Documented for Dataverse -> Operations ("a change to any mapped column
+    sends all mapped columns of the table map", data-sync-for-map-fields); the documents
+    are silent for Operations -> Dataverse (inferred: the same) and on concurrent edits
+    in live sync (inferred: the later commit overwrites the whole mapped row). A live
+    commit is atomic here, so the row carries what the other side committed before it;
+    it differs from ``changed_fields`` when the source row lags the target (a paused
+    reverse map, a change that came another way): the stale fields go back over newer
+    ones. ``changed_fields``: only the fields the save set.
+    """
+
+    payload: Literal["mapped_row", "changed_fields"] = Field(
+        "mapped_row", description="fields a live write carries: every mapped field of the "
+        "row (documented for Dataverse -> Operations) or only those the save set")
     max_records: int = Field(1000, ge=1)
     max_transaction_s: float = Field(120.0, gt=0)
     max_pause_s: float = Field(86_400.0, gt=0)

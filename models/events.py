@@ -70,6 +70,7 @@ RUN_START = "run_start"
 WRITE = "write"
 REJECT = "reject"
 APPLY = "apply"
+REAPPLY = "reapply"
 OVERWRITE = "overwrite"
 BATCH_START = "batch_start"
 BATCH_END = "batch_end"
@@ -127,6 +128,17 @@ class RejectEvent(Event):
     reason: str
 
 
+class ReapplyEvent(Event):
+    """A sync without loopback control re-wrote versions the replica already held: no
+    field changed (so not an ``apply``), but the write was applied again (echo)."""
+
+    system: str
+    entity: str
+    key: str
+    via: str
+    fields: dict[str, str]  # field -> the write id re-applied
+
+
 class ApplyEvent(Event):
     system: str
     entity: str
@@ -166,6 +178,7 @@ class BatchEndEvent(Event):
     rows_changed: int
     rows_unchanged: int
     duration_s: float
+    keys: list[str]  # the business keys of every row the run carried, in load order
     rows_failed: NotRequired[int]  # a run that could not load
     failed: NotRequired[str]  # why
 
@@ -273,6 +286,7 @@ EVENTS: dict[str, type] = {
     WRITE: WriteEvent,
     REJECT: RejectEvent,
     APPLY: ApplyEvent,
+    REAPPLY: ReapplyEvent,
     OVERWRITE: OverwriteEvent,
     BATCH_START: BatchStartEvent,
     BATCH_END: BatchEndEvent,

@@ -259,9 +259,11 @@ class Integration:
                 continue
             versions = dict(row.fields) if spec.fields is None else {
                 f: row.fields[f] for f in spec.fields if f in row.fields}
-            if spec.transport == "live" and name in self.paused and changed is not None:
+            if spec.transport == "live" and changed is not None and (
+                    name in self.paused or self.design.live.payload == "changed_fields"):
                 # A paused dual-write map queues the change itself, to be replayed on
-                # resume (catch-up), not a snapshot of the whole row.
+                # resume (catch-up), not a snapshot of the whole row; with payload
+                # changed_fields a live write carries only the fields the save set.
                 versions = {f: v for f, v in versions.items() if f in changed}
             if spec.when and not all(versions.get(f, (None,))[0] in allowed
                                      for f, allowed in spec.when.items()):
@@ -302,6 +304,7 @@ class Integration:
             "t": now_s, "kind": ev.BATCH_END, "run_id": batch.run_id, "map": batch.map_name,
             "entity": batch.entity, "source": batch.source, "target": batch.target,
             "rows_changed": 0, "rows_unchanged": 0, "rows_failed": len(batch.rows),
+            "keys": [key for key, _ in batch.rows],
             "failed": reason, "duration_s": now_s - batch.started_s,
         }
         self.emit(event)
@@ -351,14 +354,24 @@ class Integration:
         if decision.versions:
             outcome = target.apply(message.entity, message.key, decision.versions,
                                    self.writelog)
+            rewritten: dict[str, str] = {}
             if not spec.echo_suppression and row is not None:
                 # Home-made sync without loopback control rewrites every field it gets,
-                # which counts as a change and fires the sync again.
-                outcome.changed.update({f: v[1] for f, v in decision.versions.items()})
+                # which counts as a change and fires the sync again. The fields whose
+                # version did not change are a reapply (echo counting), not an apply.
+                rewritten = {f: v[1] for f, v in decision.versions.items()
+                             if f not in outcome.changed}
+            via = f"{message.map_name}/{message.message_id}"
             if outcome.changed:
-                changed = True
-                self._emit_apply(now_s, message.target, message.entity, message.key,
-                                 f"{message.map_name}/{message.message_id}", outcome)
+                self._emit_apply(now_s, message.target, message.entity, message.key, via,
+                                 outcome)
+            if rewritten:
+                reapply: ev.ReapplyEvent = {
+                    "t": now_s, "kind": ev.REAPPLY, "system": message.target,
+                    "entity": message.entity, "key": message.key, "via": via,
+                    "fields": rewritten}
+                self.emit(reapply)
+            changed = bool(outcome.changed or rewritten)
         result = decision.outcome
         if result.wrote and not changed:
             result = DeliveryOutcome.UNCHANGED
@@ -539,6 +552,7 @@ class Integration:
             "rows": len(batch.rows), "skipped_ticks": state.skipped_ticks,
         }
         self.emit(event)
+        state.skipped_ticks = 0  # counted afresh until the next run
         return batch
 
     def run_duration_s(self, batch: Batch) -> float:
@@ -559,7 +573,7 @@ class Integration:
             "t": now_s, "kind": ev.BATCH_END, "run_id": batch.run_id, "map": batch.map_name,
             "entity": batch.entity, "source": batch.source, "target": batch.target,
             "rows_changed": changed, "rows_unchanged": len(outcomes) - changed,
-            "duration_s": now_s - batch.started_s,
+            "duration_s": now_s - batch.started_s, "keys": [key for key, _ in outcomes],
         }
         self.emit(event)
         return changed

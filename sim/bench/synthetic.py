@@ -205,7 +205,8 @@ def synthetic_history(
                        "created": created}
             changed_any = changed_any or changed > 0
             yield {"kind": "batch_end", "t": t, **head, "rows_changed": changed,
-                   "rows_unchanged": len(keys) - changed, "duration_s": 0.0}
+                   "rows_unchanged": len(keys) - changed, "duration_s": 0.0,
+                   "keys": list(keys)}
         return changed_any
 
     t = 0.0

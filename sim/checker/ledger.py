@@ -357,13 +357,14 @@ class Ledger:
         echo_bound = self._echo_bound
         max_applies = self.max_applies
         apply_kind, write_kind, run_start_kind = ev.APPLY, ev.WRITE, ev.RUN_START
+        reapply_kind = ev.REAPPLY  # an echo that changed no field: counted, nothing moves
         count = 0
         applies = 0
         event = None
         for event in events:
             count += 1
             kind = event["kind"]
-            if kind == apply_kind:
+            if kind == apply_kind or kind == reapply_kind:
                 applies += 1
                 system = event["system"]
                 replica = replica_get(system)

@@ -58,11 +58,19 @@ this docstring explains what they mean:
 ``batch_start`` / ``batch_end``
     A scheduled run of one map. ``run_id`` (``<map>#<n>``), ``map``, ``entity``,
     ``source``, ``target``; ``batch_start`` has ``rows`` (rows extracted, at most the
-    map's row limit) and ``skipped_ticks`` (schedule ticks skipped because the previous
-    run was still going); ``batch_end`` has ``rows_changed`` and ``rows_unchanged``
-    (every extracted row ends in one of them) and ``duration_s``; a run that could not
-    load (outage, partition) has ``rows_failed`` and ``failed`` (the reason) instead,
-    and its rows are retried by the next run.
+    map's row limit) and ``skipped_ticks`` (schedule ticks skipped since the map's
+    previous run because that run was still going; 0 when it kept pace); ``batch_end``
+    has ``rows_changed`` and ``rows_unchanged`` (every extracted row ends in one of
+    them), ``duration_s`` and ``keys`` (the business key of every row the run carried,
+    so any save can be traced to the run that moved it); a run that could not load
+    (outage, partition) has ``rows_failed`` and ``failed`` (the reason) instead, and its
+    rows are retried by the next run.
+
+``reapply``
+    A sync without loopback control re-wrote versions a replica already held:
+    ``system``, ``entity``, ``key``, ``via``, ``fields`` (``{field: write_id}``). No
+    field changed (an ``apply`` lists only fields whose version changed); the checker
+    counts it as one more application of those writes (echo).
 
 ``send`` / ``deliver`` / ``redelivery`` / ``dead_letter``
     Queued designs. ``send``: ``message_id``, ``map``, ``source``, ``target``, ``cause``
