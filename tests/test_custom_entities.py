@@ -39,12 +39,16 @@ def test_a_custom_entitys_lost_update_is_found_and_explained_like_an_accounts(tm
     assert slot.strip() == (
         "- no_lost_update (sanctioned): W-sales-4 (sales_rep-7 set delivery_slot DSL-00001 "
         "window Evening at day 1 10:14) was overwritten at day 1 10:39:30 in sales by batch "
-        "run delivery_slots_hub_to_sales#43 carrying W-operations-1, whose base did not "
-        "include W-sales-4.")
+        "run delivery_slots_hub_to_sales#43 carrying W-operations-1 (migration set "
+        "delivery_slot DSL-00001 window Morning at day 1 00:00), whose base did not include "
+        "W-sales-4; the run carried delivery_slot DSL-00001 because of W-operations-3 "
+        "(dispatcher-2 set delivery_slot DSL-00001 capacity 12 at day 1 10:20).")
     template = re.compile(
         r"- no_lost_update \(sanctioned\): (W-\w+-\d+) \([\w-]+ set \w+ [A-Z]+-\d+ \w+ \S+ at "
         r"day 1 10:14\) was overwritten at day 1 10:\d\d:30 in \w+ by batch run "
-        r"\w+#43 carrying W-\w+-1, whose base did not include \1\.")
+        r"\w+#43 carrying W-\w+-1 \(migration set \w+ [A-Z]+-\d+ \w+ \S+ at day 1 00:00\), "
+        r"whose base did not include \1; the run carried \w+ [A-Z]+-\d+ because of "
+        r"W-\w+-\d+ \([\w-]+ set \w+ [A-Z]+-\d+ \w+ \S+ at day 1 10:20\)\.")
     assert template.fullmatch(account.strip()) and template.fullmatch(slot.strip())
     # Sales -> no map from sales: 10:30 tick of operations->hub (offset 240: 10:34),
     # hub->sales at 10:39 + 30 s overhead; the lost window never reached anyone.
