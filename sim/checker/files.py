@@ -23,7 +23,6 @@ raises :class:`HistoryFileError` (a ``ValueError``) with that message.
 
 from __future__ import annotations
 
-import gzip
 import sys
 import typing
 import zlib
@@ -32,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from isal import igzip, isal_zlib
 
 from models import events as ev
 from sim.checker.check import INVARIANTS, check_history
@@ -42,8 +42,8 @@ from sim.checker.validation import ContractValidator
 #: The names a run folder's history may have, in the order they are looked for.
 HISTORY_NAMES = ("history.jsonl.gz", "history.jsonl")
 
-#: Lines between two updates of the progress bar.
-_PROGRESS_EVERY = 50_000
+#: Decompressed bytes split into lines at a time (the progress bar moves once per block).
+READ_BYTES = 1 << 20
 
 
 class HistoryFileError(ValueError):
@@ -96,7 +96,9 @@ class HistoryReader:
             raw = handle = sys.stdin.buffer  # plain JSON lines; decompress before the pipe
         else:
             raw = open(self.path, "rb")  # noqa: SIM115 - closed in the finally below
-            handle = gzip.GzipFile(fileobj=raw) if self.path.suffix == ".gz" else raw
+            # ISA-L's gzip reader: the same bytes as the standard library's, in a quarter
+            # of the CPU time (decompression was a fifth of reading a history).
+            handle = igzip.IGzipFile(fileobj=raw) if self.path.suffix == ".gz" else raw
         bar = None
         if self.progress and not stdin:
             from tqdm import tqdm
@@ -107,26 +109,46 @@ class HistoryReader:
         contract = ContractValidator().check
         line = 0
         try:
-            for text in handle:
-                line += 1
-                self.line = line
-                if bar is not None and line % _PROGRESS_EVERY == 0:
+            # A megabyte of bytes at a time, split into lines here (see read_history).
+            rest = b""
+            while True:
+                chunk = handle.read(READ_BYTES)
+                if chunk:
+                    lines = (rest + chunk).split(b"\n")
+                    rest = lines.pop()
+                else:
+                    lines = [rest] if rest else []
+                for text in lines:
+                    line += 1
+                    if not text or text.isspace():
+                        continue
+                    try:
+                        event = loads(text)
+                    except orjson.JSONDecodeError as exc:
+                        self.line = line
+                        raise HistoryFileError(
+                            self.path, f"not a JSON event ({exc})", line) from None
+                    if type(event) is not dict or not _plainly_readable(event):
+                        self.line = line
+                        if type(event) is not dict:
+                            raise HistoryFileError(
+                                self.path, f"an event is a JSON object, not {_json_type(event)}",
+                                line)
+                        problem = event_problem(event)
+                        if problem:
+                            raise HistoryFileError(self.path, problem, line)
+                    self.line = line
+                    problem = contract(event)
+                    if problem:
+                        raise HistoryFileError(self.path, problem, line)
+                    yield event
+                if bar is not None:
                     bar.update(raw.tell() - bar.n)
-                if text.isspace():
-                    continue
-                try:
-                    event = loads(text)
-                except orjson.JSONDecodeError as exc:
-                    raise HistoryFileError(self.path, f"not a JSON event ({exc})", line) from None
-                if type(event) is not dict:
-                    raise HistoryFileError(
-                        self.path, f"an event is a JSON object, not {_json_type(event)}", line)
-                problem = event_problem(event) or contract(event)
-                if problem:
-                    raise HistoryFileError(self.path, problem, line)
-                yield event
+                if not chunk:
+                    break
+            self.line = line
             self.finished = True
-        except (OSError, EOFError, zlib.error) as exc:
+        except (OSError, EOFError, zlib.error, isal_zlib.error) as exc:
             raise HistoryFileError(self.path, f"unreadable: {exc}", line + 1) from None
         finally:
             if bar is not None:
@@ -134,6 +156,39 @@ class HistoryReader:
             if not stdin:
                 handle.close()
                 raw.close()
+
+
+def _plainly_readable(event: dict[str, Any]) -> bool:
+    """True when ``event`` is a ``write`` or an ``apply`` :func:`event_problem` would pass.
+
+    The same rules as the shapes below for the two kinds that make nearly every line,
+    written out so that the common case costs a few type tests rather than a walk over
+    the shape table; anything else (another kind, or a doubt) is ``False`` and is asked
+    of :func:`event_problem`, which words the problem. ``tests/test_checker_fast_paths.py``
+    checks that both agree on the reference histories and on broken events.
+    """
+    kind = event.get("kind")
+    t = event.get("t")
+    if t is not None and type(t) is not float and type(t) is not int:
+        return False
+    if kind == "apply":
+        fields = event.get("fields")
+        if (type(fields) is not dict or type(event.get("system")) is not str
+                or type(event.get("entity")) is not str or type(event.get("key")) is not str
+                or type(event.get("via")) is not str):
+            return False
+        for write_id in fields.values():
+            if type(write_id) is not str:
+                return False
+        return True
+    if kind == "write":
+        fields = event.get("fields")
+        base = event.get("base")
+        return (type(event.get("write_id")) is str and type(event.get("system")) is str
+                and type(event.get("entity")) is str and type(event.get("key")) is str
+                and (fields is None or type(fields) is dict)
+                and (base is None or type(base) is dict))
+    return False
 
 
 _TEXT, _OBJECT, _LIST = (str,), (dict,), (list,)

@@ -1,0 +1,125 @@
+"""The checker's fast paths judge exactly what a straightforward reading judges.
+
+``p2c verify`` streams a history through :class:`~sim.checker.files.HistoryReader`
+(ISA-L's gzip reader, a megabyte split into lines at a time, and a few type tests per
+line instead of the shape table for the two common kinds). The reference here is the
+plainest reading there is: the standard library's gzip, one ``json.loads`` per line and
+:func:`~sim.checker.files.event_problem` on every event. Both must give the same events
+and the same verdicts (status, counts, metrics and every anomaly's words) on the
+reference scenarios' histories, and the quick type test must never let through an event
+the shape table refuses.
+"""
+
+from __future__ import annotations
+
+import copy
+import gzip
+import json
+
+import pytest
+from checker_histories import seed_story
+from conftest import ROOT
+
+from sim.catalogue import design_names
+from sim.checker.check import check_history
+from sim.checker.files import HistoryReader, _plainly_readable, check_file, event_problem
+from sim.engine.runner import run_scenario
+from sim.scenario.spec import load_scenario
+from sim.study.compare import design_variant
+
+SIGNATURE = ROOT / "scenarios" / "signatures" / "concurrent_account_edit.yaml"
+
+
+def reference_events(path):
+    """Every event of a history file, read the plain way (and each one validated)."""
+    events = []
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                event = json.loads(line)
+                assert event_problem(event) is None, line
+                events.append(event)
+    return events
+
+
+def verdict_words(report):
+    return {
+        name: (v.status, v.count, v.metrics, [(a.code, a.text) for a in v.anomalies])
+        for name, v in report.verdicts.items()
+    }
+
+
+#: The reference scenarios: the signature under every catalogue design, and the seed
+#: organisation's faults (an outage, throttling, a paused dual-write queue).
+CASES = [(SIGNATURE, design) for design in design_names()] + [
+    (ROOT / "scenarios" / name, None)
+    for name in ("hub_outage.yaml", "month_end_throttling.yaml",
+                 "dual_write_pause_overflow.yaml")
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("source, design", CASES, ids=lambda c: getattr(c, "stem", c))
+def test_verify_judges_each_reference_history_as_the_plain_reading_does(
+        tmp_path, source, design):
+    scenario = load_scenario(source)
+    if design is not None:
+        scenario = scenario.with_design(design_variant(scenario, design).design)
+    path = tmp_path / "history.jsonl.gz"
+    result = run_scenario(scenario, keep_events=True, history_path=path)
+    plain = reference_events(path)
+    assert plain == result.events
+    assert list(HistoryReader(path)) == plain
+    fast = check_file(path)
+    reference = check_history(plain)
+    assert fast.events == reference.events == len(plain)
+    assert verdict_words(fast) == verdict_words(reference)
+    # Every line passes the quick test exactly when the shape table passes it.
+    assert all(_plainly_readable(e) for e in plain if e["kind"] in ("write", "apply"))
+
+
+def test_the_seed_story_file_is_judged_as_its_events_are(tmp_path):
+    story = seed_story().events
+    path = tmp_path / "history.jsonl.gz"
+    text = b"".join(json.dumps(e).encode() + b"\n" for e in story)
+    # Blank lines and a last line without its newline are read as the plain reader reads
+    # them, across the reader's megabyte blocks.
+    path.write_bytes(gzip.compress(b"\n \n" + text[:-1]))
+    reader = HistoryReader(path)
+    assert list(reader) == reference_events(path) == story
+    assert reader.line == len(story) + 2
+    assert verdict_words(check_file(path)) == verdict_words(check_history(story))
+
+
+_BAD_VALUES = (None, 1, 1.5, True, "x", [], {}, ["W-1"], {"a": 1})
+
+
+def _variants(event):
+    """The event with each field removed, and set to each value of another JSON type."""
+    for name in list(event):
+        dropped = dict(event)
+        del dropped[name]
+        yield dropped
+        for value in _BAD_VALUES:
+            changed = copy.deepcopy(event)
+            changed[name] = value
+            yield changed
+    for name in ("fields", "base"):
+        for field in event.get(name) or {}:
+            for value in _BAD_VALUES:
+                changed = copy.deepcopy(event)
+                changed[name][field] = value
+                yield changed
+
+
+def test_the_quick_type_test_never_passes_what_the_shape_table_refuses():
+    events = [e for e in seed_story().events if e["kind"] in ("write", "apply")]
+    checked = refused = 0
+    for event in events[:6]:
+        for variant in _variants(event):
+            checked += 1
+            problem = event_problem(variant)
+            if problem is not None:
+                refused += 1
+                assert not _plainly_readable(variant), (variant, problem)
+    assert checked > 200 and refused > 50
