@@ -276,6 +276,49 @@ def test_initial_loads_follow_the_reference_graph():
     assert order.index("invoice") < order.index("invoice_line")
 
 
+def test_the_load_order_is_networkx_lexicographical_topological_order():
+    import random
+
+    import networkx as nx
+
+    from models.entities import EntityDef, FieldDef, load_order, reference_graph
+
+    def entity(name, references):
+        fields = tuple(FieldDef(f, "str", target) for f, target in references.items())
+        return EntityDef(name, "key", "K", fields)
+
+    def expected(entities):
+        position = {e.name: i for i, e in enumerate(entities)}
+        return tuple(nx.lexicographical_topological_sort(
+            reference_graph(entities), key=position.__getitem__))
+
+    standard = list(Catalogue())
+    assert Catalogue().load_order == load_order(standard) == expected(standard)
+    rng = random.Random(7)
+    for _ in range(200):
+        names = [f"e{i}" for i in range(rng.randint(1, 9))]
+        rng.shuffle(names)
+        rank = {name: rng.random() for name in names}  # edges follow rank: no cycle
+        entities = [entity(name, {
+            f"r{j}": target for j, target in enumerate(names)
+            if rank[target] < rank[name] and rng.random() < 0.4})
+            for name in names]
+        assert load_order(entities) == expected(entities)
+    looped = [entity("a", {"b": "b"}), entity("b", {"a": "a"})]
+    with pytest.raises(ValueError, match="form a cycle"):
+        load_order(looped)
+
+
+def test_a_run_does_not_import_networkx():
+    import subprocess
+    import sys
+
+    code = "import sys, sim.engine.runner; print('networkx' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "False"
+
+
 def _dual_write_live() -> Integration:
     from sim.scenario.spec import load_design
     from sim.scenario.yamlio import LineMap
