@@ -22,7 +22,13 @@ from conftest import ROOT
 
 from sim.catalogue import design_names
 from sim.checker.check import check_history
-from sim.checker.files import HistoryReader, _plainly_readable, check_file, event_problem
+from sim.checker.files import (
+    HistoryFileError,
+    HistoryReader,
+    _plainly_readable,
+    check_file,
+    event_problem,
+)
 from sim.engine.runner import run_scenario
 from sim.scenario.spec import load_scenario
 from sim.study.compare import design_variant
@@ -123,3 +129,18 @@ def test_the_quick_type_test_never_passes_what_the_shape_table_refuses():
                 refused += 1
                 assert not _plainly_readable(variant), (variant, problem)
     assert checked > 200 and refused > 50
+
+
+def test_a_reapply_is_a_kind_of_the_contract_and_must_name_writes_that_happened(tmp_path):
+    scenario = load_scenario(SIGNATURE)
+    scenario = scenario.with_design(design_variant(scenario, "naive-bidirectional").design)
+    events = run_scenario(scenario, keep_events=True).events
+    n = next(i for i, e in enumerate(events) if e["kind"] == "reapply")
+    path = tmp_path / "history.jsonl.gz"
+    path.write_bytes(gzip.compress(b"".join(json.dumps(e).encode() + b"\n" for e in events)))
+    assert check_file(path).events == len(events)  # a real history with reapplies
+    field = next(iter(events[n]["fields"]))
+    events[n]["fields"][field] = "W-nowhere-1"
+    path.write_bytes(gzip.compress(b"".join(json.dumps(e).encode() + b"\n" for e in events)))
+    with pytest.raises(HistoryFileError, match=f":{n + 1}: reapply names write W-nowhere-1"):
+        check_file(path)

@@ -203,6 +203,8 @@ _READS: dict[str, tuple[tuple[str, bool], ...]] = {
                ("fields", False), ("base", False)),
     ev.APPLY: (("system", True), ("entity", True), ("key", True), ("fields", True),
                ("via", True)),
+    ev.REAPPLY: (("system", True), ("entity", True), ("key", True), ("fields", True),
+                 ("via", True)),
     ev.REJECT: (("write_id", True),),
     ev.CONFLICT: (("write_ids", False),),
     ev.BATCH_START: (("run_id", True),),
@@ -251,10 +253,10 @@ def event_problem(event: dict[str, Any]) -> str | None:
         if type(value) not in types:
             wanted = {_TEXT: "text", _OBJECT: "an object", _LIST: "an array"}[types]
             return f"{kind} event: {name!r} must be {wanted}, not {_json_type(value)}"
-    if kind == ev.APPLY:
+    if kind == ev.APPLY or kind == ev.REAPPLY:
         for field, write_id in event["fields"].items():
             if type(write_id) is not str:
-                return (f"apply event: fields[{field!r}] must be the id of a write (text), "
+                return (f"{kind} event: fields[{field!r}] must be the id of a write (text), "
                         f"not {_json_type(write_id)}")
     return None
 

@@ -23,6 +23,8 @@ each system, the last time. The rules:
 - a ``deliver``, ``redelivery`` or ``dead_letter`` names a message that was sent;
 - an ``apply`` to a record that was never created in that system (no earlier apply
   with ``created: true`` there) is refused, and so is creating one twice;
+- a ``reapply`` (versions a replica already held, written again) names writes that
+  happened, to a record that exists there;
 - ``quiescence`` is the last event.
 """
 
@@ -30,13 +32,11 @@ from __future__ import annotations
 
 from typing import Any
 
-#: Every event kind the history contract defines (sim/engine/history.py).
-KINDS = frozenset({
-    "run_start", "write", "reject", "apply", "overwrite", "batch_start", "batch_end",
-    "send", "deliver", "redelivery", "dead_letter", "conflict", "lock_grant", "lock_deny",
-    "lock_release", "fault_start", "fault_end", "delivery_lost", "catch_up_start",
-    "catch_up_end", "quiescence",
-})
+from models import events as ev
+
+#: Every event kind the history contract defines (sim/engine/history.py), as
+#: models/events.py defines them.
+KINDS = frozenset(ev.EVENTS)
 
 
 class ContractValidator:
@@ -90,6 +90,8 @@ class ContractValidator:
             self.writes.add(write_id)
         elif kind == "apply":
             return self._apply(event)
+        elif kind == "reapply":
+            return self._reapply(event)
         elif kind == "reject":
             if event["write_id"] not in self.writes:
                 return f"reject of {event['write_id']}, a write that never happened"
@@ -148,6 +150,19 @@ class ContractValidator:
                 if type(parent) is not str or parent not in self.writes:
                     return (f"write {write_id}: base[{field!r}] names write {parent!r}, "
                             "which never happened before it")
+        return None
+
+    def _reapply(self, event: dict[str, Any]) -> str | None:
+        # Versions the replica already held, written again: their writes happened, and
+        # the record exists there.
+        for field, write_id in event["fields"].items():
+            if write_id not in self.writes:
+                return (f"reapply names write {write_id} (field {field!r}), which never "
+                        "happened before it")
+        record = (event["system"], event["entity"], event["key"])
+        if record not in self.records:
+            return (f"reapply to {record[1]} {record[2]} in {record[0]}, a record never "
+                    "created there (no earlier apply with created: true)")
         return None
 
     def _apply(self, event: dict[str, Any]) -> str | None:
