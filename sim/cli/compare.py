@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sim.cli.errors import EXIT_FAILED, EXIT_OK
+from sim.cli.errors import EXIT_FAILED, EXIT_OK, seed_arg
 from sim.scenario.yamlio import InputError
 
 
@@ -152,7 +152,7 @@ def add_compare_parser(sub: Any) -> None:
     compare.add_argument("--design", action="append", metavar="NAME",
                          help="a catalogue design; repeat (default: every design)")
     compare.add_argument("--all", action="store_true", help="every design in the catalogue")
-    compare.add_argument("--seed", type=int,
+    compare.add_argument("--seed", type=seed_arg,
                          help="root seed for every design (default: the scenario's seed)")
     compare.add_argument("--out", help="folder for the run folders (default reports/compare)")
     compare.add_argument("--yes", action="store_true",

@@ -33,6 +33,29 @@ EXIT_CODES_HELP = (
     "(SIGINT), 143 terminated (SIGTERM); both clean up first. 141: output pipe closed.")
 
 
+def seed_arg(text: str) -> int:
+    """``--seed``: an integer a scenario's ``seed`` may be (0 <= seed < 2**63); anything
+    else is a usage error (exit 2), not a traceback from the random streams."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"a seed is from 0 to 2**63 - 1, got {text}")
+    return value
+
+
+def count_arg(text: str) -> int:
+    """A count option (``--timeline N``, ``--explain N``): an integer >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"a count is >= 0, got {text}")
+    return value
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM, raised where the program is, so every clean-up path that handles Ctrl-C
     (partial files removed, worker processes stopped) handles it too."""

@@ -16,6 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from sim.cli.errors import seed_arg
 from sim.scenario.yamlio import InputError
 
 EXIT_OK, EXIT_FAILED = 0, 1
@@ -38,7 +39,7 @@ def add_explore_parser(sub: Any) -> None:
     explore.add_argument("--budget-s", type=float, default=30.0, metavar="N",
                          help="seconds of search (default 30; shrinking a finding gets up "
                               "to 60 s more)")
-    explore.add_argument("--seed", type=int, help="seed of the runs and of the search "
+    explore.add_argument("--seed", type=seed_arg, help="seed of the runs and of the search "
                                                   "(default: the scenario's, or 1)")
     explore.add_argument("--faults", default="", metavar="KIND,KIND",
                          help="faults stories may include, e.g. outage,duplicate,reorder")

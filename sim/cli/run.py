@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.cli.compare import cmd_compare, installed_checker, verdict_hook
-from sim.cli.errors import EXIT_FAILED, EXIT_OK
+from sim.cli.errors import EXIT_FAILED, EXIT_OK, count_arg, seed_arg
 from sim.glossary import LOSS_GLOSSARY
 from sim.scenario.yamlio import InputError
 
@@ -92,15 +92,15 @@ def add_run_parser(sub: Any) -> None:
                          epilog=LOSS_GLOSSARY,
                          formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument("scenario", help="scenario YAML file, e.g. scenarios/prospect_to_cash.yaml")
-    run.add_argument("--seed", type=int, help="root seed (default: the scenario's seed)")
+    run.add_argument("--seed", type=seed_arg, help="root seed (default: the scenario's seed)")
     run.add_argument("--out", help="run folder (default: reports/runs/<scenario>-seed<N>)")
     run.add_argument("--json", action="store_true", help="print one JSON object")
     run.add_argument("--yes", action="store_true",
                      help="run even when the estimated size (user-days, initial records) is "
                           "beyond what runs in a few minutes")
-    run.add_argument("--explain", type=int, default=5, metavar="N",
+    run.add_argument("--explain", type=count_arg, default=5, metavar="N",
                      help="how many anomaly explanations to print (default 5)")
-    run.add_argument("--timeline", type=int, default=0, metavar="N",
+    run.add_argument("--timeline", type=count_arg, default=0, metavar="N",
                      help="draw a timeline PNG for each of the first N anomalies "
                           "(run folder, timelines/)")
     run.add_argument("--design", action="append", metavar="NAME",

@@ -333,9 +333,21 @@ class DaskExecutor(_Closing):
                 f"--scheduler {scheduler}: running on a Dask cluster needs Dask distributed, "
                 "which is not installed; install the cluster extra: "
                 "pip install 'p2c-testbed[cluster]'") from None
+        from distributed.comm import parse_address
+        from distributed.comm.addressing import parse_host_port
+
+        try:  # before a Client exists: a failed one hangs 60 s in its finaliser
+            scheme, location = parse_address(scheduler)
+            if scheme in ("tcp", "tls"):
+                _, port = parse_host_port(location)
+                if not 0 < int(port) < 65536:
+                    raise ValueError(f"port {port} is not from 1 to 65535")
+        except (ValueError, TypeError) as exc:
+            raise InputError(f"--scheduler {scheduler}: not a scheduler address ({exc}); "
+                             "give one such as tcp://10.0.0.5:8786") from None
         try:
             self._client = Client(scheduler, timeout=timeout_s, set_as_default=False)
-        except (OSError, TimeoutError) as exc:
+        except (OSError, TimeoutError, ValueError) as exc:
             raise InputError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
         threads = sum(self._client.nthreads().values())
         self.workers = max(1, threads)
