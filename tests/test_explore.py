@@ -207,3 +207,100 @@ def test_explore_breaks_every_unpromised_invariant_and_never_a_promised_one(desi
 def test_the_design_catalogue_is_all_covered():
     assert sorted(DESIGNS) == sorted(p.stem for p in (ROOT / "scenarios" / "designs").glob(
         "*.yaml") if not p.stem.startswith("_"))
+
+
+# ------------------------------------------------------------ lock safety
+#
+# Hand-worked: under cross-system-lock a user's save names the lease taken when the form
+# was opened; with fencing: false the hub accepts it however late. A client_pause that
+# holds the save past the lease's expiry (lease_s after the form was opened) makes the
+# save go through on an expired lease: lock_safety is broken by one save and one pause.
+# With fencing the same late save is refused (the user is told), so nothing breaks.
+# With lease_s 1200 s a form is never open that long in a story (at most 15 minutes), so
+# only the pause can carry a save past its lease: the story must contain it.
+
+
+def _lock_design(tmp_path, name, **concurrency):
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump({"extends": "cross-system-lock", "name": name,
+                                    "concurrency": concurrency}))
+    return path
+
+
+@pytest.mark.slow
+def test_explore_breaks_lock_safety_without_fencing_under_client_pause(tmp_path, capsys):
+    out = tmp_path / "found"
+    design = _lock_design(tmp_path, "lock-unfenced", fencing=False)
+    code = main(["explore", str(design), "--invariant", "lock_safety", "--faults",
+                 "client_pause", "--max-stories", "200", "--budget-s", "120",
+                 "--out", str(out)])
+    text = capsys.readouterr().out
+    assert code == 1, text
+    assert "lock_safety broken by a story of 1 save(s)" in text
+    assert "--max-stories 200" in text  # the reproduce line bounds the search the same way
+    data = yaml.safe_load((out / "counterexample.yaml").read_text())
+    assert data["design"]["concurrency"]["fencing"] is False
+    assert len(data["scripted"]) == 1
+    # p2c run replays it to the same anomaly (exit 1: the design promises lock_safety).
+    assert main(["run", str(out / "counterexample.yaml"), "--out", str(tmp_path / "run")]) == 1
+    assert re.search(r"lock_safety\s+VIOLATED \(1\)", capsys.readouterr().out)
+    story = (out / "story.md").read_text()
+    assert "was accepted under lease token 1, which had expired" in story
+
+
+@pytest.mark.slow
+def test_only_a_client_pause_carries_a_save_past_a_long_lease(tmp_path, capsys):
+    out = tmp_path / "found"
+    design = _lock_design(tmp_path, "lock-unfenced-20min", fencing=False, lease_s=1200)
+    code = main(["explore", str(design), "--invariant", "lock_safety", "--faults",
+                 "client_pause", "--max-stories", "200", "--out", str(out)])
+    assert code == 1, capsys.readouterr().out
+    data = yaml.safe_load((out / "counterexample.yaml").read_text())
+    [save] = data["scripted"]
+    [pause] = data["faults"]
+    assert pause["kind"] == "client_pause" and pause["actor"] == save["actor"]
+    # The pause holds the save until at least the lease's expiry (the form's opening
+    # + 1200 s), by the hand-worked rule above.
+    from sim.engine.clock import parse_when
+
+    opened_s = parse_when(save.get("opened_at", save["at"]))
+    assert parse_when(pause["at"]) <= parse_when(save["at"])
+    assert parse_when(pause["at"]) + pause["duration_s"] >= opened_s + 1200
+    story = (out / "story.md").read_text()
+    assert f"{save['actor']}'s computer freezes for" in story
+    assert "a save made meanwhile is sent then" in story
+    assert "every map" not in story
+    capsys.readouterr()
+    assert main(["run", str(out / "counterexample.yaml"), "--out", str(tmp_path / "run")]) == 1
+    assert re.search(r"lock_safety\s+VIOLATED \(1\)", capsys.readouterr().out)
+    # Without the pause nothing carries a save past a 20-minute lease.
+    quiet = explore(design, ["lock_safety"], max_stories=120, budget_s=120)
+    assert not quiet.found and quiet.tried == 120
+
+
+@pytest.mark.slow
+def test_with_fencing_client_pause_breaks_no_lock(tmp_path, capsys):
+    out = tmp_path / "nothing"
+    code = main(["explore", "cross-system-lock", "--invariant", "lock_safety",
+                 "--invariant", "no_lost_update", "--faults", "client_pause",
+                 "--max-stories", "200", "--budget-s", "120", "--out", str(out), "--json"])
+    summary = json.loads(capsys.readouterr().out)
+    assert code == 0, summary
+    assert summary["found"] is False and summary["stories_tried"] == 200
+    assert summary["fault_kinds"] == ["client_pause"]
+    assert summary["largest_story_saves"] >= 2
+    assert not out.exists()
+
+
+def test_the_story_fixes_every_delay_the_concurrency_rule_draws():
+    from models.concurrency import RULES
+    from sim.study.explore import _design_overrides
+
+    assert RULES["version_check"].delays == ("resolution",)
+    space = load_space("optimistic-version-check")
+    overrides = _design_overrides(space.design, space.maps, [5.0] * len(space.maps))
+    assert overrides["concurrency"] == {"resolution": {
+        "distribution": "fixed", "median_s": space.design.concurrency.resolution.median_s}}
+    space = load_space("cross-system-lock")
+    assert "concurrency" not in _design_overrides(space.design, space.maps,
+                                                   [5.0] * len(space.maps))

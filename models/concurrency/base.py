@@ -104,6 +104,9 @@ class Rule:
     name: ClassVar[str]
     #: Users take a lease through the hub before editing (the workload asks for one).
     uses_leases: ClassVar[bool] = False
+    #: The ``concurrency`` settings that are delays this rule draws (each a ``Latency``),
+    #: e.g. a person's time to resolve a queued conflict: what a story fixes.
+    delays: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, design: DesignSpec, host: Host) -> None:
         self.design = design

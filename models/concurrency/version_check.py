@@ -24,6 +24,7 @@ from models.events import ConflictResolution, DeliveryOutcome
 
 class VersionCheck(Rule):
     name = "version_check"
+    delays = ("resolution",)
 
     def judge(self, delivery: Delivery) -> Decision:
         if not delivery.newer_anywhere:

@@ -83,7 +83,9 @@ def cmd_explore(args: argparse.Namespace) -> int:
         invariants = "".join(f" --invariant {n}" for n in args.invariant or ())
         lines.append(f"Reproduce the search: p2c explore {args.target}{invariants} "
                      f"--seed {result.seed} --budget-s {args.budget_s:g}"
-                     + (f" --faults {','.join(faults)}" if faults else ""))
+                     + (f" --faults {','.join(faults)}" if faults else "")
+                     + (f" --max-saves {args.max_saves}" if args.max_saves != 6 else "")
+                     + (f" --max-stories {args.max_stories}" if args.max_stories else ""))
         print("\n".join(lines))
     return EXIT_FAILED if result.found else EXIT_OK
 

@@ -131,9 +131,15 @@ def _design_overrides(design: Any, maps: Sequence[str], latencies_s: Sequence[fl
         fixed[name] = {"latency": {"distribution": "fixed", "median_s": float(seconds)}}
     if fixed:
         overrides["maps"] = fixed
-    if design.concurrency.mode == "version_check":
-        overrides["concurrency"] = {"resolution": {
-            "distribution": "fixed", "median_s": design.concurrency.resolution.median_s}}
+    # The delays the design's concurrency rule draws (a person resolving a queued
+    # conflict, ...): the registry says which settings they are.
+    from models.concurrency import RULES
+
+    delays = {name: {"distribution": "fixed",
+                     "median_s": getattr(design.concurrency, name).median_s}
+              for name in RULES[design.concurrency.mode].delays}
+    if delays:
+        overrides["concurrency"] = delays
     if design.handoff is not None:
         overrides["handoff"] = {"delay": {"distribution": "fixed",
                                           "median_s": design.handoff.delay.median_s}}
@@ -639,10 +645,9 @@ def summary_lines(result: Exploration, out: Path | None) -> list[str]:
                   f"save(s) (after {result.tried} stories: {result.search_s:.1f} s search, "
                   f"{result.shrink_s:.1f} s shrinking"
                   f"{'' if result.shrink_complete else ', stopped at the shrink limit'}).", ""]
-    from sim.study.story import _save_order, sentence
+    from sim.study.story import story_steps
 
-    saves = sorted(result.scenario["scripted"], key=_save_order)
-    lines += [f"  {i}. {sentence(s)}" for i, s in enumerate(saves, start=1)]
+    lines += [f"  {i}. {text}" for i, text in enumerate(story_steps(result.scenario), start=1)]
     lines += [""] + [f"  {n}: {a.explain()}" for n, a in result.anomalies[:3]]
     if out is not None:
         lines += ["", f"Wrote {out}/counterexample.yaml, story.md, timeline.png",

@@ -94,17 +94,48 @@ def sentence(save: dict[str, Any]) -> str:
     return f"{format_t(at_s)}: {who} sets {what} on {save['entity']} {save['key']} in {where}."
 
 
+def _minutes(seconds: float) -> str:
+    minutes = seconds / 60.0
+    return f"{minutes:g} minute{'' if minutes == 1 else 's'}"
+
+
 def fault_sentence(fault: dict[str, Any]) -> str:
+    """One fault in words: who or what it hits, from when, for how long."""
     start = parse_when(fault.get("at", 0.0))
+    duration_s = float(fault.get("duration_s", 3600))
+    kind = fault["kind"]
+    if kind == "client_pause":
+        who = fault.get("actor", "a user")
+        return (f"{format_t(start)}: {who}'s computer freezes for {_minutes(duration_s)} "
+                f"(client_pause): nothing they save goes out before "
+                f"{format_t(start + duration_s)}; a save made meanwhile is sent then, under "
+                "whatever lock they took before.")
+    if kind in ("outage", "crash") and fault.get("system"):
+        where = SYSTEM_WORDS.get(fault["system"], fault["system"])
+        verb = "is down" if kind == "outage" else "crashes and restarts"
+        return f"{format_t(start)}: {where} {verb} for {_minutes(duration_s)} ({kind})."
+    if kind == "partition" and fault.get("between"):
+        a, b = (SYSTEM_WORDS.get(s, s) for s in fault["between"][:2])
+        return (f"{format_t(start)}: the network between {a} and {b} is cut for "
+                f"{_minutes(duration_s)} (partition).")
     where = fault.get("system") or "/".join(fault.get("between") or []) or \
         ", ".join(fault.get("maps") or []) or "every map"
-    return (f"{format_t(start)}: fault {fault['kind']} ({where}) for "
-            f"{fault.get('duration_s', 3600):g} s.")
+    return f"{format_t(start)}: fault {kind} ({where}) for {_minutes(duration_s)}."
+
+
+def story_steps(data: dict[str, Any]) -> list[str]:
+    """The saves and faults of scenario ``data`` in words, in time order (a fault before
+    a save at the same moment: it is what the save runs into)."""
+    timed = [(*_save_order(save), 1, sentence(save)) for save in data.get("scripted", [])]
+    for fault in data.get("faults") or []:
+        start = parse_when(fault.get("at", 0.0))
+        timed.append((start, start, 0, fault_sentence(fault)))
+    return [text for *_order, text in sorted(timed, key=lambda item: item[:3])]
 
 
 def story_markdown(title: str, data: dict[str, Any], anomalies: Sequence[tuple[str, Any]],
                    replay_command: str, notes: Sequence[str] = ()) -> str:
-    """``story.md``: the saves step by step, the faults, what the checker found."""
+    """``story.md``: the saves and faults step by step, what the checker found."""
     lines = [f"# {title}", ""]
     lines += [*notes, ""] if notes else []
     design = data.get("design")
@@ -112,11 +143,7 @@ def story_markdown(title: str, data: dict[str, Any], anomalies: Sequence[tuple[s
         design.get("extends") or design.get("name") or "the design")
     lines += [f"Design: `{design_name}`. Every save below is scripted at an exact time; "
               "nothing else happens (no random workload).", "", "## What happens", ""]
-    saves = sorted(data.get("scripted", []), key=_save_order)
-    lines += [f"{i}. {sentence(save)}" for i, save in enumerate(saves, start=1)]
-    if data.get("faults"):
-        lines += ["", "Faults:", ""]
-        lines += [f"- {fault_sentence(f)}" for f in data["faults"]]
+    lines += [f"{i}. {text}" for i, text in enumerate(story_steps(data), start=1)]
     lines += ["", "## What the checker finds", ""]
     lines += [f"- **{name}** ({anomaly.code}): {anomaly.explain()}"
               for name, anomaly in anomalies]
