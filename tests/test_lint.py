@@ -18,15 +18,10 @@ from conftest import ROOT, SEED_SCENARIO
 
 from models.design import DesignSpec
 from models.entities import Catalogue
-from sim.lint.analysis import (
-    Finding,
-    add_lint_parser,
-    default_png_path,
-    lint,
-    lint_target,
-    render_png,
-    replica_graph,
-)
+from sim.cli.lint import add_lint_parser
+from sim.lint.graph import lint_target, replica_graph
+from sim.lint.rendering import default_png_path, render_png
+from sim.lint.rules import Finding, lint
 from sim.scenario.yamlio import InputError, load_yaml
 
 P2C_2017 = ROOT / "scenarios" / "designs" / "p2c-2017.yaml"
