@@ -33,6 +33,9 @@ cluster.
                        overrides={"duration_days": 1})
     api.summarize(runs, ["overwritten_writes", "blocked_user_s"])
     plots.staleness(api.propagation_delays("scenarios/prospect_to_cash.yaml"))
+
+May import: ``models``, ``sim.catalogue``, ``sim.scenario``, ``sim.engine``,
+``sim.checker``, ``sim.study``, ``sim.reporting``.
 """
 
 from __future__ import annotations
@@ -71,7 +74,7 @@ _TRAILING_RUN = ("trace_sha256", "quiescent", "failed")
 
 def designs() -> list[str]:
     """Every design in the catalogue (``scenarios/designs``), by name."""
-    from sim.study.compare import catalogue_names
+    from sim.scenario.variants import catalogue_names
 
     return catalogue_names()
 
@@ -260,7 +263,7 @@ def anomalies(history: str | Path, only: Sequence[str] | None = None) -> pd.Data
     A file that is not a history raises :class:`~sim.scenario.yamlio.InputError` naming the line.
     """
     from sim.checker.files import HistoryFileError, check_file
-    from sim.reporting.timeline import ordered_anomalies
+    from sim.checker.report import ordered_anomalies
 
     try:
         report = check_file(history, only)
@@ -343,7 +346,7 @@ def _seed_list(seeds: int | Iterable[int] | None, scenario_seed: int) -> list[in
 
 def _execute(scenario_path, design_names, seeds, overrides, *, check, keep_delays=False,
              workers=None, scheduler=None):
-    from sim.study.compare import catalogue_names
+    from sim.scenario.variants import catalogue_names
     from sim.study.executors import RunTask, make_executor
 
     path = Path(scenario_path)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from sim.engine.clock import parse_when
+from models.clock import parse_when
 
 SYSTEMS = ["sales", "hub", "operations"]
 ORDER_STATUSES = ["Draft", "Active", "Confirmed", "Picked", "Packed", "Shipped", "Invoiced",

@@ -14,7 +14,7 @@ from sim import api
 from sim.engine.runner import run_scenario
 from sim.reporting import plots
 from sim.scenario.spec import load_scenario
-from sim.study.compare import design_variant
+from sim.scenario.variants import design_variant
 from sim.study.stats import mean_interval
 
 matplotlib.use("Agg")

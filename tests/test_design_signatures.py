@@ -14,7 +14,7 @@ from conftest import ROOT
 
 from sim.engine.runner import run_scenario
 from sim.scenario.spec import load_scenario
-from sim.study.compare import design_variant
+from sim.scenario.variants import design_variant
 
 SCENARIO = ROOT / "scenarios" / "signatures" / "concurrent_account_edit.yaml"
 SALES_CREDIT, OPS_EDIT = "W-sales-3", "W-operations-1"  # two migrated accounts first

@@ -19,8 +19,8 @@ from sim.checker import INVARIANTS
 from sim.checker.files import _SHAPES as CHECKER_SHAPES  # noqa: PLC2701 - the checker's own table
 from sim.checker.ledger import Ledger
 from sim.engine.runner import run_scenario
+from sim.scenario.variants import catalogue_names
 from sim.scenario.yamlio import InputError, load_yaml
-from sim.study.compare import catalogue_names
 from sim.study.configure import configure
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -14,7 +14,7 @@ from conftest import ROOT
 from models.design import DesignSpec, Latency
 from sim.engine.runner import run_scenario
 from sim.scenario.spec import load_scenario
-from sim.study.compare import design_variant
+from sim.scenario.variants import design_variant
 
 SIGNATURE = ROOT / "scenarios" / "signatures" / "concurrent_account_edit.yaml"
 

@@ -25,7 +25,7 @@ from models.licensing import (
     required_rights,
     rights,
 )
-from sim.catalogue import load_price_book
+from sim.scenario.pricebooks import load_price_book
 
 FULL_SALES = rights("sales")  # read + write on every standard Sales entity
 FULL_OPERATIONS = rights("operations", accesses=ACCESS_LEVELS)

@@ -34,7 +34,7 @@ from models.licensing import (
     licence_set_problems,
     rights,
 )
-from sim.catalogue import load_price_book
+from sim.scenario.pricebooks import load_price_book
 
 CUSTOM = tuple(custom_entity(f"c{i}") for i in range(17))
 ENTITIES = STANDARD_ENTITIES + CUSTOM[:3] + ("timesheet",)

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from models.licensing import PriceBookError
-from sim.catalogue import ERAS, load_price_book, price_book_file
+from sim.catalogue import ERAS, price_book_file
+from sim.scenario.pricebooks import load_price_book
 
 # (era, SKU id, price, confidence, attach price or None, min seats), read off
 # shared/domain/LICENSING.md section 1 and 2: ms -> verified, 3p -> third_party.
@@ -302,7 +303,7 @@ def test_every_named_book_is_found_through_one_function(tmp_path, monkeypatch):
     copy = tmp_path / "current.yaml"
     copy.write_text(price_book_file("current").read_text().replace("title: ", "title: moved ", 1))
     monkeypatch.setattr(catalogue, "price_book_file", lambda era: copy)
-    book = catalogue.load_price_book("current")
+    book = load_price_book("current")
     assert book.title.startswith("moved ") and book.source == str(copy)
 
 

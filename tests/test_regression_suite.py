@@ -16,8 +16,8 @@ from __future__ import annotations
 import pytest
 from conftest import ROOT
 
+from sim.scenario.variants import catalogue_names
 from sim.scenario.yamlio import load_yaml
-from sim.study.compare import catalogue_names
 from sim.study.regression import check_case, load_suite, suite_files
 
 SUITE = ROOT / "scenarios" / "suite"

@@ -16,7 +16,6 @@ import pytest
 from conftest import ROOT
 
 from models.licensing import RoleNeed, cost_roles
-from sim.catalogue import load_price_book
 from sim.engine.licence_enforcement import role_required_rights
 from sim.reporting.licensing import (
     REQUESTS_PER_SAVE,
@@ -29,6 +28,7 @@ from sim.reporting.licensing import (
     request_counts,
     write_report,
 )
+from sim.scenario.pricebooks import load_price_book
 from sim.scenario.spec import load_scenario
 from sim.scenario.yamlio import InputError
 

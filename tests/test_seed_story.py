@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from conftest import DATA
 
-from sim.engine.clock import parse_when
+from models.clock import parse_when
 from sim.engine.runner import run_scenario
 from sim.scenario.spec import load_scenario
 

@@ -169,7 +169,8 @@ def _bench_design(scenario: Scenario, seed: int, name: str) -> dict[str, Any]:
 
 def measure_designs(scenario: Scenario, workers: int | None = None) -> dict[str, Any]:
     """Every catalogue design on ``scenario``, in parallel: wall time, each design's."""
-    from sim.study.compare import catalogue_names, map_designs
+    from sim.scenario.variants import catalogue_names
+    from sim.study.compare import map_designs
     from sim.study.executors import available_cores
 
     names = catalogue_names()

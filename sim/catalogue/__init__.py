@@ -12,18 +12,15 @@ both that the links lead to ``scenarios/`` and that a built wheel carries every 
 
 Everything is read through :mod:`importlib.resources`, never through a path computed from
 the working directory or from ``__file__``.
+
+May import: nothing, only the standard library (it is the bottom of the ladder, with
+the model).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import date
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # models.licensing imports pydantic; load it only when asked
-    from models.licensing import PriceBook
 
 #: The price-book eras shipped with the package (``licensing: {price_book: ERA}``).
 ERAS = ("2017", "2019", "current")
@@ -62,34 +59,3 @@ def price_book_file(era: str) -> Path:
 def seed_scenario_file() -> Path:
     """The seed organisation's scenario (``scenarios/prospect_to_cash.yaml``)."""
     return (_root() / "prospect_to_cash.yaml").resolve()
-
-
-def load_price_book(
-    era_or_path: str | Path,
-    overrides: Mapping[str, float] | None = None,
-    *,
-    as_of: date | None = None,
-    billed_monthly: bool = False,
-    near: Path | None = None,
-) -> PriceBook:
-    """Load a price book: an era name (``"2017"``, ``"2019"``, ``"current"``, shipped with
-    the package) or a YAML file of the same schema. A relative file path is taken relative
-    to ``near`` (a scenario's folder) when given, else to the working directory.
-
-    The remaining arguments are :func:`sim.scenario.pricebooks.read_price_book`'s (which
-    reads one file and knows nothing of where the catalogue lives).
-    """
-    from models.licensing import PriceBookError
-    from sim.scenario.pricebooks import read_price_book as load_file
-
-    if isinstance(era_or_path, str) and era_or_path in ERAS:
-        path = price_book_file(era_or_path)
-    else:
-        path = Path(era_or_path)
-        if near is not None and not path.is_absolute():
-            path = near / path
-        if not path.is_file():
-            raise PriceBookError(f"no price book {str(era_or_path)!r}: give an era "
-                                 f"({', '.join(ERAS)}) or a YAML file"
-                                 + (f" (relative to {near})" if near is not None else ""))
-    return load_file(path, overrides, as_of=as_of, billed_monthly=billed_monthly)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sim.checker.verdicts import SANCTIONED, UNKNOWN, VIOLATED, Verdict
+from sim.checker.verdicts import SANCTIONED, UNKNOWN, VIOLATED, Anomaly, Verdict
 from sim.checker.wording import when
 
 
@@ -99,3 +99,12 @@ class CheckReport:
             lines.append("passed: every promised invariant holds")
         lines.append("(* = promised by the design)")
         return lines
+
+
+def ordered_anomalies(report: Any) -> list[tuple[str, Anomaly]]:
+    """``(invariant, anomaly)`` for every kept anomaly of a check report: violations
+    first, then sanctioned ones, each invariant's in its own (history) order."""
+    return [(name, anomaly)
+            for wanted in ("violated", "sanctioned")
+            for name, verdict in report.verdicts.items() if verdict.status == wanted
+            for anomaly in verdict.anomalies]

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from models.clock import format_t
 from sim.checker.ledger import C_ACTOR, C_ENTITY, C_FIELDS, C_KEY, UNKNOWN, Ledger
-from sim.engine.clock import format_t
 
 
 def value_words(value: Any) -> str:

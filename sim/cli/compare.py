@@ -20,8 +20,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from sim.engine.runner import check_run_folder, check_run_size
     from sim.reporting.summary import table
     from sim.scenario.spec import load_scenario
+    from sim.scenario.variants import catalogue_names
     from sim.study.compare import (
-        catalogue_names,
         default_out,
         headline,
         invariant_matrix,

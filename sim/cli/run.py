@@ -19,7 +19,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from sim.engine.runner import check_run_size, run_to_folder
     from sim.reporting.summary import overwrite_lines, scripted_lines, summary_lines
     from sim.scenario.spec import load_scenario
-    from sim.study.compare import catalogue_names, design_variant
+    from sim.scenario.variants import catalogue_names, design_variant
 
     if args.design and len(args.design) > 1:
         args.all = args.markdown = False

@@ -115,8 +115,8 @@ def reproduce_command(args: Any) -> str:
 def _chosen_anomalies(report: Any, first: int, named: list[str]) -> list[tuple[str, Any]]:
     """The anomalies to draw: the first ``first`` of the report, then every anomaly that
     names one of ``named`` (a write id or a record key), each once."""
+    from sim.checker.report import ordered_anomalies
     from sim.checker.verdicts import MAX_ANOMALIES
-    from sim.reporting.timeline import ordered_anomalies
 
     ordered = ordered_anomalies(report)
     chosen = ordered[:first]

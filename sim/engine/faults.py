@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from models import events as ev
-from sim.engine.clock import format_t
+from models.clock import format_t
 from sim.scenario.spec import Fault, Swarm
 
 

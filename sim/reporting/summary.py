@@ -6,8 +6,8 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
+from models.clock import format_t
 from sim.checker.wording import value_words
-from sim.engine.clock import format_t
 
 
 def table(rows: list[list[str]], header: list[str], align: str | None = None) -> list[str]:

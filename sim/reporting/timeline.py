@@ -19,10 +19,11 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from models.clock import format_t
 from sim.checker.ledger import Event
+from sim.checker.report import ordered_anomalies
 from sim.checker.verdicts import Anomaly
 from sim.checker.wording import value_words
-from sim.engine.clock import format_t
 
 _LOST = "#d62728"
 _BY = "#ff7f0e"
@@ -205,15 +206,6 @@ def kind_word(event: Event) -> str:
     return "conflict " + ", ".join(event.get("write_ids") or ())
 
 
-def ordered_anomalies(report: Any) -> list[tuple[str, Anomaly]]:
-    """``(invariant, anomaly)`` for every kept anomaly of a check report: violations
-    first, then sanctioned ones, each invariant's in its own (history) order."""
-    return [(name, anomaly)
-            for wanted in ("violated", "sanctioned")
-            for name, verdict in report.verdicts.items() if verdict.status == wanted
-            for anomaly in verdict.anomalies]
-
-
 def plot_anomalies(
     chosen: list[tuple[str, Anomaly]], events: Callable[[], Iterable[Event]],
     folder: Path | str,
@@ -232,5 +224,5 @@ def plot_first_anomalies(
     report: Any, events: Callable[[], Iterable[Event]], folder: Path | str, count: int
 ) -> list[Path]:
     """Timelines of the first ``count`` anomalies of a check report (see
-    :func:`ordered_anomalies` and :func:`plot_anomalies`)."""
+    :func:`sim.checker.report.ordered_anomalies` and :func:`plot_anomalies`)."""
     return plot_anomalies(ordered_anomalies(report)[:count], events, folder)

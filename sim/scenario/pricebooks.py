@@ -1,9 +1,9 @@
 """Price-book files: read one YAML file, report problems as file:line, build the book.
 
 ``models.licensing`` holds the price-book *data model* and never reads a file;
-:mod:`sim.catalogue` knows where the shipped books live (``load_price_book("current")``)
-and calls :func:`read_price_book` here, the one place that turns a file into a
-``PriceBook``. It reads with the scenario loader's YAML reader
+:mod:`sim.catalogue` knows where the shipped books live; :func:`load_price_book` takes an
+era name (``load_price_book("current")``) or a file and calls :func:`read_price_book`, the
+one place that turns a file into a ``PriceBook``. It reads with the scenario loader's YAML reader
 (:mod:`sim.scenario.yamlio`), so every problem is reported as
 ``file:line: field (SKU id): message``, and builds the book with
 :func:`models.licensing.build_price_book`.
@@ -18,6 +18,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from models.licensing import PriceBook, PriceBookError, PriceBookFile, build_price_book
+from sim import catalogue
 from sim.scenario.yamlio import InputError, PathKey, load_yaml, validation_error
 
 
@@ -62,3 +63,31 @@ def read_price_book(
     parsed = read_price_book_file(path)
     return build_price_book(parsed, overrides, as_of=as_of, billed_monthly=billed_monthly,
                             source=str(path))
+
+
+def load_price_book(
+    era_or_path: str | Path,
+    overrides: Mapping[str, float] | None = None,
+    *,
+    as_of: date | None = None,
+    billed_monthly: bool = False,
+    near: Path | None = None,
+) -> PriceBook:
+    """Load a price book: an era name (``"2017"``, ``"2019"``, ``"current"``, shipped with
+    the package) or a YAML file of the same schema. A relative file path is taken relative
+    to ``near`` (a scenario's folder) when given, else to the working directory.
+
+    The remaining arguments are :func:`read_price_book`'s (which reads one file and knows
+    nothing of where the catalogue lives).
+    """
+    if isinstance(era_or_path, str) and era_or_path in catalogue.ERAS:
+        path = catalogue.price_book_file(era_or_path)
+    else:
+        path = Path(era_or_path)
+        if near is not None and not path.is_absolute():
+            path = near / path
+        if not path.is_file():
+            raise PriceBookError(f"no price book {str(era_or_path)!r}: give an era "
+                                 f"({', '.join(catalogue.ERAS)}) or a YAML file"
+                                 + (f" (relative to {near})" if near is not None else ""))
+    return read_price_book(path, overrides, as_of=as_of, billed_monthly=billed_monthly)

@@ -41,11 +41,13 @@ from pydantic import (
 )
 
 from models.actions import resolve_action
+from models.clock import parse_when
 from models.design import DesignSpec
 from models.entities import STANDARD_ENTITIES, Catalogue, custom_entity
 from models.generators import ValueGen
+from models.licensing import PriceBookError
 from sim import catalogue
-from sim.engine.clock import parse_when
+from sim.scenario.pricebooks import load_price_book
 from sim.scenario.yamlio import InputError, LineMap, PathKey, load_yaml, validation_error
 
 WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -517,14 +519,14 @@ def _replaced_whole(path: tuple[str, ...]) -> bool:
                for rule in _REPLACED_WHOLE)
 
 
-def _merge(base: Any, override: Any, path: tuple[str, ...] = ()) -> Any:
+def deep_merge(base: Any, override: Any, path: tuple[str, ...] = ()) -> Any:
     """Deep merge of mappings; lists and scalars in ``override`` replace the base's, and
     so do the mappings at ``_REPLACED_WHOLE`` paths (``editable: {account: {sales: {}}}``
     makes accounts editable in Sales only, whatever the base design said)."""
     if isinstance(base, dict) and isinstance(override, dict) and not _replaced_whole(path):
         merged = dict(base)
         for key, value in override.items():
-            merged[key] = _merge(base[key], value, path + (str(key),)) if key in base else value
+            merged[key] = deep_merge(base[key], value, path + (str(key),)) if key in base else value
         return merged
     return override
 
@@ -577,13 +579,13 @@ def load_design(
     if "extends" in data:
         _, parent_raw = load_design(data, design_lines, file.parent, (), depth + 1, chain,
                                     origin)
-        data = _merge(parent_raw, {k: v for k, v in data.items() if k != "extends"})
+        data = deep_merge(parent_raw, {k: v for k, v in data.items() if k != "extends"})
     try:
         DesignSpec.model_validate(data)
     except ValidationError as exc:
         raise validation_error(exc, design_lines) from None
     if overrides:
-        data = _merge(data, overrides)
+        data = deep_merge(data, overrides)
     try:
         design = DesignSpec.model_validate(data)
     except ValidationError as exc:
@@ -616,13 +618,11 @@ def scenario_from_data(
 
 def _price_book(spec: ScenarioSpec, linemap: LineMap, near: Path | None):
     """Load the scenario's price book and check every licence a role names exists."""
-    from models.licensing import PriceBookError
-
     licensing = spec.licensing
     where: PathKey = ("licensing", "price_book")
     try:
-        book = catalogue.load_price_book(licensing.price_book,
-                                         billed_monthly=licensing.billed_monthly, near=near)
+        book = load_price_book(licensing.price_book,
+                               billed_monthly=licensing.billed_monthly, near=near)
     except (PriceBookError, FileNotFoundError, KeyError, ValueError) as exc:
         raise linemap.error(where, str(exc)) from None
     # One override at a time, so a bad one is named at its own line (issue 11, 7a).

@@ -10,54 +10,12 @@ does not have are dropped and reported.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
-from models.design import DesignSpec
-from sim import catalogue
-from sim.scenario.spec import Scenario, _merge, load_design
-from sim.scenario.yamlio import InputError, LineMap
-
-
-def catalogue_names() -> list[str]:
-    """Every design in the shipped catalogue (templates starting with ``_`` excluded)."""
-    return catalogue.design_names()
-
-
-@dataclass
-class DesignVariant:
-    """One column of a comparison: a design and the overrides that did not fit it."""
-
-    design: DesignSpec
-    dropped: list[str] = field(default_factory=list)
-
-
-def design_variant(scenario: Scenario, name: str) -> DesignVariant:
-    """``name`` with the scenario's own overrides applied where they fit."""
-    near = scenario.path.parent if scenario.path else None
-    base, raw = load_design(name, LineMap(f"design {name}"), near)
-    ref = scenario.spec.design
-    if not isinstance(ref, dict) or "extends" not in ref:
-        return DesignVariant(base)
-    overrides = {k: v for k, v in ref.items() if k not in ("extends", "name")}
-    dropped = []
-    if isinstance(overrides.get("maps"), dict):
-        kept = {}
-        for map_name, spec in overrides["maps"].items():
-            if map_name in raw.get("maps", {}):
-                kept[map_name] = spec
-            else:
-                dropped.append(f"maps.{map_name}")
-        overrides["maps"] = kept
-    try:
-        design = DesignSpec.model_validate(_merge(raw, overrides))
-    except ValidationError as exc:
-        raise InputError(f"the scenario's design overrides do not fit design {name!r}: "
-                         f"{exc.errors()[0]['msg']}") from None
-    return DesignVariant(design, dropped)
+from sim.scenario.spec import Scenario
+from sim.scenario.variants import design_variant
 
 
 def headline(result: Any) -> dict[str, float | None]:

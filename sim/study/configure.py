@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from sim.scenario.spec import Scenario, scenario_from_data
+from sim.scenario.variants import design_variant
 from sim.scenario.yamlio import InputError, LineMap
-from sim.study.compare import design_variant
 
 
 def set_path(data: dict[str, Any], dotted: str, value: Any) -> None:

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sim.engine.clock import format_t, parse_when
+from models.clock import format_t, parse_when
 from sim.scenario.yamlio import InputError, LineMap, load_yaml
 
 ENTITY = "account"
@@ -305,13 +305,13 @@ def story_scenario(space: Space, story: Story, *, name: str, readable: bool = Tr
     """The story as a complete scenario: the design (named and extended when it is a
     catalogue design, ``readable``; else written out in full), fixed latencies, the
     organisation's roles with no random work, ``scripted:`` saves and the faults."""
-    from sim.scenario.spec import _merge
+    from sim.scenario.spec import deep_merge
 
     overrides = _design_overrides(space.design, space.maps, story.latencies_s)
     if readable and isinstance(space.design_ref, str):
         design: str | dict[str, Any] = {"extends": space.design_ref, **overrides}
     else:
-        design = _merge(copy.deepcopy(space.design_full), overrides)
+        design = deep_merge(copy.deepcopy(space.design_full), overrides)
     scripted = []
     actors = []
     opened_s = STORY_START_S

@@ -193,7 +193,7 @@ def load_suite(paths: Iterable[Path | str]) -> list[SuiteCase]:
 
 def load_suite_file(path: Path | str) -> list[SuiteCase]:
     """The cases of one suite file (one per design it names, else one)."""
-    from sim.study.compare import catalogue_names
+    from sim.scenario.variants import catalogue_names
 
     path = Path(path)
     data, lines = load_yaml(path)

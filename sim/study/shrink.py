@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sim.engine.clock import format_t
+from models.clock import format_t
 from sim.scenario.yamlio import InputError, LineMap, load_yaml
 
 SETTLE_S = 3600.0
@@ -75,7 +75,7 @@ def _whole(t_s: float) -> bool:
 
 
 def _find_anomaly(report: Any, wanted: str) -> tuple[str, Any]:
-    from sim.reporting.timeline import ordered_anomalies
+    from sim.checker.report import ordered_anomalies
 
     for name, anomaly in ordered_anomalies(report):
         if wanted in anomaly.write_ids or anomaly.key == wanted:
@@ -239,7 +239,7 @@ def _candidate(base: dict[str, Any], raw: dict[str, Any], saves: Sequence[dict[s
 
 
 def _fault_end(fault: dict[str, Any]) -> float:
-    from sim.engine.clock import parse_when
+    from models.clock import parse_when
 
     return parse_when(fault.get("at", 0.0)) + float(fault.get("duration_s", 3600.0))
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from sim.engine.clock import format_t, parse_when
+from models.clock import format_t, parse_when
 
 #: How a field reads in a sentence ("credit limit", not "credit_limit").
 SYSTEM_WORDS = {"sales": "Sales", "operations": "Operations", "hub": "the hub"}

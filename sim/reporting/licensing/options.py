@@ -131,7 +131,7 @@ def _option_linemap(linemap: LineMap, index: int, overrides: Mapping[str, Any]) 
 def _known_designs(near: Path | None) -> set[str]:
     """Design names an option may use: the catalogue, and ``designs/`` folders beside
     the scenario (where ``sim.scenario.spec`` looks for them too)."""
-    from sim.study.compare import catalogue_names
+    from sim.scenario.variants import catalogue_names
 
     names = set(catalogue_names())
     for folder in ([near / "designs", near.parent / "designs"] if near is not None else []):
@@ -146,7 +146,7 @@ def load_options(scenario: Any, linemap: LineMap | None = None) -> list[Option]:
     for them. A scenario without options gives one option: the scenario as written.
     """
     from sim.scenario.spec import Role, scenario_from_data
-    from sim.study.compare import design_variant
+    from sim.scenario.variants import design_variant
 
     if linemap is None:
         linemap = (load_yaml(scenario.path)[1] if scenario.path is not None

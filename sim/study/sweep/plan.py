@@ -10,8 +10,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from sim.engine.runner import run_size
+from sim.scenario.variants import catalogue_names
 from sim.scenario.yamlio import InputError, LineMap, PathKey, load_yaml, validation_error
-from sim.study.compare import catalogue_names
 from sim.study.configure import Configured, configure
 from sim.study.executors import RunTask
 from sim.study.sweep.sampling import grid_values, latin_hypercube, replication_seed
