@@ -16,6 +16,8 @@ A failing item prints the same diff as ``p2c check``. A case marked ``slow: true
 
 Imports of the simulator happen inside the hooks: the plugin loads in every pytest
 session of the environment and must cost nothing there.
+
+May import: ``sim.scenario``, ``sim.study``.
 """
 
 from __future__ import annotations

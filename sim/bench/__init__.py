@@ -1,4 +1,5 @@
 """``p2c bench``: the performance targets of DESIGN.md, measured side by side.
 
-May import any other part of ``sim`` (it times them).
+May import: ``models``, ``sim.catalogue``, ``sim.scenario``, ``sim.engine``,
+``sim.checker``, ``sim.study`` (it times them).
 """

@@ -21,6 +21,10 @@ report's ``to_json()`` is a run folder's ``verdict.json``; ``summary_lines()`` i
 the command line prints; :func:`sim.reporting.timeline.plot_anomaly` draws one anomaly's
 timeline; :mod:`sim.bench.synthetic` makes histories of any size and benchmarks the
 checker on them.
+
+May import: ``models`` (the clock's words for simulated time). The checker judges a
+history alone: it never imports the engine that wrote it (one exception left, see
+``tests/test_architecture.py``).
 """
 
 from sim.checker.check import (

@@ -1,4 +1,6 @@
 """The ``p2c`` command line: one module per command, one way of reporting errors.
 
-The top of the data flow: may import any other part of ``sim``; nothing imports it.
+The top of the data flow, and nothing imports it. May import: ``models``,
+``sim.catalogue``, ``sim.scenario``, ``sim.lint``, ``sim.engine``, ``sim.checker``,
+``sim.study``, ``sim.reporting``, ``sim.api``, ``sim.bench``.
 """

@@ -1,4 +1,4 @@
 """Scenario files: the pydantic spec, loading (YAML, ``extends``), errors with file:line.
 
-May import: ``models``. Never: ``sim.engine`` or anything downstream.
+May import: ``models``, ``sim.catalogue``. Never: ``sim.engine`` or anything downstream.
 """
