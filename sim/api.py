@@ -35,7 +35,7 @@ cluster.
     plots.staleness(api.propagation_delays("scenarios/prospect_to_cash.yaml"))
 
 May import: ``models``, ``sim.catalogue``, ``sim.scenario``, ``sim.engine``,
-``sim.checker``, ``sim.study``, ``sim.reporting``.
+``sim.checker``, ``sim.study``, ``sim.calibration``, ``sim.reporting``.
 """
 
 from __future__ import annotations
@@ -74,6 +74,7 @@ _TRAILING_RUN = ("trace_sha256", "quiescent", "failed")
 
 def designs() -> list[str]:
     """Every design in the catalogue (``scenarios/designs``), by name."""
+    # Imported when called: importing sim.api in a notebook stays light.
     from sim.scenario.variants import catalogue_names
 
     return catalogue_names()
@@ -102,6 +103,7 @@ def run_folder(scenario_path: str | Path, out: str | Path, seed: int | None = No
     For looking into one run: :func:`anomalies` of the folder lists what went wrong,
     and ``p2c verify`` / ``p2c replay`` take it as they take any run folder.
     """
+    # Imported when called: importing sim.api in a notebook stays light.
     from sim.checker import verdict_files
     from sim.engine.runner import run_to_folder
 
@@ -190,6 +192,7 @@ def load(store_path: str | Path) -> pd.DataFrame:
 
     Safe to call while the sweep is still running: it reads what has been committed.
     """
+    # Imported when called: importing sim.api in a notebook stays light.
     from sim.study.store import read_store
 
     return _frame([_stored_row(None, r, None) for r in read_store(store_path)])
@@ -262,6 +265,7 @@ def anomalies(history: str | Path, only: Sequence[str] | None = None) -> pd.Data
     Up to 1,000 anomalies are kept per invariant (counts beyond that are in the verdict).
     A file that is not a history raises :class:`~sim.scenario.yamlio.InputError` naming the line.
     """
+    # Imported when called: importing sim.api in a notebook stays light.
     from sim.checker.files import HistoryFileError, check_file
     from sim.checker.report import ordered_anomalies
 
@@ -309,6 +313,7 @@ def explore(target: str | Path, invariants: Sequence[str] | None = None, *,
     scenario of scripted saves run and judged as ``p2c run`` does. With ``out`` the
     finding's folder (``counterexample.yaml``, ``story.md``, ``timeline.png``) is written.
     """
+    # Imported when called: importing sim.api in a notebook stays light.
     from sim.study.explore import explore as search
     from sim.study.explore import write_finding
 
@@ -346,6 +351,7 @@ def _seed_list(seeds: int | Iterable[int] | None, scenario_seed: int) -> list[in
 
 def _execute(scenario_path, design_names, seeds, overrides, *, check, keep_delays=False,
              workers=None, scheduler=None):
+    # Imported when called: importing sim.api in a notebook stays light.
     from sim.scenario.variants import catalogue_names
     from sim.study.executors import RunTask, make_executor
 
@@ -464,6 +470,7 @@ def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
 def audit(run_dir: str | Path, out: str | Path) -> pd.DataFrame:
     """A run folder's user saves as an audit export (``p2c audit``): writes ``out``
     (CSV, one row per saved record) and returns it as a DataFrame."""
+    # Imported when called: importing sim.api in a notebook stays light.
     from sim.calibration.audit import write_audit
 
     write_audit(Path(run_dir), Path(out))
@@ -474,6 +481,7 @@ def calibrate(exports: str | Path | Sequence[str | Path], out: str | Path, *,
               roles: str | Path | None = None, refine: int = 2,
               design: str = "p2c-2017") -> Path:
     """A scenario fitted to audit exports (``p2c calibrate``), written to ``out``."""
+    # Imported when called: importing sim.api in a notebook stays light.
     from sim.calibration.calibrate import calibrate as fit
     from sim.calibration.calibrate import write_scenario
 

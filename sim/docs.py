@@ -15,6 +15,8 @@ checkout, with ``--out`` pointed at a temporary folder so no one's ``reports/`` 
 touched) and rewrites each marked part from its output; ``python -m sim.docs --check``
 does the same without writing and exits 1 with a diff when the README differs (a test
 runs it). Other changes move these numbers on purpose; regenerating is that one command.
+
+May import: nothing from ``sim`` (it runs the commands in subprocesses).
 """
 
 from __future__ import annotations

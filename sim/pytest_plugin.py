@@ -58,6 +58,7 @@ class SuiteFile(pytest.File):
     """One suite file: one item per case."""
 
     def collect(self):
+        # Imported when a suite file is collected: pytest loads this plugin in every session.
         from sim.scenario.yamlio import InputError
         from sim.study.regression import load_suite_file
 
@@ -80,6 +81,7 @@ class SuiteItem(pytest.Item):
         self.case = case
 
     def runtest(self) -> None:
+        # Imported when a suite file is collected: pytest loads this plugin in every session.
         from sim.study.regression import check_case
 
         result = check_case(self.case)

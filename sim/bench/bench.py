@@ -41,8 +41,14 @@ from pathlib import Path
 from typing import Any
 
 from sim import catalogue
+from sim.bench.synthetic import bench_checker
+from sim.engine.history import BLOCK_EVENTS, HistoryRecorder, read_history
+from sim.engine.runner import run_scenario
 from sim.scenario.spec import Scenario, scenario_from_data
+from sim.scenario.variants import catalogue_names
 from sim.scenario.yamlio import load_yaml
+from sim.study.compare import map_designs, run_design
+from sim.study.executors import available_cores
 
 SEED_SCENARIO = catalogue.seed_scenario_file()
 
@@ -94,8 +100,6 @@ def bench_scale(users: int | None, days: float | None, quick: bool) -> dict[str,
 
 
 def _history_blocks(path: Path, size: int) -> Iterator[list[dict[str, Any]]]:
-    from sim.engine.history import read_history
-
     block: list[dict[str, Any]] = []
     for event in read_history(path):
         block.append(event)
@@ -113,8 +117,6 @@ def recording_floor(history: Path, folder: Path) -> dict[str, Any]:
     :class:`HistoryRecorder` writing ``folder/floor.jsonl.gz`` (timed). Repeated until
     at least :data:`MIN_MEASURED_S` of CPU has been measured; the figure is the mean.
     """
-    from sim.engine.history import BLOCK_EVENTS, HistoryRecorder
-
     total = 0.0
     passes = 0
     digest = ""
@@ -137,8 +139,6 @@ def recording_floor(history: Path, folder: Path) -> dict[str, Any]:
 
 def measure_model(scenario: Scenario, seed: int | None = None) -> dict[str, Any]:
     """One run as ``p2c run`` records it (history written), then its recording floor."""
-    from sim.engine.runner import run_scenario
-
     with tempfile.TemporaryDirectory(prefix="p2c-bench-") as tmp:
         folder = Path(tmp)
         history = folder / "history.jsonl.gz"
@@ -160,8 +160,6 @@ def measure_model(scenario: Scenario, seed: int | None = None) -> dict[str, Any]
 def _bench_design(scenario: Scenario, seed: int, name: str) -> dict[str, Any]:
     """One design as ``p2c compare`` runs it (run folder written in a temporary folder,
     history checked), in a worker process."""
-    from sim.study.compare import run_design
-
     with tempfile.TemporaryDirectory(prefix="p2c-bench-") as tmp:
         result, _ = run_design(scenario, seed, Path(tmp), True, name)
     return {"history_events": result.event_count, "trace_sha256": result.trace_sha256}
@@ -169,10 +167,6 @@ def _bench_design(scenario: Scenario, seed: int, name: str) -> dict[str, Any]:
 
 def measure_designs(scenario: Scenario, workers: int | None = None) -> dict[str, Any]:
     """Every catalogue design on ``scenario``, in parallel: wall time, each design's."""
-    from sim.scenario.variants import catalogue_names
-    from sim.study.compare import map_designs
-    from sim.study.executors import available_cores
-
     names = catalogue_names()
     workers = workers or available_cores()
     seed = scenario.spec.seed
@@ -228,8 +222,6 @@ def run_bench(users: int | None = None, days: float | None = None, quick: bool =
         targets["peak_rss_mb"] = {"value": peak, "limit": TARGETS["peak_rss_mb"][0],
                                   "verdict": _verdict("peak_rss_mb", peak, full)}
     if checker:
-        from sim.bench.synthetic import bench_checker
-
         sizes = scale["checker_sizes"]
         measured = bench_checker(sizes=sizes)
         figures["checker"] = measured

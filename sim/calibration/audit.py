@@ -37,6 +37,8 @@ import json
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import yaml
+
 from sim.checker.files import history_path
 from sim.engine.history import read_history
 from sim.scenario.yamlio import InputError
@@ -53,8 +55,6 @@ def stamp(start: date, t_s: float) -> str:
 
 def audit_rows(run_dir: Path | str):
     """The audit rows of a run folder's user saves, in history order."""
-    import yaml
-
     run_dir = Path(run_dir)
     resolved = run_dir / "scenario.resolved.yaml"
     if not resolved.is_file():

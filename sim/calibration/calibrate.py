@@ -28,15 +28,20 @@ zones (timestamps are UTC), actions that found nothing to do, users who never sa
 
 from __future__ import annotations
 
+import calendar
 import csv
 import json
 import math
+import tempfile
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from models.entities import STANDARD_ENTITIES
+from sim.calibration.audit import stamp
+from sim.engine.runner import run_scenario
+from sim.scenario.spec import load_scenario
 from sim.scenario.yamlio import InputError
 
 REQUIRED = ("createdon", "userid", "objecttypecode", "objectid", "operation")
@@ -313,11 +318,6 @@ def calibrate(paths, *, roles_file=None, system: str | None = None, name: str = 
 def simulated_actions(text: str) -> Counter:
     """(role, action) -> actions done in one run of the scenario ``text`` (each user's
     role as the run's saves name it)."""
-    import tempfile
-
-    from sim.calibration.audit import stamp
-    from sim.engine.runner import run_scenario
-    from sim.scenario.spec import load_scenario
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "refine.yaml"
@@ -457,15 +457,11 @@ def _role(role: str, txns: list[Transaction], days: list[date], w, scale, refine
 
 
 def _month_days(d: date) -> int:
-    import calendar
-
     return calendar.monthrange(d.year, d.month)[1]
 
 
 def write_scenario(fitted: Fitted, out: Path | str) -> None:
     """Write the scenario, loaded and validated first; it appears only when complete."""
-    from sim.scenario.spec import load_scenario
-
     out = Path(out)
     staging = out.with_name(f".{out.name}.partial")
     staging.write_text(fitted.text, encoding="utf-8")

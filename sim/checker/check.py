@@ -113,6 +113,7 @@ def verdict_files(result: Any) -> dict[str, Any]:
         path = getattr(result, "history_path", None)
         if path is None or not Path(path).exists():
             return {}
+        # Not at the top: an upstream import (tests/test_architecture.py KNOWN_UPSTREAM).
         from sim.engine.history import read_history
 
         events = read_history(path)

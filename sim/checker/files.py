@@ -32,6 +32,7 @@ from typing import Any
 
 import orjson
 from isal import igzip, isal_zlib
+from tqdm import tqdm
 
 from models import events as ev
 from sim.checker.check import INVARIANTS, check_history
@@ -101,8 +102,6 @@ class HistoryReader:
             handle = igzip.IGzipFile(fileobj=raw) if self.path.suffix == ".gz" else raw
         bar = None
         if self.progress and not stdin:
-            from tqdm import tqdm
-
             bar = tqdm(total=self.path.stat().st_size, unit="B", unit_scale=True,
                        desc=f"checking {self.path.name}", leave=False)
         loads = orjson.loads

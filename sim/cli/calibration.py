@@ -7,6 +7,7 @@ from pathlib import Path
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
+    # Imported when the command runs, not when p2c builds its parser: p2c --help stays fast.
     from sim.calibration.audit import write_audit
 
     rows = write_audit(Path(args.run_dir), Path(args.out))
@@ -15,6 +16,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
+    # Imported when the command runs, not when p2c builds its parser: p2c --help stays fast.
     from sim.calibration.calibrate import calibrate, write_scenario
 
     fitted = calibrate(args.exports, roles_file=args.roles, system=args.system,

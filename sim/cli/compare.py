@@ -130,6 +130,7 @@ def _verdict_cell(verdict: dict[str, Any] | None) -> str:
 def installed_checker() -> Any:
     """The checker, when installed (it lives in sim/checker)."""
     try:
+        # Imported when the command runs, not when p2c builds its parser: p2c --help stays fast.
         from sim import checker
     except ImportError:  # pragma: no cover - the checker ships with the project
         return None

@@ -60,6 +60,7 @@ def add_explore_parser(sub: Any) -> None:
 
 
 def cmd_explore(args: argparse.Namespace) -> int:
+    # Imported when the command runs, not when p2c builds its parser: p2c --help stays fast.
     from sim.study.explore import _slug, explore, summary_lines, write_finding
 
     faults = [kind.strip() for kind in args.faults.split(",") if kind.strip()]
@@ -111,6 +112,7 @@ def add_shrink_parser(sub: Any) -> None:
 
 
 def cmd_shrink(args: argparse.Namespace) -> int:
+    # Imported when the command runs, not when p2c builds its parser: p2c --help stays fast.
     from sim.study.shrink import shrink_run, write_incident
     from sim.study.story import sentence, story_rows
 

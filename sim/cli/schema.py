@@ -59,6 +59,7 @@ def _design_forms(target: dict[str, Any]) -> list[dict[str, Any]]:
     """The two forms of a design mapping, with their definitions added to ``target``:
     written out in full (``DesignSpec``), or ``extends: NAME`` plus overrides that merge
     into the named design (any part of a design, nothing required)."""
+    # Imported when the command runs, not when p2c builds its parser: p2c --help stays fast.
     from models.design import DesignSpec
 
     full = DesignSpec.model_json_schema()
@@ -84,6 +85,7 @@ def _option_spec() -> type:
     try:
         from sim.reporting.licensing.options import OptionSpec  # type: ignore[import-not-found]
     except ImportError:
+        # Imported when the command runs, not when p2c builds its parser: p2c --help stays fast.
         from sim.reporting.licensing_report import OptionSpec
     return OptionSpec
 
@@ -92,6 +94,7 @@ def _scenario() -> dict[str, Any]:
     """The scenario file; ``design``, ``options`` and ``expect`` take the schemas of the
     models that validate them where they are used (the design loader, the licensing
     report, the regression suite)."""
+    # Imported when the command runs, not when p2c builds its parser: p2c --help stays fast.
     from sim.scenario.spec import ScenarioSpec
     from sim.study.regression import ExpectBlock
 
@@ -126,6 +129,7 @@ def _design() -> dict[str, Any]:
 
 def _sweep() -> dict[str, Any]:
     """A sweep file; a factor may be a bare list of levels (shorthand for ``levels:``)."""
+    # Imported when the command runs, not when p2c builds its parser: p2c --help stays fast.
     from sim.study.sweep.spec import SweepSpec
 
     schema = SweepSpec.model_json_schema()
@@ -159,6 +163,7 @@ def _suite() -> dict[str, Any]:
 
 
 def _pricebook() -> dict[str, Any]:
+    # Imported when the command runs, not when p2c builds its parser: p2c --help stays fast.
     from models.licensing import PriceBookFile
 
     return PriceBookFile.model_json_schema()

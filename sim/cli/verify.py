@@ -29,6 +29,7 @@ EXIT_OK, EXIT_FAILED = 0, 1
 
 
 def add_verify_parser(sub: Any) -> None:
+    # Imported when the command runs, not when p2c builds its parser: p2c --help stays fast.
     from sim.checker import INVARIANTS
 
     verify = sub.add_parser(
@@ -57,6 +58,7 @@ def add_verify_parser(sub: Any) -> None:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    # Imported when the command runs, not when p2c builds its parser: p2c --help stays fast.
     from sim.checker.files import HistoryFileError, check_file, history_path
 
     if (args.timeline or args.timeline_of) and not args.out:
@@ -115,6 +117,7 @@ def reproduce_command(args: Any) -> str:
 def _chosen_anomalies(report: Any, first: int, named: list[str]) -> list[tuple[str, Any]]:
     """The anomalies to draw: the first ``first`` of the report, then every anomaly that
     names one of ``named`` (a write id or a record key), each once."""
+    # Imported when the command runs, not when p2c builds its parser: p2c --help stays fast.
     from sim.checker.report import ordered_anomalies
     from sim.checker.verdicts import MAX_ANOMALIES
 
@@ -136,6 +139,7 @@ def _write_outputs(
 ) -> list[Path]:
     """verdict.json and the timelines, made in a scratch folder beside ``out`` and moved
     in only when all are done: an interrupted or failed verify leaves ``out`` as it was."""
+    # Imported when the command runs, not when p2c builds its parser: p2c --help stays fast.
     from sim.checker.files import HistoryReader
     from sim.engine.runner import write_json
     from sim.reporting.timeline import plot_anomalies

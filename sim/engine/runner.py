@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from tqdm import tqdm
 
 from models import events as ev
 from models.actions import seed_custom_data, seed_initial_data
@@ -178,8 +179,6 @@ def _run_until(env, done, deadline_s: float, progress: bool, label: str) -> None
     if not progress:
         env.run(until=_first_of(env, done, deadline_s))
         return
-    from tqdm import tqdm
-
     day_s = 86_400.0
     with tqdm(total=round(deadline_s / day_s, 2), unit="sim-day", desc=label, delay=2.0,
               leave=False, bar_format="{desc}: {n:.2f}/{total:.2f} sim-days "

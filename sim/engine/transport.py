@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 from models import events as ev
+from sim.engine.workload import draw_s
 
 
 def next_tick_s(now_s: float, offset_s: float, interval_s: float) -> float:
@@ -136,8 +137,6 @@ class Courier:
         self._schedule(message, self._latency_s(message.map_name), attempt=1)
 
     def _latency_s(self, map_name: str) -> float:
-        from sim.engine.workload import draw_s
-
         spec = self.specs[map_name]
         rng = self._stream(map_name)
         faults = self.world.faults

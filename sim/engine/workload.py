@@ -342,6 +342,7 @@ def resolver_process(env, world, conflict):
 def role_calendar(spec, role):
     """A role's working time: a flat UTC day (:class:`WorkCalendar`), or its rhythm
     (:class:`sim.engine.rhythm.RhythmCalendar`: time zone, hourly profile, month end)."""
+    # Not at the top: sim.scenario.spec imports this module (tests/test_architecture.py).
     from sim.engine.rhythm import RhythmCalendar
     from sim.scenario.spec import WEEKDAY_NAMES, hours_range
 

@@ -21,6 +21,7 @@ from models.integration import Integration
 from models.throttling import PriorityThrottle, ServiceProtection
 from sim.engine.faults import FaultState
 from sim.engine.history import HistoryRecorder
+from sim.engine.licence_enforcement import LicenceGate
 from sim.engine.metrics import MetricsCollector
 from sim.scenario.spec import Scenario
 
@@ -45,8 +46,6 @@ class Streams:
 
 def _licence_gate(scenario: Scenario):
     """A gate when some role's licences are fixed by the scenario, else None."""
-    from sim.engine.licence_enforcement import LicenceGate
-
     roles = scenario.spec.roles
     fixed = {name: tuple(role.licences) for name, role in roles.items()
              if role.licences is not None}

@@ -6,6 +6,7 @@ import math
 from typing import TYPE_CHECKING
 
 from sim.reporting.summary import table
+from sim.reporting.units import metric_unit
 
 if TYPE_CHECKING:
     from sim.study.sweep.run import SweepResult
@@ -14,8 +15,6 @@ if TYPE_CHECKING:
 
 def summary_lines(result: SweepResult, max_metrics: int = 4) -> list[str]:
     """The printed table: one row per configuration, mean +- half width per metric."""
-    from sim.reporting.units import metric_unit
-
     plan = result.plan
     metrics = plan.metrics[:max_metrics]
     units = {name: metric_unit(name) for name in metrics}

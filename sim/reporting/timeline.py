@@ -19,6 +19,10 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MultipleLocator
+
 from models.clock import format_t
 from sim.checker.ledger import Event
 from sim.checker.report import ordered_anomalies
@@ -42,10 +46,6 @@ def plot_anomaly(
     ``events`` is the history (any iterable, read once). When the anomaly names no
     record (an echo names only its write), the record of its first write is used.
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import FuncFormatter, MultipleLocator
-
     entity, key = anomaly.entity, anomaly.key
     if key is None:
         entity = None

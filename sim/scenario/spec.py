@@ -739,6 +739,7 @@ def _cross_check(spec: ScenarioSpec, design: DesignSpec, catalogue: Catalogue,
     for role_name, role in spec.roles.items():
         where = ("roles", role_name)
         if role.hourly_profile is not None:
+            # Not at the top: an upstream import (tests/test_architecture.py KNOWN_UPSTREAM).
             from sim.engine.rhythm import profile_weights
 
             try:

@@ -9,13 +9,20 @@ does not have are dropped and reported.
 
 from __future__ import annotations
 
+import multiprocessing
+import resource
+import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sim.checker import verdict_files
+from sim.engine.runner import run_scenario, run_to_folder
 from sim.scenario.spec import Scenario
 from sim.scenario.variants import design_variant
+from sim.study.executors import _start_method, available_cores
 
 
 def headline(result: Any) -> dict[str, float | None]:
@@ -94,17 +101,12 @@ class DesignTiming:
 
 
 def _peak_rss_mb() -> float:
-    import resource
-    import sys
-
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     # Linux reports kilobytes, macOS bytes.
     return peak / (1024.0 * 1024.0) if sys.platform == "darwin" else peak / 1024.0
 
 
 def _timed_call(job: tuple[Callable[[str], Any], str]) -> tuple[str, Any, DesignTiming]:
-    import time
-
     function, name = job
     wall, cpu = time.perf_counter(), time.process_time()
     result = function(name)
@@ -129,15 +131,11 @@ def map_designs(
     keyed by name, in ``names`` order. ``workers`` defaults to the available cores;
     ``workers <= 1`` (or one design) runs them here, one after another.
     """
-    from sim.study.executors import _start_method, available_cores
-
     workers = available_cores() if workers is None else workers
     jobs = [(function, name) for name in names]
     if workers <= 1 or len(names) <= 1:
         done = [_timed_call(job) for job in jobs]
     else:
-        import multiprocessing
-
         context = multiprocessing.get_context(_start_method())
         with context.Pool(min(workers, len(names)), maxtasksperchild=1) as pool:
             done = pool.map(_timed_call, jobs, chunksize=1)
@@ -151,14 +149,10 @@ def run_design(scenario: Scenario, seed: int, root: Path | None, check: bool,
     its run folder written under ``root`` (none when ``root`` is None), checked when
     ``check``. Returns the run's result without its events (they stay in the worker)
     and the overrides that did not fit the design."""
-    from sim.engine.runner import run_scenario, run_to_folder
-
     variant = design_variant(scenario, name)
     configured = scenario.with_design(variant.design)
     finish = None
     if check:
-        from sim.checker import verdict_files
-
         finish = verdict_files
     if root is None:
         result = run_scenario(configured, seed, keep_events=check)

@@ -39,11 +39,20 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+from sim.checker import check_history
+from sim.checker.check import loss_metrics
+from sim.engine.metrics import MetricsCollector
+from sim.engine.runner import run_scenario
+from sim.scenario.yamlio import InputError
+from sim.study.configure import configure
 
 #: How many tasks each worker may have queued beyond the one it runs: enough to keep it
 #: busy between results, few enough that an interrupted sweep loses little work.
@@ -112,10 +121,6 @@ class RunOutcome:
 
 def execute(task: RunTask) -> RunOutcome:
     """Run one task: rebuild the scenario, run it, check it, summarise (the worker side)."""
-    from pathlib import Path
-
-    from sim.engine.runner import run_scenario
-    from sim.study.configure import configure
 
     started = time.perf_counter()
     configured = configure(task.raw, dict(task.overrides), task.design,
@@ -152,9 +157,6 @@ def verdict_summary(
 ) -> tuple[dict[str, dict[str, Any]], bool, dict[str, float]]:
     """The checker's verdicts reduced to status and counts (explanations stay behind),
     whether a promise failed, and the run's loss metrics (``lost_writes``, ...)."""
-    from sim.checker import check_history
-    from sim.checker.check import loss_metrics
-
     report = check_history(events)
     summary = {
         name: {"status": verdict.status, "violations": int(verdict.violations or 0),
@@ -167,8 +169,6 @@ def verdict_summary(
 
 def propagation_delays(events: Iterable[dict[str, Any]]) -> dict[str, list[float]]:
     """Every propagation delay per flow, measured exactly as the run's metrics are."""
-    from sim.engine.metrics import MetricsCollector
-
     collector = MetricsCollector()
     for event in events:
         collector.observe(event)
@@ -306,8 +306,6 @@ def _worker_signals() -> None:
     """In each worker: SIGTERM kills (the parent's handler, inherited by a fork, would
     turn it into an exception the pool catches and keeps the worker alive), and Ctrl-C
     is left to the parent, which stops the workers itself."""
-    import signal
-
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
@@ -322,11 +320,10 @@ class DaskExecutor(_Closing):
     """
 
     def __init__(self, scheduler: str, timeout_s: float | None = None) -> None:
-        from sim.scenario.yamlio import InputError
-
         timeout_s = DASK_CONNECT_TIMEOUT_S if timeout_s is None else timeout_s
 
         try:
+            # Optional: Dask comes with the cluster extra (a clear message when it is missing).
             from distributed import Client
         except ImportError:  # Dask is the optional ``cluster`` extra
             raise InputError(
@@ -394,8 +391,6 @@ def make_executor(workers: int | None = None, scheduler: str | None = None) -> E
     if scheduler:
         return DaskExecutor(scheduler)
     if workers is not None and workers < 0:
-        from sim.scenario.yamlio import InputError
-
         raise InputError(f"--workers must be 0 (in this process) or more, got {workers}")
     if workers == 0:
         return InlineExecutor()

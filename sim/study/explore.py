@@ -38,8 +38,32 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hypothesis import HealthCheck, Phase, find, settings
+from hypothesis import strategies as st
+from hypothesis.database import DirectoryBasedExampleDatabase
+from hypothesis.errors import NoSuchExample, Unsatisfiable
+
 from models.clock import format_t, parse_when
+from models.design import DesignSpec
+from sim.checker import INVARIANTS, check_history
+from sim.scenario.spec import (
+    FAULT_KINDS,
+    deep_merge,
+    load_design,
+    load_scenario,
+    scenario_from_data,
+)
 from sim.scenario.yamlio import InputError, LineMap, load_yaml
+from sim.study.story import (
+    draw_timeline,
+    dump_scenario,
+    replay_file,
+    run_and_check,
+    story_markdown,
+    story_rows,
+    story_steps,
+    write_folder,
+)
 
 ENTITY = "account"
 #: The fields stories edit: a finance user's credit data and a sales user's contact data.
@@ -150,9 +174,6 @@ def load_space(target: str | Path, *, seed: int | None = None, faults: Sequence[
                max_saves: int = 6) -> Space:
     """The story space of a catalogue design (by name), a design file, or a scenario
     file (its organisation's roles, their systems and licences, its objectives)."""
-    from models.design import DesignSpec
-    from sim.scenario.spec import FAULT_KINDS, load_design, load_scenario
-
     unknown = [kind for kind in faults if kind not in FAULT_KINDS]
     if unknown:
         raise InputError(f"unknown fault kind(s) {', '.join(unknown)} (known: "
@@ -238,8 +259,6 @@ def _default_roles(design: Any) -> tuple[dict[str, dict[str, Any]], list[tuple[s
 def story_strategy(space: Space, max_saves: int | None = None):
     """A Hypothesis strategy of stories in ``space`` of at most ``max_saves`` saves
     (default the space's own bound); saves come first, so they shrink first."""
-    from hypothesis import strategies as st
-
     step = st.builds(
         Step,
         saver=st.integers(0, len(space.savers) - 1),
@@ -305,8 +324,6 @@ def story_scenario(space: Space, story: Story, *, name: str, readable: bool = Tr
     """The story as a complete scenario: the design (named and extended when it is a
     catalogue design, ``readable``; else written out in full), fixed latencies, the
     organisation's roles with no random work, ``scripted:`` saves and the faults."""
-    from sim.scenario.spec import deep_merge
-
     overrides = _design_overrides(space.design, space.maps, story.latencies_s)
     if readable and isinstance(space.design_ref, str):
         design: str | dict[str, Any] = {"extends": space.design_ref, **overrides}
@@ -362,9 +379,6 @@ class Judgement:
 def judge(data: dict[str, Any], invariants: Sequence[str] | None = None) -> Judgement:
     """Run scenario ``data`` as ``p2c run`` does and say which ``invariants`` it breaks
     (an anomaly counted, violated or sanctioned)."""
-    from sim.scenario.spec import scenario_from_data
-    from sim.study.story import run_and_check
-
     scenario = scenario_from_data(copy.deepcopy(data), LineMap(data.get("name", "story")))
     replay = run_and_check(scenario, only=invariants)
     broken = {name: verdict for name, verdict in replay.report.verdicts.items()
@@ -406,8 +420,6 @@ class Exploration:
         return len(self.story.steps) if self.story else 0
 
     def story_rows(self) -> list[dict[str, Any]]:
-        from sim.study.story import story_rows
-
         return story_rows(self.scenario) if self.scenario else []
 
     def summary(self) -> dict[str, Any]:
@@ -429,8 +441,6 @@ class Exploration:
 
 def check_invariants(names: Sequence[str] | None) -> list[str]:
     """The invariants to search, from the checker's registry (all when none named)."""
-    from sim.checker import INVARIANTS
-
     if not names:
         return list(INVARIANTS)
     unknown = [n for n in names if n not in INVARIANTS]
@@ -454,10 +464,6 @@ def explore(
     so far is kept if that runs out). ``seed`` seeds both the runs and Hypothesis.
     ``database``: a folder for Hypothesis' example database (none by default).
     """
-    from hypothesis import HealthCheck, Phase, find, settings
-    from hypothesis.database import DirectoryBasedExampleDatabase
-    from hypothesis.errors import NoSuchExample, Unsatisfiable
-
     if not budget_s or budget_s <= 0:
         raise InputError("--budget-s must be a number of seconds > 0")
     if max_stories is not None and max_stories < 1:
@@ -534,15 +540,11 @@ def _conclude(result: Exploration, space: Space, story: Story, names: list[str])
     """Write the story as its readable scenario, load it back from a file and run it as
     ``p2c run`` would: the finding is reported only if that replay breaks the invariant
     with the same history (trace hash) as the search's own run."""
-    from sim.study.story import replay_file
-
     name = f"explore-{_slug(space.label)}"
     data = story_scenario(space, story, name=name)
     search_run = judge(story_scenario(space, story, name=name, readable=False), names)
     with tempfile.TemporaryDirectory(prefix="p2c-explore-") as scratch:
         path = Path(scratch) / "counterexample.yaml"
-        from sim.study.story import dump_scenario
-
         path.write_text(dump_scenario(data, ""), encoding="utf-8")
         replay = replay_file(path)
     broken = [n for n in names if replay.report.verdicts[n].count > 0]
@@ -570,8 +572,6 @@ def _slug(text: str) -> str:
 def finding_files(result: Exploration, out: Path, to_suite: Path | None = None
                   ) -> dict[str, str]:
     """The texts of ``counterexample.yaml`` and ``story.md`` for a finding."""
-    from sim.study.story import dump_scenario, story_markdown
-
     assert result.scenario is not None
     header = (f"Found by p2c explore on {result.label}: a story of {result.saves} save(s) "
               f"that breaks {', '.join(result.broken)}.\n"
@@ -592,8 +592,6 @@ def suite_entry(result: Exploration, path: Path) -> str:
     """The counterexample as a regression-suite file: the scenario plus an ``expect:``
     block pinning the broken invariants' statuses (a fix, or a re-break, shows in
     ``p2c check``)."""
-    from sim.study.story import dump_scenario
-
     assert result.scenario is not None
     data = copy.deepcopy(result.scenario)
     data["name"] = _slug(path.stem)
@@ -607,8 +605,6 @@ def suite_entry(result: Exploration, path: Path) -> str:
 
 
 def _verdicts(result: Exploration) -> dict[str, Any]:
-    from sim.checker import check_history
-
     return check_history(result.events, only=result.broken).verdicts
 
 
@@ -616,8 +612,6 @@ def write_finding(result: Exploration, out: Path, to_suite: Path | None = None
                   ) -> list[Path]:
     """``out/counterexample.yaml``, ``out/story.md`` and ``out/timeline.png`` (all or
     nothing), and the suite file when ``to_suite`` names one."""
-    from sim.study.story import draw_timeline, write_folder
-
     out = Path(out)
     files = finding_files(result, out)
     first = result.anomalies[0][1] if result.anomalies else None
@@ -645,8 +639,6 @@ def summary_lines(result: Exploration, out: Path | None) -> list[str]:
                   f"save(s) (after {result.tried} stories: {result.search_s:.1f} s search, "
                   f"{result.shrink_s:.1f} s shrinking"
                   f"{'' if result.shrink_complete else ', stopped at the shrink limit'}).", ""]
-    from sim.study.story import story_steps
-
     lines += [f"  {i}. {text}" for i, text in enumerate(story_steps(result.scenario), start=1)]
     lines += [""] + [f"  {n}: {a.explain()}" for n, a in result.anomalies[:3]]
     if out is not None:

@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import difflib
 import functools
 import json
 import math
@@ -65,10 +66,17 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from tqdm import tqdm
 
+import models
+import sim
+import sim.engine
+from sim.checker import INVARIANTS
 from sim.glossary import RENAMED_METRICS
+from sim.scenario.variants import catalogue_names
 from sim.scenario.yamlio import InputError, LineMap, load_yaml, validation_error
 from sim.study.configure import Configured, configure
+from sim.study.executors import InlineExecutor, RunTask, make_executor
 from sim.study.stats import Interval, mean_interval, metric_value
 from sim.study.sweep.sampling import replication_seed
 
@@ -158,8 +166,6 @@ class SuiteCase:
         return f"{self.file.name}::{self.design_name}"
 
     def tasks(self) -> list[RunTask]:
-        from sim.study.executors import RunTask
-
         return [RunTask(raw=self.raw, overrides=(), design=self.design, seed=seed,
                         config_hash=self.configured.config_hash, replication=r,
                         near=str(self.near), source=str(self.file), label=self.id)
@@ -193,8 +199,6 @@ def load_suite(paths: Iterable[Path | str]) -> list[SuiteCase]:
 
 def load_suite_file(path: Path | str) -> list[SuiteCase]:
     """The cases of one suite file (one per design it names, else one)."""
-    from sim.scenario.variants import catalogue_names
-
     path = Path(path)
     data, lines = load_yaml(path)
     if not isinstance(data, dict):
@@ -279,8 +283,6 @@ def _combine(common: Expectation, extra: Expectation | None) -> Expectation:
 
 
 def _check_invariant_names(expect: ExpectBlock, lines: LineMap) -> None:
-    from sim.checker import INVARIANTS
-
     blocks: list[tuple[tuple[str, ...], Expectation]] = [(("expect",), expect)]
     if isinstance(expect.designs, dict):
         blocks += [(("expect", "designs", name), extra)
@@ -299,8 +301,6 @@ def _check_invariant_names(expect: ExpectBlock, lines: LineMap) -> None:
 
 def closest(name: str, known: Iterable[str]) -> str:
     """``"; did you mean 'x'?"`` for the known name closest to ``name`` (difflib), or ``""``."""
-    import difflib
-
     match = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
     return f"; did you mean {match[0]!r}?" if match else ""
 
@@ -466,9 +466,6 @@ def _fmt(value: float) -> str:
 
 @functools.lru_cache(maxsize=1)
 def _source_text() -> str:
-    import models
-    import sim
-
     # The installed packages' own sources (a wheel ships them too), not a checkout's.
     files = [p for package in (sim, models)
              for p in sorted(Path(next(iter(package.__path__))).rglob("*.py"))]
@@ -503,8 +500,6 @@ def unknown_metric(name: str) -> str | None:
 @functools.cache
 def metric_heads() -> list[str]:
     """The metric names (first dotted parts) the simulator's engine produces."""
-    import sim.engine
-
     names: set[str] = set()
     for path in sorted(Path(next(iter(sim.engine.__path__))).glob("*.py")):
         text = path.read_text(encoding="utf-8", errors="replace")
@@ -541,15 +536,11 @@ class SuiteResult:
 def run_cases(cases: Sequence[SuiteCase], executor: Executor | None = None, *,
               progress: bool = False) -> SuiteResult:
     """Run every replication of every case (through ``executor``) and judge each case."""
-    from sim.study.executors import InlineExecutor
-
     executor = executor or InlineExecutor()
     tasks = [task for case in cases for task in case.tasks()]
     by_case: dict[str, list[RunOutcome]] = {case.id: [] for case in cases}
     bar = None
     if progress:
-        from tqdm import tqdm
-
         bar = tqdm(total=len(tasks), unit="run", desc="p2c check", file=sys.stderr,
                    dynamic_ncols=True)
     try:
@@ -573,8 +564,6 @@ def check_paths(paths: Iterable[Path | str], *, workers: int | None = None,
                 progress: bool = False) -> SuiteResult:
     """What ``p2c check PATH...`` does: load, run, judge; write a resolved scenario for
     each failed case under ``out`` so the reproduce line works."""
-    from sim.study.executors import make_executor
-
     cases = load_suite(paths)
     ids = [case.id for case in cases]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})

@@ -30,8 +30,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from models.clock import format_t
+from models.clock import format_t, parse_when
+from sim.checker.files import HistoryFileError, HistoryReader, check_file
+from sim.checker.report import ordered_anomalies
+from sim.scenario.spec import scenario_from_data
 from sim.scenario.yamlio import InputError, LineMap, load_yaml
+from sim.study.story import (
+    draw_timeline,
+    dump_scenario,
+    replay_file,
+    run_and_check,
+    story_markdown,
+    write_folder,
+)
 
 SETTLE_S = 3600.0
 
@@ -75,8 +86,6 @@ def _whole(t_s: float) -> bool:
 
 
 def _find_anomaly(report: Any, wanted: str) -> tuple[str, Any]:
-    from sim.checker.report import ordered_anomalies
-
     for name, anomaly in ordered_anomalies(report):
         if wanted in anomaly.write_ids or anomaly.key == wanted:
             return name, anomaly
@@ -89,8 +98,6 @@ def _find_anomaly(report: Any, wanted: str) -> tuple[str, Any]:
 def shrink_run(run_dir: str | Path, anomaly_id: str, *, max_runs: int = 400) -> Incident:
     """Shrink the anomaly naming ``anomaly_id`` in the run folder ``run_dir`` (see the
     module docstring). ``max_runs`` bounds the candidate scenarios run."""
-    from sim.checker.files import HistoryFileError, HistoryReader, check_file
-
     folder = Path(run_dir)
     resolved = folder / "scenario.resolved.yaml"
     if not folder.is_dir() or not resolved.is_file():
@@ -158,8 +165,6 @@ def shrink_run(run_dir: str | Path, anomaly_id: str, *, max_runs: int = 400) -> 
 
 
 def _all_writes(folder: Path) -> list[dict[str, Any]]:
-    from sim.checker.files import HistoryReader
-
     return [e for e in HistoryReader(folder / "history.jsonl.gz") if e.get("kind") == "write"]
 
 
@@ -239,8 +244,6 @@ def _candidate(base: dict[str, Any], raw: dict[str, Any], saves: Sequence[dict[s
 
 
 def _fault_end(fault: dict[str, Any]) -> float:
-    from models.clock import parse_when
-
     return parse_when(fault.get("at", 0.0)) + float(fault.get("duration_s", 3600.0))
 
 
@@ -253,9 +256,6 @@ class _Target:
     subject: dict[str, Any] | None
 
     def found_in(self, data: dict[str, Any]) -> tuple[Any, list[dict[str, Any]]] | None:
-        from sim.scenario.spec import scenario_from_data
-        from sim.study.story import run_and_check
-
         replay = run_and_check(scenario_from_data(copy.deepcopy(data), LineMap("candidate")),
                                only=[self.invariant])
         return self.match(replay)
@@ -282,8 +282,6 @@ class _Target:
 
 
 def _replay_from_file(data: dict[str, Any], target: _Target):
-    from sim.study.story import dump_scenario, replay_file
-
     with tempfile.TemporaryDirectory(prefix="p2c-shrink-") as scratch:
         path = Path(scratch) / "incident.yaml"
         path.write_text(dump_scenario(data, ""), encoding="utf-8")
@@ -292,8 +290,6 @@ def _replay_from_file(data: dict[str, Any], target: _Target):
 
 def write_incident(incident: Incident, out: Path) -> list[Path]:
     """``out/incident.yaml``, ``out/story.md`` and ``out/timeline.png``, all or nothing."""
-    from sim.study.story import draw_timeline, dump_scenario, story_markdown, write_folder
-
     out = Path(out)
     header = (f"Shrunk by p2c shrink from {incident.run_dir}, anomaly {incident.anomaly_id}: "
               f"{incident.saves} of the {incident.candidates} saves on the record, "

@@ -38,6 +38,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sim.scenario.yamlio import InputError
+
 if TYPE_CHECKING:
     from sim.study.executors import RunOutcome
     from sim.study.sweep.plan import Configuration
@@ -233,8 +235,6 @@ def read_store(path: Path | str) -> list[StoredRun]:
     """Every run in the store at ``path``, read-only (safe while a sweep is writing)."""
     path = Path(path)
     if not path.is_file():
-        from sim.scenario.yamlio import InputError
-
         raise InputError(f"{path}: no such results store")
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30.0)
     try:

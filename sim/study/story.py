@@ -21,6 +21,10 @@ from typing import Any
 import yaml
 
 from models.clock import format_t, parse_when
+from sim.checker import check_history
+from sim.engine.runner import run_scenario
+from sim.reporting.timeline import plot_anomaly
+from sim.scenario.spec import load_scenario
 
 #: How a field reads in a sentence ("credit limit", not "credit_limit").
 SYSTEM_WORDS = {"sales": "Sales", "operations": "Operations", "hub": "the hub"}
@@ -37,9 +41,6 @@ class Replay:
 
 def run_and_check(scenario: Any, only: Sequence[str] | None = None) -> Replay:
     """Run a loaded scenario with its own seed and judge the history (``p2c run``'s path)."""
-    from sim.checker import check_history
-    from sim.engine.runner import run_scenario
-
     result = run_scenario(scenario, keep_events=True)
     events = result.events or []
     return Replay(events, result.trace_sha256, check_history(events, only=only))
@@ -47,8 +48,6 @@ def run_and_check(scenario: Any, only: Sequence[str] | None = None) -> Replay:
 
 def replay_file(path: Path) -> Replay:
     """Load a scenario file and run it as ``p2c run`` would."""
-    from sim.scenario.spec import load_scenario
-
     return run_and_check(load_scenario(path))
 
 
@@ -186,6 +185,4 @@ def write_folder(out: Path, files: dict[str, str | bytes],
 
 
 def draw_timeline(events: list[dict[str, Any]], anomaly: Any, path: Path) -> Path:
-    from sim.reporting.timeline import plot_anomaly
-
     return plot_anomaly(events, anomaly, path)

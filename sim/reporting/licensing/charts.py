@@ -22,6 +22,7 @@ def _label(text: str) -> str:
 def cost_risk_figure(data: Mapping[str, Any] | Comparison):
     """Monthly cost against writes at risk per 1,000, the Pareto front as a step line,
     the threshold dashed, the recommended option ringed; min-max over seeds as bars."""
+    # Imported when used: p2c builds its parser from this package (p2c --help stays fast).
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
 
@@ -85,6 +86,7 @@ def cost_risk_figure(data: Mapping[str, Any] | Comparison):
 def cost_breakdown_figure(data: Mapping[str, Any] | Comparison):
     """Each option's monthly bill as a horizontal bar, split by role, unused minimum
     seats and extra costs."""
+    # Imported when used: p2c builds its parser from this package (p2c --help stays fast).
     from matplotlib.figure import Figure
 
     data = data.to_json() if isinstance(data, Comparison) else data
@@ -149,6 +151,7 @@ def _segment_label(width: float, scale: float) -> str:
 def money_axis(data: Mapping[str, Any]) -> dict[str, Any]:
     """How the cost-versus-risk chart draws money: its axis from zero, with each point
     labelled by its difference from the cheapest (what the page says under the chart)."""
+    # Imported when used: p2c builds its parser from this package (p2c --help stays fast).
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     fig = cost_risk_figure(data)

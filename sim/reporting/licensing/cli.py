@@ -23,6 +23,7 @@ def default_out(scenario_name: str) -> Path:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """``p2c report SCENARIO [--out DIR] [--seeds N] [--max-risk X] [--json]``."""
+    # Imported when used: p2c builds its parser from this package (p2c --help stays fast).
     from sim.scenario.spec import load_scenario
 
     path = Path(args.scenario)

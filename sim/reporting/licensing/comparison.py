@@ -76,6 +76,7 @@ class Comparison:
 
     def frame(self):
         """The options table as a pandas DataFrame indexed by option (needs pandas)."""
+        # Imported when used: p2c builds its parser from this package (p2c --help stays fast).
         import pandas as pd
 
         return pd.DataFrame(self.rows()).set_index("option")
@@ -86,6 +87,7 @@ class Comparison:
 
     def table_lines(self) -> list[str]:
         """The options table as plain text."""
+        # Imported when used: p2c builds its parser from this package (p2c --help stays fast).
         from sim.reporting.summary import table
 
         header = ["option", "design", "$/month", "lost fields/1k", "confl/1k", "risk/1k",
@@ -123,6 +125,7 @@ def compare_options(
 
     ``seeds`` is a count (the scenario's seed and the next ones) or a list of seeds.
     """
+    # Imported when used: p2c builds its parser from this package (p2c --help stays fast).
     from sim.scenario.spec import load_scenario
 
     linemap = None
@@ -392,6 +395,7 @@ def _prices_used(book: Any, options: Sequence[Mapping[str, Any]]) -> list[dict[s
 
 def _provenance(scenario: Any, seeds: list[int], max_risk: float,
                 options: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    # Imported when used: p2c builds its parser from this package (p2c --help stays fast).
     from sim.engine.runner import code_commit, package_versions
 
     book = scenario.price_book

@@ -169,6 +169,7 @@ def explain_counts(metrics: Mapping[str, float], events: Sequence[Mapping[str, A
 
 def run_option(option: Option, seed: int) -> RunFigures:
     """Run one option with one seed, check its history, and take its figures."""
+    # Imported when used: p2c builds its parser from this package (p2c --help stays fast).
     from sim.engine.runner import run_scenario
 
     result = run_scenario(option.scenario, seed, keep_events=True)
@@ -179,6 +180,7 @@ def run_option(option: Option, seed: int) -> RunFigures:
     examples: list[str] = []
     lost: float | None = None
     try:
+        # Imported when used: p2c builds its parser from this package (p2c --help stays fast).
         from sim.checker import check_history
 
         check = check_history(events)

@@ -21,6 +21,7 @@ SOURCES_PAGE = "sources.html"
 
 
 def _environment():
+    # Imported when used: p2c builds its parser from this package (p2c --help stays fast).
     import jinja2
 
     env = jinja2.Environment(
@@ -64,6 +65,7 @@ def collect_sources(data: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 def render_html(data: Mapping[str, Any]) -> str:
     """The report page for ``data`` (a comparison's ``to_json()``)."""
+    # Imported when used: p2c builds its parser from this package (p2c --help stays fast).
     from sim.reporting.licensing.charts import money_axis
 
     sources = collect_sources(data)

@@ -131,6 +131,7 @@ def _option_linemap(linemap: LineMap, index: int, overrides: Mapping[str, Any]) 
 def _known_designs(near: Path | None) -> set[str]:
     """Design names an option may use: the catalogue, and ``designs/`` folders beside
     the scenario (where ``sim.scenario.spec`` looks for them too)."""
+    # Imported when used: p2c builds its parser from this package (p2c --help stays fast).
     from sim.scenario.variants import catalogue_names
 
     names = set(catalogue_names())
@@ -145,6 +146,7 @@ def load_options(scenario: Any, linemap: LineMap | None = None) -> list[Option]:
     ``linemap`` gives file lines for messages; by default the scenario file is read again
     for them. A scenario without options gives one option: the scenario as written.
     """
+    # Imported when used: p2c builds its parser from this package (p2c --help stays fast).
     from sim.scenario.spec import Role, scenario_from_data
     from sim.scenario.variants import design_variant
 
