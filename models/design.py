@@ -22,10 +22,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from models.concurrency import RULE_NAMES
 from models.events import INVARIANT_NAMES
+from models.strict import Strict
 
 #: Invariant names a design may promise or sanction (defined in models/events.py).
 INVARIANTS = INVARIANT_NAMES
@@ -35,11 +36,8 @@ DATA_INTEGRATOR_MIN_INTERVAL_S = 60.0
 DATA_INTEGRATOR_MAX_ROWS = 500_000
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
-
-class BatchSettings(_Strict):
+class BatchSettings(Strict):
     """Schedule and speed of a scheduled map. Speeds are not documented: parameters."""
 
     interval_s: float = Field(900.0, ge=DATA_INTEGRATOR_MIN_INTERVAL_S,
@@ -56,7 +54,7 @@ class BatchSettings(_Strict):
         "watermark, so its rows are never sent")
 
 
-class Latency(_Strict):
+class Latency(Strict):
     """A delay distribution in seconds: log-normal by median and shape, or fixed."""
 
     distribution: Literal["lognormal", "fixed", "exponential"] = "lognormal"
@@ -64,7 +62,7 @@ class Latency(_Strict):
     sigma: float = Field(0.5, ge=0, le=3)
 
 
-class LatencyOverride(_Strict):
+class LatencyOverride(Strict):
     """A design-wide override of every live and queue map's delay (``latency: {fixed_s:
     5}``): each delivery and each live write then takes exactly ``fixed_s`` seconds, so
     a scripted incident has one outcome whatever the seed (faults such as a latency
@@ -73,7 +71,7 @@ class LatencyOverride(_Strict):
     fixed_s: float = Field(ge=0, description="every live and queue delivery takes this long")
 
 
-class MapSpec(_Strict):
+class MapSpec(Strict):
     """One map from one system to another: a scheduled batch, a live write or a queue.
 
     - ``batch``: a scheduled Data Integrator project (see the module docstring);
@@ -127,7 +125,7 @@ class MapSpec(_Strict):
 CONCURRENCY_MODES = RULE_NAMES
 
 
-class Concurrency(_Strict):
+class Concurrency(Strict):
     """How the design treats concurrent edits of one record on several sides.
 
     - ``none``: an apply overwrites the mapped fields (upserts; last arrival wins);
@@ -170,7 +168,7 @@ class Concurrency(_Strict):
         "holder's change is still on its way, so the next editor may not see it")
 
 
-class Handoff(_Strict):
+class Handoff(Strict):
     """readonly-workaround: a refused user asks a colleague with edit rights to do it."""
 
     to_role: str
@@ -178,7 +176,7 @@ class Handoff(_Strict):
     give_up_probability: float = Field(0.2, ge=0, le=1)
 
 
-class LiveLimits(_Strict):
+class LiveLimits(Strict):
     """dual-write transaction and pause limits (FACTS.md section 2), and its payload.
 
     ``payload``: which fields a live write carries to the other side.
@@ -203,7 +201,7 @@ class LiveLimits(_Strict):
     catch_up_error_retention_s: float = Field(86_400.0, gt=0)
 
 
-class RetryPolicy(_Strict):
+class RetryPolicy(Strict):
     """What a sender does when a delivery fails: exponential backoff with full jitter
     (drawn from the map's own stream), honouring a Retry-After when the server sends
     one; after ``max_attempts`` or ``max_age_s`` the message is dead-lettered with its
@@ -217,7 +215,7 @@ class RetryPolicy(_Strict):
         True, description="false (a planted bug): at-most-once; a lost delivery vanishes")
 
 
-class ServiceProtection(_Strict):
+class ServiceProtection(Strict):
     """Dataverse service protection limits per identity (FACTS.md section 4)."""
 
     window_s: float = Field(300.0, gt=0)
@@ -229,7 +227,7 @@ class ServiceProtection(_Strict):
     max_retry_after_s: float = Field(300.0, gt=0)
 
 
-class OperationsThrottling(_Strict):
+class OperationsThrottling(Strict):
     """Operations priority-based throttling: requests per second per priority class.
 
     Microsoft documents the classes, not the numbers: these are parameters. Dual-write,
@@ -239,7 +237,7 @@ class OperationsThrottling(_Strict):
         default_factory=lambda: {"low": 5.0, "medium": 20.0, "high": 100.0})
 
 
-class Limits(_Strict):
+class Limits(Strict):
     """Platform limits the transports obey; ``enabled: false`` turns throttling off."""
 
     enabled: bool = True
@@ -248,7 +246,7 @@ class Limits(_Strict):
     record_bytes: int = Field(2048, ge=1, description="queued size of one record change")
 
 
-class DesignSpec(_Strict):
+class DesignSpec(Strict):
     """A whole integration design. See the module docstring for the semantics."""
 
     name: str

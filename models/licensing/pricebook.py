@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from models.licensing.rights import (
     ACCESS_LEVELS,
@@ -23,6 +23,7 @@ from models.licensing.rights import (
     is_custom_entity,
     valid_entity_name,
 )
+from models.strict import Strict
 
 COST_EPS_USD = 1e-9  # prices are floats; costs closer than this are equal
 
@@ -32,9 +33,9 @@ Price = Annotated[float, Field(ge=0)]
 LenientDate = Annotated[date, Field(strict=False)]  # accept quoted "2019-10-01" too
 
 
-class _Record(BaseModel):
+class _Record(Strict):
     # strict: a price written "95" (a string) is an error, not silently a number
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(strict=True)
 
 
 class Grant(_Record):

@@ -46,6 +46,7 @@ from models.design import DesignSpec
 from models.entities import STANDARD_ENTITIES, Catalogue, custom_entity
 from models.generators import ValueGen
 from models.licensing import PriceBookError
+from models.strict import Strict
 from sim import catalogue
 from sim.scenario.pricebooks import load_price_book
 from sim.scenario.yamlio import InputError, LineMap, PathKey, load_yaml, validation_error
@@ -54,18 +55,15 @@ WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _HOURS = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
-
-class FormOpen(_Strict):
+class FormOpen(Strict):
     """How long a form stays open between reading and saving: log-normal."""
 
     median_s: float = Field(90.0, gt=0, le=86_400)
     sigma: float = Field(0.8, ge=0, le=3, description="log-normal shape; 0 = always median")
 
 
-class PeakWindow(_Strict):
+class PeakWindow(Strict):
     """An hour-of-day profile as a busy window: ``factor`` times busier inside it."""
 
     peak: str = Field(description="local hours, '10:00-12:00'")
@@ -82,14 +80,14 @@ class PeakWindow(_Strict):
         return hours_range(self.peak)
 
 
-class MonthEnd(_Strict):
+class MonthEnd(Strict):
     """The last ``last_days`` local days of each month are ``factor`` times busier."""
 
     last_days: int = Field(3, ge=1, le=28)
     factor: float = Field(2.0, gt=0, le=100)
 
 
-class Role(_Strict):
+class Role(Strict):
     """A group of alike users: how many, where they work, when, and how often they act.
 
     Rhythms (:mod:`sim.engine.rhythm`): ``timezone`` (IANA name; working hours and
@@ -140,7 +138,7 @@ class Role(_Strict):
         return [self.home_system, *self.other_systems]
 
 
-class ScriptedAction(_Strict):
+class ScriptedAction(Strict):
     """One save at an exact time, for replaying an incident."""
 
     at: str | float
@@ -200,13 +198,13 @@ class InitialData(BaseModel):
     bundle_lines_per_bundle: int = Field(3, ge=0, le=100)
 
 
-class Objectives(_Strict):
+class Objectives(Strict):
     """Service objectives the checker judges (staleness per flow, p99 seconds)."""
 
     staleness_p99_s: dict[str, Annotated[float, Field(gt=0)]] = Field(default_factory=dict)
 
 
-class LicenceHandoff(_Strict):
+class LicenceHandoff(Strict):
     """A save the user's licences do not allow goes to a licensed colleague, or not."""
 
     median_delay_s: float = Field(3600.0, ge=0)
@@ -214,7 +212,7 @@ class LicenceHandoff(_Strict):
     give_up_probability: float = Field(0.2, ge=0, le=1)
 
 
-class Licensing(_Strict):
+class Licensing(Strict):
     """Which price book prices the licences, negotiated prices, and licence handoffs."""
 
     price_book: str = Field("current", description="2017, 2019, current, or a file path")
@@ -228,7 +226,7 @@ FAULT_KINDS = ("outage", "crash", "partition", "latency_spike", "duplicate", "re
                "loss", "pause", "clock_skew", "client_pause")
 
 
-class Fault(_Strict):
+class Fault(Strict):
     """One fault at a fixed time (``faults:``). What each kind does:
 
     - ``outage`` / ``crash``: ``system`` is down for ``duration_s``: saves there fail,
@@ -273,7 +271,7 @@ class Fault(_Strict):
         return parse_when(self.at)
 
 
-class Swarm(_Strict):
+class Swarm(Strict):
     """Faults drawn from the seed: which, when, how long and how strong."""
 
     faults_per_day: float = Field(2.0, gt=0, le=1000)
@@ -283,7 +281,7 @@ class Swarm(_Strict):
     max_duration_s: float = Field(3600.0, gt=0)
 
 
-class IntRange(_Strict):
+class IntRange(Strict):
     min: int = 0
     max: int = 100
 
@@ -294,7 +292,7 @@ class IntRange(_Strict):
         return self
 
 
-class FloatRange(_Strict):
+class FloatRange(Strict):
     min: float = 0.0
     max: float = 1000.0
 
@@ -305,7 +303,7 @@ class FloatRange(_Strict):
         return self
 
 
-class FieldGenerator(_Strict):
+class FieldGenerator(Strict):
     """A custom entity's field with its value generator: exactly one of ``int: {min,
     max}``, ``float: {min, max}``, ``choice: [...]``, ``text: true`` or ``reference:
     entity`` (models.generators says how each draws)."""
@@ -318,7 +316,7 @@ class FieldGenerator(_Strict):
     status: list[str] | None = Field(None, min_length=1,
                                      description="a status field with these values")
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True)
 
     @model_validator(mode="after")
     def _one(self) -> FieldGenerator:
@@ -355,7 +353,7 @@ class FieldGenerator(_Strict):
 FieldType = Literal["str", "text", "int", "float", "status"]
 
 
-class CustomEntity(_Strict):
+class CustomEntity(Strict):
     """An entity the templates do not have (real templates always need extending).
 
     Each field is a type (``str``, ``text``, ``int``, ``float``, ``status``) or a
@@ -384,7 +382,7 @@ class CustomEntity(_Strict):
                 if isinstance(spec, FieldGenerator) and spec.reference is None}
 
 
-class ScenarioSpec(_Strict):
+class ScenarioSpec(Strict):
     """The whole scenario file."""
 
     name: str = Field(min_length=1)

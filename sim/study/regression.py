@@ -65,12 +65,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 from tqdm import tqdm
 
 import models
 import sim
 import sim.engine
+from models.strict import Strict
 from sim.checker import INVARIANTS
 from sim.glossary import RENAMED_METRICS
 from sim.scenario.variants import catalogue_names
@@ -87,11 +88,8 @@ EXIT_OK, EXIT_FAILED = 0, 1
 Status = Literal["holds", "violated", "sanctioned", "unknown"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
-
-class MetricBound(_Strict):
+class MetricBound(Strict):
     """Bounds on a metric's mean, checked against its confidence interval."""
 
     min: float | None = None
@@ -106,7 +104,7 @@ class MetricBound(_Strict):
         return self
 
 
-class Expectation(_Strict):
+class Expectation(Strict):
     """What runs must show: invariant statuses and metric bounds."""
 
     invariants: dict[str, Status | list[Status]] = Field(default_factory=dict)

@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
+from models.strict import Strict
 from sim.scenario.yamlio import (
     InputError,
     LineMap,
@@ -21,17 +22,15 @@ from sim.scenario.yamlio import (
 )
 
 
-class ExtraCost(BaseModel):
+class ExtraCost(Strict):
     """A monthly cost that is not a licence (running a custom integration, say)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(min_length=1, max_length=120)
     usd_month: float = Field(ge=0, allow_inf_nan=False)
     note: str = ""
 
 
-class BuildCost(BaseModel):
+class BuildCost(Strict):
     """What building and running an option's integration costs, besides licences.
 
     ``one_off_usd`` (design, build, test, go-live) is spread evenly over
@@ -39,8 +38,6 @@ class BuildCost(BaseModel):
     year. Their monthly share is part of the option's monthly cost. ``basis`` says where
     the figures come from: a quote, a source, or an estimate and how it was made.
     """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     one_off_usd: float = Field(ge=0, allow_inf_nan=False)
     run_usd_year: float = Field(ge=0, allow_inf_nan=False)
@@ -53,7 +50,7 @@ class BuildCost(BaseModel):
         return self.one_off_usd / (12.0 * self.amortise_years) + self.run_usd_year / 12.0
 
 
-class OptionSpec(BaseModel):
+class OptionSpec(Strict):
     """One entry of a scenario's ``options:`` list.
 
     ``design`` names a design (``scenarios/designs/<name>.yaml``, or a ``designs/``
@@ -64,8 +61,6 @@ class OptionSpec(BaseModel):
     ``extra_costs`` are other monthly costs. Both are added to the option's monthly cost
     and listed separately.
     """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(min_length=1, max_length=80)
     description: str = ""

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from models.strict import Strict
 
 #: Metrics reported when a sweep file names none: what architects compare first.
 DEFAULT_METRICS = (
@@ -14,11 +16,8 @@ DEFAULT_METRICS = (
 )
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
-
-class Factor(_Strict):
+class Factor(Strict):
     """One factor: a list of ``levels``, or a range ``{low, high}`` sampled by the sampler.
 
     A bare list is shorthand for ``{levels: [...]}``. ``points`` is how many evenly
@@ -63,7 +62,7 @@ class Factor(_Strict):
         return self.levels is None
 
 
-class Adaptive(_Strict):
+class Adaptive(Strict):
     """Add replications until ``metric``'s confidence interval is narrow enough."""
 
     metric: str
@@ -71,7 +70,7 @@ class Adaptive(_Strict):
     max_replications: int = Field(20, ge=2, le=10_000)
 
 
-class SweepSpec(_Strict):
+class SweepSpec(Strict):
     """The whole sweep file."""
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
