@@ -227,14 +227,18 @@ class ServiceProtection(Strict):
     max_retry_after_s: float = Field(300.0, gt=0)
 
 
+Priority = Literal["low", "medium", "high"]
+#: Requests a second each priority class may make by default (parameters, see below).
+_DEFAULT_PER_S: dict[Priority, float] = {"low": 5.0, "medium": 20.0, "high": 100.0}
+
+
 class OperationsThrottling(Strict):
     """Operations priority-based throttling: requests per second per priority class.
 
     Microsoft documents the classes, not the numbers: these are parameters. Dual-write,
     the Data Integrator and data management are exempt (FACTS.md section 4)."""
 
-    per_s: dict[Literal["low", "medium", "high"], float] = Field(
-        default_factory=lambda: {"low": 5.0, "medium": 20.0, "high": 100.0})
+    per_s: dict[Priority, float] = Field(default_factory=lambda: dict(_DEFAULT_PER_S))
 
 
 class Limits(Strict):

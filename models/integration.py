@@ -11,7 +11,7 @@ metrics see it.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from models import events as ev
 from models.concurrency import Delivery, make_rule
@@ -170,7 +170,8 @@ class Integration:
         event: ev.WriteEvent = {
             "t": now_s, "kind": ev.WRITE, "write_id": write_id, "actor": actor, "role": role,
             "system": system, "entity": entity, "key": key, "op": write.op,
-            "fields": write.fields, "base": {f: list(b) for f, b in write.base.items()},
+            "fields": cast(dict[str, Any], write.fields),
+            "base": {f: list(b) for f, b in write.base.items()},
             "opened_t": write.opened_s,
         }
         if lease_token is not None:
@@ -251,7 +252,7 @@ class Integration:
         links = self.links.get((system, entity))
         if not links:
             return
-        row = self.replicas[system].row(entity, key)
+        row = cast(Row, self.replicas[system].row(entity, key))  # the change was just applied
         for name, spec in links:
             if spec.target == came_from and spec.echo_suppression:
                 continue

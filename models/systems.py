@@ -121,7 +121,7 @@ class Replica:
         table = self.tables[entity]
         row = table.get(key)
         created = row is None
-        if created:
+        if row is None:
             row = Row(key)
             table[key] = row
             self.keys[entity].append(key)

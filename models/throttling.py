@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass, field
+from typing import cast
 
 from models.design import OperationsThrottling
 from models.design import ServiceProtection as ServiceProtectionLimits
@@ -116,7 +117,7 @@ class PriorityThrottle:
     """Operations priority-based throttling: a one-second token bucket per class."""
 
     def __init__(self, limits: OperationsThrottling) -> None:
-        self.per_s = dict(limits.per_s)
+        self.per_s = cast(dict[str, float], dict(limits.per_s))
         self.tokens: dict[str, tuple[float, float]] = {}  # class -> (tokens, at)
         self.throttled = 0
 

@@ -6,7 +6,7 @@ import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Literal
+from typing import Literal, cast
 
 from models.licensing.assignment import Assignment, HeldAs, money
 from models.licensing.optimiser import (
@@ -274,7 +274,7 @@ def _report(
     integration_requests_per_day: float,
 ) -> CostReport:
     role_costs = []
-    seat_use: dict[tuple[str, str], int] = {}
+    seat_use: dict[tuple[str, HeldAs], int] = {}
     base_licences = 0
     for (name, need), assignment in zip(needs.items(), picks, strict=True):
         users_cost = 0.0
@@ -328,7 +328,8 @@ def _report(
     cost = sum(line.cost_usd_month for line in seat_lines)
     entitled = sum(r.headcount * r.requests_entitled_per_user_per_day for r in role_costs)
     given = [r for r in role_costs if r.requests_per_user_per_day is not None]
-    used = sum(r.headcount * r.requests_per_user_per_day for r in given) if given else None
+    requests_used = (sum(r.headcount * cast(float, r.requests_per_user_per_day) for r in given)
+                     if given else None)
     pool = book.requests.tenant_pool
     pool_total = pool.base_requests_per_day + pool.per_base_licence_requests_per_day * base_licences
     if pool.max_requests_per_day is not None:
@@ -344,7 +345,7 @@ def _report(
         cost_usd_month=cost,
         cost_usd_year=12 * cost,
         requests_entitled_per_day=entitled,
-        requests_used_per_day=used,
+        requests_used_per_day=requests_used,
         pool_requests_per_day=pool_total,
         integration_requests_per_day=integration_requests_per_day,
         overridden=dict(book.overridden),

@@ -6,6 +6,8 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Iterable, Iterator
+from collections.abc import Set as AbstractSet
+from typing import cast
 
 from models.licensing.assignment import Assignment, assemble, licence_set_problems, preference
 from models.licensing.coverage import match_rights, reach_of
@@ -112,7 +114,8 @@ def search(
             grow([*chosen, options[i]], cost + price, options, i + 1)
 
     device_options: list[Option] = [
-        (sku.id, "device", book.price_usd_month(sku.id) / users_per_device) for sku in devices
+        (sku.id, "device", book.price_usd_month(sku.id) / cast(float, users_per_device))
+        for sku in devices
     ]
     starts = _starts(book, usable, forced, device_ids, users_per_device)
     for chosen, options in starts:
@@ -197,7 +200,7 @@ def _forced_option(
     return sku_id, held_as, book.price_usd_month(sku_id, held_as)
 
 
-def _mixes_editions(editions: set[str], edition: str) -> bool:
+def _mixes_editions(editions: AbstractSet[str], edition: str) -> bool:
     return {"enterprise", "professional"} <= editions | {edition}
 
 
@@ -239,6 +242,7 @@ def compliant_assignments(
         device_choices += [sku.id for sku in book.device_skus]
     for size in range(len(user_ids) + 1):
         for subset in itertools.combinations(user_ids, size):
+            layouts: list[tuple[str | None, tuple[str, ...], tuple[str, ...]]]
             if book.licensing_model == "standalone":
                 layouts = [(None, (), subset)]
             elif not subset:

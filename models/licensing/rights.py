@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import cast
 
 SYSTEMS = ("sales", "operations")
 """``sales``: customer engagement on Dataverse; ``operations``: the former AX (Finance, SCM)."""
@@ -130,7 +131,7 @@ def required_rights(
         triples = [need] if _is_triple(need) else list(need)
         for triple in triples:
             try:
-                system, entity, access = triple
+                system, entity, access = cast(tuple[str, str, str], triple)
                 needed.add(Right(system, entity, access))
             except (TypeError, ValueError) as exc:
                 raise ValueError(f"action {action!r}: {exc}") from None

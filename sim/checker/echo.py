@@ -24,6 +24,8 @@ raw count, overwrites included.)
 
 from __future__ import annotations
 
+from typing import cast
+
 from sim.checker.invariant import Invariant
 from sim.checker.ledger import C_ENTITY, C_KEY
 from sim.checker.verdicts import Anomaly, AnomalyList, Verdict, make_verdict
@@ -47,7 +49,7 @@ class BoundedEcho(Invariant):
             echoes = applies - overwrites
             paths = ", ".join(dict.fromkeys(describe_via(v) for v in vias))
             loop = ": the same write keeps coming back (an echo loop)" if (
-                echoes >= bound + 2
+                echoes >= cast(int, bound) + 2  # echo_over is filled only under a bound
             ) else ""
             besides = (
                 f" (besides {plural(overwrites, 'overwrite')} of a save made there)"

@@ -250,7 +250,9 @@ def event_problem(event: dict[str, Any]) -> str | None:
                 return f"{kind} event: it has no field {name!r}"
             continue
         if type(value) not in types:
-            wanted = {_TEXT: "text", _OBJECT: "an object", _LIST: "an array"}[types]
+            names: dict[tuple[type, ...], str] = {_TEXT: "text", _OBJECT: "an object",
+                                                  _LIST: "an array"}
+            wanted = names[types]
             return f"{kind} event: {name!r} must be {wanted}, not {_json_type(value)}"
     if kind == ev.APPLY or kind == ev.REAPPLY:
         for field, write_id in event["fields"].items():

@@ -18,6 +18,8 @@ Values that are unknown (a version with no ``write`` event) leave that invoice u
 
 from __future__ import annotations
 
+from typing import cast
+
 from sim.checker.contract import InvoiceSpec
 from sim.checker.invariant import Invariant
 from sim.checker.ledger import UNKNOWN, Ledger
@@ -123,7 +125,7 @@ class InvoiceTotals(Invariant):
             order_sums, order_counts, orders_unjudged = _sum_lines(
                 ledger, system, spec.order_lines, order_line_amount
             )
-            orders = ledger.table(system, spec.order)
+            orders = ledger.table(system, cast(str, spec.order))
         checked = skipped = 0
         for key, row in table.items():
             total = _number(value(row.get("total_amount"), "total_amount"))
@@ -144,7 +146,8 @@ class InvoiceTotals(Invariant):
                 ))
             if not holds_order_lines:
                 continue
-            order_key = value(row.get(spec.order_field), spec.order_field)
+            order_field = cast(str, spec.order_field)  # set whenever holds_order_lines is
+            order_key = value(row.get(order_field), order_field)
             if order_key is UNKNOWN or order_key is None or order_key not in orders:
                 continue
             if order_key in orders_unjudged:

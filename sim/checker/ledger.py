@@ -472,9 +472,8 @@ class Ledger:
                     self.duplicate_write_ids.append((write_id, event["t"]))
                     index[write_id] = i
                 system = event["system"]
-                slot = slot_get(system)
-                if slot is None:
-                    slot = self.slot_of(system)
+                known = slot_get(system)
+                slot = self.slot_of(system) if known is None else known
                 fields = event.get("fields") or {}
                 base = event.get("base") or {}
                 code = MULTI_FIELD
@@ -614,7 +613,7 @@ class Ledger:
         slot = self._slot.get(system)
         return 0 if slot is None else self.overwrite_counts[slot][i]
 
-    def displacement(self, i: int, field: str) -> tuple[float, str, int] | None:
+    def displacement(self, i: int, field: str) -> tuple[float, str | None, int] | None:
         """``(t, via, displacing index)``: when write ``i`` last lost ``field`` at home."""
         if self.field_code[i] != MULTI_FIELD:
             t = self.displaced_t[i]
@@ -676,13 +675,13 @@ class Ledger:
 
     def _echo(
         self, over: list[tuple[int, int]], exempt: set[int] | None, system: str, slot: int,
-        via: str, bound: int,
+        via: str, bound: int | None,
     ) -> None:
         # Applies that overwrote a local save are not echoes; this one may be one of them.
         for i, applies in over:
             if exempt is not None and i in exempt:
                 continue
-            if applies - self.overwrite_counts[slot][i] <= bound:
+            if bound is None or applies - self.overwrite_counts[slot][i] <= bound:
                 continue
             vias = self.echo_over.get((i, system))
             if vias is None:

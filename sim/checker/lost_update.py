@@ -101,7 +101,7 @@ def _base_parents(ledger: Ledger, writes: np.ndarray, field: str) -> list[int]:
     ``COMPLEX`` writes, whose cold base is kept whole (read directly: this runs once per
     such write and field, and a method call each would be a third of its time)."""
     cold, index_get = ledger.cold, ledger.index.get
-    found = []
+    found: list[int] = []
     append = found.append
     for i in writes.tolist():
         for parent_id in cold[i][C_BASE].get(field) or ():
@@ -130,9 +130,9 @@ def _walk(ledger: Ledger, stack: list[int], field: str, marks: np.ndarray) -> No
             if parent == NO_PARENT:
                 break
             for parent_id in cold[i][C_BASE].get(field) or ():
-                parent = index.get(parent_id)
-                if parent is not None and not marks[parent]:
-                    stack.append(parent)
+                based = index.get(parent_id)
+                if based is not None and not marks[based]:
+                    stack.append(based)
             break
 
 

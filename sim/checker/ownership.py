@@ -59,9 +59,9 @@ class Ownership(Invariant):
         system = event["system"]
         by_system = editable.get(entity)
         if by_system is None or system not in by_system:
-            allowed = sorted(by_system) if by_system else []
+            systems = sorted(by_system) if by_system else []
             where = (
-                f"editable only in {' and '.join(allowed)}" if allowed
+                f"editable only in {' and '.join(systems)}" if systems
                 else "editable nowhere"
             )
             self.suspects[event["write_id"]] = (

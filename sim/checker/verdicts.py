@@ -23,7 +23,7 @@ so a history with a million lost updates still yields a small verdict file.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -91,7 +91,7 @@ class Verdict:
     violations: int = 0
     sanctioned: int = 0
     anomalies: list[Anomaly] = field(default_factory=list)
-    metrics: dict[str, float] = field(default_factory=dict)
+    metrics: Mapping[str, float] = field(default_factory=dict)
     note: str = ""
 
     @property
@@ -123,7 +123,7 @@ def make_verdict(
     *,
     sanctioned: bool,
     unknown: bool = False,
-    metrics: dict[str, float] | None = None,
+    metrics: Mapping[str, float] | None = None,
     note: str = "",
 ) -> Verdict:
     """Assemble a verdict from anomalies found (``count`` exact, the list maybe capped).
