@@ -61,7 +61,7 @@ def add_explore_parser(sub: Any) -> None:
 
 def cmd_explore(args: argparse.Namespace) -> int:
     # Imported when the command runs, not when p2c builds its parser: p2c --help stays fast.
-    from sim.study.explore import _slug, explore, summary_lines, write_finding
+    from sim.study.explore import explore, slug, summary_lines, write_finding
 
     faults = [kind.strip() for kind in args.faults.split(",") if kind.strip()]
     if args.budget_s is None or not args.budget_s > 0:
@@ -69,7 +69,7 @@ def cmd_explore(args: argparse.Namespace) -> int:
     result = explore(args.target, args.invariant, budget_s=args.budget_s, seed=args.seed,
                      faults=faults, max_saves=args.max_saves, max_stories=args.max_stories,
                      database=args.database)
-    out = Path(args.out) if args.out else Path("reports") / "explore" / _slug(result.label)
+    out = Path(args.out) if args.out else Path("reports") / "explore" / slug(result.label)
     written = []
     if result.found:
         written = write_finding(result, out, Path(args.to_suite) if args.to_suite else None)

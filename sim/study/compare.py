@@ -22,7 +22,7 @@ from sim.checker import verdict_files
 from sim.engine.runner import run_scenario, run_to_folder
 from sim.scenario.spec import Scenario
 from sim.scenario.variants import design_variant
-from sim.study.executors import _start_method, available_cores
+from sim.study.executors import available_cores, start_method
 
 
 def headline(result: Any) -> dict[str, float | None]:
@@ -136,7 +136,7 @@ def map_designs(
     if workers <= 1 or len(names) <= 1:
         done = [_timed_call(job) for job in jobs]
     else:
-        context = multiprocessing.get_context(_start_method())
+        context = multiprocessing.get_context(start_method())
         with context.Pool(min(workers, len(names)), maxtasksperchild=1) as pool:
             done = pool.map(_timed_call, jobs, chunksize=1)
     by_name = {name: (result, timing) for name, result, timing in done}

@@ -271,7 +271,7 @@ class LocalExecutor(_Closing):
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
                 max_workers=max(1, min(self.workers, len(pending))),
-                mp_context=multiprocessing.get_context(_start_method()),
+                mp_context=multiprocessing.get_context(start_method()),
                 initializer=_worker_signals)
         pool = self._pool
         return _windowed(lambda task: pool.submit(execute, task), pending,
@@ -371,7 +371,7 @@ class DaskExecutor(_Closing):
 Executor = InlineExecutor | LocalExecutor | DaskExecutor
 
 
-def _start_method() -> str:
+def start_method() -> str:
     return "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
 
 

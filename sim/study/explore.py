@@ -540,7 +540,7 @@ def _conclude(result: Exploration, space: Space, story: Story, names: list[str])
     """Write the story as its readable scenario, load it back from a file and run it as
     ``p2c run`` would: the finding is reported only if that replay breaks the invariant
     with the same history (trace hash) as the search's own run."""
-    name = f"explore-{_slug(space.label)}"
+    name = f"explore-{slug(space.label)}"
     data = story_scenario(space, story, name=name)
     search_run = judge(story_scenario(space, story, name=name, readable=False), names)
     with tempfile.TemporaryDirectory(prefix="p2c-explore-") as scratch:
@@ -562,7 +562,7 @@ def _conclude(result: Exploration, space: Space, story: Story, names: list[str])
     result.replayed = True
 
 
-def _slug(text: str) -> str:
+def slug(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "-" for c in text).strip("-") or "story"
 
 
@@ -594,7 +594,7 @@ def suite_entry(result: Exploration, path: Path) -> str:
     ``p2c check``)."""
     assert result.scenario is not None
     data = copy.deepcopy(result.scenario)
-    data["name"] = _slug(path.stem)
+    data["name"] = slug(path.stem)
     statuses = {}
     for name in result.broken:
         statuses[name] = next(v.status for n, v in _verdicts(result).items() if n == name)
