@@ -102,6 +102,10 @@ def synthetic_history(
     About a twentieth of the writes create accounts first; the rest edit accounts on
     both sides (70%), create or edit contacts (10%) and create, edit and advance orders
     (20%). Saves are ``mean_gap_s`` apart on average; maps run every ``interval_s``.
+
+    One long generator on purpose (a documented hot loop, ``tests/test_architecture.py``):
+    its state lives in local variables, and ``p2c bench`` makes its million-write history
+    in this loop, where a helper call per event would be paid a million times.
     """
     rng = random.Random(seed)
     random_ = rng.random
