@@ -15,12 +15,12 @@ import pytest
 import yaml
 from conftest import ROOT
 
+from sim.cli.check import add_check_parser
 from sim.scenario.yamlio import InputError
 from sim.study.executors import RunOutcome
 from sim.study.regression import (
     ExpectBlock,
     MetricBound,
-    add_check_parser,
     judge,
     known_metric,
     load_suite_file,

@@ -16,10 +16,10 @@ import pytest
 from conftest import ROOT
 
 from models.licensing import RoleNeed, cost_roles
+from sim.cli.report import add_report_parser
 from sim.engine.licence_enforcement import role_required_rights
 from sim.reporting.licensing import (
     REQUESTS_PER_SAVE,
-    add_report_parser,
     compare_options,
     load_options,
     pareto_front,
@@ -466,12 +466,12 @@ def test_p2c_report_json_prints_the_recommendation_and_writes_the_folder(tmp_pat
 
 
 def test_p2c_report_reads_bad_input_as_exit_2_through_main(tmp_path, capsys):
-    from sim.reporting.licensing import main
+    from sim.cli.main import main
 
-    assert main([str(tmp_path / "missing.yaml")]) == 2
+    assert main(["report", str(tmp_path / "missing.yaml")]) == 2
     assert "no such file" in capsys.readouterr().err
     path = write_scenario(tmp_path, SMALL)
-    assert main([str(path), "--seeds", "0", "--out", str(tmp_path / "x")]) == 2
+    assert main(["report", str(path), "--seeds", "0", "--out", str(tmp_path / "x")]) == 2
     assert not (tmp_path / "x").exists()
 
 

@@ -14,17 +14,17 @@ from collections.abc import Sequence
 from sim import __version__
 from sim.cli.bench import add_bench_parser
 from sim.cli.calibration import add_calibration_parsers
+from sim.cli.check import add_check_parser
 from sim.cli.compare import add_compare_parser
 from sim.cli.errors import EXIT_CODES_HELP, EXIT_USAGE, Parser, run_reporting_errors
 from sim.cli.explore import add_explore_parser, add_shrink_parser
 from sim.cli.lint import add_lint_parser
 from sim.cli.replay import add_replay_parser
+from sim.cli.report import add_report_parser
 from sim.cli.run import add_run_parser
 from sim.cli.schema import add_schema_parser
 from sim.cli.sweep import add_sweep_parser
 from sim.cli.verify import add_verify_parser
-from sim.reporting.licensing import add_report_parser
-from sim.study.regression import add_check_parser
 
 
 def build_parser() -> Parser:

@@ -55,7 +55,7 @@ Output
 :func:`write_report` writes ``index.html`` (one file, inline CSS, no scripts, no network,
 every user-supplied string escaped), the charts as PNG files beside it, and
 ``report.json`` with every figure the page shows, into a temporary folder renamed into
-place at the end. ``p2c report SCENARIO`` is the command (:func:`add_report_parser`).
+place at the end. ``p2c report SCENARIO`` is the command (:mod:`sim.cli.report`).
 
 Modules, in the order data flows (each imports only those before it):
 
@@ -67,11 +67,9 @@ Modules, in the order data flows (each imports only those before it):
 - ``sensitivity``: the unverified price-book figures the recommendation rests on;
 - ``comparison``: every option on the same seeds, as the plain data of ``report.json``;
 - ``charts``: the matplotlib figures; ``html``: the page and the report folder;
-- ``cli``: ``p2c report``.
 """
 
 from sim.reporting.licensing.charts import cost_breakdown_figure, cost_risk_figure, figure_png
-from sim.reporting.licensing.cli import add_report_parser, cmd_report, main
 from sim.reporting.licensing.comparison import Comparison, OptionResult, compare_options
 from sim.reporting.licensing.costing import LicenceCosting, RoleLicences, license_option
 from sim.reporting.licensing.figures import (
@@ -92,8 +90,8 @@ from sim.reporting.licensing.recommendation import (
 __all__ = [
     "DEFAULT_MAX_RISK_PER_1000", "REQUESTS_PER_SAVE", "Comparison", "ExtraCost",
     "LicenceCosting", "Option", "OptionResult", "OptionSpec", "RoleLicences", "RunFigures",
-    "add_report_parser", "cmd_report", "compare_options", "cost_breakdown_figure",
+    "compare_options", "cost_breakdown_figure",
     "cost_risk_figure", "figure_png", "figures_from_run", "license_option", "load_options",
-    "main", "pareto_front", "recommend", "render_html", "request_counts", "run_option",
+    "pareto_front", "recommend", "render_html", "request_counts", "run_option",
     "write_report",
 ]

@@ -1,20 +1,16 @@
-"""``p2c report``: the command line of the licensing report."""
+"""``p2c report SCENARIO``: the licensing decision report (see :mod:`sim.reporting.licensing`)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sim.reporting.licensing.comparison import compare_options
-from sim.reporting.licensing.html import check_report_folder, write_report
+from sim.cli.errors import EXIT_FAILED, EXIT_OK
 from sim.reporting.licensing.recommendation import DEFAULT_MAX_RISK_PER_1000
 from sim.scenario.yamlio import InputError
-
-EXIT_OK, EXIT_FAILED = 0, 1
 
 
 def default_out(scenario_name: str) -> Path:
@@ -23,7 +19,9 @@ def default_out(scenario_name: str) -> Path:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """``p2c report SCENARIO [--out DIR] [--seeds N] [--max-risk X] [--json]``."""
-    # Imported when used: p2c builds its parser from this package (p2c --help stays fast).
+    # Imported when the command runs, not when p2c builds its parser: p2c --help stays fast.
+    from sim.reporting.licensing.comparison import compare_options
+    from sim.reporting.licensing.html import check_report_folder, write_report
     from sim.scenario.spec import load_scenario
 
     path = Path(args.scenario)
@@ -85,17 +83,4 @@ def add_report_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(func=cmd_report)
     return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m sim.reporting.licensing SCENARIO ...``: the same as ``p2c report``
-    (exit 2 on bad input)."""
-    parser = argparse.ArgumentParser(prog="p2c")
-    add_report_parser(parser.add_subparsers(dest="command", required=True))
-    try:
-        args = parser.parse_args(["report", *(sys.argv[1:] if argv is None else argv)])
-        return args.func(args)
-    except InputError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        return 2
 
