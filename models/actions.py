@@ -16,13 +16,14 @@ starts with.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from models.entities import ORDER_STATUSES
+from models.generators import ValueGen
 from models.integration import Integration
 
 OPERATIONS = "operations"
@@ -465,7 +466,8 @@ def _custom_fields(integ: Integration, system: str, rng: np.random.Generator, en
 
     fields: dict[str, Any] = {}
     for name in names:
-        value = entity_def.generators[name].value(rng, name, pick_key)
+        value = cast(Mapping[str, ValueGen], entity_def.generators)[name].value(
+            rng, name, pick_key)
         if value is None:
             return None
         fields[name] = value
@@ -569,7 +571,8 @@ def seed_custom_data(integ: Integration, streams, counts: dict[str, int], master
 
         for _ in range(count):
             key = integ.new_key(entity)
-            fields = {name: entity_def.generators[name].value(rng, name, pick_key)
+            generators = cast(Mapping[str, ValueGen], entity_def.generators)  # custom: set
+            fields = {name: generators[name].value(rng, name, pick_key)
                       for name in entity_def.field_names}
             integ.save(now_s=0.0, actor="migration", role="migration", system=system,
                        entity=entity, key=key,

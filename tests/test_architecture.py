@@ -15,9 +15,8 @@ which never run, are left out of the cycle check), and fails on
   they keep ``p2c --help`` fast or break what would otherwise be a cycle).
 
 The few upstream imports not yet removed are listed in :data:`KNOWN_UPSTREAM`, each with
-its reason (they are left out of the cycle check too: ``scenario.spec`` and
-``engine.workload`` import each other until the action table moves to ``models``); the
-test also fails when one of them is gone, so the list only shrinks.
+its reason (they are left out of the cycle check too); the test also fails when one of
+them is gone, so the list only shrinks.
 """
 
 from __future__ import annotations
@@ -52,9 +51,6 @@ ORDER = (
 
 #: Upstream imports still to remove: (importer, imported module) -> why it is still there.
 KNOWN_UPSTREAM = {
-    ("sim.scenario.spec", "sim.engine.workload"): (
-        "the scenario validates a role's actions against the workload's ACTIONS table; "
-        "the table belongs in models/actions.py with the business actions"),
     ("sim.scenario.spec", "sim.engine.rhythm"): (
         "a role's rhythm (profile, peak window, time zone) is validated by building it"),
     ("sim.checker.check", "sim.engine.history"): (

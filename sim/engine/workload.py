@@ -29,6 +29,8 @@ import numpy as np
 
 from models.actions import ActionDef, Desk, Plan, Save, resolve_action
 from models.integration import Integration
+from sim.engine.rhythm import RhythmCalendar
+from sim.scenario.spec import WEEKDAY_NAMES, hours_range
 from sim.scenario.yamlio import InputError
 
 # ------------------------------------------------------------ the users
@@ -342,10 +344,6 @@ def resolver_process(env, world, conflict):
 def role_calendar(spec, role):
     """A role's working time: a flat UTC day (:class:`WorkCalendar`), or its rhythm
     (:class:`sim.engine.rhythm.RhythmCalendar`: time zone, hourly profile, month end)."""
-    # Not at the top: sim.scenario.spec imports this module (tests/test_architecture.py).
-    from sim.engine.rhythm import RhythmCalendar
-    from sim.scenario.spec import WEEKDAY_NAMES, hours_range
-
     start_s, end_s = hours_range(role.working_hours)
     workdays = tuple(WEEKDAY_NAMES.index(d) for d in role.workdays)
     if not role.has_rhythm:

@@ -17,6 +17,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from sim.engine.runner import MAX_INITIAL_RECORDS, MAX_USER_DAYS
 from sim.scenario.yamlio import InputError
 from sim.study.executors import Executor, RunTask, make_executor
 from sim.study.stats import Interval, mean_interval, metric_value, pareto_front
@@ -306,8 +307,6 @@ def check_sweep_size(plan: SweepPlan, done: Collection[tuple[str, int]] = frozen
                      yes: bool = False) -> None:
     """Refuse (exit 2, the estimate printed) a sweep far beyond what runs in minutes,
     as ``p2c run`` refuses one large run, unless ``yes`` (``--yes``)."""
-    from sim.engine.runner import MAX_INITIAL_RECORDS, MAX_USER_DAYS
-
     runs, user_days, seconds, largest_days, largest_records = sweep_size(plan, done)
     if yes:
         return
