@@ -102,7 +102,7 @@ import hashlib
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from isal import igzip
@@ -201,7 +201,8 @@ class HistoryRecorder:
         if self._file is not None:
             self._file.close()
             self._raw.close()
-            os.replace(self._tmp, self._path)
+            # both are set whenever a file was opened
+            os.replace(cast(Path, self._tmp), cast(Path, self._path))
             self._file = None
 
     def abort(self) -> None:
