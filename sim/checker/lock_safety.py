@@ -20,6 +20,8 @@ A history without leases holds vacuously.
 
 from __future__ import annotations
 
+from typing import cast
+
 from sim.checker.contract import Contract
 from sim.checker.invariant import Invariant
 from sim.checker.ledger import APPLIED, Event, Ledger
@@ -76,7 +78,7 @@ class LockSafety(Invariant):
         self.latest.setdefault(record, []).append(token)
 
     def on_release(self, event: Event) -> None:
-        grant = self.grants.get(event.get("token"))
+        grant = self.grants.get(cast(int, event.get("token")))  # no token: no grant
         if grant is not None and grant[5] is None:
             grant[5] = event["t"]
 
