@@ -21,8 +21,8 @@ import pytest
 
 from models import events as ev
 from sim.engine.runner import run_scenario
+from sim.scenario.variants import catalogue_names
 from sim.scenario.yamlio import InputError, load_yaml
-from sim.study.compare import catalogue_names
 from sim.study.configure import configure
 
 ROOT = Path(__file__).resolve().parent.parent

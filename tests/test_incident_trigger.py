@@ -20,7 +20,7 @@ from sim.engine.runner import run_scenario
 from sim.reporting.summary import overwrite_lines
 from sim.reporting.timeline import incident_window, plot_anomaly
 from sim.scenario.spec import load_scenario
-from sim.study.compare import design_variant
+from sim.scenario.variants import design_variant
 
 SEED = ROOT / "scenarios" / "suite" / "seed_overwrite.yaml"
 SIGNATURE = ROOT / "scenarios" / "signatures" / "concurrent_account_edit.yaml"
