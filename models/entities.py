@@ -231,6 +231,7 @@ def reference_graph(entities: Iterable[EntityDef]) -> nx.DiGraph:
     ``account -> contact`` reads "accounts must exist before contacts". A cycle is an
     error: no initial load order could satisfy it.
     """
+    # Imported only when a graph is asked for: the load order does without networkx.
     import networkx as nx
 
     graph = nx.DiGraph()

@@ -147,7 +147,8 @@ class HistoryReader:
                     break
             self.line = line
             self.finished = True
-        except (OSError, EOFError, zlib.error, isal_zlib.error) as exc:
+        # isal's type stubs do not declare isal_zlib.error an exception class
+        except (OSError, EOFError, zlib.error, isal_zlib.error) as exc:  # type: ignore[misc]
             raise HistoryFileError(self.path, f"unreadable: {exc}", line + 1) from None
         finally:
             if bar is not None:
