@@ -330,6 +330,7 @@ class DaskExecutor(_Closing):
                 f"--scheduler {scheduler}: running on a Dask cluster needs Dask distributed, "
                 "which is not installed; install the cluster extra: "
                 "pip install 'p2c-testbed[cluster]'") from None
+        # Dask again: only importable once the import above succeeded.
         from distributed.comm import parse_address
         from distributed.comm.addressing import parse_host_port
 
