@@ -129,8 +129,10 @@ class Desk:
 
 
 #: The statuses in which a record stays on its owner's desk.
-_WORKABLE: dict[str, frozenset[str]] = {"quote": frozenset({"Active"}),
-                                        "order": frozenset({"Draft"})}
+_WORKABLE: dict[str, frozenset[str]] = {
+    "quote": frozenset({"Active"}),
+    "order": frozenset({"Draft"}),
+}
 
 
 def _new_account_fields(rng: np.random.Generator, key: str) -> dict[str, Any]:
@@ -146,13 +148,22 @@ def _new_account_fields(rng: np.random.Generator, key: str) -> dict[str, Any]:
 
 def _new_contact_fields(rng: np.random.Generator, account: str) -> dict[str, Any]:
     n = int(rng.random() * 1e5)
-    return {"account": account, "first_name": f"First{n % 97}", "last_name": f"Last{n}",
-            "email": f"c{n}@example.com", "phone": f"+1-556-{n:06d}"}
+    return {
+        "account": account,
+        "first_name": f"First{n % 97}",
+        "last_name": f"Last{n}",
+        "email": f"c{n}@example.com",
+        "phone": f"+1-556-{n:06d}",
+    }
 
 
 def _new_product_fields(rng: np.random.Generator, key: str) -> dict[str, Any]:
-    return {"name": f"Product {key[4:]}", "list_price": _money(rng, 5, 2000, 5),
-            "unit": _choice(rng, UNITS), "status": "Active"}
+    return {
+        "name": f"Product {key[4:]}",
+        "list_price": _money(rng, 5, 2000, 5),
+        "unit": _choice(rng, UNITS),
+        "status": "Active",
+    }
 
 
 # ---------------------------------------------------------- Sales actions
@@ -224,8 +235,13 @@ def plan_edit_contact(
 
 
 def _product_lines(
-    integ: Integration, system: str, rng: np.random.Generator, parent_entity: str,
-    line_entity: str, parent_key: str, max_lines: int,
+    integ: Integration,
+    system: str,
+    rng: np.random.Generator,
+    parent_entity: str,
+    line_entity: str,
+    parent_key: str,
+    max_lines: int,
 ) -> Plan:
     active = _status_keys(integ, system, "product", "Active")
     products = integ.replicas[system].tables["product"]
@@ -234,8 +250,11 @@ def _product_lines(
         product = _pick(rng, active)
         if product is None:
             break
-        fields: dict[str, Any] = {parent_entity: parent_key, "product": product,
-                                  "quantity": 1 + int(rng.random() * 10)}
+        fields: dict[str, Any] = {
+            parent_entity: parent_key,
+            "product": product,
+            "quantity": 1 + int(rng.random() * 10),
+        }
         if line_entity != "bundle_line":
             fields["unit_price"] = products[product].value("list_price", 0.0)
         lines.append(Save(line_entity, integ.new_key(line_entity), fields, None))
@@ -250,8 +269,9 @@ def plan_create_quote(
         return None
     key = integ.new_key("quote")
     desk.made("quote", key)
-    header = Save("quote", key, {"account": account, "name": f"Quote for {account}",
-                                 "status": "Active"}, None)
+    header = Save(
+        "quote", key, {"account": account, "name": f"Quote for {account}", "status": "Active"}, None
+    )
     return [header, *_product_lines(integ, system, rng, "quote", "quote_line", key, 4)]
 
 
@@ -266,26 +286,53 @@ def plan_convert_quote(
     quote_row = replica.tables["quote"][quote]
     order = integ.new_key("order")
     desk.made("order", order)
-    plan: Plan = [Save("order", order, {
-        "account": quote_row.value("account"), "quote": quote,
-        "description": f"Order from {quote}", "requested_ship_day": 1 + int(rng.random() * 20),
-        "status": "Draft"}, None)]
+    plan: Plan = [
+        Save(
+            "order",
+            order,
+            {
+                "account": quote_row.value("account"),
+                "quote": quote,
+                "description": f"Order from {quote}",
+                "requested_ship_day": 1 + int(rng.random() * 20),
+                "status": "Draft",
+            },
+            None,
+        )
+    ]
     for line_key in replica.lines_of("quote_line", quote):
         line = replica.tables["quote_line"][line_key]
-        plan.append(Save("order_line", integ.new_key("order_line"), {
-            "order": order, "product": line.value("product"),
-            "quantity": line.value("quantity"), "unit_price": line.value("unit_price")}, None))
+        plan.append(
+            Save(
+                "order_line",
+                integ.new_key("order_line"),
+                {
+                    "order": order,
+                    "product": line.value("product"),
+                    "quantity": line.value("quantity"),
+                    "unit_price": line.value("unit_price"),
+                },
+                None,
+            )
+        )
     plan.append(_edit(integ, system, "quote", quote, {"status": "Won"}))
     return plan
 
 
 def _order_status_step(
-    integ: Integration, system: str, rng: np.random.Generator, from_status: str, to_status: str,
+    integ: Integration,
+    system: str,
+    rng: np.random.Generator,
+    from_status: str,
+    to_status: str,
     desk: Desk | None = None,
 ) -> Plan | None:
     """Move an order (one on ``desk``, when given) from one status to the next."""
-    keys = (_status_keys(integ, system, "order", from_status) if desk is None
-            else desk.keys(integ, system, "order", from_status))
+    keys = (
+        _status_keys(integ, system, "order", from_status)
+        if desk is None
+        else desk.keys(integ, system, "order", from_status)
+    )
     order = _pick(rng, keys)
     if order is None:
         return None
@@ -299,8 +346,11 @@ def plan_edit_order(
     order = _pick(rng, desk.keys(integ, system, "order", "Draft"))
     if order is None:
         return None
-    fields = ({"requested_ship_day": 1 + int(rng.random() * 20)} if rng.random() < 0.5
-              else {"description": f"Revised {int(rng.random() * 1e4)}"})
+    fields = (
+        {"requested_ship_day": 1 + int(rng.random() * 20)}
+        if rng.random() < 0.5
+        else {"description": f"Revised {int(rng.random() * 1e4)}"}
+    )
     return [_edit(integ, system, "order", order, fields)]
 
 
@@ -324,8 +374,9 @@ def plan_create_bundle(
     if not _status_keys(integ, system, "product", "Active"):
         return None
     key = integ.new_key("bundle")
-    header = Save("bundle", key, {"name": f"Bundle {key[4:]}",
-                                  "discount_pct": _money(rng, 0, 20, 2.5)}, None)
+    header = Save(
+        "bundle", key, {"name": f"Bundle {key[4:]}", "discount_pct": _money(rng, 0, 20, 2.5)}, None
+    )
     return [header, *_product_lines(integ, system, rng, "bundle", "bundle_line", key, 3)]
 
 
@@ -384,12 +435,30 @@ def plan_invoice_order(
         price = line.value("unit_price", 0.0)
         amount = round(quantity * price, 2)
         total += amount
-        lines.append(Save("invoice_line", integ.new_key("invoice_line"), {
-            "invoice": invoice, "product": line.value("product"), "quantity": quantity,
-            "unit_price": price, "amount": amount}, None))
-    header = Save("invoice", invoice, {
-        "order": order, "account": replica.tables["order"][order].value("account"),
-        "total_amount": round(total, 2)}, None)
+        lines.append(
+            Save(
+                "invoice_line",
+                integ.new_key("invoice_line"),
+                {
+                    "invoice": invoice,
+                    "product": line.value("product"),
+                    "quantity": quantity,
+                    "unit_price": price,
+                    "amount": amount,
+                },
+                None,
+            )
+        )
+    header = Save(
+        "invoice",
+        invoice,
+        {
+            "order": order,
+            "account": replica.tables["order"][order].value("account"),
+            "total_amount": round(total, 2),
+        },
+        None,
+    )
     return [header, *lines, _edit(integ, system, "order", order, {"status": "Invoiced"})]
 
 
@@ -418,45 +487,85 @@ def plan_retire_product(
     return [_edit(integ, system, "product", product, {"status": "Retired"})]
 
 
-def _action(name: str, systems: tuple[str, ...], entity: str, plan: PlanFn,
-            writes: tuple[str, ...] = (), reads: tuple[str, ...] = ()) -> ActionDef:
+def _action(
+    name: str,
+    systems: tuple[str, ...],
+    entity: str,
+    plan: PlanFn,
+    writes: tuple[str, ...] = (),
+    reads: tuple[str, ...] = (),
+) -> ActionDef:
     doc = (plan.__doc__ or name.replace("_", " ")).strip().splitlines()[0]
     return ActionDef(name, systems, entity, doc, plan, writes or (entity,), reads)
 
 
 #: Every action a role may list under ``actions:``, with the systems it runs in.
-ACTIONS: dict[str, ActionDef] = {a.name: a for a in (
-    _action("create_account", (SALES,), "account", plan_create_account),
-    _action("edit_account", (SALES, OPERATIONS), "account", plan_edit_account),
-    _action("edit_credit", (OPERATIONS, SALES), "account", plan_edit_credit),
-    _action("create_contact", (SALES,), "contact", plan_create_contact, reads=("account",)),
-    _action("edit_contact", (SALES, OPERATIONS), "contact", plan_edit_contact),
-    _action("create_quote", (SALES,), "quote", plan_create_quote, ("quote", "quote_line"),
-            ("account", "product")),
-    _action("convert_quote", (SALES,), "order", plan_convert_quote,
-            ("order", "order_line", "quote"), ("quote_line",)),
-    _action("edit_order", (SALES,), "order", plan_edit_order),
-    _action("activate_order", (SALES,), "order", plan_activate_order),
-    _action("cancel_order", (SALES,), "order", plan_cancel_order),
-    _action("create_bundle", (SALES,), "bundle", plan_create_bundle, ("bundle", "bundle_line"),
-            ("product",)),
-    _action("edit_bundle", (SALES,), "bundle", plan_edit_bundle, ("bundle", "bundle_line"),
-            ("product",)),
-    _action("confirm_order", (OPERATIONS,), "order", plan_confirm_order),
-    _action("advance_order", (OPERATIONS,), "order", plan_advance_order),
-    _action("invoice_order", (OPERATIONS,), "invoice", plan_invoice_order,
-            ("invoice", "invoice_line", "order"), ("order_line",)),
-    _action("create_product", (OPERATIONS,), "product", plan_create_product),
-    _action("edit_product", (OPERATIONS,), "product", plan_edit_product),
-    _action("retire_product", (OPERATIONS,), "product", plan_retire_product),
-)}
+ACTIONS: dict[str, ActionDef] = {
+    a.name: a
+    for a in (
+        _action("create_account", (SALES,), "account", plan_create_account),
+        _action("edit_account", (SALES, OPERATIONS), "account", plan_edit_account),
+        _action("edit_credit", (OPERATIONS, SALES), "account", plan_edit_credit),
+        _action("create_contact", (SALES,), "contact", plan_create_contact, reads=("account",)),
+        _action("edit_contact", (SALES, OPERATIONS), "contact", plan_edit_contact),
+        _action(
+            "create_quote",
+            (SALES,),
+            "quote",
+            plan_create_quote,
+            ("quote", "quote_line"),
+            ("account", "product"),
+        ),
+        _action(
+            "convert_quote",
+            (SALES,),
+            "order",
+            plan_convert_quote,
+            ("order", "order_line", "quote"),
+            ("quote_line",),
+        ),
+        _action("edit_order", (SALES,), "order", plan_edit_order),
+        _action("activate_order", (SALES,), "order", plan_activate_order),
+        _action("cancel_order", (SALES,), "order", plan_cancel_order),
+        _action(
+            "create_bundle",
+            (SALES,),
+            "bundle",
+            plan_create_bundle,
+            ("bundle", "bundle_line"),
+            ("product",),
+        ),
+        _action(
+            "edit_bundle",
+            (SALES,),
+            "bundle",
+            plan_edit_bundle,
+            ("bundle", "bundle_line"),
+            ("product",),
+        ),
+        _action("confirm_order", (OPERATIONS,), "order", plan_confirm_order),
+        _action("advance_order", (OPERATIONS,), "order", plan_advance_order),
+        _action(
+            "invoice_order",
+            (OPERATIONS,),
+            "invoice",
+            plan_invoice_order,
+            ("invoice", "invoice_line", "order"),
+            ("order_line",),
+        ),
+        _action("create_product", (OPERATIONS,), "product", plan_create_product),
+        _action("edit_product", (OPERATIONS,), "product", plan_edit_product),
+        _action("retire_product", (OPERATIONS,), "product", plan_retire_product),
+    )
+}
 
 
 # ------------------------------------------- custom entities: generic actions
 
 
-def _custom_fields(integ: Integration, system: str, rng: np.random.Generator, entity: str,
-                   names) -> dict[str, Any] | None:
+def _custom_fields(
+    integ: Integration, system: str, rng: np.random.Generator, entity: str, names
+) -> dict[str, Any] | None:
     """Values for ``names`` of a custom entity; None when a reference has no target."""
     entity_def = integ.catalogue[entity]
     keys = integ.replicas[system].keys
@@ -466,8 +575,7 @@ def _custom_fields(integ: Integration, system: str, rng: np.random.Generator, en
 
     fields: dict[str, Any] = {}
     for name in names:
-        value = cast(Mapping[str, ValueGen], entity_def.generators)[name].value(
-            rng, name, pick_key)
+        value = cast(Mapping[str, ValueGen], entity_def.generators)[name].value(rng, name, pick_key)
         if value is None:
             return None
         fields[name] = value
@@ -521,8 +629,10 @@ def resolve_action(name: str, catalogue=None) -> ActionDef:
         return action
     verb, _, rest = name.partition(":")
     if verb not in ("create", "edit") or not rest:
-        raise ValueError(f"unknown action (known: {', '.join(sorted(ACTIONS))}, or "
-                         "create:<entity>, edit:<entity>[:<field>,...] on a custom entity)")
+        raise ValueError(
+            f"unknown action (known: {', '.join(sorted(ACTIONS))}, or "
+            "create:<entity>, edit:<entity>[:<field>,...] on a custom entity)"
+        )
     entity, _, field_list = rest.partition(":")
     if verb == "create" and field_list:
         raise ValueError("create:<entity> sets every field; it takes no field list")
@@ -533,17 +643,26 @@ def resolve_action(name: str, catalogue=None) -> ActionDef:
             raise ValueError(f"unknown entity {entity!r} (known: {', '.join(catalogue.names())})")
         entity_def = catalogue[entity]
         if entity_def.generators is None:
-            raise ValueError(f"{entity} is a standard entity: its actions are named "
-                             f"(create_{entity}, edit_{entity}, ...); create:/edit: are for "
-                             "custom entities")
+            raise ValueError(
+                f"{entity} is a standard entity: its actions are named "
+                f"(create_{entity}, edit_{entity}, ...); create:/edit: are for "
+                "custom entities"
+            )
         for field_name in names or ():
             if field_name not in entity_def.field_names:
-                raise ValueError(f"{entity} has no field {field_name!r} "
-                                 f"(fields: {', '.join(entity_def.field_names)})")
-        reads = tuple(dict.fromkeys(
-            entity_def.references[f] for f in (entity_def.field_names if verb == "create"
-                                               else names or entity_def.field_names)
-            if f in entity_def.references))
+                raise ValueError(
+                    f"{entity} has no field {field_name!r} "
+                    f"(fields: {', '.join(entity_def.field_names)})"
+                )
+        reads = tuple(
+            dict.fromkeys(
+                entity_def.references[f]
+                for f in (
+                    entity_def.field_names if verb == "create" else names or entity_def.field_names
+                )
+                if f in entity_def.references
+            )
+        )
     plan = custom_create_plan(entity) if verb == "create" else custom_edit_plan(entity, names)
     return ActionDef(name, _ANY_SYSTEM, entity, (plan.__doc__ or name), plan, (entity,), reads)
 
@@ -572,11 +691,18 @@ def seed_custom_data(integ: Integration, streams, counts: dict[str, int], master
         for _ in range(count):
             key = integ.new_key(entity)
             generators = cast(Mapping[str, ValueGen], entity_def.generators)  # custom: set
-            fields = {name: generators[name].value(rng, name, pick_key)
-                      for name in entity_def.field_names}
-            integ.save(now_s=0.0, actor="migration", role="migration", system=system,
-                       entity=entity, key=key,
-                       fields={k: v for k, v in fields.items() if v is not None})
+            fields = {
+                name: generators[name].value(rng, name, pick_key) for name in entity_def.field_names
+            }
+            integ.save(
+                now_s=0.0,
+                actor="migration",
+                role="migration",
+                system=system,
+                entity=entity,
+                key=key,
+                fields={k: v for k, v in fields.items() if v is not None},
+            )
             saves += 1
     return saves
 
@@ -601,8 +727,15 @@ def seed_initial_data(
 
     def save(system: str, entity: str, key: str, fields: dict[str, Any]) -> None:
         nonlocal saves
-        integ.save(now_s=now_s, actor="migration", role="migration", system=system,
-                   entity=entity, key=key, fields=fields)
+        integ.save(
+            now_s=now_s,
+            actor="migration",
+            role="migration",
+            system=system,
+            entity=entity,
+            key=key,
+            fields=fields,
+        )
         saves += 1
 
     for _ in range(products):
@@ -624,10 +757,21 @@ def seed_initial_data(
     product_keys = list(integ.replicas[OPERATIONS].keys["product"])
     for _ in range(bundles):
         key = integ.new_key("bundle")
-        save(SALES, "bundle", key, {"name": f"Bundle {key[4:]}",
-                                    "discount_pct": _money(rng, 0, 20, 2.5)})
+        save(
+            SALES,
+            "bundle",
+            key,
+            {"name": f"Bundle {key[4:]}", "discount_pct": _money(rng, 0, 20, 2.5)},
+        )
         for _ in range(bundle_lines_per_bundle if product_keys else 0):
-            save(SALES, "bundle_line", integ.new_key("bundle_line"), {
-                "bundle": key, "product": _pick(rng, product_keys),
-                "quantity": 1 + int(rng.random() * 5)})
+            save(
+                SALES,
+                "bundle_line",
+                integ.new_key("bundle_line"),
+                {
+                    "bundle": key,
+                    "product": _pick(rng, product_keys),
+                    "quantity": 1 + int(rng.random() * 5),
+                },
+            )
     return saves

@@ -36,12 +36,14 @@ DATA_INTEGRATOR_MIN_INTERVAL_S = 60.0
 DATA_INTEGRATOR_MAX_ROWS = 500_000
 
 
-
 class BatchSettings(Strict):
     """Schedule and speed of a scheduled map. Speeds are not documented: parameters."""
 
-    interval_s: float = Field(900.0, ge=DATA_INTEGRATOR_MIN_INTERVAL_S,
-                              description="time between scheduled ticks (>= 60 s)")
+    interval_s: float = Field(
+        900.0,
+        ge=DATA_INTEGRATOR_MIN_INTERVAL_S,
+        description="time between scheduled ticks (>= 60 s)",
+    )
     offset_s: float = Field(0.0, ge=0, description="first tick after the run starts")
     max_rows_per_run: int = Field(DATA_INTEGRATOR_MAX_ROWS, ge=1, le=DATA_INTEGRATOR_MAX_ROWS)
     run_overhead_s: float = Field(30.0, ge=0, description="fixed cost of a run (inferred)")
@@ -50,8 +52,10 @@ class BatchSettings(Strict):
         True, description="only rows changed since the last run; false = full export"
     )
     retry_failed_runs: bool = Field(
-        True, description="false (a planted bug): a failed run still advances the "
-        "watermark, so its rows are never sent")
+        True,
+        description="false (a planted bug): a failed run still advances the "
+        "watermark, so its rows are never sent",
+    )
 
 
 class Latency(Strict):
@@ -92,10 +96,13 @@ class MapSpec(Strict):
     echo_suppression: bool = True
     max_hops: int = Field(8, ge=1, le=1000)
     apply_mode: Literal["upsert", "insert"] = Field(
-        "upsert", description="insert: a planted bug - every delivery creates a record, "
-        "so a duplicated message makes a duplicate (used to show the checker catching it)")
+        "upsert",
+        description="insert: a planted bug - every delivery creates a record, "
+        "so a duplicated message makes a duplicate (used to show the checker catching it)",
+    )
     priority: Literal["low", "medium", "high"] = Field(
-        "medium", description="Operations priority-based throttling class of this client")
+        "medium", description="Operations priority-based throttling class of this client"
+    )
     when: dict[str, list[Any]] | None = Field(
         None, description="only rows whose field values are in these lists"
     )
@@ -109,8 +116,11 @@ class MapSpec(Strict):
 
     def settings(self, defaults: BatchSettings) -> BatchSettings:
         """This map's effective settings: its own values over the design's defaults."""
-        own = {k: v for k, v in self.model_dump().items()
-               if k in BatchSettings.model_fields and v is not None}
+        own = {
+            k: v
+            for k, v in self.model_dump().items()
+            if k in BatchSettings.model_fields and v is not None
+        }
         return defaults.model_copy(update=own)
 
     @model_validator(mode="after")
@@ -158,14 +168,18 @@ class Concurrency(Strict):
     lease_s: float = Field(600.0, gt=0)
     fencing: bool = True
     version_check: Literal["row", "field"] = Field(
-        "row", description="version_check: row (If-Match / RecVersion: any change to the "
+        "row",
+        description="version_check: row (If-Match / RecVersion: any change to the "
         "target row since the writer read it is a conflict, whichever field it touched) "
-        "or field (only a concurrent change of a field the message carries)")
+        "or field (only a concurrent change of a field the message carries)",
+    )
     retry_s: float = Field(120.0, gt=0)
     max_retries: int = Field(3, ge=0)
     hold_until_replicated: bool = Field(
-        True, description="false (a planted bug): a lease can be granted while the last "
-        "holder's change is still on its way, so the next editor may not see it")
+        True,
+        description="false (a planted bug): a lease can be granted while the last "
+        "holder's change is still on its way, so the next editor may not see it",
+    )
 
 
 class Handoff(Strict):
@@ -192,8 +206,10 @@ class LiveLimits(Strict):
     """
 
     payload: Literal["mapped_row", "changed_fields"] = Field(
-        "mapped_row", description="fields a live write carries: every mapped field of the "
-        "row (documented for Dataverse -> Operations) or only those the save set")
+        "mapped_row",
+        description="fields a live write carries: every mapped field of the "
+        "row (documented for Dataverse -> Operations) or only those the save set",
+    )
     max_records: int = Field(1000, ge=1)
     max_transaction_s: float = Field(120.0, gt=0)
     max_pause_s: float = Field(86_400.0, gt=0)
@@ -212,7 +228,8 @@ class RetryPolicy(Strict):
     max_attempts: int = Field(40, ge=1)
     max_age_s: float = Field(86_400.0, gt=0)
     redeliver_lost: bool = Field(
-        True, description="false (a planted bug): at-most-once; a lost delivery vanishes")
+        True, description="false (a planted bug): at-most-once; a lost delivery vanishes"
+    )
 
 
 class ServiceProtection(Strict):
@@ -222,8 +239,12 @@ class ServiceProtection(Strict):
     max_requests: int = Field(6000, ge=1)
     max_execution_s: float = Field(1200.0, gt=0)
     execution_s_per_request: float = Field(0.05, ge=0, description="inferred: a parameter")
-    push_penalty: float = Field(2.0, ge=1, description="Retry-After growth for a client "
-                                "that keeps pushing (documented, size inferred)")
+    push_penalty: float = Field(
+        2.0,
+        ge=1,
+        description="Retry-After growth for a client "
+        "that keeps pushing (documented, size inferred)",
+    )
     max_retry_after_s: float = Field(300.0, gt=0)
 
 
@@ -269,19 +290,24 @@ class DesignSpec(Strict):
         "opened (Operations checks RecVersion; Dataverse forms just overwrite)",
     )
     local_check_level: Literal["row", "field"] = Field(
-        "row", description="row: any change since the form opened refuses the save; "
-        "field: only a change to a field the save sets")
+        "row",
+        description="row: any change since the form opened refuses the save; "
+        "field: only a change to a field the save sets",
+    )
     concurrency: Concurrency = Field(default_factory=Concurrency)
     latency: LatencyOverride | None = Field(
-        None, description="fix every live and queue map's delay (scripted incidents)")
+        None, description="fix every live and queue map's delay (scripted incidents)"
+    )
     handoff: Handoff | None = None
     live: LiveLimits = Field(default_factory=LiveLimits)
     clock_skew_s: dict[str, float] = Field(
-        default_factory=dict, description="per system clock offset (field-merge stamps)")
+        default_factory=dict, description="per system clock offset (field-merge stamps)"
+    )
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
     limits: Limits = Field(default_factory=Limits)
     exempt_from_operations_throttling: bool = Field(
-        True, description="Data Integrator and dual-write are exempt; custom integrations not")
+        True, description="Data Integrator and dual-write are exempt; custom integrations not"
+    )
 
     @model_validator(mode="after")
     def _systems_known(self) -> DesignSpec:
@@ -316,8 +342,10 @@ class DesignSpec(Strict):
             for field, allowed in condition.items():
                 current = row_values.get(field)
                 if current not in allowed:
-                    return (f"{entity} is read-only in {system} while {field} is "
-                            f"{current} (editable only when {field} in {allowed})")
+                    return (
+                        f"{entity} is read-only in {system} while {field} is "
+                        f"{current} (editable only when {field} in {allowed})"
+                    )
         return None
 
     def map_latency(self, spec: MapSpec) -> Latency:

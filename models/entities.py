@@ -80,68 +80,117 @@ def _f(name: str, type_: str = "str", ref: str | None = None) -> FieldDef:
 
 STANDARD_ENTITIES: tuple[EntityDef, ...] = (
     EntityDef(
-        "account", "account_number", "ACC",
-        (_f("name"), _f("phone"), _f("city"), _f("credit_limit", "float"),
-         _f("payment_terms"), _f("customer_group")),
+        "account",
+        "account_number",
+        "ACC",
+        (
+            _f("name"),
+            _f("phone"),
+            _f("city"),
+            _f("credit_limit", "float"),
+            _f("payment_terms"),
+            _f("customer_group"),
+        ),
         description="A customer. Created in Sales; becomes a customer in Operations.",
     ),
     EntityDef(
-        "contact", "contact_id", "CON",
-        (_f("account", ref="account"), _f("first_name"), _f("last_name"), _f("email"),
-         _f("phone")),
+        "contact",
+        "contact_id",
+        "CON",
+        (_f("account", ref="account"), _f("first_name"), _f("last_name"), _f("email"), _f("phone")),
         description="A person at an account.",
     ),
     EntityDef(
-        "product", "product_number", "PRD",
-        (_f("name"), _f("list_price", "float"), _f("unit"),
-         _f("status", "status")),
+        "product",
+        "product_number",
+        "PRD",
+        (_f("name"), _f("list_price", "float"), _f("unit"), _f("status", "status")),
         status_order=PRODUCT_STATUSES,
         description="A released product, mastered in Operations.",
     ),
     EntityDef(
-        "bundle", "bundle_id", "BUN", (_f("name"), _f("discount_pct", "float")),
+        "bundle",
+        "bundle_id",
+        "BUN",
+        (_f("name"), _f("discount_pct", "float")),
         description="A Sales-side grouping of products for up-sell (never synced).",
     ),
     EntityDef(
-        "bundle_line", "bundle_line_id", "BUL",
+        "bundle_line",
+        "bundle_line_id",
+        "BUL",
         (_f("bundle", ref="bundle"), _f("product", ref="product"), _f("quantity", "int")),
-        parent="bundle", description="One product in a bundle.",
+        parent="bundle",
+        description="One product in a bundle.",
     ),
     EntityDef(
-        "quote", "quote_number", "QUO",
+        "quote",
+        "quote_number",
+        "QUO",
         (_f("account", ref="account"), _f("name"), _f("status", "status")),
-        status_order=QUOTE_STATUSES, description="A sales quotation, owned by Sales.",
+        status_order=QUOTE_STATUSES,
+        description="A sales quotation, owned by Sales.",
     ),
     EntityDef(
-        "quote_line", "quote_line_id", "QUL",
-        (_f("quote", ref="quote"), _f("product", ref="product"), _f("quantity", "int"),
-         _f("unit_price", "float")),
-        parent="quote", description="One line of a quotation.",
+        "quote_line",
+        "quote_line_id",
+        "QUL",
+        (
+            _f("quote", ref="quote"),
+            _f("product", ref="product"),
+            _f("quantity", "int"),
+            _f("unit_price", "float"),
+        ),
+        parent="quote",
+        description="One line of a quotation.",
     ),
     EntityDef(
-        "order", "order_number", "ORD",
-        (_f("account", ref="account"), _f("quote", ref="quote"), _f("description"),
-         _f("requested_ship_day", "int"), _f("status", "status")),
+        "order",
+        "order_number",
+        "ORD",
+        (
+            _f("account", ref="account"),
+            _f("quote", ref="quote"),
+            _f("description"),
+            _f("requested_ship_day", "int"),
+            _f("status", "status"),
+        ),
         status_order=ORDER_STATUSES,
         description="A sales order: Sales owns it until activation, Operations after.",
     ),
     EntityDef(
-        "order_line", "order_line_id", "ORL",
-        (_f("order", ref="order"), _f("product", ref="product"), _f("quantity", "int"),
-         _f("unit_price", "float")),
-        parent="order", description="One line of a sales order.",
+        "order_line",
+        "order_line_id",
+        "ORL",
+        (
+            _f("order", ref="order"),
+            _f("product", ref="product"),
+            _f("quantity", "int"),
+            _f("unit_price", "float"),
+        ),
+        parent="order",
+        description="One line of a sales order.",
     ),
     EntityDef(
-        "invoice", "invoice_number", "INV",
-        (_f("order", ref="order"), _f("account", ref="account"),
-         _f("total_amount", "float")),
+        "invoice",
+        "invoice_number",
+        "INV",
+        (_f("order", ref="order"), _f("account", ref="account"), _f("total_amount", "float")),
         description="A customer invoice, produced by Operations from a shipped order.",
     ),
     EntityDef(
-        "invoice_line", "invoice_line_id", "INL",
-        (_f("invoice", ref="invoice"), _f("product", ref="product"), _f("quantity", "int"),
-         _f("unit_price", "float"), _f("amount", "float")),
-        parent="invoice", description="One line of an invoice; amount = quantity x price.",
+        "invoice_line",
+        "invoice_line_id",
+        "INL",
+        (
+            _f("invoice", ref="invoice"),
+            _f("product", ref="product"),
+            _f("quantity", "int"),
+            _f("unit_price", "float"),
+            _f("amount", "float"),
+        ),
+        parent="invoice",
+        description="One line of an invoice; amount = quantity x price.",
     ),
 )
 
@@ -188,9 +237,7 @@ def _edges(entities: list[EntityDef]) -> dict[str, set[str]]:
     for entity in entities:
         for field_name, target in entity.references.items():
             if target not in names:
-                raise ValueError(
-                    f"{entity.name}.{field_name} references unknown entity {target!r}"
-                )
+                raise ValueError(f"{entity.name}.{field_name} references unknown entity {target!r}")
             if target != entity.name:
                 edges[target].add(entity.name)
     return edges
@@ -250,7 +297,10 @@ def reference_graph(entities: Iterable[EntityDef]) -> nx.DiGraph:
 
 
 def custom_entity(
-    name: str, key_prefix: str, fields: Mapping[str, str], references: Mapping[str, str],
+    name: str,
+    key_prefix: str,
+    fields: Mapping[str, str],
+    references: Mapping[str, str],
     generators: Mapping[str, ValueGen] | None = None,
 ) -> EntityDef:
     """An entity declared in a scenario file (real templates always need extending).
@@ -260,5 +310,6 @@ def custom_entity(
     defs = tuple(FieldDef(f, t, references.get(f)) for f, t in fields.items())
     given = dict(generators or {})
     gens = {f.name: given.get(f.name) or default_gen(f.type, f.references) for f in defs}
-    return EntityDef(name, f"{name}_id", key_prefix, defs, description="custom entity",
-                     generators=gens)
+    return EntityDef(
+        name, f"{name}_id", key_prefix, defs, description="custom entity", generators=gens
+    )

@@ -311,9 +311,12 @@ def fields_of(kind: str) -> dict[str, Any]:
     """The fields of ``kind`` and their types (``Annotated`` kept, ``NotRequired``
     unwrapped: see :func:`required_fields`), ``t`` and ``kind`` included."""
     hints = typing.get_type_hints(EVENTS[kind], include_extras=True)
-    return {name: typing.get_args(hint)[0]
-            if typing.get_origin(hint) in (typing.NotRequired, typing.Required) else hint
-            for name, hint in hints.items()}
+    return {
+        name: typing.get_args(hint)[0]
+        if typing.get_origin(hint) in (typing.NotRequired, typing.Required)
+        else hint
+        for name, hint in hints.items()
+    }
 
 
 def required_fields(kind: str) -> frozenset[str]:
@@ -327,8 +330,9 @@ def event_problems(event: dict[str, Any]) -> list[str]:
     if kind not in EVENTS:
         return [f"unknown kind {kind!r}"]
     hints = fields_of(kind)
-    problems = [f"{kind}: no field {name!r}"
-                for name in sorted(required_fields(kind)) if name not in event]
+    problems = [
+        f"{kind}: no field {name!r}" for name in sorted(required_fields(kind)) if name not in event
+    ]
     for name, value in event.items():
         if name not in hints:
             problems.append(f"{kind}: unknown field {name!r}")
@@ -348,13 +352,16 @@ def conforms(value: Any, hint: Any) -> bool:
     if origin is Annotated:
         base, *meta = args
         return conforms(value, base) and all(
-            value in {m.value for m in choice} for choice in meta
-            if isinstance(choice, type) and issubclass(choice, StrEnum))
+            value in {m.value for m in choice}
+            for choice in meta
+            if isinstance(choice, type) and issubclass(choice, StrEnum)
+        )
     if origin in (typing.Union, types.UnionType):
         return any(conforms(value, a) for a in args)
     if origin is dict:
         return isinstance(value, dict) and all(
-            conforms(k, args[0]) and conforms(v, args[1]) for k, v in value.items())
+            conforms(k, args[0]) and conforms(v, args[1]) for k, v in value.items()
+        )
     if origin is list:
         return isinstance(value, list) and all(conforms(v, args[0]) for v in value)
     if hint is float:

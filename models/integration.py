@@ -51,7 +51,8 @@ class Integration:
         self.replicas: dict[str, Replica] = {s: Replica(s, catalogue) for s in design.systems}
         self.maps: dict[str, MapState] = {
             name: MapState(name, spec, spec.settings(design.batch))
-            for name, spec in design.maps.items() if spec.transport == "batch"
+            for name, spec in design.maps.items()
+            if spec.transport == "batch"
         }
         # Live and queue maps, by (source system, entity), in design order.
         self.links: dict[tuple[str, str], list[tuple[str, MapSpec]]] = {}
@@ -131,15 +132,33 @@ class Integration:
         row = replica.row(entity, key)
         if base is None:
             base = row.snapshot_base(tuple(fields)) if row is not None else {f: () for f in fields}
-        write = self._record_write(now_s, actor, role, system, entity, key, row, fields, base,
-                                   opened_s, None if lease is None else lease.token)
-        reason = self._save_refusal(write, row, opened_row_version, lease, live_delay_s,
-                                    transaction_records)
+        write = self._record_write(
+            now_s,
+            actor,
+            role,
+            system,
+            entity,
+            key,
+            row,
+            fields,
+            base,
+            opened_s,
+            None if lease is None else lease.token,
+        )
+        reason = self._save_refusal(
+            write, row, opened_row_version, lease, live_delay_s, transaction_records
+        )
         self.last_refusal = reason
         if reason is not None:
             rejected: ev.RejectEvent = {
-                "t": now_s, "kind": ev.REJECT, "write_id": write.write_id, "system": system,
-                "entity": entity, "key": key, "reason": reason}
+                "t": now_s,
+                "kind": ev.REJECT,
+                "write_id": write.write_id,
+                "system": system,
+                "entity": entity,
+                "key": key,
+                "reason": reason,
+            }
             self.emit(rejected)
             return None
         self.rule.saved(write.write_id, system, now_s)
@@ -147,29 +166,60 @@ class Integration:
         outcome = replica.apply(entity, key, versions, self.writelog)
         self._emit_apply(now_s, system, entity, key, "user", outcome)
         if outcome.changed:
-            self._propagate(system, entity, key, now_s, write.write_id, hops=0,
-                            came_from=None, changed=outcome.changed)
+            self._propagate(
+                system,
+                entity,
+                key,
+                now_s,
+                write.write_id,
+                hops=0,
+                came_from=None,
+                changed=outcome.changed,
+            )
         return write
 
-    def _record_write(self, now_s: float, actor: str, role: str, system: str, entity: str,
-                      key: str, row: Row | None, fields: Mapping[str, Any],
-                      base: Mapping[str, tuple[str, ...]], opened_s: float | None,
-                      lease_token: int | None = None) -> Write:
+    def _record_write(
+        self,
+        now_s: float,
+        actor: str,
+        role: str,
+        system: str,
+        entity: str,
+        key: str,
+        row: Row | None,
+        fields: Mapping[str, Any],
+        base: Mapping[str, tuple[str, ...]],
+        opened_s: float | None,
+        lease_token: int | None = None,
+    ) -> Write:
         """Log the attempted save as a write (accepted or not) and emit its ``write``
         (with the ``lease_token`` it was saved under, when it holds one)."""
         writelog = self.writelog
         write_id = writelog.next_id(system)
         write = Write(
-            write_id=write_id, entity=entity, key=key,
+            write_id=write_id,
+            entity=entity,
+            key=key,
             op="create" if row is None else "update",
-            fields=dict(fields), base={f: tuple(base.get(f, ())) for f in fields},
-            actor=actor, role=role, system=system, time_s=now_s,
+            fields=dict(fields),
+            base={f: tuple(base.get(f, ())) for f in fields},
+            actor=actor,
+            role=role,
+            system=system,
+            time_s=now_s,
             opened_s=now_s if opened_s is None else opened_s,
         )
         writelog.add(write)
         event: ev.WriteEvent = {
-            "t": now_s, "kind": ev.WRITE, "write_id": write_id, "actor": actor, "role": role,
-            "system": system, "entity": entity, "key": key, "op": write.op,
+            "t": now_s,
+            "kind": ev.WRITE,
+            "write_id": write_id,
+            "actor": actor,
+            "role": role,
+            "system": system,
+            "entity": entity,
+            "key": key,
+            "op": write.op,
             "fields": cast(dict[str, Any], write.fields),
             "base": {f: list(b) for f, b in write.base.items()},
             "opened_t": write.opened_s,
@@ -179,9 +229,15 @@ class Integration:
         self.emit(event)
         return write
 
-    def _save_refusal(self, write: Write, row: Row | None, opened_row_version: int | None,
-                      lease: Lease | None, live_delay_s: float,
-                      transaction_records: int) -> str | None:
+    def _save_refusal(
+        self,
+        write: Write,
+        row: Row | None,
+        opened_row_version: int | None,
+        lease: Lease | None,
+        live_delay_s: float,
+        transaction_records: int,
+    ) -> str | None:
         """Why ``write`` is refused, or None: who may edit, an outage, the system's own
         row-version check, the concurrency rule, a live map's transaction."""
         system, entity, key = write.system, write.entity, write.key
@@ -197,26 +253,33 @@ class Integration:
             reason = self._live_refusal(system, entity, live_delay_s, transaction_records)
         return reason
 
-    def _local_version_refusal(self, write: Write, row: Row,
-                               opened_row_version: int) -> str | None:
+    def _local_version_refusal(self, write: Write, row: Row, opened_row_version: int) -> str | None:
         """Operations checks RecVersion: a form saved after the row changed fails."""
         system, entity, key = write.system, write.entity, write.key
         if system not in self.local_version_check or row.row_version == opened_row_version:
             return None
         if self.design.local_check_level == "row":
-            return (f"UpdateConflict: {entity} {key} changed in {system} since the form "
-                    f"was opened (row version {opened_row_version} -> {row.row_version})")
-        moved = [f for f in write.fields if f in row.fields
-                 and (row.fields[f][1],) != tuple(write.base.get(f, ()))]
+            return (
+                f"UpdateConflict: {entity} {key} changed in {system} since the form "
+                f"was opened (row version {opened_row_version} -> {row.row_version})"
+            )
+        moved = [
+            f
+            for f in write.fields
+            if f in row.fields and (row.fields[f][1],) != tuple(write.base.get(f, ()))
+        ]
         if moved:
-            return (f"UpdateConflict: {', '.join(moved)} of {entity} {key} changed in "
-                    f"{system} since the form was opened")
+            return (
+                f"UpdateConflict: {', '.join(moved)} of {entity} {key} changed in "
+                f"{system} since the form was opened"
+            )
         return None
 
     # ------------------------------------------------- live and queued maps
 
-    def _live_refusal(self, system: str, entity: str, delay_s: float,
-                      records: int = 1) -> str | None:
+    def _live_refusal(
+        self, system: str, entity: str, delay_s: float, records: int = 1
+    ) -> str | None:
         """dual-write live: the save commits on both sides or on neither. A transaction
         over the time limit (2 min) or the record limit (1,000: a header and all its
         lines save together) rolls back on both sides."""
@@ -224,16 +287,22 @@ class Integration:
             if spec.transport != "live" or name in self.paused:
                 continue  # a paused live map queues its changes instead
             if not self.reachable(system, spec.target):
-                return (f"Unit of Work can not commit transaction: {spec.target} is "
-                        f"unreachable (map {name}); rolled back on both sides")
+                return (
+                    f"Unit of Work can not commit transaction: {spec.target} is "
+                    f"unreachable (map {name}); rolled back on both sides"
+                )
             if records > self.design.live.max_records:
-                return (f"Unit of Work can not commit transaction: {records:,} records exceed "
-                        f"the {self.design.live.max_records:,}-record limit (map {name}); "
-                        "rolled back on both sides")
+                return (
+                    f"Unit of Work can not commit transaction: {records:,} records exceed "
+                    f"the {self.design.live.max_records:,}-record limit (map {name}); "
+                    "rolled back on both sides"
+                )
             if delay_s > self.design.live.max_transaction_s:
-                return (f"Unit of Work can not commit transaction: {delay_s:.0f} s exceeds the "
-                        f"{self.design.live.max_transaction_s:.0f} s limit (map {name}); "
-                        "rolled back on both sides")
+                return (
+                    f"Unit of Work can not commit transaction: {delay_s:.0f} s exceeds the "
+                    f"{self.design.live.max_transaction_s:.0f} s limit (map {name}); "
+                    "rolled back on both sides"
+                )
         return None
 
     def _next(self, prefix: str) -> str:
@@ -241,9 +310,17 @@ class Integration:
         self._counters[prefix] = n
         return f"{prefix}-{n}"
 
-    def _propagate(self, system: str, entity: str, key: str, now_s: float, cause: str | None,
-                   hops: int, came_from: str | None,
-                   changed: dict[str, str] | None = None) -> None:
+    def _propagate(
+        self,
+        system: str,
+        entity: str,
+        key: str,
+        now_s: float,
+        cause: str | None,
+        hops: int,
+        came_from: str | None,
+        changed: dict[str, str] | None = None,
+    ) -> None:
         """Send a changed row over every live and queue map leaving ``system``.
 
         A change that arrived from ``came_from`` is not sent back there when the map has
@@ -258,30 +335,55 @@ class Integration:
                 continue
             if hops >= spec.max_hops:
                 continue
-            versions = dict(row.fields) if spec.fields is None else {
-                f: row.fields[f] for f in spec.fields if f in row.fields}
-            if spec.transport == "live" and changed is not None and (
-                    name in self.paused or self.design.live.payload == "changed_fields"):
+            versions = (
+                dict(row.fields)
+                if spec.fields is None
+                else {f: row.fields[f] for f in spec.fields if f in row.fields}
+            )
+            if (
+                spec.transport == "live"
+                and changed is not None
+                and (name in self.paused or self.design.live.payload == "changed_fields")
+            ):
                 # A paused dual-write map queues the change itself, to be replayed on
                 # resume (catch-up), not a snapshot of the whole row; with payload
                 # changed_fields a live write carries only the fields the save set.
                 versions = {f: v for f, v in versions.items() if f in changed}
-            if spec.when and not all(versions.get(f, (None,))[0] in allowed
-                                     for f, allowed in spec.when.items()):
+            if spec.when and not all(
+                versions.get(f, (None,))[0] in allowed for f, allowed in spec.when.items()
+            ):
                 continue
             if spec.transport == "live" and name not in self.paused:
                 outcome = self.replicas[spec.target].apply(entity, key, versions, self.writelog)
                 self._emit_apply(now_s, spec.target, entity, key, f"live:{name}", outcome)
                 continue
-            message = Message(self._next("M"), name, entity, key, system, spec.target,
-                              versions, cause, hops + 1, now_s)
+            message = Message(
+                self._next("M"),
+                name,
+                entity,
+                key,
+                system,
+                spec.target,
+                versions,
+                cause,
+                hops + 1,
+                now_s,
+            )
             self.in_flight += 1
             self.rule.sent(message)
             sent: ev.SendEvent = {
-                "t": now_s, "kind": ev.SEND, "message_id": message.message_id, "map": name,
-                "entity": entity, "key": key, "source": system, "target": spec.target,
-                "cause": cause, "hops": message.hops,
-                "write_ids": sorted({v[1] for v in versions.values()})}
+                "t": now_s,
+                "kind": ev.SEND,
+                "message_id": message.message_id,
+                "map": name,
+                "entity": entity,
+                "key": key,
+                "source": system,
+                "target": spec.target,
+                "cause": cause,
+                "hops": message.hops,
+                "write_ids": sorted({v[1] for v in versions.values()}),
+            }
             self.emit(sent)
             if self.on_send is not None:
                 self.on_send(message)
@@ -302,11 +404,19 @@ class Integration:
             state.watermark = min(state.watermark, batch.watermark_before)
         state.running = False
         event: ev.BatchEndEvent = {
-            "t": now_s, "kind": ev.BATCH_END, "run_id": batch.run_id, "map": batch.map_name,
-            "entity": batch.entity, "source": batch.source, "target": batch.target,
-            "rows_changed": 0, "rows_unchanged": 0, "rows_failed": len(batch.rows),
+            "t": now_s,
+            "kind": ev.BATCH_END,
+            "run_id": batch.run_id,
+            "map": batch.map_name,
+            "entity": batch.entity,
+            "source": batch.source,
+            "target": batch.target,
+            "rows_changed": 0,
+            "rows_unchanged": 0,
+            "rows_failed": len(batch.rows),
             "keys": [key for key, _ in batch.rows],
-            "failed": reason, "duration_s": now_s - batch.started_s,
+            "failed": reason,
+            "duration_s": now_s - batch.started_s,
         }
         self.emit(event)
 
@@ -318,9 +428,13 @@ class Integration:
     def dead_letter(self, message: Message, now_s: float, reason: str) -> None:
         """Give up on a message, with a reason (never silently)."""
         self._settle(message)
-        event: ev.DeadLetterEvent = {"t": now_s, "kind": ev.DEAD_LETTER,
-                                     "message_id": message.message_id,
-                                     "map": message.map_name, "reason": reason}
+        event: ev.DeadLetterEvent = {
+            "t": now_s,
+            "kind": ev.DEAD_LETTER,
+            "message_id": message.message_id,
+            "map": message.map_name,
+            "reason": reason,
+        }
         self.emit(event)
 
     def _settle(self, message: Message) -> None:
@@ -353,24 +467,28 @@ class Integration:
         decision = self.rule.judge(delivery)
         changed = False
         if decision.versions:
-            outcome = target.apply(message.entity, message.key, decision.versions,
-                                   self.writelog)
+            outcome = target.apply(message.entity, message.key, decision.versions, self.writelog)
             rewritten: dict[str, str] = {}
             if not spec.echo_suppression and row is not None:
                 # Home-made sync without loopback control rewrites every field it gets,
                 # which counts as a change and fires the sync again. The fields whose
                 # version did not change are a reapply (echo counting), not an apply.
-                rewritten = {f: v[1] for f, v in decision.versions.items()
-                             if f not in outcome.changed}
+                rewritten = {
+                    f: v[1] for f, v in decision.versions.items() if f not in outcome.changed
+                }
             via = f"{message.map_name}/{message.message_id}"
             if outcome.changed:
-                self._emit_apply(now_s, message.target, message.entity, message.key, via,
-                                 outcome)
+                self._emit_apply(now_s, message.target, message.entity, message.key, via, outcome)
             if rewritten:
                 reapply: ev.ReapplyEvent = {
-                    "t": now_s, "kind": ev.REAPPLY, "system": message.target,
-                    "entity": message.entity, "key": message.key, "via": via,
-                    "fields": rewritten}
+                    "t": now_s,
+                    "kind": ev.REAPPLY,
+                    "system": message.target,
+                    "entity": message.entity,
+                    "key": message.key,
+                    "via": via,
+                    "fields": rewritten,
+                }
                 self.emit(reapply)
             changed = bool(outcome.changed or rewritten)
         result = decision.outcome
@@ -378,33 +496,56 @@ class Integration:
             result = DeliveryOutcome.UNCHANGED
         self._emit_deliver(now_s, message, result)
         if changed:
-            self._propagate(message.target, message.entity, message.key, now_s,
-                            message.cause, message.hops, came_from=message.source)
+            self._propagate(
+                message.target,
+                message.entity,
+                message.key,
+                now_s,
+                message.cause,
+                message.hops,
+                came_from=message.source,
+            )
         return result
 
     def _emit_deliver(self, now_s: float, message: Message, outcome: DeliveryOutcome) -> None:
-        event: ev.DeliverEvent = {"t": now_s, "kind": ev.DELIVER,
-                                  "message_id": message.message_id, "map": message.map_name,
-                                  "outcome": outcome.value}
+        event: ev.DeliverEvent = {
+            "t": now_s,
+            "kind": ev.DELIVER,
+            "message_id": message.message_id,
+            "map": message.map_name,
+            "outcome": outcome.value,
+        }
         self.emit(event)
 
-    def _emit_redelivery(self, now_s: float, message: Message,
-                         outcome: DeliveryOutcome) -> DeliveryOutcome:
-        event: ev.RedeliveryEvent = {"t": now_s, "kind": ev.REDELIVERY,
-                                     "message_id": message.message_id,
-                                     "map": message.map_name, "outcome": outcome.value}
+    def _emit_redelivery(
+        self, now_s: float, message: Message, outcome: DeliveryOutcome
+    ) -> DeliveryOutcome:
+        event: ev.RedeliveryEvent = {
+            "t": now_s,
+            "kind": ev.REDELIVERY,
+            "message_id": message.message_id,
+            "map": message.map_name,
+            "outcome": outcome.value,
+        }
         self.emit(event)
         return outcome
 
     def _insert_again(self, message: Message, now_s: float, first: bool) -> DeliveryOutcome:
         """The planted bug: a receiver that inserts instead of upserting makes a second
         record with the same business key on every delivery of an existing one."""
-        outcome = self.replicas[message.target].apply(message.entity, message.key,
-                                                      message.versions, self.writelog)
+        outcome = self.replicas[message.target].apply(
+            message.entity, message.key, message.versions, self.writelog
+        )
         outcome.created = True
         outcome.changed.update({f: v[1] for f, v in message.versions.items()})
-        self._emit_apply(now_s, message.target, message.entity, message.key,
-                         f"{message.map_name}/{message.message_id}", outcome)
+        self._emit_apply(
+            now_s,
+            message.target,
+            message.entity,
+            message.key,
+            f"{message.map_name}/{message.message_id}",
+            outcome,
+        )
         if not first:
             return self._emit_redelivery(now_s, message, DeliveryOutcome.INSERTED_AGAIN)
         self._emit_deliver(now_s, message, DeliveryOutcome.APPLIED)
@@ -435,8 +576,9 @@ class Integration:
 
     # ------------------------------------------------------------ conflicts
 
-    def record_conflict(self, delivery: Delivery, resolution: ConflictResolution,
-                        conflict_id: str | None = None) -> None:
+    def record_conflict(
+        self, delivery: Delivery, resolution: ConflictResolution, conflict_id: str | None = None
+    ) -> None:
         """Record detected concurrent versions. Both sides of a crossing pair detect the
         same conflict; it keeps one id (from its pair of writes) so it counts once."""
         message = delivery.message
@@ -446,10 +588,17 @@ class Integration:
             if cid is None:
                 cid = self._pair_ids[pair] = self._next("C")
             event: ev.ConflictEvent = {
-                "t": delivery.now_s, "kind": ev.CONFLICT, "conflict_id": cid,
-                "system": message.target, "entity": message.entity, "key": message.key,
-                "field": field, "write_ids": [theirs, ours], "resolution": resolution.value,
-                "message_id": message.message_id}
+                "t": delivery.now_s,
+                "kind": ev.CONFLICT,
+                "conflict_id": cid,
+                "system": message.target,
+                "entity": message.entity,
+                "key": message.key,
+                "field": field,
+                "write_ids": [theirs, ours],
+                "resolution": resolution.value,
+                "message_id": message.message_id,
+            }
             self.emit(event)
 
     def has_open_conflict(self, entity: str, key: str) -> bool:
@@ -460,8 +609,15 @@ class Integration:
         message = delivery.message
         conflict = self._open_conflicts.get((message.entity, message.key))
         if conflict is None:
-            conflict = Conflict(self._next("C"), message.target, message.entity,
-                                message.key, {}, delivery.now_s, message.message_id)
+            conflict = Conflict(
+                self._next("C"),
+                message.target,
+                message.entity,
+                message.key,
+                {},
+                delivery.now_s,
+                message.message_id,
+            )
             self._open_conflicts[(message.entity, message.key)] = conflict
             self.conflicts.append(conflict)
             if self.on_conflict is not None:
@@ -496,8 +652,11 @@ class Integration:
         fields: dict[str, Any] = {}
         base: dict[str, tuple[str, ...]] = {}
         for name, versions in candidates.items():
-            heads = [w for w in versions if not any(
-                o != w and writelog.is_ancestor(w, o, name) for o in versions)]
+            heads = [
+                w
+                for w in versions
+                if not any(o != w and writelog.is_ancestor(w, o, name) for o in versions)
+            ]
             if len(heads) < 2 and row.fields.get(name, (None, None))[1] in heads:
                 continue  # one head, already held here: nothing to merge for this field
             heads.sort(key=lambda w: (writelog[w].time_s if w in writelog else 0.0, w))
@@ -505,35 +664,62 @@ class Integration:
             base[name] = tuple(heads)
         if not fields:
             return None
-        return self.save(now_s=now_s, actor=actor, role=role, system=conflict.system,
-                         entity=conflict.entity, key=conflict.key, fields=fields, base=base)
+        return self.save(
+            now_s=now_s,
+            actor=actor,
+            role=role,
+            system=conflict.system,
+            entity=conflict.entity,
+            key=conflict.key,
+            fields=fields,
+            base=base,
+        )
 
     # ------------------------------------------------------------------ leases
 
-    def acquire_lease(self, system: str, entity: str, key: str, actor: str,
-                      now_s: float) -> Lease | None:
+    def acquire_lease(
+        self, system: str, entity: str, key: str, actor: str, now_s: float
+    ) -> Lease | None:
         """Ask the hub for the right to edit a record; None when denied."""
         if "hub" in self.down:
             return None
-        lease = self.leases.acquire(entity, key, actor, system, now_s,
-                                    self.concurrency.lease_s)
+        lease = self.leases.acquire(entity, key, actor, system, now_s, self.concurrency.lease_s)
         if lease is None:
             denied: ev.LockDenyEvent = {
-                "t": now_s, "kind": ev.LOCK_DENY, "system": system, "entity": entity,
-                "key": key, "actor": actor, "token": None, "expires_t": None}
+                "t": now_s,
+                "kind": ev.LOCK_DENY,
+                "system": system,
+                "entity": entity,
+                "key": key,
+                "actor": actor,
+                "token": None,
+                "expires_t": None,
+            }
             self.emit(denied)
         else:
             granted: ev.LockGrantEvent = {
-                "t": now_s, "kind": ev.LOCK_GRANT, "system": system, "entity": entity,
-                "key": key, "actor": actor, "token": lease.token, "expires_t": lease.expires_s}
+                "t": now_s,
+                "kind": ev.LOCK_GRANT,
+                "system": system,
+                "entity": entity,
+                "key": key,
+                "actor": actor,
+                "token": lease.token,
+                "expires_t": lease.expires_s,
+            }
             self.emit(granted)
         return lease
 
     def release_lease(self, lease: Lease, now_s: float) -> None:
         self.leases.release(lease)
-        event: ev.LockReleaseEvent = {"t": now_s, "kind": ev.LOCK_RELEASE,
-                                      "entity": lease.entity, "key": lease.key,
-                                      "actor": lease.holder, "token": lease.token}
+        event: ev.LockReleaseEvent = {
+            "t": now_s,
+            "kind": ev.LOCK_RELEASE,
+            "entity": lease.entity,
+            "key": lease.key,
+            "actor": lease.holder,
+            "token": lease.token,
+        }
         self.emit(event)
 
     # ----------------------------------------------------------- batch runs
@@ -548,9 +734,15 @@ class Integration:
         state.running = True
         batch = extract(state, self.replicas[state.spec.source], now_s)
         event: ev.BatchStartEvent = {
-            "t": now_s, "kind": ev.BATCH_START, "run_id": batch.run_id, "map": map_name,
-            "entity": batch.entity, "source": batch.source, "target": batch.target,
-            "rows": len(batch.rows), "skipped_ticks": state.skipped_ticks,
+            "t": now_s,
+            "kind": ev.BATCH_START,
+            "run_id": batch.run_id,
+            "map": map_name,
+            "entity": batch.entity,
+            "source": batch.source,
+            "target": batch.target,
+            "rows": len(batch.rows),
+            "skipped_ticks": state.skipped_ticks,
         }
         self.emit(event)
         state.skipped_ticks = 0  # counted afresh until the next run
@@ -571,10 +763,17 @@ class Integration:
         state.running = False
         state.rows_moved += changed
         event: ev.BatchEndEvent = {
-            "t": now_s, "kind": ev.BATCH_END, "run_id": batch.run_id, "map": batch.map_name,
-            "entity": batch.entity, "source": batch.source, "target": batch.target,
-            "rows_changed": changed, "rows_unchanged": len(outcomes) - changed,
-            "duration_s": now_s - batch.started_s, "keys": [key for key, _ in outcomes],
+            "t": now_s,
+            "kind": ev.BATCH_END,
+            "run_id": batch.run_id,
+            "map": batch.map_name,
+            "entity": batch.entity,
+            "source": batch.source,
+            "target": batch.target,
+            "rows_changed": changed,
+            "rows_unchanged": len(outcomes) - changed,
+            "duration_s": now_s - batch.started_s,
+            "keys": [key for key, _ in outcomes],
         }
         self.emit(event)
         return changed
@@ -622,15 +821,29 @@ class Integration:
     ) -> None:
         emit = self.emit
         event: ev.ApplyEvent = {
-            "t": now_s, "kind": ev.APPLY, "system": system, "entity": entity, "key": key,
-            "via": via, "fields": outcome.changed, "row_version": outcome.row_version,
+            "t": now_s,
+            "kind": ev.APPLY,
+            "system": system,
+            "entity": entity,
+            "key": key,
+            "via": via,
+            "fields": outcome.changed,
+            "row_version": outcome.row_version,
             "created": outcome.created,
         }
         emit(event)
         for field, lost, by in outcome.overwrites:
             overwrite: ev.OverwriteEvent = {
-                "t": now_s, "kind": ev.OVERWRITE, "system": system, "entity": entity,
-                "key": key, "field": field, "lost_write": lost, "by_write": by, "via": via}
+                "t": now_s,
+                "kind": ev.OVERWRITE,
+                "system": system,
+                "entity": entity,
+                "key": key,
+                "field": field,
+                "lost_write": lost,
+                "by_write": by,
+                "via": via,
+            }
             emit(overwrite)
 
     def contract(self, staleness_p99_s: Mapping[str, float] | None = None) -> dict[str, Any]:
@@ -647,14 +860,18 @@ class Integration:
         return {
             "systems": list(design.systems),
             "entities": {
-                e.name: {"key": e.key_field, "fields": list(e.field_names),
-                         "references": e.references,
-                         "status_order": list(e.status_order) if e.status_order else None}
+                e.name: {
+                    "key": e.key_field,
+                    "fields": list(e.field_names),
+                    "references": e.references,
+                    "status_order": list(e.status_order) if e.status_order else None,
+                }
                 for e in self.catalogue
             },
             "synced": synced,
-            "editable": {e: {s: (c or {}) for s, c in w.items()}
-                         for e, w in design.editable.items()},
+            "editable": {
+                e: {s: (c or {}) for s, c in w.items()} for e, w in design.editable.items()
+            },
             "promises": list(design.promises),
             "sanctioned": list(design.sanctioned),
             "echo_bound": design.echo_bound,

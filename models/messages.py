@@ -84,8 +84,9 @@ class LeaseTable:
 
     hold_until_replicated: bool = True
 
-    def acquire(self, entity: str, key: str, holder: str, system: str, now_s: float,
-                lease_s: float) -> Lease | None:
+    def acquire(
+        self, entity: str, key: str, holder: str, system: str, now_s: float, lease_s: float
+    ) -> Lease | None:
         """Grant a lease, or None when another holder's lease or replication is pending."""
         current = self.holder(entity, key, now_s)
         if current is not None and current.holder != holder:
@@ -97,18 +98,23 @@ class LeaseTable:
         self.leases[(entity, key)] = lease
         return lease
 
-    def refusal(self, lease: Lease | None, entity: str, key: str, actor: str,
-                now_s: float, fencing: bool) -> str | None:
+    def refusal(
+        self, lease: Lease | None, entity: str, key: str, actor: str, now_s: float, fencing: bool
+    ) -> str | None:
         """Why a save under ``lease`` must be refused, or None when it may go ahead."""
         current = self.leases.get((entity, key))
         if lease is None:
             held = self.holder(entity, key, now_s)
             if held is not None and held.holder != actor:
-                return (f"{entity} {key} is locked by {held.holder} in {held.system} "
-                        f"until {held.expires_s:.0f} s")
+                return (
+                    f"{entity} {key} is locked by {held.holder} in {held.system} "
+                    f"until {held.expires_s:.0f} s"
+                )
             if self.hold_until_replicated and self.in_flight.get((entity, key), 0) > 0:
-                return (f"{entity} {key} is locked: a change made under the last lease is "
-                        "still replicating")
+                return (
+                    f"{entity} {key} is locked: a change made under the last lease is "
+                    "still replicating"
+                )
             return None
         if not fencing:
             return None  # a design without fencing trusts any lease it once granted

@@ -71,8 +71,15 @@ def extract(state: MapState, source: Replica, now_s: float) -> Batch:
     """Start a run: snapshot the rows to move and advance the watermark past them."""
     spec = state.spec
     state.runs += 1
-    batch = Batch(f"{state.name}#{state.runs}", state.name, spec.entity, spec.source,
-                  spec.target, started_s=now_s, watermark_before=state.watermark)
+    batch = Batch(
+        f"{state.name}#{state.runs}",
+        state.name,
+        spec.entity,
+        spec.source,
+        spec.target,
+        started_s=now_s,
+        watermark_before=state.watermark,
+    )
     table = source.tables[spec.entity]
     limit = state.settings.max_rows_per_run
     mapped = spec.fields
@@ -86,8 +93,11 @@ def extract(state: MapState, source: Replica, now_s: float) -> Batch:
             row = table[key]
             # Only the row's latest change counts; earlier entries are superseded.
             if row.changed_seq == position and _passes(row.fields, spec.when):
-                versions = row.fields if mapped is None else {
-                    f: row.fields[f] for f in mapped if f in row.fields}
+                versions = (
+                    row.fields
+                    if mapped is None
+                    else {f: row.fields[f] for f in mapped if f in row.fields}
+                )
                 rows.append((key, dict(versions)))
             position += 1
         state.watermark = position
@@ -97,8 +107,11 @@ def extract(state: MapState, source: Replica, now_s: float) -> Batch:
                 break
             row = table[key]
             if _passes(row.fields, spec.when):
-                versions = row.fields if mapped is None else {
-                    f: row.fields[f] for f in mapped if f in row.fields}
+                versions = (
+                    row.fields
+                    if mapped is None
+                    else {f: row.fields[f] for f in mapped if f in row.fields}
+                )
                 rows.append((key, dict(versions)))
     return batch
 

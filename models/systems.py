@@ -29,11 +29,20 @@ OPERATIONS = "operations"
 
 #: The business steps each system owns (FACTS.md section 1 and the seed post).
 SYSTEM_STEPS: dict[str, tuple[str, ...]] = {
-    SALES: ("create and edit accounts and contacts", "quotes", "bundles",
-            "convert quotes to orders", "activate orders"),
+    SALES: (
+        "create and edit accounts and contacts",
+        "quotes",
+        "bundles",
+        "convert quotes to orders",
+        "activate orders",
+    ),
     HUB: (),
-    OPERATIONS: ("confirm, pick, pack and ship orders", "invoice orders",
-                 "maintain and retire products", "customer credit data"),
+    OPERATIONS: (
+        "confirm, pick, pack and ship orders",
+        "invoice orders",
+        "maintain and retire products",
+        "customer credit data",
+    ),
 }
 
 
@@ -87,12 +96,10 @@ class Replica:
         self.keys: dict[str, list[str]] = {name: [] for name in catalogue.names()}
         self.change_log: dict[str, list[str]] = {name: [] for name in catalogue.names()}
         # Lines by header: children["order_line"]["ORD-00001"] -> line keys, in order.
-        self.children: dict[str, dict[str, list[str]]] = {
-            e.name: {} for e in catalogue if e.parent}
+        self.children: dict[str, dict[str, list[str]]] = {e.name: {} for e in catalogue if e.parent}
         self._parent_field = {e.name: e.parent for e in catalogue if e.parent}
         self.by_status: dict[str, dict[str, KeyIndex]] = {
-            e.name: {s: KeyIndex() for s in e.status_order}
-            for e in catalogue if e.status_order
+            e.name: {s: KeyIndex() for s in e.status_order} for e in catalogue if e.status_order
         }
 
     def row(self, entity: str, key: str) -> Row | None:
@@ -136,8 +143,10 @@ class Replica:
             current = fields.get(name)
             if current == version:
                 continue
-            if current is not None and current[1] != version[1] and not writelog.is_ancestor(
-                current[1], version[1], name
+            if (
+                current is not None
+                and current[1] != version[1]
+                and not writelog.is_ancestor(current[1], version[1], name)
             ):
                 outcome.overwrites.append((name, current[1], version[1]))
             fields[name] = version

@@ -77,8 +77,9 @@ class ServiceProtection:
         if now_s < window.blocked_until_s:
             # Pushing before the Retry-After passed: the wait grows.
             window.penalty = min(window.penalty * limits.push_penalty, 64.0)
-            wait = min((window.blocked_until_s - now_s) * limits.push_penalty,
-                       limits.max_retry_after_s)
+            wait = min(
+                (window.blocked_until_s - now_s) * limits.push_penalty, limits.max_retry_after_s
+            )
             window.blocked_until_s = now_s + wait
             return self._refuse(identity, now_s, wait, "kept pushing during Retry-After")
         self._trim(window, now_s)
@@ -90,10 +91,12 @@ class ServiceProtection:
             wait = max(1.0, oldest + limits.window_s - now_s) * window.penalty
             wait = min(wait, limits.max_retry_after_s)
             window.blocked_until_s = now_s + wait
-            reason = (f"{limits.max_requests} requests" if over_requests
-                      else f"{limits.max_execution_s:g} s execution time")
-            return self._refuse(identity, now_s, wait,
-                                f"over {reason} per {limits.window_s:g} s")
+            reason = (
+                f"{limits.max_requests} requests"
+                if over_requests
+                else f"{limits.max_execution_s:g} s execution time"
+            )
+            return self._refuse(identity, now_s, wait, f"over {reason} per {limits.window_s:g} s")
         window.penalty = 1.0
         second = math.floor(now_s)
         buckets = window.buckets

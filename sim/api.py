@@ -59,16 +59,37 @@ if TYPE_CHECKING:
     from sim.study.executors import RunOutcome
     from sim.study.store import StoredRun
 
-__all__ = ["Finding", "anomalies", "compare", "designs", "explore", "load", "pareto",
-           "propagation_delays", "replication_seeds", "run", "run_folder", "summarize",
-           "sweep"]
+__all__ = [
+    "Finding",
+    "anomalies",
+    "compare",
+    "designs",
+    "explore",
+    "load",
+    "pareto",
+    "propagation_delays",
+    "replication_seeds",
+    "run",
+    "run_folder",
+    "summarize",
+    "sweep",
+]
 
 _LEADING = ("scenario", "design", "seed", "replication", "config_hash", "label")
 #: Counters every frame has, even when no run incremented them (then they are 0), so a
 #: notebook can always select them.
-HEADLINE_METRICS = ("writes", "saves_rejected", "overwritten_writes", "conflicts",
-                    "handoffs", "handoffs_abandoned", "lock_abandoned", "blocked_user_s",
-                    "batch_runs", "messages_sent")
+HEADLINE_METRICS = (
+    "writes",
+    "saves_rejected",
+    "overwritten_writes",
+    "conflicts",
+    "handoffs",
+    "handoffs_abandoned",
+    "lock_abandoned",
+    "blocked_user_s",
+    "batch_runs",
+    "messages_sent",
+)
 _TRAILING_RUN = ("trace_sha256", "quiescent", "failed")
 
 
@@ -85,8 +106,14 @@ def replication_seeds(root_seed: int, replications: int) -> list[int]:
     return [replication_seed(root_seed, r) for r in range(int(replications))]
 
 
-def run(scenario_path: str | Path, seed: int | None = None, design: str | None = None, *,
-        overrides: dict[str, Any] | None = None, check: bool = True) -> pd.DataFrame:
+def run(
+    scenario_path: str | Path,
+    seed: int | None = None,
+    design: str | None = None,
+    *,
+    overrides: dict[str, Any] | None = None,
+    check: bool = True,
+) -> pd.DataFrame:
     """Run one scenario once (in this process); a DataFrame with one row.
 
     ``design`` runs it under a catalogue design instead of its own; ``overrides`` sets
@@ -95,8 +122,14 @@ def run(scenario_path: str | Path, seed: int | None = None, design: str | None =
     return _runs(scenario_path, [design], seed, overrides, check, workers=0)
 
 
-def run_folder(scenario_path: str | Path, out: str | Path, seed: int | None = None,
-               design: str | None = None, *, overrides: dict[str, Any] | None = None) -> Path:
+def run_folder(
+    scenario_path: str | Path,
+    out: str | Path,
+    seed: int | None = None,
+    design: str | None = None,
+    *,
+    overrides: dict[str, Any] | None = None,
+) -> Path:
     """Run one scenario once and write its run folder at ``out``, as ``p2c run`` does
     (resolved scenario, manifest, history, metrics, verdict); return the folder.
 
@@ -113,54 +146,89 @@ def run_folder(scenario_path: str | Path, out: str | Path, seed: int | None = No
         raise lines.error((), "a scenario file must be a mapping of keys to values")
     if design is not None and design not in designs():
         raise InputError(f"unknown design {design!r} (known: {', '.join(designs())})")
-    scenario = configure(raw, dict(overrides or {}), design, near=path.parent, source=path,
-                         linemap=lines).scenario
+    scenario = configure(
+        raw, dict(overrides or {}), design, near=path.parent, source=path, linemap=lines
+    ).scenario
     chosen = scenario.spec.seed if seed is None else seed
     run_to_folder(scenario, Path(out), chosen, finish=verdict_files)
     return Path(out)
 
 
-def compare(scenario_path: str | Path, designs: Sequence[str] | None = None,
-            seeds: int | Iterable[int] | None = None, *,
-            overrides: dict[str, Any] | None = None, check: bool = True,
-            workers: int | None = None, scheduler: str | None = None) -> pd.DataFrame:
+def compare(
+    scenario_path: str | Path,
+    designs: Sequence[str] | None = None,
+    seeds: int | Iterable[int] | None = None,
+    *,
+    overrides: dict[str, Any] | None = None,
+    check: bool = True,
+    workers: int | None = None,
+    scheduler: str | None = None,
+) -> pd.DataFrame:
     """The scenario under each design (default: the whole catalogue) and each seed.
 
     ``seeds`` is a list of seeds, or a number of replications whose seeds derive from
     the scenario's own seed, or ``None`` for just the scenario's seed. One row per
     design x seed.
     """
-    return _runs(scenario_path, list(designs) if designs is not None else None, seeds,
-                 overrides, check, workers=workers, scheduler=scheduler)
+    return _runs(
+        scenario_path,
+        list(designs) if designs is not None else None,
+        seeds,
+        overrides,
+        check,
+        workers=workers,
+        scheduler=scheduler,
+    )
 
 
-def propagation_delays(scenario_path: str | Path, designs: Sequence[str] | None = None,
-                       seeds: int | Iterable[int] | None = None, *,
-                       overrides: dict[str, Any] | None = None,
-                       workers: int | None = None, scheduler: str | None = None
-                       ) -> pd.DataFrame:
+def propagation_delays(
+    scenario_path: str | Path,
+    designs: Sequence[str] | None = None,
+    seeds: int | Iterable[int] | None = None,
+    *,
+    overrides: dict[str, Any] | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+) -> pd.DataFrame:
     """Every single propagation delay, for staleness distributions.
 
     One row per (design, seed, flow, write that reached the flow's destination), with
     ``delay_s`` from the save in the origin system to the first apply of that write in
     the destination: the samples behind the run's ``propagation_p95_s.*`` metrics.
     """
-    outcomes, tasks = _execute(scenario_path, list(designs) if designs is not None else None,
-                               seeds, overrides, check=False, keep_delays=True,
-                               workers=workers, scheduler=scheduler)
+    outcomes, tasks = _execute(
+        scenario_path,
+        list(designs) if designs is not None else None,
+        seeds,
+        overrides,
+        check=False,
+        keep_delays=True,
+        workers=workers,
+        scheduler=scheduler,
+    )
     names = {task.config_hash: task.design for task in tasks}
     records = []
     for outcome in outcomes:
         design = names.get(outcome.config_hash) or outcome.design
         for flow, samples in sorted((outcome.delays or {}).items()):
-            records.extend({"design": design, "seed": outcome.seed, "flow": flow,
-                            "delay_s": value} for value in samples)
+            records.extend(
+                {"design": design, "seed": outcome.seed, "flow": flow, "delay_s": value}
+                for value in samples
+            )
     return pd.DataFrame.from_records(records, columns=["design", "seed", "flow", "delay_s"])
 
 
-def sweep(spec_or_path: str | Path | dict[str, Any], *, workers: int | None = None,
-          scheduler: str | None = None, out: str | Path | None = None, resume: bool = False,
-          fresh: bool = False, progress: bool = False, yes: bool = False) -> pd.DataFrame:
+def sweep(
+    spec_or_path: str | Path | dict[str, Any],
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    out: str | Path | None = None,
+    resume: bool = False,
+    fresh: bool = False,
+    progress: bool = False,
+    yes: bool = False,
+) -> pd.DataFrame:
     """Run a sweep (a sweep file, or the same content as a dict) and return its runs.
 
     Exactly what ``p2c sweep`` does (results store, summary.csv and summary.json under
@@ -171,15 +239,23 @@ def sweep(spec_or_path: str | Path | dict[str, Any], *, workers: int | None = No
     or ``fresh=True`` (discard them); without either it is refused (InputError). A sweep
     larger than ``p2c sweep`` runs without ``--yes`` is refused too unless ``yes=True``.
     """
-    result = sweep_from_args(spec_or_path if isinstance(spec_or_path, dict) else
-                             Path(spec_or_path), workers=workers, scheduler=scheduler,
-                             out=out, resume=resume, fresh=fresh, progress=progress, yes=yes)
+    result = sweep_from_args(
+        spec_or_path if isinstance(spec_or_path, dict) else Path(spec_or_path),
+        workers=workers,
+        scheduler=scheduler,
+        out=out,
+        resume=resume,
+        fresh=fresh,
+        progress=progress,
+        yes=yes,
+    )
     plan = result.plan
     order = {c.config_hash: c for c in plan.configurations}
-    rows = sorted(result.runs, key=lambda r: (order[r.config_hash].index if r.config_hash
-                                              in order else -1, r.replication))
-    frame = _frame([_stored_row(plan.scenario_name, r, order.get(r.config_hash))
-                    for r in rows])
+    rows = sorted(
+        result.runs,
+        key=lambda r: (order[r.config_hash].index if r.config_hash in order else -1, r.replication),
+    )
+    frame = _frame([_stored_row(plan.scenario_name, r, order.get(r.config_hash)) for r in rows])
     frame.attrs["factors"] = plan.factor_names
     frame.attrs["metrics"] = plan.metrics
     frame.attrs["objectives"] = dict(plan.spec.objectives)
@@ -198,8 +274,12 @@ def load(store_path: str | Path) -> pd.DataFrame:
     return _frame([_stored_row(None, r, None) for r in read_store(store_path)])
 
 
-def summarize(runs: pd.DataFrame, metrics: Sequence[str] | None = None,
-              by: str | Sequence[str] = "design", confidence: float = 0.95) -> pd.DataFrame:
+def summarize(
+    runs: pd.DataFrame,
+    metrics: Sequence[str] | None = None,
+    by: str | Sequence[str] = "design",
+    confidence: float = 0.95,
+) -> pd.DataFrame:
     """Mean and t-distribution confidence interval of each metric per group.
 
     One row per group and metric: the ``by`` columns, ``metric``, ``n``, ``mean``,
@@ -208,8 +288,11 @@ def summarize(runs: pd.DataFrame, metrics: Sequence[str] | None = None,
     module returns.
     """
     keys = [by] if isinstance(by, str) else list(by)
-    names = list(metrics) if metrics is not None else [
-        c for c in runs.attrs.get("metrics", []) if c in runs.columns]
+    names = (
+        list(metrics)
+        if metrics is not None
+        else [c for c in runs.attrs.get("metrics", []) if c in runs.columns]
+    )
     missing = [c for c in [*keys, *names] if c not in runs.columns]
     if missing:
         raise KeyError(f"no column(s) {missing} in the runs (columns: {list(runs.columns)})")
@@ -218,10 +301,17 @@ def summarize(runs: pd.DataFrame, metrics: Sequence[str] | None = None,
         group = group if isinstance(group, tuple) else (group,)
         for name in names:
             interval = mean_interval(frame[name].astype(float), confidence)
-            records.append({**dict(zip(keys, group, strict=True)), "metric": name,
-                            "n": interval.n, "mean": interval.mean,
-                            "half_width": interval.half_width,
-                            "ci_low": interval.low, "ci_high": interval.high})
+            records.append(
+                {
+                    **dict(zip(keys, group, strict=True)),
+                    "metric": name,
+                    "n": interval.n,
+                    "mean": interval.mean,
+                    "half_width": interval.half_width,
+                    "ci_low": interval.low,
+                    "ci_high": interval.high,
+                }
+            )
     return pd.DataFrame.from_records(records)
 
 
@@ -237,16 +327,29 @@ def pareto(frame: pd.DataFrame, objectives: dict[str, str]) -> pd.Series:
         if sense not in ("min", "max"):
             raise ValueError(f"objective {column}: {sense!r} is neither 'min' nor 'max'")
     points = frame[list(objectives)].astype(float).to_numpy().tolist()
-    return pd.Series(pareto_front(points, list(objectives.values())), index=frame.index,
-                     name="pareto")
+    return pd.Series(
+        pareto_front(points, list(objectives.values())), index=frame.index, name="pareto"
+    )
 
 
 # ---------------------------------------------------------------- internals
 
 
 #: Columns of :func:`anomalies`, in order.
-ANOMALY_COLUMNS = ("invariant", "status", "code", "t", "system", "entity", "key", "field",
-                   "via", "write", "displaced_by", "explanation")
+ANOMALY_COLUMNS = (
+    "invariant",
+    "status",
+    "code",
+    "t",
+    "system",
+    "entity",
+    "key",
+    "field",
+    "via",
+    "write",
+    "displaced_by",
+    "explanation",
+)
 
 
 def anomalies(history: str | Path, only: Sequence[str] | None = None) -> pd.DataFrame:
@@ -273,13 +376,23 @@ def anomalies(history: str | Path, only: Sequence[str] | None = None) -> pd.Data
         report = check_file(history, only)
     except HistoryFileError as exc:
         raise InputError(str(exc)) from None
-    rows = [{
-        "invariant": name, "status": report.verdicts[name].status, "code": a.code,
-        "t": a.t, "system": a.system, "entity": a.entity, "key": a.key, "field": a.field,
-        "via": a.via, "write": a.write_ids[0] if a.write_ids else None,
-        "displaced_by": a.write_ids[1] if len(a.write_ids) > 1 else None,
-        "explanation": a.explain(),
-    } for name, a in ordered_anomalies(report)]
+    rows = [
+        {
+            "invariant": name,
+            "status": report.verdicts[name].status,
+            "code": a.code,
+            "t": a.t,
+            "system": a.system,
+            "entity": a.entity,
+            "key": a.key,
+            "field": a.field,
+            "via": a.via,
+            "write": a.write_ids[0] if a.write_ids else None,
+            "displaced_by": a.write_ids[1] if len(a.write_ids) > 1 else None,
+            "explanation": a.explain(),
+        }
+        for name, a in ordered_anomalies(report)
+    ]
     return pd.DataFrame(rows, columns=list(ANOMALY_COLUMNS))
 
 
@@ -302,10 +415,17 @@ class Finding:
     folder: Path | None
 
 
-def explore(target: str | Path, invariants: Sequence[str] | None = None, *,
-            budget_s: float = 30.0, seed: int | None = None, faults: Sequence[str] = (),
-            max_saves: int = 6, max_stories: int | None = None,
-            out: str | Path | None = None) -> Finding:
+def explore(
+    target: str | Path,
+    invariants: Sequence[str] | None = None,
+    *,
+    budget_s: float = 30.0,
+    seed: int | None = None,
+    faults: Sequence[str] = (),
+    max_saves: int = 6,
+    max_stories: int | None = None,
+    out: str | Path | None = None,
+) -> Finding:
     """Search small stories against a design (a catalogue name, a design file, or a
     scenario file) for one that breaks one of ``invariants``; shrink it; return it.
 
@@ -317,23 +437,45 @@ def explore(target: str | Path, invariants: Sequence[str] | None = None, *,
     from sim.study.explore import explore as search
     from sim.study.explore import write_finding
 
-    result = search(target, invariants, budget_s=budget_s, seed=seed, faults=faults,
-                    max_saves=max_saves, max_stories=max_stories)
+    result = search(
+        target,
+        invariants,
+        budget_s=budget_s,
+        seed=seed,
+        faults=faults,
+        max_saves=max_saves,
+        max_stories=max_stories,
+    )
     folder = None
     if result.found and out is not None:
         write_finding(result, Path(out))
         folder = Path(out)
-    rows = [{
-        "invariant": name, "code": a.code, "t": a.t, "system": a.system, "key": a.key,
-        "field": a.field, "write": a.write_ids[0] if a.write_ids else None,
-        "explanation": a.explain(),
-    } for name, a in result.anomalies]
+    rows = [
+        {
+            "invariant": name,
+            "code": a.code,
+            "t": a.t,
+            "system": a.system,
+            "key": a.key,
+            "field": a.field,
+            "write": a.write_ids[0] if a.write_ids else None,
+            "explanation": a.explain(),
+        }
+        for name, a in result.anomalies
+    ]
     return Finding(
-        found=result.found, invariants=result.invariants, broken=result.broken,
-        story=pd.DataFrame(result.story_rows()), scenario=result.scenario,
-        anomalies=pd.DataFrame(rows), stories_tried=result.tried,
-        largest_story=result.largest_story, search_s=result.search_s,
-        shrink_s=result.shrink_s, folder=folder)
+        found=result.found,
+        invariants=result.invariants,
+        broken=result.broken,
+        story=pd.DataFrame(result.story_rows()),
+        scenario=result.scenario,
+        anomalies=pd.DataFrame(rows),
+        stories_tried=result.tried,
+        largest_story=result.largest_story,
+        search_s=result.search_s,
+        shrink_s=result.shrink_s,
+        folder=folder,
+    )
 
 
 def _seed_list(seeds: int | Iterable[int] | None, scenario_seed: int) -> list[int]:
@@ -349,8 +491,17 @@ def _seed_list(seeds: int | Iterable[int] | None, scenario_seed: int) -> list[in
     return list(dict.fromkeys(values))
 
 
-def _execute(scenario_path, design_names, seeds, overrides, *, check, keep_delays=False,
-             workers=None, scheduler=None):
+def _execute(
+    scenario_path,
+    design_names,
+    seeds,
+    overrides,
+    *,
+    check,
+    keep_delays=False,
+    workers=None,
+    scheduler=None,
+):
     # Imported when called: importing sim.api in a notebook stays light.
     from sim.scenario.variants import catalogue_names
     from sim.study.executors import RunTask, make_executor
@@ -359,8 +510,9 @@ def _execute(scenario_path, design_names, seeds, overrides, *, check, keep_delay
     raw, lines = load_yaml(path)
     if not isinstance(raw, dict):
         raise lines.error((), "a scenario file must be a mapping of keys to values")
-    names: list[str | None] = list(design_names) if design_names is not None else list(
-        catalogue_names())
+    names: list[str | None] = (
+        list(design_names) if design_names is not None else list(catalogue_names())
+    )
     known = catalogue_names()
     for name in names:
         if name is not None and name not in known:
@@ -369,16 +521,27 @@ def _execute(scenario_path, design_names, seeds, overrides, *, check, keep_delay
     tasks = []
     configured = {}
     for name in names:
-        configured[name] = configure(raw, overrides, name, near=path.parent, source=path,
-                                     linemap=lines)
+        configured[name] = configure(
+            raw, overrides, name, near=path.parent, source=path, linemap=lines
+        )
     scenario_seed = next(iter(configured.values())).scenario.spec.seed
     for replication, seed in enumerate(_seed_list(seeds, scenario_seed)):
         for name in names:
-            tasks.append(RunTask(
-                raw=raw, overrides=tuple(overrides.items()), design=name, seed=seed,
-                config_hash=configured[name].config_hash, replication=replication,
-                near=str(path.parent), source=str(path), check=check,
-                keep_delays=keep_delays, label=name or ""))
+            tasks.append(
+                RunTask(
+                    raw=raw,
+                    overrides=tuple(overrides.items()),
+                    design=name,
+                    seed=seed,
+                    config_hash=configured[name].config_hash,
+                    replication=replication,
+                    near=str(path.parent),
+                    source=str(path),
+                    check=check,
+                    keep_delays=keep_delays,
+                    label=name or "",
+                )
+            )
     with make_executor(workers if len(tasks) > 1 else 0, scheduler) as executor:
         outcomes = list(executor.imap_unordered(tasks))
     position = {(t.config_hash, t.seed): i for i, t in enumerate(tasks)}
@@ -386,15 +549,22 @@ def _execute(scenario_path, design_names, seeds, overrides, *, check, keep_delay
     return outcomes, tasks
 
 
-def _runs(scenario_path, design_names, seeds, overrides, check, *, workers=None,
-          scheduler=None) -> pd.DataFrame:
-    outcomes, tasks = _execute(scenario_path, design_names, seeds, overrides, check=check,
-                               workers=workers, scheduler=scheduler)
+def _runs(
+    scenario_path, design_names, seeds, overrides, check, *, workers=None, scheduler=None
+) -> pd.DataFrame:
+    outcomes, tasks = _execute(
+        scenario_path,
+        design_names,
+        seeds,
+        overrides,
+        check=check,
+        workers=workers,
+        scheduler=scheduler,
+    )
     scenario = Path(scenario_path)
     name = _scenario_name(scenario)
     by_key = {(t.config_hash, t.seed): t for t in tasks}
-    return _frame([_outcome_row(name, o, by_key[(o.config_hash, o.seed)].design)
-                   for o in outcomes])
+    return _frame([_outcome_row(name, o, by_key[(o.config_hash, o.seed)].design) for o in outcomes])
 
 
 def _scenario_name(path: Path) -> str:
@@ -403,26 +573,36 @@ def _scenario_name(path: Path) -> str:
 
 
 def _outcome_row(scenario: str, outcome: RunOutcome, design: str | None) -> dict[str, Any]:
-    row: dict[str, Any] = {"scenario": scenario, "design": design or outcome.design,
-                           "seed": outcome.seed, "replication": outcome.replication,
-                           "config_hash": outcome.config_hash,
-                           "trace_sha256": outcome.trace_sha256,
-                           "quiescent": outcome.quiescent, "failed": outcome.failed}
+    row: dict[str, Any] = {
+        "scenario": scenario,
+        "design": design or outcome.design,
+        "seed": outcome.seed,
+        "replication": outcome.replication,
+        "config_hash": outcome.config_hash,
+        "trace_sha256": outcome.trace_sha256,
+        "quiescent": outcome.quiescent,
+        "failed": outcome.failed,
+    }
     row.update({f"metric:{k}": v for k, v in outcome.metrics.items()})
     row.update(_verdict_columns(outcome.verdicts))
     return row
 
 
-def _stored_row(scenario: str | None, run: StoredRun,
-                configuration: Configuration | None) -> dict[str, Any]:
-    row: dict[str, Any] = {"scenario": scenario, "design": run.design, "seed": run.seed,
-                           "replication": run.replication, "config_hash": run.config_hash,
-                           "label": run.label}
+def _stored_row(
+    scenario: str | None, run: StoredRun, configuration: Configuration | None
+) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "scenario": scenario,
+        "design": run.design,
+        "seed": run.seed,
+        "replication": run.replication,
+        "config_hash": run.config_hash,
+        "label": run.label,
+    }
     if configuration is not None and configuration.design:
         row["design"] = configuration.design
     row.update({f"factor:{k}": v for k, v in run.values.items()})
-    row.update({"trace_sha256": run.trace_sha256, "quiescent": run.quiescent,
-                "failed": run.failed})
+    row.update({"trace_sha256": run.trace_sha256, "quiescent": run.quiescent, "failed": run.failed})
     row.update({f"metric:{k}": v for k, v in run.metrics.items()})
     row.update(_verdict_columns(run.verdicts))
     return row
@@ -453,15 +633,21 @@ def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     metrics = sorted(c for c in columns if c.startswith("metric:"))
     invariants = [c for c in columns if c.startswith("invariant.")]
     leading = [c for c in _LEADING if c in columns]
-    ordered = [*leading, *factors, *[c for c in _TRAILING_RUN if c in columns], *metrics,
-               *invariants]
+    ordered = [
+        *leading,
+        *factors,
+        *[c for c in _TRAILING_RUN if c in columns],
+        *metrics,
+        *invariants,
+    ]
     numbers = frame[metrics].astype(float)
-    counters = [c for c in metrics if not math.isnan(metric_value({}, c[len("metric:"):]))]
+    counters = [c for c in metrics if not math.isnan(metric_value({}, c[len("metric:") :]))]
     numbers[counters] = numbers[counters].fillna(0.0)
     identity = [c for c in ordered if c not in numbers.columns and c not in invariants]
     frame = pd.concat([frame[identity], numbers, frame[invariants]], axis=1)[ordered].copy()
-    frame.columns = [c.split(":", 1)[1] if c.startswith(("metric:", "factor:")) else c
-                     for c in ordered]
+    frame.columns = [
+        c.split(":", 1)[1] if c.startswith(("metric:", "factor:")) else c for c in ordered
+    ]
     if "scenario" in frame.columns and frame["scenario"].isna().all():
         frame = frame.drop(columns=["scenario"])
     return frame.reset_index(drop=True)
@@ -477,16 +663,20 @@ def audit(run_dir: str | Path, out: str | Path) -> pd.DataFrame:
     return pd.read_csv(out)
 
 
-def calibrate(exports: str | Path | Sequence[str | Path], out: str | Path, *,
-              roles: str | Path | None = None, refine: int = 2,
-              design: str = "p2c-2017") -> Path:
+def calibrate(
+    exports: str | Path | Sequence[str | Path],
+    out: str | Path,
+    *,
+    roles: str | Path | None = None,
+    refine: int = 2,
+    design: str = "p2c-2017",
+) -> Path:
     """A scenario fitted to audit exports (``p2c calibrate``), written to ``out``."""
     # Imported when called: importing sim.api in a notebook stays light.
     from sim.calibration.calibrate import calibrate as fit
     from sim.calibration.calibrate import write_scenario
 
     paths = [exports] if isinstance(exports, str | Path) else list(exports)
-    fitted = fit(paths, roles_file=roles, refine=refine, design=design,
-                 name=Path(out).stem)
+    fitted = fit(paths, roles_file=roles, refine=refine, design=design, name=Path(out).stem)
     write_scenario(fitted, out)
     return Path(out)

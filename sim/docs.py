@@ -41,7 +41,8 @@ MARKER = re.compile(
     r"<!-- generated: (?P<name>[a-z0-9-]+) \((?P<command>[^)]*)\) -->"
     r"(?P<body>.*?)"
     r"<!-- end generated -->",
-    re.DOTALL)
+    re.DOTALL,
+)
 
 SEED = "scenarios/prospect_to_cash.yaml"
 RUN_SEED = f"p2c run {SEED}"
@@ -68,7 +69,7 @@ def _lines_after(output: str, heading: str) -> list[str]:
     for i, line in enumerate(lines):
         if line.startswith(heading):
             body = []
-            for follow in lines[i + 1:]:
+            for follow in lines[i + 1 :]:
                 if not follow.startswith("  "):
                     break
                 body.append(follow.strip())
@@ -101,6 +102,7 @@ def _figure(pattern: str) -> Callable[[str], str]:
         if not match:
             raise DocsError(f"no match for {pattern!r} in the output")
         return match.group(1)
+
     return render
 
 
@@ -116,18 +118,26 @@ SECTIONS: dict[str, Section] = {
     "seed-incident": Section(RUN_SEED, _seed_incident, block=True),
     "seed-write": Section(RUN_SEED, _seed_write, block=False),
     "overwritten-writes": Section(
-        RUN_SEED, _figure(r"^Overwritten writes: ([\d,]+) saves"), block=False),
+        RUN_SEED, _figure(r"^Overwritten writes: ([\d,]+) saves"), block=False
+    ),
     "lost-write-fields": Section(
-        RUN_SEED, _figure(r"no_lost_update .*?([\d,]+) write fields? in [\d,]+ writes? lost"),
-        block=False),
+        RUN_SEED,
+        _figure(r"no_lost_update .*?([\d,]+) write fields? in [\d,]+ writes? lost"),
+        block=False,
+    ),
     "lost-writes": Section(
-        RUN_SEED, _figure(r"no_lost_update .*?[\d,]+ write fields? in ([\d,]+) writes? lost"),
-        block=False),
+        RUN_SEED,
+        _figure(r"no_lost_update .*?[\d,]+ write fields? in ([\d,]+) writes? lost"),
+        block=False,
+    ),
     "accepted-saves": Section(
-        RUN_SEED, _figure(r"^User saves by entity and system \(([\d,]+) accepted"), block=False),
+        RUN_SEED, _figure(r"^User saves by entity and system \(([\d,]+) accepted"), block=False
+    ),
     "refused-saves": Section(
-        RUN_SEED, _figure(r"^User saves by entity and system \([\d,]+ accepted, ([\d,]+) refused"),
-        block=False),
+        RUN_SEED,
+        _figure(r"^User saves by entity and system \([\d,]+ accepted, ([\d,]+) refused"),
+        block=False,
+    ),
     "batch-runs": Section(RUN_SEED, _figure(r"^Batch runs: ([\d,]+) over"), block=False),
 }
 
@@ -151,8 +161,11 @@ def run_command(command: str, out_dir: Path | None) -> str:
     return done.stdout
 
 
-def regenerate(text: str, sections: dict[str, Section] | None = None,
-               run: Callable[[str, Path | None], str] = run_command) -> str:
+def regenerate(
+    text: str,
+    sections: dict[str, Section] | None = None,
+    run: Callable[[str, Path | None], str] = run_command,
+) -> str:
     """The README text with every marked part rewritten from its command's output.
 
     Each distinct command runs once. A marker naming an unknown section, or a section
@@ -162,8 +175,10 @@ def regenerate(text: str, sections: dict[str, Section] | None = None,
     found = [m.group("name") for m in MARKER.finditer(text)]
     unknown = sorted(set(found) - set(sections))
     if unknown:
-        raise DocsError(f"README marks unknown generated sections: {', '.join(unknown)} "
-                        f"(known: {', '.join(sorted(sections))})")
+        raise DocsError(
+            f"README marks unknown generated sections: {', '.join(unknown)} "
+            f"(known: {', '.join(sorted(sections))})"
+        )
     missing = sorted(set(sections) - set(found))
     if missing:
         raise DocsError(f"generated sections not marked in the README: {', '.join(missing)}")
@@ -178,8 +193,10 @@ def regenerate(text: str, sections: dict[str, Section] | None = None,
         body = section.render(outputs[section.command])
         if section.block != body.startswith("\n"):
             raise DocsError(f"section {match.group('name')}: a block starts on its own line")
-        return (f"<!-- generated: {match.group('name')} ({section.command}) -->"
-                f"{body}<!-- end generated -->")
+        return (
+            f"<!-- generated: {match.group('name')} ({section.command}) -->"
+            f"{body}<!-- end generated -->"
+        )
 
     return MARKER.sub(replace, text)
 
@@ -188,11 +205,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m sim.docs",
         description="Rewrite the README's generated sections from the commands they name "
-                    "(--write), or exit 1 with a diff when the README differs (--check).")
+        "(--write), or exit 1 with a diff when the README differs (--check).",
+    )
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--write", action="store_true", help="rewrite the README in place")
-    mode.add_argument("--check", action="store_true",
-                      help="exit 1 with a diff if the README differs from the commands' output")
+    mode.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 with a diff if the README differs from the commands' output",
+    )
     parser.add_argument("readme", nargs="?", default=str(README), help="default: README.md")
     args = parser.parse_args(argv)
     path = Path(args.readme)
@@ -206,9 +227,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if fresh == text:
             print(f"{path}: every generated section matches its command")
             return 0
-        sys.stdout.writelines(difflib.unified_diff(
-            text.splitlines(keepends=True), fresh.splitlines(keepends=True),
-            f"{path} (committed)", f"{path} (commands' output)"))
+        sys.stdout.writelines(
+            difflib.unified_diff(
+                text.splitlines(keepends=True),
+                fresh.splitlines(keepends=True),
+                f"{path} (committed)",
+                f"{path} (commands' output)",
+            )
+        )
         print(f"\n{path} differs from its commands' output; regenerate with: {WRITE_COMMAND}")
         return 1
     if fresh != text:

@@ -31,5 +31,7 @@ Words for loss (each metric names its unit):
 """
 
 #: Metric names retired for the glossary's (README, "Words for loss"): old -> new.
-RENAMED_METRICS = {"overwritten_edits": "overwritten_writes",
-                   "overwrites": "overwritten_write_fields"}
+RENAMED_METRICS = {
+    "overwritten_edits": "overwritten_writes",
+    "overwrites": "overwritten_write_fields",
+}

@@ -24,28 +24,68 @@ from typing import Any
 from models.clock import parse_when
 
 SYSTEMS = ["sales", "hub", "operations"]
-ORDER_STATUSES = ["Draft", "Active", "Confirmed", "Picked", "Packed", "Shipped", "Invoiced",
-                  "Cancelled"]
+ORDER_STATUSES = [
+    "Draft",
+    "Active",
+    "Confirmed",
+    "Picked",
+    "Packed",
+    "Shipped",
+    "Invoiced",
+    "Cancelled",
+]
 
 ENTITIES: dict[str, dict[str, Any]] = {
-    "account": {"key": "account_number", "fields": ["name", "phone", "credit_limit"],
-                "references": {}, "status_order": None},
-    "contact": {"key": "contact_id", "fields": ["account", "email"],
-                "references": {"account": "account"}, "status_order": None},
-    "order": {"key": "order_number", "fields": ["account", "description", "status"],
-              "references": {"account": "account"}, "status_order": ORDER_STATUSES},
-    "order_line": {"key": "order_line_id", "fields": ["order", "quantity", "unit_price"],
-                   "references": {"order": "order"}, "status_order": None},
-    "invoice": {"key": "invoice_number", "fields": ["order", "total_amount"],
-                "references": {"order": "order"}, "status_order": None},
-    "invoice_line": {"key": "invoice_line_id", "fields": ["invoice", "amount"],
-                     "references": {"invoice": "invoice"}, "status_order": None},
+    "account": {
+        "key": "account_number",
+        "fields": ["name", "phone", "credit_limit"],
+        "references": {},
+        "status_order": None,
+    },
+    "contact": {
+        "key": "contact_id",
+        "fields": ["account", "email"],
+        "references": {"account": "account"},
+        "status_order": None,
+    },
+    "order": {
+        "key": "order_number",
+        "fields": ["account", "description", "status"],
+        "references": {"account": "account"},
+        "status_order": ORDER_STATUSES,
+    },
+    "order_line": {
+        "key": "order_line_id",
+        "fields": ["order", "quantity", "unit_price"],
+        "references": {"order": "order"},
+        "status_order": None,
+    },
+    "invoice": {
+        "key": "invoice_number",
+        "fields": ["order", "total_amount"],
+        "references": {"order": "order"},
+        "status_order": None,
+    },
+    "invoice_line": {
+        "key": "invoice_line_id",
+        "fields": ["invoice", "amount"],
+        "references": {"invoice": "invoice"},
+        "status_order": None,
+    },
 }
 
 ALL_INVARIANTS = [
-    "convergence", "no_lost_update", "ownership", "referential_integrity",
-    "no_duplicate_keys", "monotone_lifecycle", "invoice_totals", "bounded_echo",
-    "accounted_for", "staleness", "no_retired_in_bundles",
+    "convergence",
+    "no_lost_update",
+    "ownership",
+    "referential_integrity",
+    "no_duplicate_keys",
+    "monotone_lifecycle",
+    "invoice_totals",
+    "bounded_echo",
+    "accounted_for",
+    "staleness",
+    "no_retired_in_bundles",
     "lock_safety",
 ]
 
@@ -85,10 +125,16 @@ class History:
     """A history under construction; ``events`` is the list so far."""
 
     def __init__(self, **contract_overrides: Any) -> None:
-        self.events: list[dict[str, Any]] = [{
-            "kind": "run_start", "t": 0.0, "scenario": "hand-written", "seed": 0,
-            "design": "test", "contract": contract(**contract_overrides),
-        }]
+        self.events: list[dict[str, Any]] = [
+            {
+                "kind": "run_start",
+                "t": 0.0,
+                "scenario": "hand-written",
+                "seed": 0,
+                "design": "test",
+                "contract": contract(**contract_overrides),
+            }
+        ]
         self._row_versions: dict[tuple[str, str, str], int] = {}
 
     def add(self, event: dict[str, Any]) -> History:
@@ -111,13 +157,22 @@ class History:
         """A user save: the ``write`` event and its ``user`` apply (unless not applied)."""
         row = (system, entity, key)
         op = "update" if row in self._row_versions else "create"
-        self.add({
-            "kind": "write", "t": t, "write_id": write_id, "actor": actor,
-            "role": actor.split("-")[0], "system": system, "entity": entity, "key": key,
-            "op": op, "fields": dict(fields),
-            "base": base if base is not None else {f: [] for f in fields},
-            "opened_t": t - 60.0,
-        })
+        self.add(
+            {
+                "kind": "write",
+                "t": t,
+                "write_id": write_id,
+                "actor": actor,
+                "role": actor.split("-")[0],
+                "system": system,
+                "entity": entity,
+                "key": key,
+                "op": op,
+                "fields": dict(fields),
+                "base": base if base is not None else {f: [] for f in fields},
+                "opened_t": t - 60.0,
+            }
+        )
         if applied:
             self.apply(t, system, entity, key, dict.fromkeys(fields, write_id), via="user")
         return self
@@ -137,45 +192,106 @@ class History:
         if created is None:
             created = row not in self._row_versions
         self._row_versions[row] = self._row_versions.get(row, 0) + 1
-        return self.add({
-            "kind": "apply", "t": t, "system": system, "entity": entity, "key": key,
-            "via": via, "fields": dict(versions), "row_version": self._row_versions[row],
-            "created": created,
-        })
+        return self.add(
+            {
+                "kind": "apply",
+                "t": t,
+                "system": system,
+                "entity": entity,
+                "key": key,
+                "via": via,
+                "fields": dict(versions),
+                "row_version": self._row_versions[row],
+                "created": created,
+            }
+        )
 
     def copy(
-        self, t: float, run_id: str, target: str, entity: str, key: str,
+        self,
+        t: float,
+        run_id: str,
+        target: str,
+        entity: str,
+        key: str,
         versions: dict[str, str],
     ) -> History:
         """One batch run copying one row's versions (``batch_start``, apply, ``batch_end``)."""
         name = run_id.split("#")[0]
-        head = {"run_id": run_id, "map": name, "entity": entity, "source": "?",
-                "target": target}
+        head = {"run_id": run_id, "map": name, "entity": entity, "source": "?", "target": target}
         self.add({"kind": "batch_start", "t": t, **head, "rows": 1, "skipped_ticks": 0})
         self.apply(t, target, entity, key, versions, via=run_id)
-        return self.add({"kind": "batch_end", "t": t, **head, "rows_changed": 1,
-                         "rows_unchanged": 0, "duration_s": 0.0})
+        return self.add(
+            {
+                "kind": "batch_end",
+                "t": t,
+                **head,
+                "rows_changed": 1,
+                "rows_unchanged": 0,
+                "duration_s": 0.0,
+            }
+        )
 
     def reject(
-        self, write_id: str, t: float, system: str, entity: str, key: str,
+        self,
+        write_id: str,
+        t: float,
+        system: str,
+        entity: str,
+        key: str,
         reason: str | None = "read-only here",
     ) -> History:
-        return self.add({"kind": "reject", "t": t, "write_id": write_id, "system": system,
-                         "entity": entity, "key": key, "reason": reason})
+        return self.add(
+            {
+                "kind": "reject",
+                "t": t,
+                "write_id": write_id,
+                "system": system,
+                "entity": entity,
+                "key": key,
+                "reason": reason,
+            }
+        )
 
     def conflict(
-        self, t: float, write_ids: list[str], system: str, entity: str, key: str, field: str,
+        self,
+        t: float,
+        write_ids: list[str],
+        system: str,
+        entity: str,
+        key: str,
+        field: str,
     ) -> History:
-        return self.add({"kind": "conflict", "t": t, "write_ids": list(write_ids),
-                         "system": system, "entity": entity, "key": key, "field": field})
+        return self.add(
+            {
+                "kind": "conflict",
+                "t": t,
+                "write_ids": list(write_ids),
+                "system": system,
+                "entity": entity,
+                "key": key,
+                "field": field,
+            }
+        )
 
     def quiesce(self, t: float, reached: bool = True) -> History:
-        return self.add({"kind": "quiescence", "t": t, "reached": reached,
-                         "workload_end_t": t, "deadline_t": t + 3600.0})
+        return self.add(
+            {
+                "kind": "quiescence",
+                "t": t,
+                "reached": reached,
+                "workload_end_t": t,
+                "deadline_t": t + 3600.0,
+            }
+        )
 
     def everywhere(
-        self, t: float, entity: str, key: str, versions: dict[str, str],
-        systems: tuple[str, ...] = ("hub", "operations"), via: str = "initial-load",
+        self,
+        t: float,
+        entity: str,
+        key: str,
+        versions: dict[str, str],
+        systems: tuple[str, ...] = ("hub", "operations"),
+        via: str = "initial-load",
     ) -> History:
         """Copy a row's versions to other replicas at once (an initial load, say)."""
         for system in systems:
@@ -195,17 +311,43 @@ def seed_story(**contract_overrides: Any) -> History:
     """
     h = History(**contract_overrides)
     row = {"name": "Contoso", "phone": "555-0100", "credit_limit": 1000.0}
-    h.save("W-sales-0", at("day 1 08:00"), "sales", "account", "ACC-0001", row,
-           actor="sales_rep-7")
+    h.save("W-sales-0", at("day 1 08:00"), "sales", "account", "ACC-0001", row, actor="sales_rep-7")
     h.everywhere(at("day 1 08:00"), "account", "ACC-0001", dict.fromkeys(row, "W-sales-0"))
-    h.save("W-operations-1", at("day 1 10:14"), "operations", "account", "ACC-0001",
-           {"credit_limit": 5000.0}, base={"credit_limit": ["W-sales-0"]},
-           actor="ops_clerk-3")
-    h.save("W-sales-2", at("day 1 10:20"), "sales", "account", "ACC-0001",
-           {"phone": "555-0199"}, base={"phone": ["W-sales-0"]}, actor="sales_rep-7")
-    h.copy(at("day 1 10:30"), "accounts_sales_to_hub#1", "hub", "account", "ACC-0001",
-           {"phone": "W-sales-2"})
-    h.copy(at("day 1 10:30"), "accounts_hub_to_operations#1", "operations", "account",
-           "ACC-0001", {"phone": "W-sales-2", "credit_limit": "W-sales-0"})
+    h.save(
+        "W-operations-1",
+        at("day 1 10:14"),
+        "operations",
+        "account",
+        "ACC-0001",
+        {"credit_limit": 5000.0},
+        base={"credit_limit": ["W-sales-0"]},
+        actor="ops_clerk-3",
+    )
+    h.save(
+        "W-sales-2",
+        at("day 1 10:20"),
+        "sales",
+        "account",
+        "ACC-0001",
+        {"phone": "555-0199"},
+        base={"phone": ["W-sales-0"]},
+        actor="sales_rep-7",
+    )
+    h.copy(
+        at("day 1 10:30"),
+        "accounts_sales_to_hub#1",
+        "hub",
+        "account",
+        "ACC-0001",
+        {"phone": "W-sales-2"},
+    )
+    h.copy(
+        at("day 1 10:30"),
+        "accounts_hub_to_operations#1",
+        "operations",
+        "account",
+        "ACC-0001",
+        {"phone": "W-sales-2", "credit_limit": "W-sales-0"},
+    )
     h.quiesce(at("day 1 11:00"))
     return h

@@ -15,8 +15,13 @@ from pathlib import Path
 from hypothesis import HealthCheck, settings
 
 settings.register_profile(
-    "ci", max_examples=60, stateful_step_count=12, deadline=None, derandomize=True,
-    print_blob=True, suppress_health_check=[HealthCheck.too_slow],
+    "ci",
+    max_examples=60,
+    stateful_step_count=12,
+    deadline=None,
+    derandomize=True,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
 )
 settings.register_profile("dev", max_examples=500, stateful_step_count=20, deadline=None)
 settings.register_profile("deep", max_examples=5000, stateful_step_count=40, deadline=None)

@@ -24,14 +24,21 @@ USERS, RATE_PER_H, HOURS = 20, 10.0, 9.0
 
 def scenario(tmp_path, median_s: float, seed: int):
     data = {
-        "name": f"rates_{int(median_s)}", "seed": seed, "design": "p2c-2017",
-        "duration_days": 1, "quiescence_max_s": 3600,
-        "initial_data": {"accounts": 50, "contacts_per_account": 0, "products": 0,
-                         "bundles": 0},
-        "roles": {"sales_rep": {
-            "headcount": USERS, "home_system": "sales", "working_hours": "08:00-17:00",
-            "form_open": {"median_s": median_s, "sigma": 0.5},
-            "actions": {"edit_account": RATE_PER_H}}},
+        "name": f"rates_{int(median_s)}",
+        "seed": seed,
+        "design": "p2c-2017",
+        "duration_days": 1,
+        "quiescence_max_s": 3600,
+        "initial_data": {"accounts": 50, "contacts_per_account": 0, "products": 0, "bundles": 0},
+        "roles": {
+            "sales_rep": {
+                "headcount": USERS,
+                "home_system": "sales",
+                "working_hours": "08:00-17:00",
+                "form_open": {"median_s": median_s, "sigma": 0.5},
+                "actions": {"edit_account": RATE_PER_H},
+            }
+        },
     }
     path = tmp_path / f"rates_{int(median_s)}_{seed}.yaml"
     path.write_text(yaml.safe_dump(data))
@@ -41,7 +48,8 @@ def scenario(tmp_path, median_s: float, seed: int):
 @pytest.mark.parametrize("median_s", [20.0, 180.0, 900.0])
 @pytest.mark.parametrize("seed", [1, 2])
 def test_realised_actions_are_within_poisson_tolerance_of_rate_users_hours(
-        tmp_path, median_s, seed):
+    tmp_path, median_s, seed
+):
     result = run_scenario(scenario(tmp_path, median_s, seed))
     expected = RATE_PER_H * USERS * HOURS  # 1,800 in the day
     tolerance = 4.0 * math.sqrt(expected)  # 4 sigma: 170
@@ -52,7 +60,8 @@ def test_realised_actions_are_within_poisson_tolerance_of_rate_users_hours(
     assert started == saves
     assert abs(saves - expected) <= tolerance, (
         f"{saves} saves against {expected:.0f} configured (form median {median_s} s): "
-        f"reproduce with tests/test_action_rates.py -k '{median_s} and {seed}'")
+        f"reproduce with tests/test_action_rates.py -k '{median_s} and {seed}'"
+    )
 
 
 def test_long_forms_overlap_rather_than_delay_the_next_action(tmp_path):
@@ -68,7 +77,7 @@ def test_long_forms_overlap_rather_than_delay_the_next_action(tmp_path):
         spans.sort()
         overlapping += sum(1 for (_, end), (start, _) in pairwise(spans) if start < end)
     assert overlapping > 0.5 * sum(len(s) for s in opened.values())
-    mean_form_s = 900.0 * math.exp(0.5 ** 2 / 2)
+    mean_form_s = 900.0 * math.exp(0.5**2 / 2)
     busy_s = sum(end - start for spans in opened.values() for start, end in spans)
     mean_open = busy_s / (USERS * HOURS * 3600.0)
     assert mean_open == pytest.approx(RATE_PER_H / 3600.0 * mean_form_s, rel=0.15)

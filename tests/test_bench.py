@@ -35,8 +35,10 @@ SEED_TRACE = "5a6b7269af1eaddcc4538e17e3a43c64466dc18dd4315dda443f9e79e9d3e4cc"
 
 
 def test_the_history_in_blocks_is_the_lines_one_after_another(tmp_path):
-    events = [{"t": float(i), "kind": "write", "n": i, "z": "é" * (i % 3)}
-              for i in range(2 * BLOCK_EVENTS + 17)]
+    events = [
+        {"t": float(i), "kind": "write", "n": i, "z": "é" * (i % 3)}
+        for i in range(2 * BLOCK_EVENTS + 17)
+    ]
     path = tmp_path / "h.jsonl.gz"
     recorder = HistoryRecorder(keep=True, path=path)
     for event in events:
@@ -45,8 +47,9 @@ def test_the_history_in_blocks_is_the_lines_one_after_another(tmp_path):
     recorder.close()
     # Independent expectation: json's own canonical form, a line at a time.
     lines = b"".join(
-        json.dumps(e, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-        + b"\n" for e in events)
+        json.dumps(e, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+        for e in events
+    )
     assert gzip.decompress(path.read_bytes()) == lines
     assert recorder.sha256 == hashlib.sha256(lines).hexdigest() == trace_sha256(events)
     assert list(read_history(path)) == events
@@ -83,15 +86,29 @@ def test_designs_in_parallel_give_the_runs_they_give_one_after_another(tmp_path)
         alone, _ = run_design(scenario, seed, None, True, name)
         assert result.trace_sha256 == alone.trace_sha256, name
         assert result.metrics == alone.metrics, name
-        assert ({k: v.status for k, v in result.check.verdicts.items()}
-                == {k: v.status for k, v in alone.check.verdicts.items()}), name
+        assert {k: v.status for k, v in result.check.verdicts.items()} == {
+            k: v.status for k, v in alone.check.verdicts.items()
+        }, name
         assert result.events is None  # the events stay in the worker
         assert timing.wall_s > 0 and timing.peak_rss_mb > 10
 
 
 def test_compare_json_reports_wall_time_and_each_design(tmp_path, capsys):
-    code = main(["compare", str(SIGNATURE), "--design", "p2c-2017", "--design", "field-merge",
-                 "--out", str(tmp_path), "--json", "--workers", "2"])
+    code = main(
+        [
+            "compare",
+            str(SIGNATURE),
+            "--design",
+            "p2c-2017",
+            "--design",
+            "field-merge",
+            "--out",
+            str(tmp_path),
+            "--json",
+            "--workers",
+            "2",
+        ]
+    )
     out = json.loads(capsys.readouterr().out)
     assert code == (1 if out["failed"] else 0)
     assert set(out["design_wall_s"]) == {"p2c-2017", "field-merge"}
@@ -99,8 +116,7 @@ def test_compare_json_reports_wall_time_and_each_design(tmp_path, capsys):
     for name in ("p2c-2017", "field-merge"):
         folder = tmp_path / f"{out['scenario']}-{name}-seed{out['seed']}"
         assert (folder / "verdict.json").exists()
-        assert trace_sha256(read_history(folder / "history.jsonl.gz")) == \
-            out["trace_sha256"][name]
+        assert trace_sha256(read_history(folder / "history.jsonl.gz")) == out["trace_sha256"][name]
 
 
 def test_the_recording_floor_records_the_runs_own_events():
@@ -110,13 +126,13 @@ def test_the_recording_floor_records_the_runs_own_events():
     # Its own arithmetic: the ratio of the CPU time per event (figures in microseconds
     # keep three decimals; the seconds are rounded to the millisecond).
     assert measured["ratio"] == pytest.approx(
-        measured["us_per_event"] / measured["floor_us_per_event"], rel=0.01, abs=0.006)
+        measured["us_per_event"] / measured["floor_us_per_event"], rel=0.01, abs=0.006
+    )
 
 
 def test_the_scale_options_scale_every_part():
     full = bench_scale(None, None, False)
-    assert full == {"users": 1000, "days": 5.0, "checker_sizes": (100_000, 1_000_000),
-                    "full": True}
+    assert full == {"users": 1000, "days": 5.0, "checker_sizes": (100_000, 1_000_000), "full": True}
     quick = bench_scale(None, None, True)
     assert (quick["users"], quick["days"], quick["full"]) == (100, 1.0, False)
     assert quick["checker_sizes"] == (2_000, 20_000)  # 1M x (100 x 1) / (1000 x 5)
@@ -139,8 +155,12 @@ def test_a_floor_too_short_to_measure_is_said_so_never_zero():
 def test_bench_json_names_every_target_with_met_or_not(capsys):
     figures = run_bench(users=10, days=0.25, checker=True, designs=False)
     targets = figures["targets"]
-    assert set(targets) == {"model_over_recording_floor", "checker_1m_cpu_s",
-                            "checker_over_floor", "checker_ratio"}
+    assert set(targets) == {
+        "model_over_recording_floor",
+        "checker_1m_cpu_s",
+        "checker_over_floor",
+        "checker_ratio",
+    }
     assert figures["checker_1m_cpu_s"] is None  # not measured at this scale
     assert targets["checker_1m_cpu_s"]["verdict"] == "not judged at this scale"
     for target in targets.values():
@@ -157,12 +177,14 @@ def test_a_run_folder_checked_from_its_history_file_has_the_same_verdict(tmp_pat
 
     scenario = load_scenario(SIGNATURE)
     kept = run_to_folder(scenario, tmp_path / "kept", finish=verdict_files)
-    streamed = run_to_folder(scenario, tmp_path / "streamed", finish=verdict_files,
-                             keep_events=False)
+    streamed = run_to_folder(
+        scenario, tmp_path / "streamed", finish=verdict_files, keep_events=False
+    )
     assert streamed.events is None and kept.events is not None
     assert streamed.trace_sha256 == kept.trace_sha256
-    assert ((tmp_path / "streamed" / "verdict.json").read_text()
-            == (tmp_path / "kept" / "verdict.json").read_text())
+    assert (tmp_path / "streamed" / "verdict.json").read_text() == (
+        tmp_path / "kept" / "verdict.json"
+    ).read_text()
     assert streamed.check.to_json() == kept.check.to_json()
 
 

@@ -48,13 +48,15 @@ def assert_agree(original, calibrated, key, what):
         tolerance = 4 * math.sqrt(max(v1 + v2, 1.0))
         assert abs(n1 - n2) <= tolerance, (
             f"{what} {group}: {n1} saves in the original, {n2} calibrated (tolerance "
-            f"{tolerance:.0f}): reproduce with pytest tests/test_calibration.py -k round_trip")
+            f"{tolerance:.0f}): reproduce with pytest tests/test_calibration.py -k round_trip"
+        )
 
 
 @pytest.mark.slow
 def test_round_trip_on_the_seed_organisation(tmp_path, capsys):
-    run, export, fitted, again, export2 = (tmp_path / n for n in (
-        "run", "audit.csv", "calibrated.yaml", "run2", "audit2.csv"))
+    run, export, fitted, again, export2 = (
+        tmp_path / n for n in ("run", "audit.csv", "calibrated.yaml", "run2", "audit2.csv")
+    )
     assert main(["run", str(SEED), "--out", str(run)]) == 0
     assert main(["audit", str(run), "--out", str(export)]) == 0
     assert main(["calibrate", str(export), "--out", str(fitted)]) == 0
@@ -97,15 +99,18 @@ def test_every_fitted_number_says_its_sample_size(tmp_path):
     for day in range(29, 32):  # Mon 29 - Wed 31 January: a month end
         for hour in range(9, 17):
             for user in ("ann", "bob"):
-                rows.append(f"2024-01-{day}T{hour:02d}:10:00Z,sales,{user},account,"
-                            f"ACC-{day}{hour},Update,phone,\"{{\"\"phone\"\":\"\"1\"\"}}\"")
+                rows.append(
+                    f"2024-01-{day}T{hour:02d}:10:00Z,sales,{user},account,"
+                    f'ACC-{day}{hour},Update,phone,"{{""phone"":""1""}}"'
+                )
     rows.append("2024-02-01T09:00:00Z,sales,ann,account,ACC-9,Update,phone,")
     export.write_text("\n".join(rows) + "\n")
     text = calibrate([export]).text
     for line in text.splitlines():
         value = line.split("#")[0].partition(":")[2]
         if any(c.isdigit() for c in value) and not line.lstrip().startswith(
-                ("name", "seed", "quiescence", "form_open", "start_date")):
+            ("name", "seed", "quiescence", "form_open", "start_date")
+        ):
             assert "#" in line, line
     assert "month_end: {last_days: 3" in text
     assert "edit_account:" in text and "headcount: 2" in text
@@ -125,27 +130,40 @@ def test_classify_names_the_workload_actions():
     assert classify([row("account", "update", {"city": "Oslo"})]) == "edit_account"
     assert classify([row("order", "update", {"status": "Active"})]) == "activate_order"
     assert classify([row("order", "update", {"status": "Packed"})]) == "advance_order"
-    assert classify([row("invoice", "create", {}), row("order", "update",
-                                                       {"status": "Invoiced"})]) == "invoice_order"
+    assert (
+        classify([row("invoice", "create", {}), row("order", "update", {"status": "Invoiced"})])
+        == "invoice_order"
+    )
     assert classify([row("bundle_line", "create", {})]) == "edit_bundle"
 
 
 HEADER = "createdon,system,userid,objecttypecode,objectid,operation,changedfields,changedata"
 
 
-@pytest.mark.parametrize("body, message", [
-    ("", ":1: empty file"),
-    (HEADER + "\n", ":2: no rows after the header"),
-    ("createdon,userid,objectid\n2024-01-01T08:00:00Z,a,ACC-1\n", ":1: missing column(s) "
-     "objecttypecode, operation"),
-    (HEADER + "\nyesterday,sales,a,account,ACC-1,Update,phone,\n",
-     ":2: createdon: unparseable date 'yesterday'"),
-    (HEADER + "\n2024-01-01T08:00:00Z,sales,a,account,ACC-1,Update,phone,\n"
-     "2024-01-01T08:00:00Z,sales,a,spaceship,SPC-1,Update,phone,\n",
-     ":3: objecttypecode: unknown entity 'spaceship'"),
-    (HEADER + "\n2024-01-01T08:00:00Z,sales,a,account,ACC-1,Delete,,\n",
-     ":2: operation: 'Delete' is not Create/Insert or Update"),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ("", ":1: empty file"),
+        (HEADER + "\n", ":2: no rows after the header"),
+        (
+            "createdon,userid,objectid\n2024-01-01T08:00:00Z,a,ACC-1\n",
+            ":1: missing column(s) objecttypecode, operation",
+        ),
+        (
+            HEADER + "\nyesterday,sales,a,account,ACC-1,Update,phone,\n",
+            ":2: createdon: unparseable date 'yesterday'",
+        ),
+        (
+            HEADER + "\n2024-01-01T08:00:00Z,sales,a,account,ACC-1,Update,phone,\n"
+            "2024-01-01T08:00:00Z,sales,a,spaceship,SPC-1,Update,phone,\n",
+            ":3: objecttypecode: unknown entity 'spaceship'",
+        ),
+        (
+            HEADER + "\n2024-01-01T08:00:00Z,sales,a,account,ACC-1,Delete,,\n",
+            ":2: operation: 'Delete' is not Create/Insert or Update",
+        ),
+    ],
+)
 def test_bad_exports_name_file_and_line_and_exit_2(tmp_path, capsys, body, message):
     export = tmp_path / "bad.csv"
     export.write_text(body)

@@ -13,15 +13,24 @@ ROW = {"name": "Contoso", "phone": "1", "credit_limit": 1000.0}
 def account_everywhere() -> History:
     h = History()
     h.save("W-sales-1", at("day 1 08:00"), "sales", "account", "ACC-1", ROW)
-    return h.everywhere(at("day 1 08:15"), "account", "ACC-1", dict.fromkeys(ROW, "W-sales-1"),
-                        via="accounts#1")
+    return h.everywhere(
+        at("day 1 08:15"), "account", "ACC-1", dict.fromkeys(ROW, "W-sales-1"), via="accounts#1"
+    )
 
 
 def diverged_history() -> History:
     """Operations changes the phone and nothing copies it back."""
     h = account_everywhere()
-    h.save("W-operations-2", at("day 1 09:00"), "operations", "account", "ACC-1",
-           {"phone": "2"}, base={"phone": ["W-sales-1"]}, actor="ops_clerk-1")
+    h.save(
+        "W-operations-2",
+        at("day 1 09:00"),
+        "operations",
+        "account",
+        "ACC-1",
+        {"phone": "2"},
+        base={"phone": ["W-sales-1"]},
+        actor="ops_clerk-1",
+    )
     return h
 
 
@@ -49,8 +58,14 @@ def test_a_field_holding_different_versions_after_quiescence_has_diverged():
 def test_a_record_missing_from_a_replica_that_should_hold_it_has_diverged():
     h = History()
     h.save("W-sales-1", at("day 1 08:00"), "sales", "account", "ACC-1", ROW)
-    h.copy(at("day 1 08:15"), "accounts_sales_to_hub#1", "hub", "account", "ACC-1",
-           dict.fromkeys(ROW, "W-sales-1"))
+    h.copy(
+        at("day 1 08:15"),
+        "accounts_sales_to_hub#1",
+        "hub",
+        "account",
+        "ACC-1",
+        dict.fromkeys(ROW, "W-sales-1"),
+    )
     h.quiesce(at("day 1 10:00"))
     verdict = convergence(h.events)
     assert verdict.status == VIOLATED
@@ -89,8 +104,14 @@ def test_systems_and_fields_outside_the_synced_contract_are_not_compared():
     synced = {"account": {"fields": ["name", "credit_limit"], "systems": ["sales", "hub"]}}
     h = History(synced=synced)
     h.save("W-sales-1", at("day 1 08:00"), "sales", "account", "ACC-1", ROW)
-    h.apply(at("day 1 08:15"), "hub", "account", "ACC-1",
-            {"name": "W-sales-1", "credit_limit": "W-sales-1"}, via="s2h#1")
+    h.apply(
+        at("day 1 08:15"),
+        "hub",
+        "account",
+        "ACC-1",
+        {"name": "W-sales-1", "credit_limit": "W-sales-1"},
+        via="s2h#1",
+    )
     # Operations holds a different copy and the hub lacks the phone: neither is synced.
     h.save("W-operations-2", at("day 1 09:00"), "operations", "account", "ACC-1", ROW)
     h.quiesce(at("day 1 10:00"))

@@ -59,15 +59,13 @@ def verdict_words(report):
 #: organisation's faults (an outage, throttling, a paused dual-write queue).
 CASES = [(SIGNATURE, design) for design in design_names()] + [
     (ROOT / "scenarios" / name, None)
-    for name in ("hub_outage.yaml", "month_end_throttling.yaml",
-                 "dual_write_pause_overflow.yaml")
+    for name in ("hub_outage.yaml", "month_end_throttling.yaml", "dual_write_pause_overflow.yaml")
 ]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("source, design", CASES, ids=lambda c: getattr(c, "stem", c))
-def test_verify_judges_each_reference_history_as_the_plain_reading_does(
-        tmp_path, source, design):
+def test_verify_judges_each_reference_history_as_the_plain_reading_does(tmp_path, source, design):
     scenario = load_scenario(source)
     if design is not None:
         scenario = scenario.with_design(design_variant(scenario, design).design)

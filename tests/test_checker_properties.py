@@ -24,10 +24,13 @@ def histories(draw):
     record, copies of field versions between replicas, some rejects and conflicts, and a
     quiescence event."""
     systems = SYSTEMS[: draw(st.integers(2, 3))]
-    contract = {"systems": systems, "entities": {"account": {"key": "k", "fields": FIELDS,
-                                                              "references": {}}},
-                "synced": {"account": {"fields": FIELDS, "systems": systems}},
-                "promises": [], "sanctioned": []}
+    contract = {
+        "systems": systems,
+        "entities": {"account": {"key": "k", "fields": FIELDS, "references": {}}},
+        "synced": {"account": {"fields": FIELDS, "systems": systems}},
+        "promises": [],
+        "sanctioned": [],
+    }
     events = [{"kind": "run_start", "t": 0.0, "contract": contract}]
     rows = {s: {} for s in systems}  # system -> key -> {field: write_id}
     setters = {}  # (key, field) -> write ids that set it, in order
@@ -39,29 +42,58 @@ def histories(draw):
         key = draw(st.sampled_from(KEYS[:1] * 3 + KEYS[1:]))
         if action == "save":
             system = draw(st.sampled_from(systems))
-            fields = draw(st.lists(st.sampled_from(FIELDS), min_size=1, max_size=2,
-                                   unique=True))
+            fields = draw(st.lists(st.sampled_from(FIELDS), min_size=1, max_size=2, unique=True))
             write_id = f"W-{system}-{n}"
             base = {}
             for field in fields:
                 earlier = setters.get((key, field), [])
-                base[field] = draw(st.lists(st.sampled_from(earlier), max_size=2, unique=True)
-                                   ) if earlier else []
-            events.append({"kind": "write", "t": t, "write_id": write_id, "actor": "u",
-                           "system": system, "entity": "account", "key": key,
-                           "fields": {f: n for f in fields}, "base": base})
+                base[field] = (
+                    draw(st.lists(st.sampled_from(earlier), max_size=2, unique=True))
+                    if earlier
+                    else []
+                )
+            events.append(
+                {
+                    "kind": "write",
+                    "t": t,
+                    "write_id": write_id,
+                    "actor": "u",
+                    "system": system,
+                    "entity": "account",
+                    "key": key,
+                    "fields": {f: n for f in fields},
+                    "base": base,
+                }
+            )
             if draw(st.integers(0, 5)) == 0:
-                events.append({"kind": "reject", "t": t, "write_id": write_id,
-                               "system": system, "entity": "account", "key": key,
-                               "reason": "refused"})
+                events.append(
+                    {
+                        "kind": "reject",
+                        "t": t,
+                        "write_id": write_id,
+                        "system": system,
+                        "entity": "account",
+                        "key": key,
+                        "reason": "refused",
+                    }
+                )
             else:
                 created = key not in rows[system]
                 row = rows[system].setdefault(key, {})
                 versions = dict.fromkeys(fields, write_id)
                 row.update(versions)
-                events.append({"kind": "apply", "t": t, "system": system, "entity": "account",
-                               "key": key, "via": "user", "fields": versions,
-                               "created": created})
+                events.append(
+                    {
+                        "kind": "apply",
+                        "t": t,
+                        "system": system,
+                        "entity": "account",
+                        "key": key,
+                        "via": "user",
+                        "fields": versions,
+                        "created": created,
+                    }
+                )
             for field in fields:
                 setters.setdefault((key, field), []).append(write_id)
             saved.append(write_id)
@@ -77,13 +109,31 @@ def histories(draw):
                 continue
             created = key not in rows[target]
             rows[target].setdefault(key, {}).update(versions)
-            events.append({"kind": "apply", "t": t, "system": target, "entity": "account",
-                           "key": key, "via": f"copy#{n}", "fields": versions,
-                           "created": created})
+            events.append(
+                {
+                    "kind": "apply",
+                    "t": t,
+                    "system": target,
+                    "entity": "account",
+                    "key": key,
+                    "via": f"copy#{n}",
+                    "fields": versions,
+                    "created": created,
+                }
+            )
         elif saved:
             named = draw(st.lists(st.sampled_from(saved), min_size=1, max_size=2, unique=True))
-            events.append({"kind": "conflict", "t": t, "write_ids": named, "system": "x",
-                           "entity": "account", "key": key, "field": "a"})
+            events.append(
+                {
+                    "kind": "conflict",
+                    "t": t,
+                    "write_ids": named,
+                    "system": "x",
+                    "entity": "account",
+                    "key": key,
+                    "field": "a",
+                }
+            )
     events.append({"kind": "quiescence", "t": t + 1.0, "reached": True})
     return events
 
@@ -99,8 +149,11 @@ def reference_lost(events) -> set[tuple[str, str]]:
             row = rows.setdefault((event["system"], event["key"]), {})
             row.update(event["fields"])
             for write_id in event["fields"].values():
-                if write_id in writes and writes[write_id]["system"] == event["system"] and (
-                        event["via"] == "user"):
+                if (
+                    write_id in writes
+                    and writes[write_id]["system"] == event["system"]
+                    and (event["via"] == "user")
+                ):
                     applied.add(write_id)
         elif kind == "reject":
             surfaced.add(event["write_id"])
@@ -124,10 +177,10 @@ def reference_lost(events) -> set[tuple[str, str]]:
     for write_id in applied - surfaced:
         event = writes[write_id]
         for field in event["fields"]:
-            finals = [row[field] for (_, key), row in rows.items()
-                      if key == event["key"] and field in row]
-            if not any(f == write_id or write_id in ancestors[field].get(f, set())
-                       for f in finals):
+            finals = [
+                row[field] for (_, key), row in rows.items() if key == event["key"] and field in row
+            ]
+            if not any(f == write_id or write_id in ancestors[field].get(f, set()) for f in finals):
                 lost.add((write_id, field))
     return lost
 
@@ -151,4 +204,3 @@ def test_the_generation_at_a_time_numpy_walk_agrees_with_the_reference_too(event
     finally:
         lost_update._NUMPY_FRONTIER = saved
     assert found == reference_lost(events)
-

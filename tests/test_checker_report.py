@@ -49,8 +49,11 @@ def test_a_history_file_round_trips_through_read_history(tmp_path):
         recorder.record(event)
     recorder.close()
     report = check_history(read_history(path))
-    assert report["no_lost_update"].anomalies[0].write_ids == ("W-operations-1", "W-sales-0",
-                                                               "W-sales-2")
+    assert report["no_lost_update"].anomalies[0].write_ids == (
+        "W-operations-1",
+        "W-sales-0",
+        "W-sales-2",
+    )
 
 
 def test_to_json_is_plain_json_and_carries_explanations():
@@ -75,9 +78,20 @@ def test_failed_means_a_promised_invariant_is_violated_and_nothing_else():
 
 def test_the_summary_names_each_invariant_and_explains_a_few_anomalies():
     h = seed_story()
-    h.events.insert(-1, {"kind": "write", "t": 1.0, "write_id": "W-x-1", "actor": "a",
-                         "system": "x", "entity": "account", "key": "ACC-9",
-                         "fields": {"phone": "1"}, "base": {}})
+    h.events.insert(
+        -1,
+        {
+            "kind": "write",
+            "t": 1.0,
+            "write_id": "W-x-1",
+            "actor": "a",
+            "system": "x",
+            "entity": "account",
+            "key": "ACC-9",
+            "fields": {"phone": "1"},
+            "base": {},
+        },
+    )
     lines = check_history(h.events).summary_lines(max_explanations=1)
     text = "\n".join(lines)
     for name in ALL_INVARIANTS:
@@ -122,9 +136,8 @@ def test_apply_paths_are_named_the_way_people_say_them():
     from sim.checker.wording import describe_via
 
     assert describe_via("accounts_hub_to_operations#4") == (
-        "batch run accounts_hub_to_operations#4")
+        "batch run accounts_hub_to_operations#4"
+    )
     assert describe_via("accounts_to_sales/M-14") == "message M-14 of accounts_to_sales"
-    assert describe_via("live:accounts_to_operations") == (
-        "the live sync accounts_to_operations")
+    assert describe_via("live:accounts_to_operations") == ("the live sync accounts_to_operations")
     assert describe_via("user") == "a user save"
-

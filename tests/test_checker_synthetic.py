@@ -20,7 +20,11 @@ def test_a_synthetic_history_is_a_valid_stream():
     for n in writes:
         save, apply = events[n], events[n + 1]
         assert (apply["kind"], apply["via"], apply["system"], apply["t"]) == (
-            "apply", "user", save["system"], save["t"])
+            "apply",
+            "user",
+            save["system"],
+            save["t"],
+        )
         assert set(apply["fields"].values()) == {save["write_id"]}
     assert all(a["t"] <= b["t"] for a, b in pairwise(events))
     systems = {e["system"] for e in events if e["kind"] == "apply"}
@@ -44,9 +48,19 @@ def test_the_same_seed_gives_the_same_history_and_another_seed_another():
 
 def test_the_benchmark_reports_seconds_per_size_and_their_ratio():
     figures = bench_checker(sizes=(300, 600))
-    assert set(figures) >= {"seconds_300", "seconds_600", "events_300", "events_600", "ratio",
-                            "size_ratio", "linear", "floor_seconds_300", "floor_seconds_600",
-                            "over_floor_600", "floor_ratio"}
+    assert set(figures) >= {
+        "seconds_300",
+        "seconds_600",
+        "events_300",
+        "events_600",
+        "ratio",
+        "size_ratio",
+        "linear",
+        "floor_seconds_300",
+        "floor_seconds_600",
+        "over_floor_600",
+        "floor_ratio",
+    }
     assert figures["size_ratio"] == 2.0
     assert figures["events_600"] > figures["events_300"] > 600
     # The ratios come from unrounded seconds; ``linear`` is the target's rule applied.
@@ -73,9 +87,13 @@ def test_the_bench_says_which_checker_target_is_met_beside_the_floor():
 
     figures = {"ratio": 13.1, "size_ratio": 10.0, "floor_ratio": 16.2}
     for n, seconds, floor in ((100_000, 1.25, 0.45), (1_000_000, 16.4, 7.3)):
-        figures |= {f"seconds_{n}": seconds, f"us_per_event_{n}": 4.0,
-                    f"events_{n}": 4 * n, f"floor_seconds_{n}": floor,
-                    f"over_floor_{n}": round(seconds / floor, 2)}
+        figures |= {
+            f"seconds_{n}": seconds,
+            f"us_per_event_{n}": 4.0,
+            f"events_{n}": 4 * n,
+            f"floor_seconds_{n}": floor,
+            f"over_floor_{n}": round(seconds / floor, 2),
+        }
     lines = checker_lines(figures)
     assert "1,000,000 writes:  16.40 s CPU" in lines[1]
     assert lines[1].endswith("(target < 10 s: NOT met)")

@@ -60,21 +60,50 @@ def test_scheduler_without_dask_says_to_install_the_cluster_extra(monkeypatch, t
     from conftest import ROOT
 
     monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed -> ImportError
-    code = main(["sweep", str(ROOT / "scenarios" / "sweeps" / "bench.yaml"),
-                 "--scheduler", "tcp://127.0.0.1:9", "--out", str(tmp_path / "sweep")])
+    code = main(
+        [
+            "sweep",
+            str(ROOT / "scenarios" / "sweeps" / "bench.yaml"),
+            "--scheduler",
+            "tcp://127.0.0.1:9",
+            "--out",
+            str(tmp_path / "sweep"),
+        ]
+    )
     assert code == 2
     err = capsys.readouterr().err
     assert "pip install 'p2c-testbed[cluster]'" in err
     assert "Traceback" not in err
 
 
-@pytest.mark.parametrize("argv", [
-    ["verify", "reports/runs/x", "--out", "out dir", "--timeline-of", "W-operations-165",
-     "--timeline-of", "ACC-00012"],
-    ["verify", "h.jsonl.gz", "--only", "convergence", "--timeline", "3", "--out", "o",
-     "--explain", "9"],
-    ["verify", "-"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [
+            "verify",
+            "reports/runs/x",
+            "--out",
+            "out dir",
+            "--timeline-of",
+            "W-operations-165",
+            "--timeline-of",
+            "ACC-00012",
+        ],
+        [
+            "verify",
+            "h.jsonl.gz",
+            "--only",
+            "convergence",
+            "--timeline",
+            "3",
+            "--out",
+            "o",
+            "--explain",
+            "9",
+        ],
+        ["verify", "-"],
+    ],
+)
 def test_verify_reproduce_line_gives_back_every_option_it_was_called_with(argv):
     import shlex
 
@@ -86,8 +115,7 @@ def test_verify_reproduce_line_gives_back_every_option_it_was_called_with(argv):
     assert vars(build_parser().parse_args(words[1:])) == vars(args)
 
 
-def test_run_prints_the_scripted_incident_and_its_verdict_before_the_invariants(
-        tmp_path, capsys):
+def test_run_prints_the_scripted_incident_and_its_verdict_before_the_invariants(tmp_path, capsys):
     # The seed story (tests/data/seed_story.yaml), worked by hand: credit_controller-3's
     # credit limit (the first Operations write) is overwritten by the batch run that the
     # phone edit triggers: it upserts the whole row, so the field comes back with the
@@ -109,8 +137,11 @@ def test_ci_runs_exactly_the_readme_test_command_and_it_includes_the_slow_set():
     from conftest import ROOT
 
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    commands = [line for line in readme.splitlines()
-                if line.startswith("python3 -m venv") and "pytest" in line]
+    commands = [
+        line
+        for line in readme.splitlines()
+        if line.startswith("python3 -m venv") and "pytest" in line
+    ]
     assert len(commands) == 1, commands
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
     assert commands[0] in ci

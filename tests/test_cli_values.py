@@ -12,14 +12,17 @@ from conftest import SEED_SCENARIO
 from sim.cli.main import main
 
 
-@pytest.mark.parametrize("argv,words", [
-    (["run", str(SEED_SCENARIO), "--seed", "-5"], "a seed is from 0 to 2**63 - 1, got -5"),
-    (["run", str(SEED_SCENARIO), "--seed", str(2**63)], "a seed is from 0 to 2**63 - 1"),
-    (["compare", str(SEED_SCENARIO), "--seed", "-1"], "a seed is from 0 to 2**63 - 1"),
-    (["explore", "p2c-2017", "--seed", "-1"], "a seed is from 0 to 2**63 - 1"),
-    (["run", str(SEED_SCENARIO), "--timeline", "-1"], "a count is >= 0, got -1"),
-    (["run", str(SEED_SCENARIO), "--explain", "-2"], "a count is >= 0, got -2"),
-])
+@pytest.mark.parametrize(
+    "argv,words",
+    [
+        (["run", str(SEED_SCENARIO), "--seed", "-5"], "a seed is from 0 to 2**63 - 1, got -5"),
+        (["run", str(SEED_SCENARIO), "--seed", str(2**63)], "a seed is from 0 to 2**63 - 1"),
+        (["compare", str(SEED_SCENARIO), "--seed", "-1"], "a seed is from 0 to 2**63 - 1"),
+        (["explore", "p2c-2017", "--seed", "-1"], "a seed is from 0 to 2**63 - 1"),
+        (["run", str(SEED_SCENARIO), "--timeline", "-1"], "a count is >= 0, got -1"),
+        (["run", str(SEED_SCENARIO), "--explain", "-2"], "a count is >= 0, got -2"),
+    ],
+)
 def test_out_of_range_options_are_usage_errors(tmp_path, capsys, argv, words):
     code = main([*argv, "--out", str(tmp_path / "out")])
     err = capsys.readouterr().err
@@ -27,11 +30,14 @@ def test_out_of_range_options_are_usage_errors(tmp_path, capsys, argv, words):
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("address,words", [
-    ("garbage", "missing port number"), ("tcp://h:99999", "port 99999 is not from 1 to 65535"),
-])
-def test_a_scheduler_address_that_is_not_one_is_refused_at_once(tmp_path, capsys, address,
-                                                                 words):
+@pytest.mark.parametrize(
+    "address,words",
+    [
+        ("garbage", "missing port number"),
+        ("tcp://h:99999", "port 99999 is not from 1 to 65535"),
+    ],
+)
+def test_a_scheduler_address_that_is_not_one_is_refused_at_once(tmp_path, capsys, address, words):
     pytest.importorskip("distributed")
     sweep = tmp_path / "sweep.yaml"
     sweep.write_text(yaml.safe_dump({"name": "s", "scenario": str(SEED_SCENARIO)}))

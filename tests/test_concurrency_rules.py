@@ -25,8 +25,14 @@ from sim.scenario.yamlio import LineMap
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "ACC-00001"
-ACCOUNT = {"name": "Contoso", "phone": "0", "city": "Oslo", "credit_limit": 1000.0,
-           "payment_terms": "Net30", "customer_group": "Retail"}
+ACCOUNT = {
+    "name": "Contoso",
+    "phone": "0",
+    "city": "Oslo",
+    "credit_limit": 1000.0,
+    "payment_terms": "Net30",
+    "customer_group": "Retail",
+}
 
 
 def queued_design(**concurrency_settings) -> DesignSpec:
@@ -41,20 +47,43 @@ def crossing_edits(design: DesignSpec):
     """Create the account in Sales, sync it, then both sides edit phone; deliver both."""
     events: list[dict] = []
     integ = Integration(design, Catalogue(), events.append)
-    integ.save(now_s=0.0, actor="rep-1", role="sales_rep", system="sales",
-               entity="account", key=KEY, fields=ACCOUNT)
+    integ.save(
+        now_s=0.0,
+        actor="rep-1",
+        role="sales_rep",
+        system="sales",
+        entity="account",
+        key=KEY,
+        fields=ACCOUNT,
+    )
     for message in integ.take_outbox():
         integ.deliver(message, 1.0)
     sales_base, _ = integ.open_form("sales", "account", KEY, ("phone",))
     ops_base, _ = integ.open_form("operations", "account", KEY, ("phone",))
-    integ.save(now_s=10.0, actor="rep-1", role="sales_rep", system="sales",
-               entity="account", key=KEY, fields={"phone": "S"}, base=sales_base)
+    integ.save(
+        now_s=10.0,
+        actor="rep-1",
+        role="sales_rep",
+        system="sales",
+        entity="account",
+        key=KEY,
+        fields={"phone": "S"},
+        base=sales_base,
+    )
     saved_in_operations = integ.save(
-        now_s=11.0, actor="clerk-1", role="ar_clerk", system="operations", entity="account",
-        key=KEY, fields={"phone": "O"}, base=ops_base)
+        now_s=11.0,
+        actor="clerk-1",
+        role="ar_clerk",
+        system="operations",
+        entity="account",
+        key=KEY,
+        fields={"phone": "O"},
+        base=ops_base,
+    )
     outcomes = {m.target: integ.deliver(m, 20.0) for m in integ.take_outbox()}
-    held = {s: integ.replicas[s].row("account", KEY).value("phone")
-            for s in ("sales", "operations")}
+    held = {
+        s: integ.replicas[s].row("account", KEY).value("phone") for s in ("sales", "operations")
+    }
     return held, outcomes, saved_in_operations is not None, events
 
 
@@ -68,19 +97,25 @@ INCIDENT = {
     # The later wall clock (Operations, 11 s) wins on both sides; Operations keeps its own.
     "lww_clock": ({"mode": "lww_clock"}, ("O", "O"), {"sales": A, "operations": U}, True),
     # Sales is primary: it keeps its edit (a conflict); Operations takes Sales's.
-    "primary_wins": ({"mode": "primary_wins", "primary": "sales"}, ("S", "S"),
-                     {"sales": C, "operations": DeliveryOutcome.PRIMARY_WINS}, True),
+    "primary_wins": (
+        {"mode": "primary_wins", "primary": "sales"},
+        ("S", "S"),
+        {"sales": C, "operations": DeliveryOutcome.PRIMARY_WINS},
+        True,
+    ),
     # Both messages are held as one conflict for a person; nothing is applied yet.
-    "version_check": ({"mode": "version_check"}, ("S", "O"), {"sales": C, "operations": C},
-                      True),
+    "version_check": ({"mode": "version_check"}, ("S", "O"), {"sales": C, "operations": C}, True),
     # The Sales change is still replicating: the record stays locked, Operations' save
     # is refused, and the Sales edit arrives.
     "lease_lock": ({"mode": "lease_lock"}, ("S", "S"), {"operations": A}, False),
     # Higher hybrid-clock stamp (Operations, 11 s) wins the field on both sides,
     # each with a conflict record.
-    "field_merge": ({"mode": "field_merge"}, ("O", "O"),
-                    {"sales": DeliveryOutcome.MERGED, "operations": DeliveryOutcome.MERGED},
-                    True),
+    "field_merge": (
+        {"mode": "field_merge"},
+        ("O", "O"),
+        {"sales": DeliveryOutcome.MERGED, "operations": DeliveryOutcome.MERGED},
+        True,
+    ),
 }
 
 
@@ -96,8 +131,9 @@ def test_each_rule_settles_crossing_edits_as_its_text_says(name):
     assert got == outcomes
     assert kept is ops_kept
     conflicts = [e for e in events if e["kind"] == "conflict"]
-    assert bool(conflicts) == (C in outcomes.values()
-                               or DeliveryOutcome.MERGED in outcomes.values())
+    assert bool(conflicts) == (
+        C in outcomes.values() or DeliveryOutcome.MERGED in outcomes.values()
+    )
 
 
 def test_the_registry_names_each_rule_by_its_own_name_and_the_design_accepts_them_all():
@@ -119,12 +155,20 @@ def test_a_new_rule_is_one_class_and_one_registry_line(monkeypatch):
 
     monkeypatch.setitem(concurrency.RULES, IgnoreIncoming.name, IgnoreIncoming)
     base = queued_design(mode="none")
-    design = base.model_copy(update={"concurrency": base.concurrency.model_copy(
-        update={"mode": "ignore_incoming"})})
+    design = base.model_copy(
+        update={"concurrency": base.concurrency.model_copy(update={"mode": "ignore_incoming"})}
+    )
     events: list[dict] = []
     integ = Integration(design, Catalogue(), events.append)
-    integ.save(now_s=0.0, actor="rep-1", role="sales_rep", system="sales",
-               entity="account", key=KEY, fields=ACCOUNT)
+    integ.save(
+        now_s=0.0,
+        actor="rep-1",
+        role="sales_rep",
+        system="sales",
+        entity="account",
+        key=KEY,
+        fields=ACCOUNT,
+    )
     outcomes = [integ.deliver(m, 1.0) for m in integ.take_outbox()]
     assert outcomes == [DeliveryOutcome.STALE]
     assert integ.replicas["operations"].row("account", KEY) is None
@@ -132,11 +176,12 @@ def test_a_new_rule_is_one_class_and_one_registry_line(monkeypatch):
 
 def test_the_integration_has_no_per_rule_branches_and_no_long_functions():
     tree = ast.parse((ROOT / "models" / "integration.py").read_text())
-    modes = [n.lineno for n in ast.walk(tree)
-             if isinstance(n, ast.Attribute) and n.attr == "mode"]
+    modes = [n.lineno for n in ast.walk(tree) if isinstance(n, ast.Attribute) and n.attr == "mode"]
     assert not modes, f"models/integration.py reads .mode on lines {modes}"
-    for path in [ROOT / "models" / "integration.py",
-                 *(ROOT / "models" / "concurrency").glob("*.py")]:
+    for path in [
+        ROOT / "models" / "integration.py",
+        *(ROOT / "models" / "concurrency").glob("*.py"),
+    ]:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.FunctionDef):
                 length = node.end_lineno - node.lineno + 1

@@ -51,8 +51,11 @@ def test_readonly_workaround_refuses_operations_and_hands_the_edit_to_sales():
     [reject] = kinds(result, "reject")
     assert reject["system"] == "operations" and "read-only" in reject["reason"]
     assert result.metrics["handoffs"] + result.metrics.get("handoffs_abandoned", 0) == 1
-    handed = [e for e in kinds(result, "write") if e["role"] == "sales_rep"
-              and e["actor"] == "sales_rep-handoff"]
+    handed = [
+        e
+        for e in kinds(result, "write")
+        if e["role"] == "sales_rep" and e["actor"] == "sales_rep-handoff"
+    ]
     assert [w["fields"] for w in handed] == [{"credit_limit": 5000, "payment_terms": "Net10"}]
     assert not kinds(result, "overwrite")
 
@@ -113,7 +116,15 @@ def test_naive_bidirectional_echoes_every_change_back_and_forth():
     assert len(applies_of_ops_edit) > 4  # one write, bounced until the hop guard
 
 
-@pytest.mark.parametrize("design", ["p2c-2017", "dual-write-async", "field-merge",
-                                    "optimistic-version-check", "cross-system-lock"])
+@pytest.mark.parametrize(
+    "design",
+    [
+        "p2c-2017",
+        "dual-write-async",
+        "field-merge",
+        "optimistic-version-check",
+        "cross-system-lock",
+    ],
+)
 def test_the_signature_runs_drain_to_quiescence(design):
     assert run(design).quiescent

@@ -289,8 +289,11 @@ def machine(
     return type(
         f"{design_name.title().replace('-', '')}Machine",
         (DesignMachine,),
-        {"design": design_named(design_name), "extra_checks": extra,
-         "check_every_step": every_step},
+        {
+            "design": design_named(design_name),
+            "extra_checks": extra,
+            "check_every_step": every_step,
+        },
     )
 
 
@@ -328,9 +331,13 @@ def _find_failure(design_name: str, extra: tuple[str, ...]) -> tuple[str, list[s
     # "state.edit_now(...)". Those are the steps (the machine's set-up and the final
     # teardown are not).
     notes = getattr(failure.value, "__notes__", [])
-    steps = [line for note in notes for line in note.splitlines()
-             if line.startswith("state.") and not line.startswith(
-                 ("state.teardown", "state.promised_safety_holds"))]
+    steps = [
+        line
+        for note in notes
+        for line in note.splitlines()
+        if line.startswith("state.")
+        and not line.startswith(("state.teardown", "state.promised_safety_holds"))
+    ]
     return str(failure.value), steps
 
 

@@ -30,11 +30,12 @@ def test_the_readme_marks_exactly_the_registered_sections_with_their_commands():
         assert commands == {SECTIONS[name].command}, name
     # The invariant table is the compare command's, the figures the seed run's.
     assert SECTIONS["invariant-table"].command == (
-        "p2c compare scenarios/prospect_to_cash.yaml --markdown")
+        "p2c compare scenarios/prospect_to_cash.yaml --markdown"
+    )
     assert SECTIONS["overwritten-writes"].command == "p2c run scenarios/prospect_to_cash.yaml"
     # Every number quoted in the run paragraph sits in a generated snippet.
     start = README.index("## What a run prints")
-    paragraph = README[start:README.index("It writes a run folder", start)]
+    paragraph = README[start : README.index("It writes a run folder", start)]
     outside = MARKER.sub("", paragraph)
     assert "88" not in outside and "W-operations-" not in outside
     assert "python -m sim.docs --write" in README
@@ -105,18 +106,30 @@ def _fake_run(calls: list[tuple[str, Path | None]]):
     def run(command: str, out: Path | None) -> str:
         calls.append((command, out))
         return TABLE_OUTPUT if "compare" in command else RUN_OUTPUT
+
     return run
 
 
 def test_regenerate_rewrites_block_and_inline_sections_and_their_commands():
-    sections = {name: SECTIONS[name] for name in (
-        "overwritten-writes", "batch-runs", "seed-write", "seed-incident", "invariant-table")}
+    sections = {
+        name: SECTIONS[name]
+        for name in (
+            "overwritten-writes",
+            "batch-runs",
+            "seed-write",
+            "seed-incident",
+            "invariant-table",
+        )
+    }
     calls: list[tuple[str, Path | None]] = []
     assert regenerate(PAGE, sections, _fake_run(calls)) == EXPECTED
     # Each distinct command ran once, every one with a temporary --out folder.
     assert sorted(c for c, _ in calls) == sorted(
-        ["p2c run scenarios/prospect_to_cash.yaml",
-         "p2c compare scenarios/prospect_to_cash.yaml --markdown"])
+        [
+            "p2c run scenarios/prospect_to_cash.yaml",
+            "p2c compare scenarios/prospect_to_cash.yaml --markdown",
+        ]
+    )
     assert all(out is not None and not out.is_relative_to(ROOT) for _, out in calls)
     # Regenerating what was just generated changes nothing.
     assert regenerate(EXPECTED, sections, _fake_run([])) == EXPECTED
@@ -128,8 +141,11 @@ def test_unknown_and_unmarked_sections_are_errors():
     with pytest.raises(DocsError, match="not marked in the README: seed-write"):
         regenerate(text, sections, _fake_run([]))
     with pytest.raises(DocsError, match="unknown generated sections: nope"):
-        regenerate(text + "<!-- generated: nope (p2c x) -->1<!-- end generated -->",
-                   {"batch-runs": SECTIONS["batch-runs"]}, _fake_run([]))
+        regenerate(
+            text + "<!-- generated: nope (p2c x) -->1<!-- end generated -->",
+            {"batch-runs": SECTIONS["batch-runs"]},
+            _fake_run([]),
+        )
     # Output without the figure is an error, not an empty snippet.
     with pytest.raises(DocsError, match="Batch runs"):
         regenerate(text, {"batch-runs": SECTIONS["batch-runs"]}, lambda c, o: "nothing\n")
@@ -137,8 +153,9 @@ def test_unknown_and_unmarked_sections_are_errors():
 
 def test_a_real_command_end_to_end_with_check_and_write(tmp_path, monkeypatch, capsys):
     # p2c --version is quick: the whole path (subprocess, render, --check, --write).
-    version = {"version": Section("p2c --version", lambda out: out.split()[1], block=False,
-                                  writes=False)}
+    version = {
+        "version": Section("p2c --version", lambda out: out.split()[1], block=False, writes=False)
+    }
     monkeypatch.setattr(docs, "SECTIONS", version)
     page = tmp_path / "README.md"
     page.write_text("v<!-- generated: version (p2c --version) -->0.0<!-- end generated -->\n")
@@ -147,17 +164,26 @@ def test_a_real_command_end_to_end_with_check_and_write(tmp_path, monkeypatch, c
     assert "+v<!-- generated: version (p2c --version) -->" + metadata.version("p2c-testbed") in out
     assert "python -m sim.docs --write" in out
     assert docs.main(["--write", str(page)]) == 0
-    assert page.read_text() == ("v<!-- generated: version (p2c --version) -->"
-                                f"{metadata.version('p2c-testbed')}<!-- end generated -->\n")
+    assert page.read_text() == (
+        "v<!-- generated: version (p2c --version) -->"
+        f"{metadata.version('p2c-testbed')}<!-- end generated -->\n"
+    )
     assert docs.main(["--check", str(page)]) == 0
     assert not list(tmp_path.glob("*.tmp"))
 
 
 @pytest.mark.slow
 def test_the_readme_equals_its_commands_output():
-    done = subprocess.run([sys.executable, "-m", "sim.docs", "--check"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=1800, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "sim.docs", "--check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+    )
     assert done.returncode == 0, (
         f"README.md differs from its commands' output (reproduce: python -m sim.docs "
         f"--check; regenerate: python -m sim.docs --write):\n{done.stdout[-6000:]}"
-        f"\n{done.stderr[-2000:]}")
+        f"\n{done.stderr[-2000:]}"
+    )

@@ -40,8 +40,13 @@ def mounted(tmp_path):
     def mount(options: str):
         point = tmp_path / f"mnt{len(mounts)}"
         point.mkdir()
-        done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(point)],
-                              capture_output=True, text=True, timeout=10, check=False)
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(point)],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
         if done.returncode != 0:
             pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
         mounts.append(point)
@@ -49,8 +54,7 @@ def mounted(tmp_path):
 
     yield mount
     for point in mounts:
-        subprocess.run(["umount", "-l", str(point)], capture_output=True, timeout=10,
-                       check=False)
+        subprocess.run(["umount", "-l", str(point)], capture_output=True, timeout=10, check=False)
 
 
 def one_line_error(capsys, code, path) -> str:
@@ -79,12 +83,16 @@ def test_a_run_on_a_full_disk_leaves_nothing(mounted, tmp_path, capsys):
     assert list(folder.iterdir()) == [], "partial output left on the full disk"
 
 
-@pytest.mark.parametrize("command", [
-    ["verify", "{run}", "--out", "{file}"],
-    ["compare", str(SEED_SCENARIO), "--design", "p2c-2017", "--out", "{file}"],
-    ["sweep", str(ROOT / "scenarios" / "sweeps" / "bench.yaml"), "--out", "{file}"],
-    ["report", str(SEED_SCENARIO), "--out", "{file}"],
-], ids=["verify", "compare", "sweep", "report"])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["verify", "{run}", "--out", "{file}"],
+        ["compare", str(SEED_SCENARIO), "--design", "p2c-2017", "--out", "{file}"],
+        ["sweep", str(ROOT / "scenarios" / "sweeps" / "bench.yaml"), "--out", "{file}"],
+        ["report", str(SEED_SCENARIO), "--out", "{file}"],
+    ],
+    ids=["verify", "compare", "sweep", "report"],
+)
 def test_out_naming_an_existing_file_is_one_line_and_exit_2(tmp_path, capsys, command):
     run = tmp_path / "history.jsonl"
     import orjson
@@ -105,7 +113,10 @@ def test_a_closed_pipe_ends_quietly(tmp_path):
     scenario.write_text(yaml.safe_dump(small_scenario_data()), encoding="utf-8")
     process = subprocess.Popen(
         [sys.executable, "-m", "sim.cli", "run", str(scenario), "--out", str(tmp_path / "o")],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     process.stdout.close()  # `| true`: nobody reads what it prints
     err = process.stderr.read()
     process.wait(timeout=60)
@@ -121,8 +132,11 @@ def test_text_the_terminal_cannot_encode_is_replaced(tmp_path):
     out = tmp_path / "out"
     done = subprocess.run(
         [sys.executable, "-m", "sim.cli", "run", str(scenario), "--out", str(out)],
-        cwd=ROOT, capture_output=True, timeout=120, env={**os.environ,
-                                                          "PYTHONIOENCODING": "ascii"})
+        cwd=ROOT,
+        capture_output=True,
+        timeout=120,
+        env={**os.environ, "PYTHONIOENCODING": "ascii"},
+    )
     assert done.returncode in (0, 1), done.stderr
     assert b"UnicodeEncodeError" not in done.stderr
     assert b"prospect_to_cash_Z?rich_??" in done.stdout
@@ -133,12 +147,13 @@ def test_text_the_terminal_cannot_encode_is_replaced(tmp_path):
 
 
 def test_an_update_of_a_missing_record_is_refused_unless_the_save_creates_it(tmp_path, capsys):
-    text = SEED.replace("key: ACC-00012, fields: {credit_limit", "key: ACC-99999, fields: "
-                        "{credit_limit", 1)
+    text = SEED.replace(
+        "key: ACC-00012, fields: {credit_limit", "key: ACC-99999, fields: {credit_limit", 1
+    )
     assert text != SEED
     path = tmp_path / "missing.yaml"
     path.write_text(text, encoding="utf-8")
-    line = text[:text.index("ACC-99999")].count("\n") + 1
+    line = text[: text.index("ACC-99999")].count("\n") + 1
     started = time.perf_counter()
     code = main(["run", str(path), "--out", str(tmp_path / "out")])
     err = capsys.readouterr().err
@@ -149,9 +164,17 @@ def test_an_update_of_a_missing_record_is_refused_unless_the_save_creates_it(tmp
 
 def test_a_scripted_save_that_says_create_creates_the_record(tmp_path, capsys):
     data = small_scenario_data()
-    data["scripted"] = [{"at": "day 1 10:00", "role": "credit_controller",
-                         "system": "operations", "entity": "account", "key": "ACC-99999",
-                         "create": True, "fields": {"credit_limit": 1000}}]
+    data["scripted"] = [
+        {
+            "at": "day 1 10:00",
+            "role": "credit_controller",
+            "system": "operations",
+            "entity": "account",
+            "key": "ACC-99999",
+            "create": True,
+            "fields": {"credit_limit": 1000},
+        }
+    ]
     path = tmp_path / "create.yaml"
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
     code = main(["run", str(path), "--out", str(tmp_path / "out"), "--json"])
@@ -159,9 +182,11 @@ def test_a_scripted_save_that_says_create_creates_the_record(tmp_path, capsys):
     import gzip
 
     import orjson
+
     with gzip.open(tmp_path / "out" / "history.jsonl.gz") as handle:
-        writes = [e for e in map(orjson.loads, handle)
-                  if e["kind"] == "write" and e["key"] == "ACC-99999"]
+        writes = [
+            e for e in map(orjson.loads, handle) if e["kind"] == "write" and e["key"] == "ACC-99999"
+        ]
     assert writes and writes[0]["op"] == "create"
 
 
@@ -175,8 +200,9 @@ def test_a_huge_headcount_is_refused_with_its_estimate_unless_yes(tmp_path, caps
     err = capsys.readouterr().err
     assert code == 2 and "user-days" in err and "--yes" in err, err
     # 1,000,000 reps + the 74 other people, for 5 days: the estimate's own arithmetic.
-    others = sum(r["headcount"] for name, r in yaml.safe_load(SEED)["roles"].items()
-                 if name != "sales_rep")
+    others = sum(
+        r["headcount"] for name, r in yaml.safe_load(SEED)["roles"].items() if name != "sales_rep"
+    )
     assert f"{(1_000_000 + others) * 5:,} user-days" in err
     assert time.perf_counter() - started < 5 and not (tmp_path / "out").exists()
 
@@ -198,8 +224,13 @@ def mutate(data: dict, path: list, how: str) -> str:
         return yaml.safe_dump(data, sort_keys=False)
     parent[last] = marker
     text = yaml.safe_dump(data, sort_keys=False)
-    replacement = {"type": "[1, {a: b}]", "tag": "!!python/object:os.system {}",
-                   "alias": "*nowhere", "nan": ".nan", "huge": "1e400"}[how]
+    replacement = {
+        "type": "[1, {a: b}]",
+        "tag": "!!python/object:os.system {}",
+        "alias": "*nowhere",
+        "nan": ".nan",
+        "huge": "1e400",
+    }[how]
     return text.replace(marker, replacement, 1)
 
 
@@ -220,11 +251,16 @@ PATHS = leaf_paths(small_scenario_data())
 
 
 @pytest.mark.slow
-@settings(max_examples=40, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(path=st.sampled_from(PATHS), how=MUTATIONS)
 def test_mutated_scenarios_exit_0_1_or_2_and_never_leave_partial_output(
-        tmp_path_factory, path, how):
+    tmp_path_factory, path, how
+):
     folder = tmp_path_factory.mktemp("mutant")
     scenario = folder / "mutant.yaml"
     scenario.write_text(mutate(small_scenario_data(), list(path), how), encoding="utf-8")

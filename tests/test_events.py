@@ -31,11 +31,16 @@ REFERENCE = sorted((ROOT / "scenarios").glob("*.yaml"))
 def events_of(path: Path, design: str | None = None, **overrides) -> list[dict]:
     raw, lines = load_yaml(path)
     try:
-        configured = configure(raw, {"duration_days": 1, **overrides}, design,
-                               near=path.parent, source=path, linemap=lines)
+        configured = configure(
+            raw,
+            {"duration_days": 1, **overrides},
+            design,
+            near=path.parent,
+            source=path,
+            linemap=lines,
+        )
     except InputError:  # a fault that needs the scenario's own length
-        configured = configure(raw, overrides, design, near=path.parent, source=path,
-                               linemap=lines)
+        configured = configure(raw, overrides, design, near=path.parent, source=path, linemap=lines)
     return run_scenario(configured.scenario).events
 
 
@@ -51,9 +56,20 @@ def test_every_event_of_the_signature_scenario_under_every_design_conforms():
     seen: Counter = Counter()
     for design in catalogue_names():
         assert not problems_in(events_of(SIGNATURE, design), design, seen)
-    expected = {ev.RUN_START, ev.WRITE, ev.APPLY, ev.OVERWRITE, ev.BATCH_START, ev.BATCH_END,
-                ev.SEND, ev.DELIVER, ev.CONFLICT, ev.LOCK_GRANT, ev.LOCK_RELEASE,
-                ev.QUIESCENCE}
+    expected = {
+        ev.RUN_START,
+        ev.WRITE,
+        ev.APPLY,
+        ev.OVERWRITE,
+        ev.BATCH_START,
+        ev.BATCH_END,
+        ev.SEND,
+        ev.DELIVER,
+        ev.CONFLICT,
+        ev.LOCK_GRANT,
+        ev.LOCK_RELEASE,
+        ev.QUIESCENCE,
+    }
     assert expected <= set(seen), f"kinds never emitted: {expected - set(seen)}"
 
 
@@ -68,20 +84,21 @@ def test_every_event_of_every_reference_scenario_conforms(path):
 @pytest.mark.slow
 def test_transport_faults_emit_conforming_events():
     seen: Counter = Counter()
-    faults = [{"kind": "duplicate", "at": "day 1 09:00", "duration_s": 14400,
-               "probability": 0.5},
-              {"kind": "loss", "at": "day 1 09:00", "duration_s": 14400, "probability": 0.3},
-              {"kind": "outage", "system": "sales", "at": "day 1 11:00", "duration_s": 1800}]
-    events = events_of(ROOT / "scenarios" / "prospect_to_cash.yaml", "dual-write-async",
-                       faults=faults)
+    faults = [
+        {"kind": "duplicate", "at": "day 1 09:00", "duration_s": 14400, "probability": 0.5},
+        {"kind": "loss", "at": "day 1 09:00", "duration_s": 14400, "probability": 0.3},
+        {"kind": "outage", "system": "sales", "at": "day 1 11:00", "duration_s": 1800},
+    ]
+    events = events_of(
+        ROOT / "scenarios" / "prospect_to_cash.yaml", "dual-write-async", faults=faults
+    )
     assert not problems_in(events, "faults", seen)
     for kind in (ev.REDELIVERY, ev.DELIVERY_LOST, ev.FAULT_START, ev.FAULT_END, ev.REJECT):
         assert seen[kind], f"no {kind} event: the fault run does not exercise it"
 
 
 def test_a_departing_event_is_named_for_each_way_it_departs():
-    good = {"t": 1.0, "kind": ev.DELIVER, "message_id": "M-1", "map": "m",
-            "outcome": "applied"}
+    good = {"t": 1.0, "kind": ev.DELIVER, "message_id": "M-1", "map": "m", "outcome": "applied"}
     assert ev.event_problems(good) == []
     assert ev.event_problems({**good, "t": 1}) == []  # a whole number of seconds is a time
     assert ev.event_problems({"t": 0, "kind": "teleport"}) == ["unknown kind 'teleport'"]
@@ -91,12 +108,23 @@ def test_a_departing_event_is_named_for_each_way_it_departs():
     [wrong] = ev.event_problems({**good, "outcome": "teleported"})
     assert wrong.startswith("deliver: outcome = 'teleported' is not 'applied' or")
     assert ev.event_problems({**good, "message_id": 7}) == ["deliver: message_id = 7 is not str"]
-    send = {"t": 0.0, "kind": ev.SEND, "message_id": "M", "map": "m", "entity": "e",
-            "key": "k", "source": "a", "target": "b", "cause": None, "hops": 1,
-            "write_ids": ["W-1", 2]}
+    send = {
+        "t": 0.0,
+        "kind": ev.SEND,
+        "message_id": "M",
+        "map": "m",
+        "entity": "e",
+        "key": "k",
+        "source": "a",
+        "target": "b",
+        "cause": None,
+        "hops": 1,
+        "write_ids": ["W-1", 2],
+    }
     assert ev.event_problems(send) == ["send: write_ids = ['W-1', 2] is not list[str]"]
     assert ev.event_problems({**send, "write_ids": [], "hops": True}) == [
-        "send: hops = True is not int"]
+        "send: hops = True is not int"
+    ]
 
 
 def test_the_checker_reads_the_kinds_and_fields_the_contract_defines():

@@ -29,15 +29,28 @@ from sim.scenario.yamlio import LineMap
 from sim.study.explore import explore, load_space
 from sim.study.story import replay_file
 
-DESIGNS = ("p2c-2017", "readonly-workaround", "dual-write-live", "dual-write-async",
-           "cross-system-lock", "optimistic-version-check", "field-merge",
-           "naive-bidirectional")
+DESIGNS = (
+    "p2c-2017",
+    "readonly-workaround",
+    "dual-write-live",
+    "dual-write-async",
+    "cross-system-lock",
+    "optimistic-version-check",
+    "field-merge",
+    "naive-bidirectional",
+)
 #: The invariants stories of customer edits can reach. The others need stories explore
 #: does not tell yet: orders (monotone_lifecycle, invoice_totals), references to other
 #: records (referential_integrity), or a scenario's staleness objective (staleness is
 #: searched when a scenario with objectives is explored).
-REACHABLE = ("convergence", "no_lost_update", "bounded_echo", "ownership", "accounted_for",
-             "no_duplicate_keys")
+REACHABLE = (
+    "convergence",
+    "no_lost_update",
+    "bounded_echo",
+    "ownership",
+    "accounted_for",
+    "no_duplicate_keys",
+)
 
 
 def _lost_and_replayed(path, invariant):
@@ -46,10 +59,23 @@ def _lost_and_replayed(path, invariant):
 
 
 def test_one_operations_save_makes_p2c_2017_diverge_and_the_counterexample_replays(
-        tmp_path, capsys):
+    tmp_path, capsys
+):
     out = tmp_path / "found"
-    code = main(["explore", "p2c-2017", "--invariant", "convergence", "--out", str(out),
-                 "--budget-s", "60", "--max-stories", "200"])
+    code = main(
+        [
+            "explore",
+            "p2c-2017",
+            "--invariant",
+            "convergence",
+            "--out",
+            str(out),
+            "--budget-s",
+            "60",
+            "--max-stories",
+            "200",
+        ]
+    )
     text = capsys.readouterr().out
     assert code == 1, text
     assert "convergence broken by a story of 1 save(s)" in text
@@ -57,7 +83,8 @@ def test_one_operations_save_makes_p2c_2017_diverge_and_the_counterexample_repla
     assert [s["system"] for s in data["scripted"]] == ["operations"]
     assert data["design"]["extends"] == "p2c-2017"
     assert "random" not in json.dumps(data) and all(
-        role["headcount"] == 0 for role in data["roles"].values())
+        role["headcount"] == 0 for role in data["roles"].values()
+    )
     assert (out / "timeline.png").stat().st_size > 10_000
     story = (out / "story.md").read_text()
     assert "credit_controller-1" in story and "differs between replicas" in story
@@ -66,11 +93,22 @@ def test_one_operations_save_makes_p2c_2017_diverge_and_the_counterexample_repla
     assert re.search(r"convergence\s+VIOLATED \(1\)", capsys.readouterr().out)
 
 
-def test_an_echo_is_found_in_one_save_and_becomes_a_suite_entry_p2c_check_passes(
-        tmp_path, capsys):
+def test_an_echo_is_found_in_one_save_and_becomes_a_suite_entry_p2c_check_passes(tmp_path, capsys):
     suite = tmp_path / "suite" / "naive_echo.yaml"
-    code = main(["explore", "naive-bidirectional", "--invariant", "bounded_echo", "--out",
-                 str(tmp_path / "found"), "--to-suite", str(suite), "--max-stories", "100"])
+    code = main(
+        [
+            "explore",
+            "naive-bidirectional",
+            "--invariant",
+            "bounded_echo",
+            "--out",
+            str(tmp_path / "found"),
+            "--to-suite",
+            str(suite),
+            "--max-stories",
+            "100",
+        ]
+    )
     assert code == 1
     entry = yaml.safe_load(suite.read_text())
     assert entry["name"] == "naive_echo"
@@ -82,9 +120,23 @@ def test_an_echo_is_found_in_one_save_and_becomes_a_suite_entry_p2c_check_passes
 
 def test_the_suite_entry_fails_p2c_check_when_the_design_is_fixed(tmp_path, capsys):
     suite = tmp_path / "naive_echo.yaml"
-    assert main(["explore", "naive-bidirectional", "--invariant", "bounded_echo", "--out",
-                 str(tmp_path / "found"), "--to-suite", str(suite),
-                 "--max-stories", "100"]) == 1
+    assert (
+        main(
+            [
+                "explore",
+                "naive-bidirectional",
+                "--invariant",
+                "bounded_echo",
+                "--out",
+                str(tmp_path / "found"),
+                "--to-suite",
+                str(suite),
+                "--max-stories",
+                "100",
+            ]
+        )
+        == 1
+    )
     entry = yaml.safe_load(suite.read_text())
     # The architect turns loopback control back on: the echo is gone, and p2c check says
     # the pinned behaviour changed.
@@ -99,8 +151,19 @@ def test_the_suite_entry_fails_p2c_check_when_the_design_is_fixed(tmp_path, caps
 
 def test_nothing_found_says_what_was_searched(tmp_path, capsys):
     out = tmp_path / "nothing"
-    code = main(["explore", "cross-system-lock", "--invariant", "no_lost_update", "--out",
-                 str(out), "--max-stories", "30", "--json"])
+    code = main(
+        [
+            "explore",
+            "cross-system-lock",
+            "--invariant",
+            "no_lost_update",
+            "--out",
+            str(out),
+            "--max-stories",
+            "30",
+            "--json",
+        ]
+    )
     summary = json.loads(capsys.readouterr().out)
     assert code == 0
     assert summary["found"] is False and summary["stories_tried"] == 30
@@ -111,11 +174,23 @@ def test_nothing_found_says_what_was_searched(tmp_path, capsys):
 
 def test_a_scenario_explores_only_the_saves_its_users_may_make(tmp_path):
     scenario = tmp_path / "sales_only.yaml"
-    scenario.write_text(yaml.safe_dump({
-        "name": "sales_only", "seed": 3, "design": "p2c-2017", "duration_days": 1,
-        "roles": {"sales_rep": {"headcount": 5, "home_system": "sales",
-                                "actions": {"edit_account": 1.0}}},
-    }))
+    scenario.write_text(
+        yaml.safe_dump(
+            {
+                "name": "sales_only",
+                "seed": 3,
+                "design": "p2c-2017",
+                "duration_days": 1,
+                "roles": {
+                    "sales_rep": {
+                        "headcount": 5,
+                        "home_system": "sales",
+                        "actions": {"edit_account": 1.0},
+                    }
+                },
+            }
+        )
+    )
     space = load_space(scenario)
     assert space.savers == (("sales", "sales_rep"),)
     assert space.seed == 3
@@ -126,27 +201,33 @@ def test_a_scenario_explores_only_the_saves_its_users_may_make(tmp_path):
 def test_the_api_returns_the_story_as_a_frame_and_the_scenario_as_a_dict(tmp_path):
     from sim import api
 
-    finding = api.explore("naive-bidirectional", ["bounded_echo"], max_stories=100,
-                          out=tmp_path / "f")
+    finding = api.explore(
+        "naive-bidirectional", ["bounded_echo"], max_stories=100, out=tmp_path / "f"
+    )
     assert finding.found and finding.broken == ["bounded_echo"]
-    assert list(finding.story[["system", "entity"]].iloc[0]) == ["sales", "account"] or \
-        list(finding.story[["system", "entity"]].iloc[0]) == ["operations", "account"]
+    assert list(finding.story[["system", "entity"]].iloc[0]) == ["sales", "account"] or list(
+        finding.story[["system", "entity"]].iloc[0]
+    ) == ["operations", "account"]
     assert len(finding.story) == 1
     assert finding.scenario["scripted"][0]["entity"] == "account"
     assert (finding.anomalies.invariant == "bounded_echo").all()
     assert (tmp_path / "f" / "counterexample.yaml").is_file()
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["explore", "p2c-2017", "--invariant", "no_such"], "unknown invariant(s) no_such"),
-    (["explore", "no-such-design"], "unknown design 'no-such-design'"),
-    (["explore", "p2c-2017", "--budget-s", "0"], "--budget-s must be"),
-    (["explore", "p2c-2017", "--faults", "outage,meteor"], "unknown fault kind(s) meteor"),
-    (["explore", "missing.yaml"], "missing.yaml: no such file"),
-    (["explore", "p2c-2017", "--max-saves", "0"], "--max-saves must be at least 1"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["explore", "p2c-2017", "--invariant", "no_such"], "unknown invariant(s) no_such"),
+        (["explore", "no-such-design"], "unknown design 'no-such-design'"),
+        (["explore", "p2c-2017", "--budget-s", "0"], "--budget-s must be"),
+        (["explore", "p2c-2017", "--faults", "outage,meteor"], "unknown fault kind(s) meteor"),
+        (["explore", "missing.yaml"], "missing.yaml: no such file"),
+        (["explore", "p2c-2017", "--max-saves", "0"], "--max-saves must be at least 1"),
+    ],
+)
 def test_bad_input_is_exit_2_with_one_clear_message_and_nothing_written(
-        tmp_path, capsys, argv, message):
+    tmp_path, capsys, argv, message
+):
     out = tmp_path / "out"
     assert main([*argv, "--out", str(out)]) == 2
     err = capsys.readouterr().err
@@ -157,8 +238,13 @@ def test_bad_input_is_exit_2_with_one_clear_message_and_nothing_written(
 def test_faults_are_part_of_the_story_and_replay(tmp_path):
     # Duplicated deliveries are harmless to a design with upserts and loopback control:
     # the search runs stories with faults and judges them; nothing promised breaks.
-    result = explore("dual-write-async", ["accounted_for", "no_duplicate_keys"],
-                     faults=["duplicate", "outage"], max_stories=40, budget_s=60)
+    result = explore(
+        "dual-write-async",
+        ["accounted_for", "no_duplicate_keys"],
+        faults=["duplicate", "outage"],
+        max_stories=40,
+        budget_s=60,
+    )
     assert not result.found and result.tried == 40
 
 
@@ -181,10 +267,14 @@ def test_explore_breaks_every_unpromised_invariant_and_never_a_promised_one(desi
         result = explore(design, [invariant], budget_s=30, seed=1)
         took = time.perf_counter() - start
         assert result.found, f"{design}: nothing breaks {invariant} ({result.tried} stories)"
-        print(f"{design} {invariant}: {result.saves} save(s), {result.tried} stories, "
-              f"{took:.1f} s: " + "; ".join(
-                  f"{r['opened_at']}..{r['at']} {r['actor']} {r['system']} {r['key']} "
-                  f"{r['fields']}" for r in result.story_rows()))
+        print(
+            f"{design} {invariant}: {result.saves} save(s), {result.tried} stories, "
+            f"{took:.1f} s: "
+            + "; ".join(
+                f"{r['opened_at']}..{r['at']} {r['actor']} {r['system']} {r['key']} {r['fields']}"
+                for r in result.story_rows()
+            )
+        )
         if invariant == "no_lost_update":
             assert 2 <= result.saves <= 4
         # The counterexample file replays to the same anomaly under p2c run's path.
@@ -195,18 +285,25 @@ def test_explore_breaks_every_unpromised_invariant_and_never_a_promised_one(desi
         replayed = _lost_and_replayed(path, invariant)
         assert replayed.count > 0
         first = result.anomalies[0][1]
-        assert any((a.code, a.key, a.field) == (first.code, first.key, first.field)
-                   for a in replayed.anomalies)
+        assert any(
+            (a.code, a.key, a.field) == (first.code, first.key, first.field)
+            for a in replayed.anomalies
+        )
     start = time.perf_counter()
     result = explore(design, promised, budget_s=8, seed=1)
     assert not result.found, f"{design} broke a promise: {result.anomalies[:1]}"
-    print(f"{design} promised {promised}: nothing in {result.tried} stories "
-          f"({time.perf_counter() - start:.1f} s)")
+    print(
+        f"{design} promised {promised}: nothing in {result.tried} stories "
+        f"({time.perf_counter() - start:.1f} s)"
+    )
 
 
 def test_the_design_catalogue_is_all_covered():
-    assert sorted(DESIGNS) == sorted(p.stem for p in (ROOT / "scenarios" / "designs").glob(
-        "*.yaml") if not p.stem.startswith("_"))
+    assert sorted(DESIGNS) == sorted(
+        p.stem
+        for p in (ROOT / "scenarios" / "designs").glob("*.yaml")
+        if not p.stem.startswith("_")
+    )
 
 
 # ------------------------------------------------------------ lock safety
@@ -222,8 +319,9 @@ def test_the_design_catalogue_is_all_covered():
 
 def _lock_design(tmp_path, name, **concurrency):
     path = tmp_path / f"{name}.yaml"
-    path.write_text(yaml.safe_dump({"extends": "cross-system-lock", "name": name,
-                                    "concurrency": concurrency}))
+    path.write_text(
+        yaml.safe_dump({"extends": "cross-system-lock", "name": name, "concurrency": concurrency})
+    )
     return path
 
 
@@ -231,9 +329,22 @@ def _lock_design(tmp_path, name, **concurrency):
 def test_explore_breaks_lock_safety_without_fencing_under_client_pause(tmp_path, capsys):
     out = tmp_path / "found"
     design = _lock_design(tmp_path, "lock-unfenced", fencing=False)
-    code = main(["explore", str(design), "--invariant", "lock_safety", "--faults",
-                 "client_pause", "--max-stories", "200", "--budget-s", "120",
-                 "--out", str(out)])
+    code = main(
+        [
+            "explore",
+            str(design),
+            "--invariant",
+            "lock_safety",
+            "--faults",
+            "client_pause",
+            "--max-stories",
+            "200",
+            "--budget-s",
+            "120",
+            "--out",
+            str(out),
+        ]
+    )
     text = capsys.readouterr().out
     assert code == 1, text
     assert "lock_safety broken by a story of 1 save(s)" in text
@@ -252,8 +363,20 @@ def test_explore_breaks_lock_safety_without_fencing_under_client_pause(tmp_path,
 def test_only_a_client_pause_carries_a_save_past_a_long_lease(tmp_path, capsys):
     out = tmp_path / "found"
     design = _lock_design(tmp_path, "lock-unfenced-20min", fencing=False, lease_s=1200)
-    code = main(["explore", str(design), "--invariant", "lock_safety", "--faults",
-                 "client_pause", "--max-stories", "200", "--out", str(out)])
+    code = main(
+        [
+            "explore",
+            str(design),
+            "--invariant",
+            "lock_safety",
+            "--faults",
+            "client_pause",
+            "--max-stories",
+            "200",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 1, capsys.readouterr().out
     data = yaml.safe_load((out / "counterexample.yaml").read_text())
     [save] = data["scripted"]
@@ -281,9 +404,25 @@ def test_only_a_client_pause_carries_a_save_past_a_long_lease(tmp_path, capsys):
 @pytest.mark.slow
 def test_with_fencing_client_pause_breaks_no_lock(tmp_path, capsys):
     out = tmp_path / "nothing"
-    code = main(["explore", "cross-system-lock", "--invariant", "lock_safety",
-                 "--invariant", "no_lost_update", "--faults", "client_pause",
-                 "--max-stories", "200", "--budget-s", "120", "--out", str(out), "--json"])
+    code = main(
+        [
+            "explore",
+            "cross-system-lock",
+            "--invariant",
+            "lock_safety",
+            "--invariant",
+            "no_lost_update",
+            "--faults",
+            "client_pause",
+            "--max-stories",
+            "200",
+            "--budget-s",
+            "120",
+            "--out",
+            str(out),
+            "--json",
+        ]
+    )
     summary = json.loads(capsys.readouterr().out)
     assert code == 0, summary
     assert summary["found"] is False and summary["stories_tried"] == 200
@@ -299,8 +438,11 @@ def test_the_story_fixes_every_delay_the_concurrency_rule_draws():
     assert RULES["version_check"].delays == ("resolution",)
     space = load_space("optimistic-version-check")
     overrides = _design_overrides(space.design, space.maps, [5.0] * len(space.maps))
-    assert overrides["concurrency"] == {"resolution": {
-        "distribution": "fixed", "median_s": space.design.concurrency.resolution.median_s}}
+    assert overrides["concurrency"] == {
+        "resolution": {
+            "distribution": "fixed",
+            "median_s": space.design.concurrency.resolution.median_s,
+        }
+    }
     space = load_space("cross-system-lock")
-    assert "concurrency" not in _design_overrides(space.design, space.maps,
-                                                   [5.0] * len(space.maps))
+    assert "concurrency" not in _design_overrides(space.design, space.maps, [5.0] * len(space.maps))

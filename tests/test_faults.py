@@ -31,11 +31,14 @@ roles:
 
 def scenario(tmp_path, design, scripted, faults=(), name="fault", extra=""):
     data = {
-        "name": name, "seed": 5, "design": design, "duration_days": 1,
+        "name": name,
+        "seed": 5,
+        "design": design,
+        "duration_days": 1,
         "quiescence_max_s": 14_400,
-        "initial_data": {"accounts": 2, "contacts_per_account": 0, "products": 0,
-                         "bundles": 0},
-        "scripted": list(scripted), "faults": list(faults),
+        "initial_data": {"accounts": 2, "contacts_per_account": 0, "products": 0, "bundles": 0},
+        "scripted": list(scripted),
+        "faults": list(faults),
     }
     path = tmp_path / f"{name}.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False) + ROLES + textwrap.dedent(extra))
@@ -44,8 +47,14 @@ def scenario(tmp_path, design, scripted, faults=(), name="fault", extra=""):
 
 def edit(at, system, value, field="credit_limit", opened=None, key="ACC-00001"):
     role = "sales_rep" if system == "sales" else "credit_controller"
-    action = {"at": at, "role": role, "system": system, "entity": "account", "key": key,
-              "fields": {field: value}}
+    action = {
+        "at": at,
+        "role": role,
+        "system": system,
+        "entity": "account",
+        "key": key,
+        "fields": {field: value},
+    }
     if opened:
         action["opened_at"] = opened
     return action
@@ -59,16 +68,25 @@ def verdicts(result):
 
 
 def test_duplicated_deliveries_create_duplicates_only_when_the_receiver_inserts(tmp_path):
-    faults = [{"kind": "duplicate", "at": "day 1 09:00", "duration_s": 7200,
-               "probability": 1.0, "maps": ["accounts_to_operations"]}]
+    faults = [
+        {
+            "kind": "duplicate",
+            "at": "day 1 09:00",
+            "duration_s": 7200,
+            "probability": 1.0,
+            "maps": ["accounts_to_operations"],
+        }
+    ]
     edits = [edit("day 1 10:00", "sales", 1000), edit("day 1 10:05", "sales", 2000)]
     good = run_scenario(scenario(tmp_path, "dual-write-async", edits, faults, "upsert"))
     assert good.metrics["deliveries_duplicated"] >= 2
     assert any(e["kind"] == "redelivery" for e in good.events)
     assert verdicts(good)["no_duplicate_keys"] == "holds"
 
-    planted = {"extends": "dual-write-async",
-               "maps": {"accounts_to_operations": {"apply_mode": "insert"}}}
+    planted = {
+        "extends": "dual-write-async",
+        "maps": {"accounts_to_operations": {"apply_mode": "insert"}},
+    }
     bad = run_scenario(scenario(tmp_path, planted, edits, faults, "insert"))
     assert verdicts(bad)["no_duplicate_keys"] == "violated"
 
@@ -79,8 +97,10 @@ def test_duplicated_deliveries_create_duplicates_only_when_the_receiver_inserts(
 def test_a_lease_without_fencing_lets_a_holder_whose_lease_expired_overwrite(tmp_path):
     # A opens at 10:00 (lease until 10:10) and saves at 10:15; B takes the record at
     # 10:11 and saves at 10:12. Only fencing stops A's stale save.
-    edits = [edit("day 1 10:15", "sales", 1111, opened="day 1 10:00"),
-             edit("day 1 10:12", "operations", 2222, opened="day 1 10:11")]
+    edits = [
+        edit("day 1 10:15", "sales", 1111, opened="day 1 10:00"),
+        edit("day 1 10:12", "operations", 2222, opened="day 1 10:11"),
+    ]
     # Forms' own row-version checks are off in both runs so that only fencing differs.
     correct = {"extends": "cross-system-lock", "local_version_check": []}
     fenced = run_scenario(scenario(tmp_path, correct, edits, name="fenced"))
@@ -111,8 +131,7 @@ def test_runs_failing_in_a_hub_outage_are_retried_and_nothing_is_lost(tmp_path):
 
 
 def test_a_crash_of_operations_fails_the_run_in_flight_which_is_retried(tmp_path):
-    faults = [{"kind": "crash", "system": "operations", "at": "day 1 10:35:10",
-               "duration_s": 600}]
+    faults = [{"kind": "crash", "system": "operations", "at": "day 1 10:35:10", "duration_s": 600}]
     edits = [edit("day 1 10:20", "sales", 4000, field="phone")]
     result = run_scenario(scenario(tmp_path, "readonly-workaround", edits, faults, "crash"))
     failed = [e for e in result.events if e["kind"] == "batch_end" and e.get("failed")]
@@ -124,8 +143,14 @@ def test_a_crash_of_operations_fails_the_run_in_flight_which_is_retried(tmp_path
 
 
 def test_a_partition_is_ridden_out_by_retries_but_not_without_them(tmp_path):
-    faults = [{"kind": "partition", "between": ["sales", "operations"],
-               "at": "day 1 10:00", "duration_s": 5400}]
+    faults = [
+        {
+            "kind": "partition",
+            "between": ["sales", "operations"],
+            "at": "day 1 10:00",
+            "duration_s": 5400,
+        }
+    ]
     edits = [edit("day 1 10:05", "sales", 5000)]
     good = run_scenario(scenario(tmp_path, "dual-write-async", edits, faults, "retries"))
     assert good.metrics["delivery_retries"] >= 1
@@ -145,10 +170,11 @@ def test_a_partition_is_ridden_out_by_retries_but_not_without_them(tmp_path):
 
 def test_a_latency_spike_exposes_a_lock_released_before_replication(tmp_path):
     # Replication takes minutes during the spike. B wants the record right after A saved.
-    faults = [{"kind": "latency_spike", "at": "day 1 09:00", "duration_s": 7200,
-               "factor": 100.0}]
-    edits = [edit("day 1 10:01", "sales", 6000, opened="day 1 10:00"),
-             edit("day 1 10:03", "operations", 7000, opened="day 1 10:02")]
+    faults = [{"kind": "latency_spike", "at": "day 1 09:00", "duration_s": 7200, "factor": 100.0}]
+    edits = [
+        edit("day 1 10:01", "sales", 6000, opened="day 1 10:00"),
+        edit("day 1 10:03", "operations", 7000, opened="day 1 10:02"),
+    ]
     good = run_scenario(scenario(tmp_path, "cross-system-lock", edits, faults, "held"))
     assert good.metrics.get("lock_waits", 0) >= 1
     assert verdicts(good)["no_lost_update"] == "holds"
@@ -163,8 +189,7 @@ def test_a_latency_spike_exposes_a_lock_released_before_replication(tmp_path):
 
 
 def test_reordered_messages_regress_a_receiver_without_version_checks(tmp_path):
-    faults = [{"kind": "reorder", "at": "day 1 09:00", "duration_s": 7200,
-               "max_extra_s": 600}]
+    faults = [{"kind": "reorder", "at": "day 1 09:00", "duration_s": 7200, "max_extra_s": 600}]
     edits = [edit(f"day 1 10:00:{5 * i:02d}", "sales", 100 + i) for i in range(10)]
     good = run_scenario(scenario(tmp_path, "dual-write-async", edits, faults, "stale_skip"))
     assert verdicts(good)["convergence"] == "holds"
@@ -178,8 +203,15 @@ def test_reordered_messages_regress_a_receiver_without_version_checks(tmp_path):
 
 
 def test_lost_deliveries_are_redelivered_and_a_sender_that_forgets_is_caught(tmp_path):
-    faults = [{"kind": "loss", "at": "day 1 09:00", "duration_s": 7200, "probability": 0.7,
-               "redelivery_s": 60}]
+    faults = [
+        {
+            "kind": "loss",
+            "at": "day 1 09:00",
+            "duration_s": 7200,
+            "probability": 0.7,
+            "redelivery_s": 60,
+        }
+    ]
     edits = [edit(f"day 1 10:{m:02d}", "sales", m, field="phone") for m in range(0, 30, 3)]
     good = run_scenario(scenario(tmp_path, "dual-write-async", edits, faults, "at_least_once"))
     assert good.metrics["deliveries_lost"] >= 1
@@ -201,8 +233,10 @@ def test_clock_skew_makes_wall_clock_last_writer_wins_lose_a_later_edit(tmp_path
     # Sales' clock runs 5 minutes fast. The Operations edit at 10:02 saw the Sales
     # edit of 10:00 (delivered in seconds), yet carries the earlier wall-clock stamp.
     faults = [{"kind": "clock_skew", "system": "sales", "skew_s": 300}]
-    edits = [edit("day 1 10:00", "sales", 8000),
-             edit("day 1 10:02", "operations", 9000, opened="day 1 10:01")]
+    edits = [
+        edit("day 1 10:00", "sales", 8000),
+        edit("day 1 10:02", "operations", 9000, opened="day 1 10:01"),
+    ]
     hlc = run_scenario(scenario(tmp_path, "field-merge", edits, faults, "hlc"))
     assert verdicts(hlc)["no_lost_update"] == "holds"
     assert verdicts(hlc)["convergence"] == "holds"
@@ -233,9 +267,12 @@ def test_execution_time_is_limited_too():
 
 
 def test_operations_priority_throttling_is_per_class():
-    throttle = PriorityThrottle(Limits.model_fields and __import__(
-        "models.design", fromlist=["OperationsThrottling"]).OperationsThrottling(
-        per_s={"low": 1.0, "medium": 10.0, "high": 100.0}))
+    throttle = PriorityThrottle(
+        Limits.model_fields
+        and __import__("models.design", fromlist=["OperationsThrottling"]).OperationsThrottling(
+            per_s={"low": 1.0, "medium": 10.0, "high": 100.0}
+        )
+    )
     assert throttle.admit("low", 0.0) == 0.0
     assert throttle.admit("low", 0.1) > 0.0
     assert throttle.admit("high", 0.1) == 0.0
@@ -252,13 +289,19 @@ def test_a_client_pushing_past_the_limits_gets_429s_and_still_syncs_everything(t
         form_open: {median_s: 5, sigma: 0.1}
         actions: {edit_credit: 120}
     """
-    design = {"extends": "dual-write-async",
-              "limits": {"service_protection": {"max_requests": 100}}}
+    design = {
+        "extends": "dual-write-async",
+        "limits": {"service_protection": {"max_requests": 100}},
+    }
     path = tmp_path / "push.yaml"
-    data = {"name": "push", "seed": 9, "design": design, "duration_days": 1,
-            "quiescence_max_s": 14_400,
-            "initial_data": {"accounts": 50, "contacts_per_account": 0, "products": 0,
-                             "bundles": 0}}
+    data = {
+        "name": "push",
+        "seed": 9,
+        "design": design,
+        "duration_days": 1,
+        "quiescence_max_s": 14_400,
+        "initial_data": {"accounts": 50, "contacts_per_account": 0, "products": 0, "bundles": 0},
+    }
     path.write_text(yaml.safe_dump(data, sort_keys=False) + textwrap.dedent(extra))
     result = run_scenario(load_scenario(path))
     assert result.metrics["throttled_requests"] > 100
@@ -281,9 +324,13 @@ def test_requests_per_24h_are_compared_with_the_licences_entitlements(tmp_path):
                           actions: {edit_credit: 2}}
     """
     path = tmp_path / "entitled.yaml"
-    data = {"name": "entitled", "seed": 4, "design": "p2c-2017", "duration_days": 1,
-            "initial_data": {"accounts": 10, "contacts_per_account": 0, "products": 0,
-                             "bundles": 0}}
+    data = {
+        "name": "entitled",
+        "seed": 4,
+        "design": "p2c-2017",
+        "duration_days": 1,
+        "initial_data": {"accounts": 10, "contacts_per_account": 0, "products": 0, "bundles": 0},
+    }
     path.write_text(yaml.safe_dump(data, sort_keys=False) + textwrap.dedent(extra))
     result = run_scenario(load_scenario(path))
     m = result.metrics

@@ -30,13 +30,13 @@ def test_the_override_replaces_every_map_latency_with_a_fixed_one():
     assert design.latency is not None and design.latency.fixed_s == 5
     for spec in design.maps.values():
         assert design.map_latency(spec) == Latency(distribution="fixed", median_s=5)
-    plain = DesignSpec.model_validate(
-        {**design.model_dump(), "latency": None})
+    plain = DesignSpec.model_validate({**design.model_dump(), "latency": None})
     assert all(plain.map_latency(s) == s.latency for s in plain.maps.values())
 
 
-@pytest.mark.parametrize("design", ["dual-write-async", "optimistic-version-check",
-                                    "field-merge", "naive-bidirectional"])
+@pytest.mark.parametrize(
+    "design", ["dual-write-async", "optimistic-version-check", "field-merge", "naive-bidirectional"]
+)
 def test_every_queued_delivery_takes_exactly_the_fixed_latency(design):
     result = run(design)
     sent = {e["message_id"]: e["t"] for e in result.events if e["kind"] == "send"}
@@ -60,7 +60,10 @@ def test_a_live_write_blocks_the_user_for_exactly_the_fixed_latency():
 def test_the_incident_has_the_same_history_under_any_seed(design):
     def body(result):
         # The migrated values are drawn from the seed; who did what, when, is not.
-        return [{**e, "fields": sorted(e["fields"])} if e["kind"] == "write" else e
-                for e in result.events if e["kind"] != "run_start"]
+        return [
+            {**e, "fields": sorted(e["fields"])} if e["kind"] == "write" else e
+            for e in result.events
+            if e["kind"] != "run_start"
+        ]
 
     assert body(run(design, seed=1)) == body(run(design, seed=987654321))

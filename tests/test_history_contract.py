@@ -33,11 +33,11 @@ REFERENCE = sorted((ROOT / "scenarios").glob("*.yaml"))
 def run(path: Path, design: str | None = None):
     raw, lines = load_yaml(path)
     try:
-        configured = configure(raw, {"duration_days": 1}, design, near=path.parent,
-                               source=path, linemap=lines)
+        configured = configure(
+            raw, {"duration_days": 1}, design, near=path.parent, source=path, linemap=lines
+        )
     except InputError:  # a fault that needs the scenario's own length
-        configured = configure(raw, {}, design, near=path.parent, source=path,
-                               linemap=lines)
+        configured = configure(raw, {}, design, near=path.parent, source=path, linemap=lines)
     return configured.scenario, run_scenario(configured.scenario).events
 
 
@@ -54,9 +54,11 @@ def contract_problems(scenario, events: list[dict]) -> list[str]:
             row = held.setdefault((event["system"], event["entity"], event["key"]), {})
             for field, write_id in event["fields"].items():
                 if row.get(field) == write_id:
-                    problems.append(f"apply of {event['key']} in {event['system']} via "
-                                    f"{event['via']} lists {field}, whose version "
-                                    f"{write_id} it already held")
+                    problems.append(
+                        f"apply of {event['key']} in {event['system']} via "
+                        f"{event['via']} lists {field}, whose version "
+                        f"{write_id} it already held"
+                    )
                 row[field] = write_id
             if "#" in event["via"]:
                 applied_by_run.setdefault(event["via"], set()).add(event["key"])
@@ -72,20 +74,22 @@ def contract_problems(scenario, events: list[dict]) -> list[str]:
             if before is not None:
                 expected = round((event["t"] - before) / settings.interval_s) - 1
                 if event["skipped_ticks"] != expected:
-                    problems.append(f"{event['run_id']}: skipped_ticks "
-                                    f"{event['skipped_ticks']}, expected {expected}")
+                    problems.append(
+                        f"{event['run_id']}: skipped_ticks "
+                        f"{event['skipped_ticks']}, expected {expected}"
+                    )
             last_start[event["map"]] = event["t"]
         elif kind == ev.BATCH_END:
-            carried = (event["rows_changed"] + event["rows_unchanged"]
-                       + event.get("rows_failed", 0))
+            carried = event["rows_changed"] + event["rows_unchanged"] + event.get("rows_failed", 0)
             if len(event["keys"]) != carried:
-                problems.append(f"{event['run_id']}: {len(event['keys'])} keys for "
-                                f"{carried} rows")
+                problems.append(f"{event['run_id']}: {len(event['keys'])} keys for {carried} rows")
             run_keys[event["run_id"]] = set(event["keys"])
     for run_id, keys in applied_by_run.items():
         if not keys <= run_keys.get(run_id, set()):
-            problems.append(f"{run_id} applied {sorted(keys - run_keys.get(run_id, set()))} "
-                            "without listing them in its batch_end keys")
+            problems.append(
+                f"{run_id} applied {sorted(keys - run_keys.get(run_id, set()))} "
+                "without listing them in its batch_end keys"
+            )
     return problems[:10]
 
 
@@ -111,16 +115,24 @@ def test_a_run_that_falls_behind_its_schedule_reports_the_ticks_it_skipped(tmp_p
     the next run starts at 240 s reporting 2, the one after reporting 0."""
     import yaml
 
-    data = {"name": "behind", "seed": 1, "initial_sync": "timed",
-            "design": {"extends": "p2c-2017", "batch": {"interval_s": 60}},
-            "duration_days": 1, "quiescence_max_s": 3600,
-            "initial_data": {"accounts": 2000, "contacts_per_account": 0, "products": 0,
-                             "bundles": 0}}
+    data = {
+        "name": "behind",
+        "seed": 1,
+        "initial_sync": "timed",
+        "design": {"extends": "p2c-2017", "batch": {"interval_s": 60}},
+        "duration_days": 1,
+        "quiescence_max_s": 3600,
+        "initial_data": {"accounts": 2000, "contacts_per_account": 0, "products": 0, "bundles": 0},
+    }
     path = tmp_path / "behind.yaml"
     path.write_text(yaml.safe_dump(data))
     scenario, events = run(path)
-    starts = [e for e in events if e["kind"] == ev.BATCH_START
-              and e["map"] == "accounts_sales_to_hub"]
+    starts = [
+        e for e in events if e["kind"] == ev.BATCH_START and e["map"] == "accounts_sales_to_hub"
+    ]
     assert [(e["t"], e["rows"], e["skipped_ticks"]) for e in starts[:3]] == [
-        (60.0, 2000, 0), (240.0, 0, 2), (300.0, 0, 0)]
+        (60.0, 2000, 0),
+        (240.0, 0, 2),
+        (300.0, 0, 0),
+    ]
     assert not contract_problems(scenario, events)

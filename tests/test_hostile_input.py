@@ -34,30 +34,43 @@ SEED = SEED_SCENARIO.read_text(encoding="utf-8")
 
 def line_of(text: str, needle: str) -> int:
     """The 1-based line of ``needle`` in ``text`` (worked out here, not by the tool)."""
-    return text[:text.index(needle)].count("\n") + 1
+    return text[: text.index(needle)].count("\n") + 1
+
 
 #: (case, scenario text, expected line, expected words)
 SCENARIOS = [
     ("alias bomb", SEED + bomb(), None, "alias bomb"),
-    ("recursive alias", SEED + "loop: &loop [*loop]\n", SEED.count("\n") + 1,
-     "recursive alias"),
-    ("python tag on a scalar", SEED.replace("name: prospect_to_cash",
-                                            "name: !!python/name:os.system", 1),
-     line_of(SEED, "name: prospect_to_cash"),
-     "tag '!!python/name:os.system' is not allowed"),
-    ("python tag on a mapping", SEED.replace("initial_data:",
-                                             "initial_data: !!python/object:os.system", 1),
-     line_of(SEED, "initial_data:"),
-     "tag '!!python/object:os.system' is not allowed"),
-    ("local tag on a sequence", SEED.replace("scripted:", "scripted: !mine", 1),
-     line_of(SEED, "scripted:"),
-     "tag '!mine' is not allowed"),
-    ("NaN", SEED.replace("quiescence_max_s: 14400", "quiescence_max_s: .nan", 1),
-     line_of(SEED, "quiescence_max_s: 14400"),
-     "'.nan' is not a finite number"),
-    ("infinity", SEED.replace("duration_days: 5", "duration_days: .inf", 1),
-     line_of(SEED, "duration_days: 5"),
-     "'.inf' is not a finite number"),
+    ("recursive alias", SEED + "loop: &loop [*loop]\n", SEED.count("\n") + 1, "recursive alias"),
+    (
+        "python tag on a scalar",
+        SEED.replace("name: prospect_to_cash", "name: !!python/name:os.system", 1),
+        line_of(SEED, "name: prospect_to_cash"),
+        "tag '!!python/name:os.system' is not allowed",
+    ),
+    (
+        "python tag on a mapping",
+        SEED.replace("initial_data:", "initial_data: !!python/object:os.system", 1),
+        line_of(SEED, "initial_data:"),
+        "tag '!!python/object:os.system' is not allowed",
+    ),
+    (
+        "local tag on a sequence",
+        SEED.replace("scripted:", "scripted: !mine", 1),
+        line_of(SEED, "scripted:"),
+        "tag '!mine' is not allowed",
+    ),
+    (
+        "NaN",
+        SEED.replace("quiescence_max_s: 14400", "quiescence_max_s: .nan", 1),
+        line_of(SEED, "quiescence_max_s: 14400"),
+        "'.nan' is not a finite number",
+    ),
+    (
+        "infinity",
+        SEED.replace("duration_days: 5", "duration_days: .inf", 1),
+        line_of(SEED, "duration_days: 5"),
+        "'.inf' is not a finite number",
+    ),
 ]
 
 
@@ -91,8 +104,11 @@ def test_a_clock_skew_of_nan_is_refused(tmp_path, capsys):
     text = yaml.safe_dump(data, sort_keys=False).replace("skew_s: 1.0", "skew_s: .nan")
     path = tmp_path / "skew.yaml"
     path.write_text(text, encoding="utf-8")
-    refused(capsys, ["run", str(path), "--out", str(tmp_path / "out")],
-            "faults[0].skew_s: '.nan' is not a finite number")
+    refused(
+        capsys,
+        ["run", str(path), "--out", str(tmp_path / "out")],
+        "faults[0].skew_s: '.nan' is not a finite number",
+    )
 
 
 def test_an_alias_bomb_in_a_price_book_is_refused(tmp_path, capsys):
@@ -108,8 +124,9 @@ def test_an_alias_bomb_in_a_price_book_is_refused(tmp_path, capsys):
 
 def test_a_tag_in_a_design_file_is_refused(tmp_path, capsys):
     design = (ROOT / "scenarios" / "designs" / "p2c-2017.yaml").read_text(encoding="utf-8")
-    (tmp_path / "mine.yaml").write_text(design + "x-extra: !!python/object/apply:os.system "
-                                        "['true']\n", encoding="utf-8")
+    (tmp_path / "mine.yaml").write_text(
+        design + "x-extra: !!python/object/apply:os.system ['true']\n", encoding="utf-8"
+    )
     text = SEED.replace("  extends: p2c-2017", "  extends: ./mine.yaml", 1)
     assert text != SEED
     path = tmp_path / "scenario.yaml"
@@ -120,36 +137,56 @@ def test_a_tag_in_a_design_file_is_refused(tmp_path, capsys):
 
 def test_a_bomb_in_a_sweep_and_a_tag_in_a_suite_are_refused(tmp_path, capsys):
     sweep = tmp_path / "sweep.yaml"
-    sweep.write_text(yaml.safe_dump({"name": "s", "scenario": str(SEED_SCENARIO)}) + bomb(),
-                     encoding="utf-8")
+    sweep.write_text(
+        yaml.safe_dump({"name": "s", "scenario": str(SEED_SCENARIO)}) + bomb(), encoding="utf-8"
+    )
     refused(capsys, ["sweep", str(sweep), "--out", str(tmp_path / "out")], "alias bomb")
     suite = tmp_path / "suite.yaml"
-    suite.write_text((ROOT / "scenarios" / "suite" / "seed_overwrite.yaml").read_text()
-                     .replace("seed: 7", "seed: !!python/int 7"), encoding="utf-8")
+    suite.write_text(
+        (ROOT / "scenarios" / "suite" / "seed_overwrite.yaml")
+        .read_text()
+        .replace("seed: 7", "seed: !!python/int 7"),
+        encoding="utf-8",
+    )
     refused(capsys, ["check", str(suite)], "is not allowed")
     assert not (tmp_path / "out").exists()
 
 
-def test_unknown_metric_names_are_refused_before_any_run_with_the_closest_name(
-        tmp_path, capsys):
+def test_unknown_metric_names_are_refused_before_any_run_with_the_closest_name(tmp_path, capsys):
     sweep = tmp_path / "sweep.yaml"
-    sweep.write_text(yaml.safe_dump({
-        "name": "s", "scenario": str(SEED_SCENARIO), "replications": 40,
-        "metrics": ["writes", "overwriten_writes"]}), encoding="utf-8")
-    err = refused(capsys, ["sweep", str(sweep), "--out", str(tmp_path / "out")],
-                  "metrics[1]: unknown metric 'overwriten_writes'; did you mean "
-                  "'overwritten_writes'?")
+    sweep.write_text(
+        yaml.safe_dump(
+            {
+                "name": "s",
+                "scenario": str(SEED_SCENARIO),
+                "replications": 40,
+                "metrics": ["writes", "overwriten_writes"],
+            }
+        ),
+        encoding="utf-8",
+    )
+    err = refused(
+        capsys,
+        ["sweep", str(sweep), "--out", str(tmp_path / "out")],
+        "metrics[1]: unknown metric 'overwriten_writes'; did you mean 'overwritten_writes'?",
+    )
     assert f"{sweep}:" in err
     assert not (tmp_path / "out").exists(), "the sweep started before refusing"
     suite = tmp_path / "suite.yaml"
-    suite.write_text((ROOT / "scenarios" / "suite" / "seed_overwrite.yaml").read_text()
-                     .replace("overwritten_writes: {min: 1", "overwriten_writes: {min: 1"),
-                     encoding="utf-8")
+    suite.write_text(
+        (ROOT / "scenarios" / "suite" / "seed_overwrite.yaml")
+        .read_text()
+        .replace("overwritten_writes: {min: 1", "overwriten_writes: {min: 1"),
+        encoding="utf-8",
+    )
     refused(capsys, ["check", str(suite)], "did you mean 'overwritten_writes'?")
     bad_invariant = tmp_path / "inv.yaml"
-    bad_invariant.write_text((ROOT / "scenarios" / "suite" / "seed_overwrite.yaml").read_text()
-                             .replace("no_lost_update: sanctioned", "no_lost_updates: sanctioned"),
-                             encoding="utf-8")
+    bad_invariant.write_text(
+        (ROOT / "scenarios" / "suite" / "seed_overwrite.yaml")
+        .read_text()
+        .replace("no_lost_update: sanctioned", "no_lost_updates: sanctioned"),
+        encoding="utf-8",
+    )
     refused(capsys, ["check", str(bad_invariant)], "did you mean 'no_lost_update'?")
 
 
@@ -174,9 +211,14 @@ def test_the_bombs_stay_fast_and_small_in_a_process_of_their_own(tmp_path):
         "            if line.startswith('VmHWM:'):\n"
         "                peak = int(line.split()[1])\n"
         "    print(f'RUSAGE {u.ru_utime + u.ru_stime} {peak}', file=sys.stderr)\n"
-        "sys.exit(code)\n")
-    done = subprocess.run([sys.executable, "-c", child, "run", str(scenario), "--out",
-                           str(tmp_path / "out")], cwd=ROOT, capture_output=True, timeout=60)
+        "sys.exit(code)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", child, "run", str(scenario), "--out", str(tmp_path / "out")],
+        cwd=ROOT,
+        capture_output=True,
+        timeout=60,
+    )
     usage = [line for line in done.stderr.decode().splitlines() if line.startswith("RUSAGE ")]
     assert usage, done.stderr
     elapsed, maxrss_kb = (float(x) for x in usage[-1].split()[1:])  # CPU s, KiB
@@ -193,8 +235,9 @@ def test_extends_names_a_design_not_any_file_and_a_cycle_is_printed(tmp_path, ca
     text = SEED.replace("  extends: p2c-2017", "  extends: ../../elsewhere/file", 1)
     path = scenarios / "escape.yaml"
     path.write_text(text, encoding="utf-8")
-    err = refused(capsys, ["run", str(path), "--out", str(tmp_path / "out")],
-                  "is not a design name")
+    err = refused(
+        capsys, ["run", str(path), "--out", str(tmp_path / "out")], "is not a design name"
+    )
     assert err.startswith(f"error: {path}:{line_of(text, 'extends:')}: design.extends: "), err
     # a -> b -> a, reported at the scenario line that started the chain
     (scenarios / "designs" / "a.yaml").write_text("extends: b\n", encoding="utf-8")
@@ -202,26 +245,36 @@ def test_extends_names_a_design_not_any_file_and_a_cycle_is_printed(tmp_path, ca
     text = SEED.replace("  extends: p2c-2017", "  extends: a", 1)
     path = scenarios / "cycle.yaml"
     path.write_text(text, encoding="utf-8")
-    err = refused(capsys, ["run", str(path), "--out", str(tmp_path / "out")],
-                  "design 'extends' cycle: a -> b -> a")
+    err = refused(
+        capsys,
+        ["run", str(path), "--out", str(tmp_path / "out")],
+        "design 'extends' cycle: a -> b -> a",
+    )
     assert err.startswith(f"error: {path}:{line_of(text, 'extends: a')}: design.extends: "), err
 
 
 def test_an_unknown_price_override_is_named_at_its_own_line(tmp_path, capsys):
     """Issue 11, 7a: the override's own line (not the 'overrides:' line above it), its
     path, and the closest SKU of the price book."""
-    text = SEED + ("licensing:\n  price_book: current\n  overrides:\n"
-                   "    finance: 150\n    sales_enterprize: 80\n")
+    text = SEED + (
+        "licensing:\n  price_book: current\n  overrides:\n"
+        "    finance: 150\n    sales_enterprize: 80\n"
+    )
     path = tmp_path / "priced.yaml"
     path.write_text(text, encoding="utf-8")
-    err = refused(capsys, ["run", str(path), "--out", str(tmp_path / "out")],
-                  "no SKU 'sales_enterprize'")
-    assert err.startswith(f"error: {path}:{line_of(text, 'sales_enterprize:')}: "
-                          "licensing.overrides.sales_enterprize: "), err
+    err = refused(
+        capsys, ["run", str(path), "--out", str(tmp_path / "out")], "no SKU 'sales_enterprize'"
+    )
+    assert err.startswith(
+        f"error: {path}:{line_of(text, 'sales_enterprize:')}: "
+        "licensing.overrides.sales_enterprize: "
+    ), err
     assert "did you mean 'sales_enterprise'?" in err
     # a bad part after the dot is named the same way
     path.write_text(text.replace("sales_enterprize: 80", "finance.discount: 3"), encoding="utf-8")
     err = refused(capsys, ["run", str(path), "--out", str(tmp_path / "out")], ".attach")
-    assert err.startswith(f"error: {path}:{line_of(text, 'sales_enterprize:')}: "
-                          "licensing.overrides.finance.discount: "), err
+    assert err.startswith(
+        f"error: {path}:{line_of(text, 'sales_enterprize:')}: "
+        "licensing.overrides.finance.discount: "
+    ), err
     assert list(tmp_path.iterdir()) == [path]

@@ -28,8 +28,9 @@ SIGNATURE = ROOT / "scenarios" / "signatures" / "concurrent_account_edit.yaml"
 
 def seed_incident():
     result = run_scenario(load_scenario(SEED))
-    writes = {e["actor"]: e for e in result.events if e["kind"] == "write"
-              and e["actor"] != "migration"}
+    writes = {
+        e["actor"]: e for e in result.events if e["kind"] == "write" and e["actor"] != "migration"
+    }
     [anomaly] = check_history(result.events).verdicts["no_lost_update"].anomalies
     return result, writes, anomaly
 
@@ -40,14 +41,18 @@ def test_the_explanation_names_the_trigger_and_the_replacing_version():
     phone_id = writes["sales_rep-7"]["write_id"]
     assert anomaly.write_ids == (raise_id, "W-sales-1", phone_id)
     text = anomaly.explain()
-    assert text.startswith(f"{raise_id} (credit_controller-3 set account ACC-00001 "
-                           "credit_limit 95000 at day 1 10:14) was overwritten at day 1 10:35")
+    assert text.startswith(
+        f"{raise_id} (credit_controller-3 set account ACC-00001 "
+        "credit_limit 95000 at day 1 10:14) was overwritten at day 1 10:35"
+    )
     # The version that replaced it: the migration's credit limit.
     assert "carrying W-sales-1 (migration set account ACC-00001 credit_limit" in text
     # The write that caused the record to be carried: actor, field and time.
-    assert text.endswith(f"; the run carried account ACC-00001 because of {phone_id} "
-                         "(sales_rep-7 set account ACC-00001 phone +1-555-010203 at day 1 "
-                         "10:20).")
+    assert text.endswith(
+        f"; the run carried account ACC-00001 because of {phone_id} "
+        "(sales_rep-7 set account ACC-00001 phone +1-555-010203 at day 1 "
+        "10:20)."
+    )
 
 
 def test_the_run_summary_says_the_same():
@@ -55,8 +60,10 @@ def test_the_run_summary_says_the_same():
     [line] = overwrite_lines(result.events)
     phone_id = writes["sales_rep-7"]["write_id"]
     assert "carrying W-sales-1 (migration set account ACC-00001 credit_limit" in line
-    assert line.endswith(f"because of {phone_id} (sales_rep-7 set account ACC-00001 phone "
-                         "+1-555-010203 at day 1 10:20).")
+    assert line.endswith(
+        f"because of {phone_id} (sales_rep-7 set account ACC-00001 phone "
+        "+1-555-010203 at day 1 10:20)."
+    )
 
 
 def test_the_timeline_zooms_on_the_incident_and_marks_the_trigger(tmp_path):
@@ -80,4 +87,5 @@ def test_a_sync_carrying_the_overwriting_edit_itself_says_so():
     # carried the record: no third write.
     assert credit.write_ids == ("W-operations-1", "W-sales-3")
     assert credit.explain().endswith(
-        "; the run carried account ACC-00001 because of W-sales-3 itself.")
+        "; the run carried account ACC-00001 because of W-sales-3 itself."
+    )

@@ -19,10 +19,19 @@ ACCOUNTS = 400
 
 
 def run(tmp_path, sync: str | None, design="p2c-2017"):
-    data = {"name": f"sync_{sync}", "seed": 2, "design": design, "duration_days": 1,
-            "quiescence_max_s": 7200,
-            "initial_data": {"accounts": ACCOUNTS, "contacts_per_account": 0, "products": 0,
-                             "bundles": 0}}
+    data = {
+        "name": f"sync_{sync}",
+        "seed": 2,
+        "design": design,
+        "duration_days": 1,
+        "quiescence_max_s": 7200,
+        "initial_data": {
+            "accounts": ACCOUNTS,
+            "contacts_per_account": 0,
+            "products": 0,
+            "bundles": 0,
+        },
+    }
     if sync is not None:
         data["initial_sync"] = sync
     path = tmp_path / f"{sync}.yaml"
@@ -32,8 +41,11 @@ def run(tmp_path, sync: str | None, design="p2c-2017"):
 
 
 def first_apply_t(result, system: str, key: str) -> float:
-    return next(e["t"] for e in result.events
-                if e["kind"] == "apply" and e["system"] == system and e["key"] == key)
+    return next(
+        e["t"]
+        for e in result.events
+        if e["kind"] == "apply" and e["system"] == system and e["key"] == key
+    )
 
 
 def test_instant_is_the_default_and_loads_everything_at_t0(tmp_path):
@@ -51,18 +63,21 @@ def test_timed_first_runs_take_their_row_time(tmp_path):
     starts = [e for e in result.events if e["kind"] == "batch_start" and e["rows"]]
     first = next(e for e in starts if e["map"] == "accounts_sales_to_hub")
     assert first["t"] == to_hub.offset_s + to_hub.interval_s and first["rows"] == ACCOUNTS
-    end = next(e for e in result.events
-               if e["kind"] == "batch_end" and e["run_id"] == first["run_id"])
+    end = next(
+        e for e in result.events if e["kind"] == "batch_end" and e["run_id"] == first["run_id"]
+    )
     assert end["duration_s"] == pytest.approx(run_s)
     assert first_apply_t(result, "hub", "ACC-00001") == pytest.approx(first["t"] + run_s)
-    arrival = to_ops.offset_s + to_ops.interval_s + to_ops.run_overhead_s \
-        + ACCOUNTS * to_ops.row_time_s
+    arrival = (
+        to_ops.offset_s + to_ops.interval_s + to_ops.run_overhead_s + ACCOUNTS * to_ops.row_time_s
+    )
     assert first_apply_t(result, "operations", "ACC-00001") == pytest.approx(arrival)
     assert result.quiescent
 
 
 def test_timed_queued_designs_deliver_the_migration_with_their_latency(tmp_path):
-    _, result = run(tmp_path, "timed",
-                    design={"extends": "dual-write-async", "latency": {"fixed_s": 5}})
+    _, result = run(
+        tmp_path, "timed", design={"extends": "dual-write-async", "latency": {"fixed_s": 5}}
+    )
     assert first_apply_t(result, "operations", "ACC-00001") == 5.0
     assert result.quiescent

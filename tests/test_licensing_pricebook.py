@@ -285,13 +285,23 @@ def test_the_licensing_model_reads_no_files_and_imports_neither_yaml_nor_sim():
     assert len(modules) >= 6
     for module in modules:
         tree = ast.parse(module.read_text(encoding="utf-8"))
-        imported = {alias.name.split(".")[0] for node in ast.walk(tree)
-                    if isinstance(node, ast.Import) for alias in node.names}
-        imported |= {(node.module or "").split(".")[0] for node in ast.walk(tree)
-                     if isinstance(node, ast.ImportFrom)}
+        imported = {
+            alias.name.split(".")[0]
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Import)
+            for alias in node.names
+        }
+        imported |= {
+            (node.module or "").split(".")[0]
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom)
+        }
         assert not imported & {"yaml", "pathlib", "sim", "simpy", "os", "io"}, module.name
-        calls = {getattr(node.func, "attr", getattr(node.func, "id", None))
-                 for node in ast.walk(tree) if isinstance(node, ast.Call)}
+        calls = {
+            getattr(node.func, "attr", getattr(node.func, "id", None))
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Call)
+        }
         assert not calls & {"read_text", "read_bytes", "open"}, module.name
 
 
@@ -332,11 +342,16 @@ def test_a_minimum_without_its_confidence_is_refused_with_its_line(tmp_path):
 
 
 def test_a_confidence_for_no_minimum_is_refused(tmp_path):
-    path, _ = _broken_copy(tmp_path, "    min_seats: 1\n",
-                           "    min_seats: 1\n    min_seats_confidence: verified\n"
-                           "    min_seats_source: a page\n")
-    with pytest.raises(PriceBookError, match="sales_professional: min_seats_confidence and "
-                                             "min_seats_source describe a minimum above 1"):
+    path, _ = _broken_copy(
+        tmp_path,
+        "    min_seats: 1\n",
+        "    min_seats: 1\n    min_seats_confidence: verified\n    min_seats_source: a page\n",
+    )
+    with pytest.raises(
+        PriceBookError,
+        match="sales_professional: min_seats_confidence and "
+        "min_seats_source describe a minimum above 1",
+    ):
         load_price_book(path)
 
 
@@ -344,10 +359,14 @@ def test_entries_list_each_figure_with_its_provenance_and_without_drops_one():
     book = load_price_book("current", {"sales_enterprise": 100.0})
     entries = {entry.key: entry for entry in book.entries()}
     assert (entries["finance"].value, entries["finance"].confidence) == (210.0, "third_party")
-    assert (entries["finance.attach"].value, entries["finance.attach"].kind) == (30.0,
-                                                                                 "attach_price")
-    assert (entries["finance.min_seats"].value,
-            entries["finance.min_seats"].confidence) == (20.0, "unverified")
+    assert (entries["finance.attach"].value, entries["finance.attach"].kind) == (
+        30.0,
+        "attach_price",
+    )
+    assert (entries["finance.min_seats"].value, entries["finance.min_seats"].confidence) == (
+        20.0,
+        "unverified",
+    )
     assert "sales_professional.min_seats" not in entries  # no minimum, no entry
     assert entries["sales_enterprise"].verified  # an override is the user's own figure
     assert not book.without("finance").has("finance")

@@ -268,8 +268,11 @@ def test_accounts_created_in_the_target_satisfy_the_contacts_references():
 
 
 def test_bundle_lines_created_where_products_never_arrive_cannot_reference_one():
-    editable = {"bundle_line": {"sales": {}}, "bundle": {"sales": {}},
-                "product": {"operations": {}}}
+    editable = {
+        "bundle_line": {"sales": {}},
+        "bundle": {"sales": {}},
+        "product": {"operations": {}},
+    }
     [finding] = codes(lint(design({}, editable), CATALOGUE), "reference-order")
     assert finding.severity == "error"
     assert (finding.entity, finding.systems) == ("bundle_line", ("sales",))

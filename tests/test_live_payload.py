@@ -25,11 +25,24 @@ from sim.engine.runner import run_scenario
 from sim.scenario.spec import load_scenario
 
 SCRIPT = [
-    {"at": "day 1 10:05", "role": "credit_controller", "actor": "credit_controller-1",
-     "system": "operations", "entity": "account", "key": "ACC-00001",
-     "fields": {"payment_terms": "Net60"}},
-    {"at": "day 1 10:10", "role": "sales_rep", "actor": "sales_rep-1", "system": "sales",
-     "entity": "account", "key": "ACC-00001", "fields": {"credit_limit": 20000}},
+    {
+        "at": "day 1 10:05",
+        "role": "credit_controller",
+        "actor": "credit_controller-1",
+        "system": "operations",
+        "entity": "account",
+        "key": "ACC-00001",
+        "fields": {"payment_terms": "Net60"},
+    },
+    {
+        "at": "day 1 10:10",
+        "role": "sales_rep",
+        "actor": "sales_rep-1",
+        "system": "sales",
+        "entity": "account",
+        "key": "ACC-00001",
+        "fields": {"credit_limit": 20000},
+    },
 ]
 
 
@@ -37,15 +50,27 @@ def run(tmp_path, payload: str | None):
     design = {"extends": "dual-write-live", "latency": {"fixed_s": 1}}
     if payload is not None:
         design["live"] = {"payload": payload}
-    data = {"name": f"payload_{payload}", "seed": 6, "design": design, "duration_days": 1,
-            "quiescence_max_s": 14400,
-            "initial_data": {"accounts": 1, "contacts_per_account": 0, "products": 0,
-                             "bundles": 0},
-            "roles": {"sales_rep": {"headcount": 0, "home_system": "sales"},
-                      "credit_controller": {"headcount": 0, "home_system": "operations"}},
-            "scripted": SCRIPT,
-            "faults": [{"kind": "pause", "maps": ["accounts_to_sales"], "at": "day 1 10:00",
-                        "duration_s": 1800}]}
+    data = {
+        "name": f"payload_{payload}",
+        "seed": 6,
+        "design": design,
+        "duration_days": 1,
+        "quiescence_max_s": 14400,
+        "initial_data": {"accounts": 1, "contacts_per_account": 0, "products": 0, "bundles": 0},
+        "roles": {
+            "sales_rep": {"headcount": 0, "home_system": "sales"},
+            "credit_controller": {"headcount": 0, "home_system": "operations"},
+        },
+        "scripted": SCRIPT,
+        "faults": [
+            {
+                "kind": "pause",
+                "maps": ["accounts_to_sales"],
+                "at": "day 1 10:00",
+                "duration_s": 1800,
+            }
+        ],
+    }
     path = tmp_path / f"{payload}.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     scenario = load_scenario(path)
@@ -70,7 +95,10 @@ def test_mapped_row_sends_the_stale_payment_terms_back_over_the_newer_ones(tmp_p
     _, result = run(tmp_path, "mapped_row")
     [overwrite] = [e for e in result.events if e["kind"] == "overwrite"]
     assert (overwrite["system"], overwrite["field"], overwrite["via"]) == (
-        "operations", "payment_terms", "live:accounts_to_operations")
+        "operations",
+        "payment_terms",
+        "live:accounts_to_operations",
+    )
     assert final(result, "payment_terms") == {"sales": "Net60", "operations": "Net30"}
     assert check_history(result.events).verdicts["convergence"].status == "violated"
 
@@ -79,6 +107,5 @@ def test_changed_fields_carries_only_the_credit_limit(tmp_path):
     _, result = run(tmp_path, "changed_fields")
     assert not [e for e in result.events if e["kind"] == "overwrite"]
     assert final(result, "payment_terms") == {"sales": "Net60", "operations": "Net60"}
-    assert final(result, "credit_limit") == pytest.approx({"sales": 20000,
-                                                           "operations": 20000})
+    assert final(result, "credit_limit") == pytest.approx({"sales": 20000, "operations": 20000})
     assert check_history(result.events).verdicts["convergence"].status == "holds"

@@ -24,14 +24,12 @@ def run(name: str):
     [case] = load_suite_file(SUITE / name)
     from sim.study.configure import configure
 
-    scenario = configure(case.raw, {}, case.design, near=SUITE,
-                         source=SUITE / name).scenario
+    scenario = configure(case.raw, {}, case.design, near=SUITE, source=SUITE / name).scenario
     return run_scenario(scenario)
 
 
 def rep_write(result) -> dict:
-    return next(e for e in result.events
-                if e["kind"] == "write" and e["actor"] == "sales_rep-1")
+    return next(e for e in result.events if e["kind"] == "write" and e["actor"] == "sales_rep-1")
 
 
 def test_the_stalled_client_saves_when_it_resumes_under_its_old_lease():
@@ -39,8 +37,10 @@ def test_the_stalled_client_saves_when_it_resumes_under_its_old_lease():
     write = rep_write(result)
     assert write["t"] == at("day 1 10:02") + 900  # 10:17, not 10:03
     grants = [e for e in result.events if e["kind"] == "lock_grant"]
-    assert [(g["actor"], g["token"]) for g in grants] == [("sales_rep-1", 1),
-                                                          ("credit_controller-1", 2)]
+    assert [(g["actor"], g["token"]) for g in grants] == [
+        ("sales_rep-1", 1),
+        ("credit_controller-1", 2),
+    ]
     assert write["lease_token"] == 1
 
 
@@ -63,31 +63,67 @@ def test_without_fencing_the_late_save_breaks_lock_safety():
     assert verdict.status == "violated" and verdict.violations == 1
     [anomaly] = verdict.anomalies
     assert anomaly.code == "superseded-lease" and anomaly.write_ids == (write["write_id"],)
-    assert "credit_controller-1 had been granted token 2 on account ACC-00001 at day 1 " \
-           "10:12" in anomaly.explain()
+    assert (
+        "credit_controller-1 had been granted token 2 on account ACC-00001 at day 1 "
+        "10:12" in anomaly.explain()
+    )
     assert "lock_safety" in report.promises and report.failed
 
 
 def _history(*events):
-    head = {"t": 0.0, "kind": "run_start", "scenario": "locks", "seed": 1,
-            "design": "hand", "contract": contract()}
+    head = {
+        "t": 0.0,
+        "kind": "run_start",
+        "scenario": "locks",
+        "seed": 1,
+        "design": "hand",
+        "contract": contract(),
+    }
     return [head, *events, {"t": at("day 1 12:00"), "kind": "quiescence", "reached": True}]
 
 
 def _save(write_id, t, actor, token):
     return [
-        {"t": t, "kind": "write", "write_id": write_id, "actor": actor, "role": "r",
-         "system": "sales", "entity": "account", "key": "ACC-1", "op": "update",
-         "fields": {"phone": write_id}, "base": {"phone": []}, "opened_t": t,
-         "lease_token": token},
-        {"t": t, "kind": "apply", "system": "sales", "entity": "account", "key": "ACC-1",
-         "via": "user", "fields": {"phone": write_id}, "row_version": 2, "created": False},
+        {
+            "t": t,
+            "kind": "write",
+            "write_id": write_id,
+            "actor": actor,
+            "role": "r",
+            "system": "sales",
+            "entity": "account",
+            "key": "ACC-1",
+            "op": "update",
+            "fields": {"phone": write_id},
+            "base": {"phone": []},
+            "opened_t": t,
+            "lease_token": token,
+        },
+        {
+            "t": t,
+            "kind": "apply",
+            "system": "sales",
+            "entity": "account",
+            "key": "ACC-1",
+            "via": "user",
+            "fields": {"phone": write_id},
+            "row_version": 2,
+            "created": False,
+        },
     ]
 
 
 def grant(t, actor, token, lease_s=600.0):
-    return {"t": t, "kind": "lock_grant", "system": "sales", "entity": "account",
-            "key": "ACC-1", "actor": actor, "token": token, "expires_t": t + lease_s}
+    return {
+        "t": t,
+        "kind": "lock_grant",
+        "system": "sales",
+        "entity": "account",
+        "key": "ACC-1",
+        "actor": actor,
+        "token": token,
+        "expires_t": t + lease_s,
+    }
 
 
 def test_two_valid_leases_on_one_record_are_a_violation():
@@ -102,18 +138,30 @@ def test_a_save_accepted_after_its_lease_expired_is_a_violation():
 
 
 def test_a_release_then_a_new_grant_then_saves_under_valid_leases_hold():
-    verdict = lock_safety(_history(
-        grant(100.0, "a", 1), *_save("W-sales-1", 150.0, "a", 1),
-        {"t": 151.0, "kind": "lock_release", "entity": "account", "key": "ACC-1",
-         "actor": "a", "token": 1},
-        grant(200.0, "b", 2), *_save("W-sales-2", 250.0, "b", 2)))
+    verdict = lock_safety(
+        _history(
+            grant(100.0, "a", 1),
+            *_save("W-sales-1", 150.0, "a", 1),
+            {
+                "t": 151.0,
+                "kind": "lock_release",
+                "entity": "account",
+                "key": "ACC-1",
+                "actor": "a",
+                "token": 1,
+            },
+            grant(200.0, "b", 2),
+            *_save("W-sales-2", 250.0, "b", 2),
+        )
+    )
     assert verdict.status == "holds" and verdict.metrics["saves_under_lease"] == 2
 
 
 def test_a_client_pause_needs_an_actor(tmp_path):
     path = tmp_path / "bad.yaml"
-    path.write_text((SUITE / "lock_safety_fenced.yaml").read_text().replace(
-        "actor: sales_rep-1, at:", "at:"))
+    path.write_text(
+        (SUITE / "lock_safety_fenced.yaml").read_text().replace("actor: sales_rep-1, at:", "at:")
+    )
     import pytest
 
     from sim.scenario.yamlio import InputError

@@ -27,25 +27,51 @@ from sim.glossary import LOSS_GLOSSARY, RENAMED_METRICS
 from sim.study.regression import MetricBound, _judge_metric
 
 EDITS = [
-    {"at": "day 1 10:14", "role": "credit_controller", "actor": "credit_controller-1",
-     "system": "operations", "entity": "account", "key": "ACC-00001",
-     "fields": {"credit_limit": 60000}},
-    {"opened_at": "day 1 10:15", "at": "day 1 10:16", "role": "credit_controller",
-     "actor": "credit_controller-2", "system": "operations", "entity": "account",
-     "key": "ACC-00001", "fields": {"credit_limit": 70000, "payment_terms": "Net60"}},
-    {"at": "day 1 10:20", "role": "sales_rep", "actor": "sales_rep-1", "system": "sales",
-     "entity": "account", "key": "ACC-00001", "fields": {"phone": "+1-555-000111"}},
+    {
+        "at": "day 1 10:14",
+        "role": "credit_controller",
+        "actor": "credit_controller-1",
+        "system": "operations",
+        "entity": "account",
+        "key": "ACC-00001",
+        "fields": {"credit_limit": 60000},
+    },
+    {
+        "opened_at": "day 1 10:15",
+        "at": "day 1 10:16",
+        "role": "credit_controller",
+        "actor": "credit_controller-2",
+        "system": "operations",
+        "entity": "account",
+        "key": "ACC-00001",
+        "fields": {"credit_limit": 70000, "payment_terms": "Net60"},
+    },
+    {
+        "at": "day 1 10:20",
+        "role": "sales_rep",
+        "actor": "sales_rep-1",
+        "system": "sales",
+        "entity": "account",
+        "key": "ACC-00001",
+        "fields": {"phone": "+1-555-000111"},
+    },
 ]
 
 
 def run_folder(tmp_path):
-    data = {"name": "vocabulary", "seed": 5, "design": "p2c-2017", "duration_days": 1,
-            "quiescence_max_s": 7200,
-            "initial_data": {"accounts": 1, "contacts_per_account": 0, "products": 0,
-                             "bundles": 0},
-            "roles": {"credit_controller": {"headcount": 0, "home_system": "operations"},
-                      "sales_rep": {"headcount": 0, "home_system": "sales"}},
-            "scripted": EDITS}
+    data = {
+        "name": "vocabulary",
+        "seed": 5,
+        "design": "p2c-2017",
+        "duration_days": 1,
+        "quiescence_max_s": 7200,
+        "initial_data": {"accounts": 1, "contacts_per_account": 0, "products": 0, "bundles": 0},
+        "roles": {
+            "credit_controller": {"headcount": 0, "home_system": "operations"},
+            "sales_rep": {"headcount": 0, "home_system": "sales"},
+        },
+        "scripted": EDITS,
+    }
     path = tmp_path / "vocabulary.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     out = tmp_path / "run"
@@ -75,8 +101,12 @@ def test_the_glossary_is_the_same_in_the_readme_and_in_p2c_run_help(capsys):
     except SystemExit:
         pass
     assert LOSS_GLOSSARY.splitlines()[3].strip() in capsys.readouterr().out
-    for name in ("overwritten_writes", "overwritten_write_fields", "lost_writes",
-                 "lost_write_fields"):
+    for name in (
+        "overwritten_writes",
+        "overwritten_write_fields",
+        "lost_writes",
+        "lost_write_fields",
+    ):
         assert name in LOSS_GLOSSARY
 
 

@@ -31,15 +31,32 @@ def integration(events: list | None = None) -> Integration:
 
 
 def account_fields(**overrides):
-    fields = {"name": "Contoso", "phone": "1", "city": "Oslo", "credit_limit": 1000.0,
-              "payment_terms": "Net30", "customer_group": "Retail"}
+    fields = {
+        "name": "Contoso",
+        "phone": "1",
+        "city": "Oslo",
+        "credit_limit": 1000.0,
+        "payment_terms": "Net30",
+        "customer_group": "Retail",
+    }
     fields.update(overrides)
     return fields
 
 
 def write(write_id, field, base=(), entity="account", key="ACC-1"):
-    return Write(write_id, entity, key, "update", {field: 0}, {field: tuple(base)}, "a", "r",
-                 "sales", 0.0, 0.0)
+    return Write(
+        write_id,
+        entity,
+        key,
+        "update",
+        {field: 0},
+        {field: tuple(base)},
+        "a",
+        "r",
+        "sales",
+        0.0,
+        0.0,
+    )
 
 
 # ------------------------------------------------------------- versions, bases
@@ -73,7 +90,10 @@ def test_a_merge_write_descends_from_both_parents():
 def test_write_ids_are_unique_and_numbered_per_system():
     log = WriteLog()
     assert [log.next_id("sales"), log.next_id("operations"), log.next_id("sales")] == [
-        "W-sales-1", "W-operations-1", "W-sales-2"]
+        "W-sales-1",
+        "W-operations-1",
+        "W-sales-2",
+    ]
     log.add(write("W-x", "phone"))
     with pytest.raises(ValueError):
         log.add(write("W-x", "phone"))
@@ -82,10 +102,24 @@ def test_write_ids_are_unique_and_numbered_per_system():
 def test_a_replica_row_keeps_value_and_producing_write_per_field_and_a_row_version():
     events = []
     integ = integration(events)
-    w1 = integ.save(now_s=1, actor="u", role="r", system="sales", entity="account",
-                    key="ACC-1", fields=account_fields())
-    w2 = integ.save(now_s=2, actor="u", role="r", system="sales", entity="account",
-                    key="ACC-1", fields={"phone": "2"})
+    w1 = integ.save(
+        now_s=1,
+        actor="u",
+        role="r",
+        system="sales",
+        entity="account",
+        key="ACC-1",
+        fields=account_fields(),
+    )
+    w2 = integ.save(
+        now_s=2,
+        actor="u",
+        role="r",
+        system="sales",
+        entity="account",
+        key="ACC-1",
+        fields={"phone": "2"},
+    )
     row = integ.replicas["sales"].row("account", "ACC-1")
     assert row.fields["phone"] == ("2", w2.write_id)
     assert row.fields["city"] == ("Oslo", w1.write_id)
@@ -98,13 +132,35 @@ def test_a_replica_row_keeps_value_and_producing_write_per_field_and_a_row_versi
 def test_a_save_that_did_not_see_the_current_version_is_reported_as_an_overwrite():
     events = []
     integ = integration(events)
-    integ.save(now_s=0, actor="m", role="m", system="sales", entity="account", key="ACC-1",
-               fields=account_fields())
+    integ.save(
+        now_s=0,
+        actor="m",
+        role="m",
+        system="sales",
+        entity="account",
+        key="ACC-1",
+        fields=account_fields(),
+    )
     base, _ = integ.open_form("sales", "account", "ACC-1", ("phone",))
-    integ.save(now_s=1, actor="a", role="r", system="sales", entity="account", key="ACC-1",
-               fields={"phone": "A"})
-    integ.save(now_s=2, actor="b", role="r", system="sales", entity="account", key="ACC-1",
-               fields={"phone": "B"}, base=base)  # b opened the form before a saved
+    integ.save(
+        now_s=1,
+        actor="a",
+        role="r",
+        system="sales",
+        entity="account",
+        key="ACC-1",
+        fields={"phone": "A"},
+    )
+    integ.save(
+        now_s=2,
+        actor="b",
+        role="r",
+        system="sales",
+        entity="account",
+        key="ACC-1",
+        fields={"phone": "B"},
+        base=base,
+    )  # b opened the form before a saved
     overwrites = [e for e in events if e["kind"] == "overwrite"]
     assert len(overwrites) == 1
     assert overwrites[0]["lost_write"] == "W-sales-2"
@@ -116,11 +172,25 @@ def test_a_save_that_did_not_see_the_current_version_is_reported_as_an_overwrite
 
 def test_upsert_matches_on_the_business_key_and_never_duplicates():
     integ = integration()
-    integ.save(now_s=0, actor="m", role="m", system="sales", entity="account", key="ACC-7",
-               fields=account_fields())
+    integ.save(
+        now_s=0,
+        actor="m",
+        role="m",
+        system="sales",
+        entity="account",
+        key="ACC-7",
+        fields=account_fields(),
+    )
     # The same customer number was keyed in Operations by hand before the sync ran.
-    integ.save(now_s=0, actor="o", role="o", system="operations", entity="account",
-               key="ACC-7", fields=account_fields(credit_limit=5.0))
+    integ.save(
+        now_s=0,
+        actor="o",
+        role="o",
+        system="operations",
+        entity="account",
+        key="ACC-7",
+        fields=account_fields(credit_limit=5.0),
+    )
     integ.initial_load(0)
     ops = integ.replicas["operations"]
     assert ops.count("account") == 1
@@ -129,8 +199,15 @@ def test_upsert_matches_on_the_business_key_and_never_duplicates():
 
 def test_a_duplicate_run_of_the_same_rows_changes_nothing():
     integ = integration()
-    integ.save(now_s=0, actor="m", role="m", system="sales", entity="account", key="ACC-1",
-               fields=account_fields())
+    integ.save(
+        now_s=0,
+        actor="m",
+        role="m",
+        system="sales",
+        entity="account",
+        key="ACC-1",
+        fields=account_fields(),
+    )
     integ.initial_load(0)
     state = integ.maps["accounts_hub_to_operations"]
     state.watermark = 0  # replay the whole change log, as a redelivery would
@@ -141,10 +218,24 @@ def test_a_duplicate_run_of_the_same_rows_changes_nothing():
 def test_change_tracking_moves_each_changed_row_once_with_its_latest_versions():
     integ = integration()
     for n in range(3):
-        integ.save(now_s=n, actor="m", role="m", system="sales", entity="account",
-                   key=f"ACC-{n}", fields=account_fields(phone=str(n)))
-    integ.save(now_s=5, actor="u", role="r", system="sales", entity="account", key="ACC-0",
-               fields={"phone": "new"})
+        integ.save(
+            now_s=n,
+            actor="m",
+            role="m",
+            system="sales",
+            entity="account",
+            key=f"ACC-{n}",
+            fields=account_fields(phone=str(n)),
+        )
+    integ.save(
+        now_s=5,
+        actor="u",
+        role="r",
+        system="sales",
+        entity="account",
+        key="ACC-0",
+        fields={"phone": "new"},
+    )
     batch = integ.start_run("accounts_sales_to_hub", 6)
     assert [key for key, _ in batch.rows] == ["ACC-1", "ACC-2", "ACC-0"]
     assert batch.rows[2][1]["phone"][0] == "new"
@@ -156,8 +247,15 @@ def test_a_run_moves_at_most_its_row_limit_and_leaves_the_rest_for_the_next_run(
     design = p2c_design(batch={"interval_s": 900, "max_rows_per_run": 2})
     integ = Integration(design, Catalogue())
     for n in range(5):
-        integ.save(now_s=0, actor="m", role="m", system="sales", entity="account",
-                   key=f"ACC-{n}", fields=account_fields())
+        integ.save(
+            now_s=0,
+            actor="m",
+            role="m",
+            system="sales",
+            entity="account",
+            key=f"ACC-{n}",
+            fields=account_fields(),
+        )
     assert len(integ.start_run("accounts_sales_to_hub", 1).rows) == 2
     assert integ.pending("accounts_sales_to_hub")
 
@@ -172,14 +270,35 @@ def test_the_batch_interval_cannot_go_under_the_documented_minute():
 def test_an_operations_edit_of_a_customer_is_overwritten_by_the_next_upsert_from_sales():
     events = []
     integ = integration(events)
-    integ.save(now_s=0, actor="m", role="migration", system="sales", entity="account",
-               key="ACC-1", fields=account_fields())
+    integ.save(
+        now_s=0,
+        actor="m",
+        role="migration",
+        system="sales",
+        entity="account",
+        key="ACC-1",
+        fields=account_fields(),
+    )
     integ.initial_load(0)
-    ops_edit = integ.save(now_s=10, actor="ops", role="credit", system="operations",
-                          entity="account", key="ACC-1", fields={"credit_limit": 95000.0})
+    ops_edit = integ.save(
+        now_s=10,
+        actor="ops",
+        role="credit",
+        system="operations",
+        entity="account",
+        key="ACC-1",
+        fields={"credit_limit": 95000.0},
+    )
     assert ops_edit is not None  # Operations accepts the edit: nothing stops it
-    integ.save(now_s=20, actor="rep", role="sales", system="sales", entity="account",
-               key="ACC-1", fields={"phone": "555"})
+    integ.save(
+        now_s=20,
+        actor="rep",
+        role="sales",
+        system="sales",
+        entity="account",
+        key="ACC-1",
+        fields={"phone": "555"},
+    )
     integ.run_now("accounts_sales_to_hub", 30)
     integ.run_now("accounts_hub_to_operations", 40)
     row = integ.replicas["operations"].row("account", "ACC-1")
@@ -187,18 +306,38 @@ def test_an_operations_edit_of_a_customer_is_overwritten_by_the_next_upsert_from
     assert row.value("phone") == "555"
     lost = [e for e in events if e["kind"] == "overwrite"]
     assert [(e["lost_write"], e["via"]) for e in lost] == [
-        (ops_edit.write_id, "accounts_hub_to_operations#2")]
+        (ops_edit.write_id, "accounts_hub_to_operations#2")
+    ]
 
 
 # --------------------------------------------------------- order ownership
 
 
 def _draft_order(integ: Integration) -> None:
-    integ.save(now_s=0, actor="m", role="m", system="sales", entity="account", key="ACC-1",
-               fields=account_fields())
-    integ.save(now_s=0, actor="rep", role="r", system="sales", entity="order", key="ORD-1",
-               fields={"account": "ACC-1", "quote": None, "description": "d",
-                       "requested_ship_day": 3, "status": "Draft"})
+    integ.save(
+        now_s=0,
+        actor="m",
+        role="m",
+        system="sales",
+        entity="account",
+        key="ACC-1",
+        fields=account_fields(),
+    )
+    integ.save(
+        now_s=0,
+        actor="rep",
+        role="r",
+        system="sales",
+        entity="order",
+        key="ORD-1",
+        fields={
+            "account": "ACC-1",
+            "quote": None,
+            "description": "d",
+            "requested_ship_day": 3,
+            "status": "Draft",
+        },
+    )
 
 
 def test_orders_flow_to_operations_until_activation_then_back_from_operations_once_confirmed():
@@ -208,15 +347,39 @@ def test_orders_flow_to_operations_until_activation_then_back_from_operations_on
     ops = integ.replicas["operations"]
     sales = integ.replicas["sales"]
     assert ops.row("order", "ORD-1").value("status") == "Draft"
-    assert integ.save(now_s=1, actor="rep", role="r", system="sales", entity="order",
-                      key="ORD-1", fields={"status": "Active"})
+    assert integ.save(
+        now_s=1,
+        actor="rep",
+        role="r",
+        system="sales",
+        entity="order",
+        key="ORD-1",
+        fields={"status": "Active"},
+    )
     integ.initial_load(2)
     assert ops.row("order", "ORD-1").value("status") == "Active"
     # Activated: read-only in Sales from now on.
-    assert integ.save(now_s=3, actor="rep", role="r", system="sales", entity="order",
-                      key="ORD-1", fields={"description": "late change"}) is None
-    assert integ.save(now_s=4, actor="clerk", role="c", system="operations", entity="order",
-                      key="ORD-1", fields={"status": "Confirmed"})
+    assert (
+        integ.save(
+            now_s=3,
+            actor="rep",
+            role="r",
+            system="sales",
+            entity="order",
+            key="ORD-1",
+            fields={"description": "late change"},
+        )
+        is None
+    )
+    assert integ.save(
+        now_s=4,
+        actor="clerk",
+        role="c",
+        system="operations",
+        entity="order",
+        key="ORD-1",
+        fields={"status": "Confirmed"},
+    )
     integ.initial_load(5)
     assert sales.row("order", "ORD-1").value("status") == "Confirmed"
     # The Confirmed order does not travel back to Operations as a Sales change.
@@ -228,10 +391,24 @@ def test_a_refused_save_is_recorded_with_its_reason():
     events = []
     integ = integration(events)
     _draft_order(integ)
-    integ.save(now_s=1, actor="rep", role="r", system="sales", entity="order", key="ORD-1",
-               fields={"status": "Active"})
-    integ.save(now_s=2, actor="rep", role="r", system="sales", entity="order", key="ORD-1",
-               fields={"description": "x"})
+    integ.save(
+        now_s=1,
+        actor="rep",
+        role="r",
+        system="sales",
+        entity="order",
+        key="ORD-1",
+        fields={"status": "Active"},
+    )
+    integ.save(
+        now_s=2,
+        actor="rep",
+        role="r",
+        system="sales",
+        entity="order",
+        key="ORD-1",
+        fields={"description": "x"},
+    )
     reject = events[-1]
     assert reject["kind"] == "reject"
     assert "read-only in sales while status is Active" in reject["reason"]
@@ -240,23 +417,55 @@ def test_a_refused_save_is_recorded_with_its_reason():
 def test_operations_refuses_a_form_saved_after_the_row_changed_underneath_it():
     integ = integration()
     _draft_order(integ)
-    integ.save(now_s=1, actor="rep", role="r", system="sales", entity="order", key="ORD-1",
-               fields={"status": "Active"})
+    integ.save(
+        now_s=1,
+        actor="rep",
+        role="r",
+        system="sales",
+        entity="order",
+        key="ORD-1",
+        fields={"status": "Active"},
+    )
     integ.initial_load(1)
     base, version = integ.open_form("operations", "order", "ORD-1", ("status",))
-    assert integ.save(now_s=2, actor="c1", role="c", system="operations", entity="order",
-                      key="ORD-1", fields={"status": "Confirmed"})
-    late = integ.save(now_s=3, actor="c2", role="c", system="operations", entity="order",
-                      key="ORD-1", fields={"status": "Confirmed"}, base=base,
-                      opened_row_version=version)
+    assert integ.save(
+        now_s=2,
+        actor="c1",
+        role="c",
+        system="operations",
+        entity="order",
+        key="ORD-1",
+        fields={"status": "Confirmed"},
+    )
+    late = integ.save(
+        now_s=3,
+        actor="c2",
+        role="c",
+        system="operations",
+        entity="order",
+        key="ORD-1",
+        fields={"status": "Confirmed"},
+        base=base,
+        opened_row_version=version,
+    )
     assert late is None  # UpdateConflict, as Operations' RecVersion check does
 
 
 def test_the_hub_holds_no_user_edits():
     integ = integration()
     _draft_order(integ)
-    assert integ.save(now_s=1, actor="x", role="r", system="hub", entity="account",
-                      key="ACC-1", fields={"phone": "1"}) is None
+    assert (
+        integ.save(
+            now_s=1,
+            actor="x",
+            role="r",
+            system="hub",
+            entity="account",
+            key="ACC-1",
+            fields={"phone": "1"},
+        )
+        is None
+    )
 
 
 def test_status_index_follows_status_changes():
@@ -289,8 +498,9 @@ def test_the_load_order_is_networkx_lexicographical_topological_order():
 
     def expected(entities):
         position = {e.name: i for i, e in enumerate(entities)}
-        return tuple(nx.lexicographical_topological_sort(
-            reference_graph(entities), key=position.__getitem__))
+        return tuple(
+            nx.lexicographical_topological_sort(reference_graph(entities), key=position.__getitem__)
+        )
 
     standard = list(Catalogue())
     assert Catalogue().load_order == load_order(standard) == expected(standard)
@@ -299,10 +509,17 @@ def test_the_load_order_is_networkx_lexicographical_topological_order():
         names = [f"e{i}" for i in range(rng.randint(1, 9))]
         rng.shuffle(names)
         rank = {name: rng.random() for name in names}  # edges follow rank: no cycle
-        entities = [entity(name, {
-            f"r{j}": target for j, target in enumerate(names)
-            if rank[target] < rank[name] and rng.random() < 0.4})
-            for name in names]
+        entities = [
+            entity(
+                name,
+                {
+                    f"r{j}": target
+                    for j, target in enumerate(names)
+                    if rank[target] < rank[name] and rng.random() < 0.4
+                },
+            )
+            for name in names
+        ]
         assert load_order(entities) == expected(entities)
     looped = [entity("a", {"b": "b"}), entity("b", {"a": "a"})]
     with pytest.raises(ValueError, match="form a cycle"):
@@ -314,8 +531,7 @@ def test_a_run_does_not_import_networkx():
     import sys
 
     code = "import sys, sim.engine.runner; print('networkx' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
 
@@ -325,25 +541,72 @@ def _dual_write_live() -> Integration:
 
     design = load_design("dual-write-live", LineMap("dual-write-live"), None)[0]
     integ = Integration(design, Catalogue())
-    integ.save(now_s=0, actor="m", role="m", system="sales", entity="account", key="ACC-1",
-               fields=account_fields())
+    integ.save(
+        now_s=0,
+        actor="m",
+        role="m",
+        system="sales",
+        entity="account",
+        key="ACC-1",
+        fields=account_fields(),
+    )
     return integ
 
 
 def test_dual_write_live_rolls_back_over_the_time_and_record_limits_and_when_unreachable():
     integ = _dual_write_live()
-    assert integ.save(now_s=1, actor="u", role="r", system="sales", entity="account",
-                      key="ACC-1", fields={"phone": "2"}, live_delay_s=121.0) is None
+    assert (
+        integ.save(
+            now_s=1,
+            actor="u",
+            role="r",
+            system="sales",
+            entity="account",
+            key="ACC-1",
+            fields={"phone": "2"},
+            live_delay_s=121.0,
+        )
+        is None
+    )
     assert "120 s limit" in integ.last_refusal
-    assert integ.save(now_s=2, actor="u", role="r", system="sales", entity="account",
-                      key="ACC-1", fields={"phone": "3"}, transaction_records=1001) is None
+    assert (
+        integ.save(
+            now_s=2,
+            actor="u",
+            role="r",
+            system="sales",
+            entity="account",
+            key="ACC-1",
+            fields={"phone": "3"},
+            transaction_records=1001,
+        )
+        is None
+    )
     assert "1,000-record limit" in integ.last_refusal
     integ.down.add("operations")
-    assert integ.save(now_s=3, actor="u", role="r", system="sales", entity="account",
-                      key="ACC-1", fields={"phone": "4"}) is None
+    assert (
+        integ.save(
+            now_s=3,
+            actor="u",
+            role="r",
+            system="sales",
+            entity="account",
+            key="ACC-1",
+            fields={"phone": "4"},
+        )
+        is None
+    )
     integ.down.clear()
     # Nothing of the refused saves reached either side; the next one commits on both.
     assert integ.replicas["operations"].row("account", "ACC-1").value("phone") == "1"
-    assert integ.save(now_s=4, actor="u", role="r", system="sales", entity="account",
-                      key="ACC-1", fields={"phone": "5"}, transaction_records=1000)
+    assert integ.save(
+        now_s=4,
+        actor="u",
+        role="r",
+        system="sales",
+        entity="account",
+        key="ACC-1",
+        fields={"phone": "5"},
+        transaction_records=1000,
+    )
     assert integ.replicas["operations"].row("account", "ACC-1").value("phone") == "5"

@@ -27,16 +27,29 @@ def test_there_are_notebooks_to_run():
 def test_the_notebook_runs_from_a_clean_kernel_without_errors(path):
     notebook = nbformat.read(path, as_version=4)
     client = nbclient.NotebookClient(
-        notebook, timeout=CELL_TIMEOUT_S, kernel_name="python3", allow_errors=False,
-        resources={"metadata": {"path": str(path.parent)}})
+        notebook,
+        timeout=CELL_TIMEOUT_S,
+        kernel_name="python3",
+        allow_errors=False,
+        resources={"metadata": {"path": str(path.parent)}},
+    )
     try:
         client.execute()
     except nbclient.exceptions.CellExecutionError as exc:
         pytest.fail(f"{path.name}: a cell failed:\n{exc}")
-    errors = [output for cell in notebook.cells if cell.cell_type == "code"
-              for output in cell.get("outputs", []) if output.get("output_type") == "error"]
+    errors = [
+        output
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.get("outputs", [])
+        if output.get("output_type") == "error"
+    ]
     assert not errors
-    images = sum("image/png" in output.get("data", {}) for cell in notebook.cells
-                 if cell.cell_type == "code" for output in cell.get("outputs", []))
+    images = sum(
+        "image/png" in output.get("data", {})
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.get("outputs", [])
+    )
     if path.name == "compare_designs.ipynb":
         assert images == 3, "the staleness, sweep and cost-risk figures"

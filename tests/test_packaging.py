@@ -32,17 +32,23 @@ from sim.scenario.yamlio import InputError
 def test_the_shipped_catalogue_is_the_scenarios_folder_of_the_checkout():
     # sim/catalogue/{designs,pricebooks} are links to the editable source.
     assert catalogue.designs_dir() == (ROOT / "scenarios" / "designs").resolve()
-    assert catalogue.price_book_file("current") == (
-        ROOT / "scenarios" / "pricebooks" / "current.yaml").resolve()
-    on_disk = sorted(p.stem for p in (ROOT / "scenarios" / "designs").glob("*.yaml")
-                     if not p.stem.startswith("_"))
+    assert (
+        catalogue.price_book_file("current")
+        == (ROOT / "scenarios" / "pricebooks" / "current.yaml").resolve()
+    )
+    on_disk = sorted(
+        p.stem
+        for p in (ROOT / "scenarios" / "designs").glob("*.yaml")
+        if not p.stem.startswith("_")
+    )
     assert catalogue.design_names() == on_disk
     assert "p2c-2017" in on_disk and len(on_disk) >= 8
     for link in ("designs", "pricebooks", "prospect_to_cash.yaml"):
         path = ROOT / "sim" / "catalogue" / link
         assert path.is_symlink(), f"{path} must link into scenarios/ (one file to edit)"
         assert path.resolve().parent.name in ("scenarios", "designs", "pricebooks") or (
-            path.resolve().parent == (ROOT / "scenarios").resolve())
+            path.resolve().parent == (ROOT / "scenarios").resolve()
+        )
 
 
 def _scenario_beside(folder: Path, text: str) -> Path:
@@ -56,7 +62,8 @@ SMALL = (ROOT / "tests" / "data" / "seed_story.yaml").read_text(encoding="utf-8"
 
 
 def test_a_relative_price_book_path_is_read_beside_the_scenario_not_in_the_working_directory(
-        tmp_path, monkeypatch):
+    tmp_path, monkeypatch
+):
     book = (ROOT / "scenarios" / "pricebooks" / "current.yaml").read_text(encoding="utf-8")
     project = tmp_path / "project"
     (project / "books").mkdir(parents=True)
@@ -66,14 +73,17 @@ def test_a_relative_price_book_path_is_read_beside_the_scenario_not_in_the_worki
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
     scenario = load_scenario(path)
-    assert Path(scenario.price_book.source).resolve() == (
-        project / "books" / "negotiated.yaml").resolve()
+    assert (
+        Path(scenario.price_book.source).resolve()
+        == (project / "books" / "negotiated.yaml").resolve()
+    )
 
     # The same relative path present only under the working directory is not used.
     (elsewhere / "books").mkdir()
     (elsewhere / "books" / "only_here.yaml").write_text(book, encoding="utf-8")
-    lost = _scenario_beside(project / "sub",
-                            SMALL + "licensing: {price_book: books/only_here.yaml}\n")
+    lost = _scenario_beside(
+        project / "sub", SMALL + "licensing: {price_book: books/only_here.yaml}\n"
+    )
     with pytest.raises(InputError) as caught:
         load_scenario(lost)
     assert "licensing.price_book" in caught.value.message
@@ -88,8 +98,9 @@ def test_designs_resolve_from_the_catalogue_whatever_the_working_directory(tmp_p
     local = tmp_path / "org" / "designs"
     local.mkdir()
     text = (ROOT / "scenarios" / "designs" / "p2c-2017.yaml").read_text(encoding="utf-8")
-    (local / "p2c-2017.yaml").write_text(text.replace("name: p2c-2017", "name: p2c-2017-local"),
-                                         encoding="utf-8")
+    (local / "p2c-2017.yaml").write_text(
+        text.replace("name: p2c-2017", "name: p2c-2017-local"), encoding="utf-8"
+    )
     assert load_scenario(path).design.name == "p2c-2017-local"
 
 
@@ -109,18 +120,27 @@ def _free_port() -> int:
 
 def _clean_env() -> dict[str, str]:
     """The environment without anything that would let the checkout leak in."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")
+    }
     env["PYTHONNOUSERSITE"] = "1"
     return env
 
 
 def _run(command: list[str], cwd: Path, timeout: float) -> subprocess.CompletedProcess:
-    done = subprocess.run(command, cwd=cwd, env=_clean_env(), capture_output=True, text=True,
-                          timeout=timeout, check=False)
+    done = subprocess.run(
+        command,
+        cwd=cwd,
+        env=_clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
     assert done.returncode in (0, 1), (
         f"{' '.join(command)} (in {cwd}) exited {done.returncode}:\n"
-        f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+        f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    )
     return done
 
 
@@ -140,13 +160,19 @@ def installed_wheel(tmp_path_factory) -> tuple[Path, Path]:
     pytest.importorskip("build")
     work = tmp_path_factory.mktemp("wheel")
     # sdist first, then the wheel from the unpacked sdist: both must carry the catalogue.
-    _run([sys.executable, "-m", "build", "--outdir", str(work / "dist"), str(ROOT)],
-         cwd=work, timeout=BUILD_TIMEOUT_S)
+    _run(
+        [sys.executable, "-m", "build", "--outdir", str(work / "dist"), str(ROOT)],
+        cwd=work,
+        timeout=BUILD_TIMEOUT_S,
+    )
     wheel = next((work / "dist").glob("p2c_testbed-*.whl"))
     _run([sys.executable, "-m", "venv", str(work / "venv")], cwd=work, timeout=120)
     bin_dir = work / "venv" / "bin"
-    _run([str(bin_dir / "python"), "-m", "pip", "install", "-q", f"{wheel}[cluster]"],
-         cwd=work, timeout=INSTALL_TIMEOUT_S)
+    _run(
+        [str(bin_dir / "python"), "-m", "pip", "install", "-q", f"{wheel}[cluster]"],
+        cwd=work,
+        timeout=INSTALL_TIMEOUT_S,
+    )
     return wheel, bin_dir
 
 
@@ -170,19 +196,32 @@ def test_the_wheel_carries_every_design_price_book_and_the_licence(installed_whe
 
 @pytest.mark.slow
 def test_a_sweep_on_a_dask_cluster_run_from_the_installed_wheel_equals_the_local_run(
-        installed_wheel, tmp_path):
+    installed_wheel, tmp_path
+):
     _, bin_dir = installed_wheel
     elsewhere = tmp_path / "elsewhere"  # far from the checkout: nothing to find by accident
     elsewhere.mkdir()
     shutil.copy(SEED_SCENARIO, elsewhere / "org.yaml")
-    (elsewhere / "small.yaml").write_text(yaml.safe_dump({
-        "name": "wheel", "scenario": "org.yaml",
-        "overrides": {"duration_days": 1, "roles.sales_rep.headcount": 6,
-                      "roles.ops_clerk.headcount": 2, "initial_data.accounts": 40},
-        "designs": ["p2c-2017", "field-merge"],
-        "factors": {"design.batch.interval_s": [300, 1800]},
-        "replications": 1, "seed": 15, "metrics": ["overwritten_writes", "writes"],
-    }), encoding="utf-8")
+    (elsewhere / "small.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "name": "wheel",
+                "scenario": "org.yaml",
+                "overrides": {
+                    "duration_days": 1,
+                    "roles.sales_rep.headcount": 6,
+                    "roles.ops_clerk.headcount": 2,
+                    "initial_data.accounts": 40,
+                },
+                "designs": ["p2c-2017", "field-merge"],
+                "factors": {"design.batch.interval_s": [300, 1800]},
+                "replications": 1,
+                "seed": 15,
+                "metrics": ["overwritten_writes", "writes"],
+            }
+        ),
+        encoding="utf-8",
+    )
 
     version = _run([str(bin_dir / "p2c"), "--version"], cwd=elsewhere, timeout=60)
     from importlib import metadata
@@ -196,47 +235,103 @@ def test_a_sweep_on_a_dask_cluster_run_from_the_installed_wheel_equals_the_local
     processes, handles = [], []
     try:
         for name, args in (
-                ("scheduler", ["scheduler", "--host", "127.0.0.1", "--port", str(port),
-                               "--no-dashboard", "--idle-timeout", "300"]),
-                ("worker", ["worker", address, "--host", "127.0.0.1", "--nworkers", "1",
-                            "--nthreads", "1", "--no-dashboard", "--death-timeout", "60",
-                            "--local-directory", str(tmp_path / "dask-worker")])):
+            (
+                "scheduler",
+                [
+                    "scheduler",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--no-dashboard",
+                    "--idle-timeout",
+                    "300",
+                ],
+            ),
+            (
+                "worker",
+                [
+                    "worker",
+                    address,
+                    "--host",
+                    "127.0.0.1",
+                    "--nworkers",
+                    "1",
+                    "--nthreads",
+                    "1",
+                    "--no-dashboard",
+                    "--death-timeout",
+                    "60",
+                    "--local-directory",
+                    str(tmp_path / "dask-worker"),
+                ],
+            ),
+        ):
             handles.append(open(logs / f"{name}.log", "w"))
-            processes.append(subprocess.Popen([str(bin_dir / "dask"), *args], cwd=elsewhere,
-                                              env=_clean_env(), stdout=subprocess.DEVNULL,
-                                              stderr=handles[-1]))
+            processes.append(
+                subprocess.Popen(
+                    [str(bin_dir / "dask"), *args],
+                    cwd=elsewhere,
+                    env=_clean_env(),
+                    stdout=subprocess.DEVNULL,
+                    stderr=handles[-1],
+                )
+            )
         # Wait for the worker, and ask it where its ``sim`` comes from.
-        probe = (f"from distributed import Client\n"
-                 f"c = Client({address!r}, timeout=10)\n"
-                 f"c.wait_for_workers(1, timeout={CLUSTER_START_TIMEOUT_S})\n"
-                 "import json\n"
-                 "print(json.dumps(list(c.run(lambda: [__import__('sim').__file__, "
-                 "__import__('os').getcwd()]).values())))\n")
+        probe = (
+            f"from distributed import Client\n"
+            f"c = Client({address!r}, timeout=10)\n"
+            f"c.wait_for_workers(1, timeout={CLUSTER_START_TIMEOUT_S})\n"
+            "import json\n"
+            "print(json.dumps(list(c.run(lambda: [__import__('sim').__file__, "
+            "__import__('os').getcwd()]).values())))\n"
+        )
         deadline = time.monotonic() + CLUSTER_START_TIMEOUT_S
         while True:
-            done = subprocess.run([str(bin_dir / "python"), "-c", probe], cwd=elsewhere,
-                                  env=_clean_env(), capture_output=True, text=True,
-                                  timeout=CLUSTER_START_TIMEOUT_S + 30, check=False)
+            done = subprocess.run(
+                [str(bin_dir / "python"), "-c", probe],
+                cwd=elsewhere,
+                env=_clean_env(),
+                capture_output=True,
+                text=True,
+                timeout=CLUSTER_START_TIMEOUT_S + 30,
+                check=False,
+            )
             if done.returncode == 0:
                 break
             if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
                 text = "\n".join(f.read_text() for f in logs.iterdir())
                 pytest.fail(f"the loopback Dask cluster did not start:\n{done.stderr}\n{text}")
             time.sleep(1)
-        (worker_sim, worker_cwd), = json.loads(done.stdout.strip().splitlines()[-1])
+        ((worker_sim, worker_cwd),) = json.loads(done.stdout.strip().splitlines()[-1])
         assert Path(worker_sim).is_relative_to(bin_dir.parent), worker_sim
         assert not Path(worker_sim).resolve().is_relative_to(ROOT.resolve())
         assert Path(worker_cwd).resolve() == elsewhere.resolve()
 
-        remote = _run([str(bin_dir / "p2c"), "sweep", "small.yaml", "--scheduler", address,
-                       "--out", "on-dask", "--json"], cwd=elsewhere, timeout=SWEEP_TIMEOUT_S)
+        remote = _run(
+            [
+                str(bin_dir / "p2c"),
+                "sweep",
+                "small.yaml",
+                "--scheduler",
+                address,
+                "--out",
+                "on-dask",
+                "--json",
+            ],
+            cwd=elsewhere,
+            timeout=SWEEP_TIMEOUT_S,
+        )
     finally:
         for process in reversed(processes):
             _stop(process)
         for handle in handles:
             handle.close()
-    local = _run([str(bin_dir / "p2c"), "sweep", "small.yaml", "--workers", "0",
-                  "--out", "local", "--json"], cwd=elsewhere, timeout=SWEEP_TIMEOUT_S)
+    local = _run(
+        [str(bin_dir / "p2c"), "sweep", "small.yaml", "--workers", "0", "--out", "local", "--json"],
+        cwd=elsewhere,
+        timeout=SWEEP_TIMEOUT_S,
+    )
     assert json.loads(remote.stdout)["executor"].startswith("Dask cluster")
     assert json.loads(local.stdout)["executed"] == json.loads(remote.stdout)["executed"] == 4
     for name in ("runs.csv", "summary.csv"):
@@ -248,5 +343,6 @@ def test_a_sweep_on_a_dask_cluster_run_from_the_installed_wheel_equals_the_local
     here = sweep_from_args(elsewhere / "small.yaml", workers=0, out=tmp_path / "checkout")
     assert here.executed == 4
     for name in ("runs.csv", "summary.csv"):
-        assert ((tmp_path / "checkout" / name).read_text()
-                == (elsewhere / "local" / name).read_text()), name
+        assert (tmp_path / "checkout" / name).read_text() == (
+            elsewhere / "local" / name
+        ).read_text(), name

@@ -80,21 +80,31 @@ def test_a_longer_batch_interval_is_caught_as_a_staleness_regression(tmp_path):
 
 
 def test_switching_the_concurrency_control_off_is_caught_as_lost_updates(tmp_path):
-    expect = {"invariants": {"no_lost_update": "holds"},
-              "metrics": {"conflicts": {"min": 1}, "overwritten_writes": {"max": 0}}}
-    guarded = write(tmp_path / "suite" / "guarded.yaml",
-                    {"base": str(SIGNATURE), "design": "optimistic-version-check",
-                     "expect": expect})
+    expect = {
+        "invariants": {"no_lost_update": "holds"},
+        "metrics": {"conflicts": {"min": 1}, "overwritten_writes": {"max": 0}},
+    }
+    guarded = write(
+        tmp_path / "suite" / "guarded.yaml",
+        {"base": str(SIGNATURE), "design": "optimistic-version-check", "expect": expect},
+    )
     assert p2c_check(guarded, "--workers", "0", "--out", str(tmp_path / "repro"))[0] == 0
 
     # The same design with its concurrency control turned to last-writer-wins.
-    unguarded = write(tmp_path / "suite" / "unguarded.yaml", {
-        "base": str(SIGNATURE),
-        "design": {"extends": "optimistic-version-check",
-                   "concurrency": {"mode": "lww_arrival"}},
-        "expect": expect})
-    code, printed = p2c_check(unguarded, "--workers", "0", "--json", "--out",
-                              str(tmp_path / "repro"))
+    unguarded = write(
+        tmp_path / "suite" / "unguarded.yaml",
+        {
+            "base": str(SIGNATURE),
+            "design": {
+                "extends": "optimistic-version-check",
+                "concurrency": {"mode": "lww_arrival"},
+            },
+            "expect": expect,
+        },
+    )
+    code, printed = p2c_check(
+        unguarded, "--workers", "0", "--json", "--out", str(tmp_path / "repro")
+    )
     assert code == 1
     report = json.loads(printed)
     [case] = report["cases"]
@@ -108,9 +118,16 @@ def test_a_metric_bound_is_judged_on_the_confidence_interval_not_the_mean():
     case = load_suite_file(SUITE / "seed_overwrite.yaml")[0]
 
     def outcomes(values):
-        return [RunOutcome(config_hash="h", seed=seed, design="d", trace_sha256="t",
-                           metrics={"overwritten_writes": v})
-                for seed, v in zip(range(len(values)), values, strict=True)]
+        return [
+            RunOutcome(
+                config_hash="h",
+                seed=seed,
+                design="d",
+                trace_sha256="t",
+                metrics={"overwritten_writes": v},
+            )
+            for seed, v in zip(range(len(values)), values, strict=True)
+        ]
 
     case.seeds = [0, 1, 2, 3]
     case.expectation = ExpectBlock(metrics={"overwritten_writes": MetricBound(max=12)})
@@ -133,9 +150,14 @@ def test_an_invariant_expectation_must_hold_in_every_replication():
     case.expectation = ExpectBlock(invariants={"no_lost_update": ["holds", "sanctioned"]})
 
     def run(seed, status, count=0):
-        return RunOutcome(config_hash="h", seed=seed, design="d", trace_sha256="t",
-                          metrics={}, verdicts={"no_lost_update": {
-                              "status": status, "violations": count, "sanctioned": 0}})
+        return RunOutcome(
+            config_hash="h",
+            seed=seed,
+            design="d",
+            trace_sha256="t",
+            metrics={},
+            verdicts={"no_lost_update": {"status": status, "violations": count, "sanctioned": 0}},
+        )
 
     assert judge(case, [run(1, "holds"), run(2, "sanctioned"), run(3, "holds")]).passed
     result = judge(case, [run(1, "holds"), run(2, "violated", 4), run(3, "holds")])
@@ -158,15 +180,18 @@ def test_a_misspelt_metric_is_reported_instead_of_read_as_zero():
 # ---------------------------------------------------------------- bad input
 
 
-@pytest.mark.parametrize(("expect", "message"), [
-    ({"invariants": {"no_lost_updates": "holds"}}, "unknown invariant"),
-    ({"invariants": {"ownership": "fine"}}, "expect.invariants.ownership"),
-    ({"metrics": {"writes": {}}}, "give min, max or both"),
-    ({"metrics": {"writes": {"min": 5, "max": 1}}}, "min 5.0 is above max 1.0"),
-    ({"designs": ["p2c-2017", "no-such-design"]}, "unknown design 'no-such-design'"),
-    ({"seeds": [1, 2], "replications": 3}, "not both"),
-    ({"replication": 3}, "unknown key"),
-])
+@pytest.mark.parametrize(
+    ("expect", "message"),
+    [
+        ({"invariants": {"no_lost_updates": "holds"}}, "unknown invariant"),
+        ({"invariants": {"ownership": "fine"}}, "expect.invariants.ownership"),
+        ({"metrics": {"writes": {}}}, "give min, max or both"),
+        ({"metrics": {"writes": {"min": 5, "max": 1}}}, "min 5.0 is above max 1.0"),
+        ({"designs": ["p2c-2017", "no-such-design"]}, "unknown design 'no-such-design'"),
+        ({"seeds": [1, 2], "replications": 3}, "not both"),
+        ({"replication": 3}, "unknown key"),
+    ],
+)
 def test_a_bad_expect_block_is_refused_with_file_line_and_field(tmp_path, expect, message):
     path = write(tmp_path / "suite" / "bad.yaml", {"base": str(SIGNATURE), "expect": expect})
     with pytest.raises(InputError) as caught:
@@ -179,15 +204,18 @@ def test_a_suite_file_without_expect_or_with_a_bad_scenario_is_refused(tmp_path)
     plain = write(tmp_path / "suite" / "plain.yaml", {"base": str(SIGNATURE)})
     with pytest.raises(InputError, match="needs an expect: block"):
         load_suite_file(plain)
-    broken = write(tmp_path / "suite" / "broken.yaml",
-                   {"base": str(SIGNATURE), "duration_days": -1, "expect": {}})
+    broken = write(
+        tmp_path / "suite" / "broken.yaml",
+        {"base": str(SIGNATURE), "duration_days": -1, "expect": {}},
+    )
     with pytest.raises(InputError, match="duration_days"):
         load_suite_file(broken)
 
 
 def test_bad_input_reaches_the_command_as_an_input_error_which_p2c_maps_to_exit_2(tmp_path):
-    path = write(tmp_path / "suite" / "bad.yaml",
-                 {"base": str(SIGNATURE), "expect": {"replications": 0}})
+    path = write(
+        tmp_path / "suite" / "bad.yaml", {"base": str(SIGNATURE), "expect": {"replications": 0}}
+    )
     with pytest.raises(InputError, match="expect.replications"):
         p2c_check(path, "--workers", "0")
     with pytest.raises(InputError, match="no such file or folder"):
@@ -218,9 +246,25 @@ def test_the_pytest_plugin_collects_each_case_as_an_item_and_fails_with_the_diff
     batch_suite(tmp_path, "batch_3600", 3600)
     (tmp_path / "suite" / "notes.yaml").write_text("just: data\n")  # no expect: not ours
     out = subprocess.run(
-        [sys.executable, "-m", "pytest", str(tmp_path / "suite"), "-v", "-p",
-         "no:cacheprovider", "--rootdir", str(tmp_path), "-o", "addopts="],
-        capture_output=True, text=True, timeout=300, check=False, cwd=tmp_path)
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            str(tmp_path / "suite"),
+            "-v",
+            "-p",
+            "no:cacheprovider",
+            "--rootdir",
+            str(tmp_path),
+            "-o",
+            "addopts=",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=tmp_path,
+    )
     assert out.returncode == 1, out.stdout + out.stderr
     assert "batch_900.yaml::p2c-2017 PASSED" in out.stdout
     assert "batch_3600.yaml::p2c-2017 FAILED" in out.stdout

@@ -24,9 +24,13 @@ SUITE = ROOT / "scenarios" / "suite"
 CASES = load_suite([SUITE])
 
 
-@pytest.mark.parametrize("case", [
-    pytest.param(case, id=case.id, marks=[pytest.mark.slow] if case.slow else [])
-    for case in CASES])
+@pytest.mark.parametrize(
+    "case",
+    [
+        pytest.param(case, id=case.id, marks=[pytest.mark.slow] if case.slow else [])
+        for case in CASES
+    ],
+)
 def test_suite_case(case):
     result = check_case(case)
     assert result.passed, "\n".join(result.lines())
@@ -42,7 +46,8 @@ def test_the_suite_covers_every_design_and_every_reference_scenario():
     missing_designs = sorted(set(catalogue_names()) - covered_designs)
     assert not missing_designs, (
         f"no suite case runs design(s) {missing_designs}: add them to the designs of a "
-        "file in scenarios/suite/ (designs: all covers every design)")
+        "file in scenarios/suite/ (designs: all covers every design)"
+    )
     bases = set()
     for file in suite_files([SUITE]):
         data, _ = load_yaml(file)
@@ -51,7 +56,8 @@ def test_the_suite_covers_every_design_and_every_reference_scenario():
     missing = [str(p.relative_to(ROOT)) for p in reference_scenarios() if p not in bases]
     assert not missing, (
         f"reference scenario(s) without a suite file: {missing}; add "
-        "scenarios/suite/<name>.yaml with base: ../<path> and an expect: block")
+        "scenarios/suite/<name>.yaml with base: ../<path> and an expect: block"
+    )
 
 
 def test_every_suite_case_is_small_enough_for_the_default_run():
@@ -66,4 +72,5 @@ def test_every_suite_case_is_small_enough_for_the_default_run():
         assert work <= 600, (
             f"{case.id}: {len(case.seeds)} replications x {spec.duration_days} days x "
             f"{people} people = {work:g} person-days; shrink it or mark it slow: true in "
-            "its expect block")
+            "its expect block"
+        )

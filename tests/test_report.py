@@ -113,14 +113,24 @@ def test_the_report_folder_has_the_page_the_charts_and_every_option_in_report_js
     folder = index.parent
     assert index.is_file() and index.name == "index.html"
     data = json.loads((folder / "report.json").read_text(encoding="utf-8"))
-    assert [o["name"] for o in data["options"]] == ["sales-licences", "readonly",
-                                                     "no-sales-licence"]
+    assert [o["name"] for o in data["options"]] == [
+        "sales-licences",
+        "readonly",
+        "no-sales-licence",
+    ]
     for entry in data["options"]:
         row = entry["row"]
         assert row["cost_usd_month"] > 0
         assert row["cost_usd_year"] == pytest.approx(12 * row["cost_usd_month"])
-        for key in ("lost_per_1000", "conflicts_per_1000", "risk_per_1000",
-                    "p95_staleness_min", "blocked_user_minutes", "handoffs", "refusals"):
+        for key in (
+            "lost_per_1000",
+            "conflicts_per_1000",
+            "risk_per_1000",
+            "p95_staleness_min",
+            "blocked_user_minutes",
+            "handoffs",
+            "refusals",
+        ):
             assert isinstance(row[key], int | float), (entry["name"], key)
         assert entry["runs"][0]["invariants"], "the checker's verdicts are in the report"
     for image in data["images"].values():
@@ -169,15 +179,18 @@ def test_the_cost_agrees_with_cost_roles_and_with_the_sum_by_hand(small):
     assert entry["licences"]["cost_usd_month"] == pytest.approx(1220.0)
     assert entry["licences"]["cost_usd_year"] == pytest.approx(14640.0)
     assert entry["licences"]["padding_usd_month"] == 0
-    lines = {(r["role"], line["sku"]): line for r in entry["licences"]["roles"]
-             for line in r["lines"]}
+    lines = {
+        (r["role"], line["sku"]): line for r in entry["licences"]["roles"] for line in r["lines"]
+    }
     assert lines[("credit_controller", "team_members_launch")]["cost_usd_month"] == 80
     assert lines[("credit_controller", "unified_operations_plan")]["cost_usd_month"] == 380
     assert lines[("sales_rep", "sales_enterprise")]["seats"] == 4
     # The same organisation priced directly with cost_roles.
     built = next(o for o in load_options(load_scenario(path)) if o.name == "sales-licences")
-    needs = {name: RoleNeed(role.headcount, role_required_rights(role, built.scenario.design))
-             for name, role in built.scenario.spec.roles.items()}
+    needs = {
+        name: RoleNeed(role.headcount, role_required_rights(role, built.scenario.design))
+        for name, role in built.scenario.spec.roles.items()
+    }
     direct = cost_roles(needs, load_price_book("2017"))
     assert entry["licences"]["cost_usd_month"] == pytest.approx(direct.cost_usd_month)
 
@@ -195,7 +208,9 @@ def test_fixed_licences_are_priced_as_given_base_plus_attach_and_min_seats_count
     Total 460 + 420 + 920 + 2,520 = 4,320.
     """
     text = SMALL.replace('licensing: {price_book: "2017"}', "licensing: {price_book: current}")
-    text = text[:text.index("options:")] + """options:
+    text = (
+        text[: text.index("options:")]
+        + """options:
   - name: fixed
     design: p2c-2017
     roles:
@@ -204,6 +219,7 @@ def test_fixed_licences_are_priced_as_given_base_plus_attach_and_min_seats_count
         other_systems: [operations]
         licences: [sales_enterprise, finance]
 """
+    )
     path = write_scenario(tmp_path, text)
     scenario = load_scenario(path)
     (built,) = load_options(scenario)
@@ -211,9 +227,9 @@ def test_fixed_licences_are_priced_as_given_base_plus_attach_and_min_seats_count
 
     costing = license_option(built.scenario)
     controller = next(r for r in costing.roles if r.role == "credit_controller")
-    assert [(line["sku"], line["held_as"], line["price_usd_month"])
-            for line in controller.lines] == [("finance", "base", 210.0),
-                                              ("sales_enterprise", "attach", 20.0)]
+    assert [
+        (line["sku"], line["held_as"], line["price_usd_month"]) for line in controller.lines
+    ] == [("finance", "base", 210.0), ("sales_enterprise", "attach", 20.0)]
     assert controller.compliant and controller.cost_usd_month == 460
     reps = next(r for r in costing.roles if r.role == "sales_rep")
     assert [line["sku"] for line in reps.lines] == ["finance", "sales_enterprise"]
@@ -227,11 +243,14 @@ def test_fixed_licences_are_priced_as_given_base_plus_attach_and_min_seats_count
 @pytest.mark.slow
 def test_user_strings_are_escaped_in_the_page(tmp_path):
     hostile = '<script>alert("x")</script>'
-    text = SMALL.replace("description: A tiny organisation for report tests.",
-                         f"description: '{hostile} & <b>bold</b>'")
+    text = SMALL.replace(
+        "description: A tiny organisation for report tests.",
+        f"description: '{hostile} & <b>bold</b>'",
+    )
     text = text.replace("name: readonly\n", "name: '<img src=x onerror=alert(1)>'\n")
-    text = text.replace("Controllers edit customers in Sales; the cheapest licences are bought.",
-                        f"'{hostile}'")
+    text = text.replace(
+        "Controllers edit customers in Sales; the cheapest licences are bought.", f"'{hostile}'"
+    )
     path = write_scenario(tmp_path, text)
     comparison = compare_options(path, seeds=1)
     html = render_html(comparison.to_json())
@@ -247,7 +266,9 @@ def test_the_page_loads_nothing_from_the_network(small):
     html = index.read_text(encoding="utf-8")
     external = re.compile(
         r"""(?:src|href|action|poster|srcset|data)\s*=\s*["']?\s*(?:https?:)?//"""
-        r"""|url\(\s*["']?\s*(?:https?:)?//|@import""", re.I)
+        r"""|url\(\s*["']?\s*(?:https?:)?//|@import""",
+        re.I,
+    )
     assert not external.search(html), external.search(html)
     assert "<link" not in html.lower() and "<script" not in html.lower()
     assert "<style>" in html and "@media print" in html
@@ -278,11 +299,14 @@ def test_several_seeds_are_the_same_for_every_option_and_averaged(tmp_path):
 
 
 def test_options_merge_role_changes_and_keep_the_scenario_design_when_they_name_none(tmp_path):
-    text = SMALL[:SMALL.index("options:")] + """options:
+    text = (
+        SMALL[: SMALL.index("options:")]
+        + """options:
   - name: same-design
     roles:
       credit_controller: {headcount: 5, actions: {edit_contact: 0.5}}
 """
+    )
     (only,) = load_options(load_scenario(write_scenario(tmp_path, text)))
     assert only.design == "p2c-2017" and only.scenario.design.name == "p2c-2017"
     role = only.scenario.spec.roles["credit_controller"]
@@ -290,8 +314,9 @@ def test_options_merge_role_changes_and_keep_the_scenario_design_when_they_name_
     # mappings merge: the role keeps its own actions and gains the new one
     assert role.actions == {"edit_credit": 1.5, "invoice_order": 0.2, "edit_contact": 0.5}
     assert "options" not in only.scenario.raw
-    without = load_options(load_scenario(write_scenario(tmp_path, SMALL[:SMALL.index("options:")],
-                                                        "plain.yaml")))
+    without = load_options(
+        load_scenario(write_scenario(tmp_path, SMALL[: SMALL.index("options:")], "plain.yaml"))
+    )
     assert [o.name for o in without] == ["p2c-2017"] and without[0].notes
 
 
@@ -300,14 +325,14 @@ def test_options_merge_role_changes_and_keep_the_scenario_design_when_they_name_
 
 def test_the_pareto_front_of_hand_made_points():
     points = [
-        (100.0, 5.0),   # 0: cheapest
-        (200.0, 1.0),   # 1: on the front
-        (150.0, 5.0),   # 2: dominated by 0 (dearer, same risk)
-        (300.0, 0.5),   # 3: safest
-        (300.0, 1.0),   # 4: dominated by 1 and 3
-        (100.0, 5.0),   # 5: equal to 0: equal points do not dominate each other
-        (90.0, None),   # 6: unmeasured risk: never on the front
-        (400.0, 0.5),   # 7: dominated by 3 (dearer, same risk)
+        (100.0, 5.0),  # 0: cheapest
+        (200.0, 1.0),  # 1: on the front
+        (150.0, 5.0),  # 2: dominated by 0 (dearer, same risk)
+        (300.0, 0.5),  # 3: safest
+        (300.0, 1.0),  # 4: dominated by 1 and 3
+        (100.0, 5.0),  # 5: equal to 0: equal points do not dominate each other
+        (90.0, None),  # 6: unmeasured risk: never on the front
+        (400.0, 0.5),  # 7: dominated by 3 (dearer, same risk)
     ]
     assert pareto_front(points) == [0, 1, 3, 5]
     assert pareto_front([]) == []
@@ -315,22 +340,33 @@ def test_the_pareto_front_of_hand_made_points():
 
 
 def summary(name, cost, risk, compliant=True, broken=(), per_month=None):
-    return {"name": name, "cost_usd_month": cost, "risk_per_1000": risk,
-            "compliant": compliant, "broken_promises": list(broken),
-            "risk_per_month": per_month}
+    return {
+        "name": name,
+        "cost_usd_month": cost,
+        "risk_per_1000": risk,
+        "compliant": compliant,
+        "broken_promises": list(broken),
+        "risk_per_month": per_month,
+    }
 
 
 def test_the_recommendation_is_the_cheapest_option_under_the_threshold():
-    options = [summary("cheap-risky", 100, 9.0, per_month=40), summary("middle", 150, 0.8),
-               summary("dear-safe", 300, 0.0), summary("dominated", 320, 2.0)]
+    options = [
+        summary("cheap-risky", 100, 9.0, per_month=40),
+        summary("middle", 150, 0.8),
+        summary("dear-safe", 300, 0.0),
+        summary("dominated", 320, 2.0),
+    ]
     result = recommend(options, 1.0)
     assert result["option"] == "middle"
     assert result["front"] == ["cheap-risky", "middle", "dear-safe"]
     text = " ".join(result["reasons"])
     assert "cheap-risky would save $50 a month ($600 a year)" in text
     assert "9.0 writes per 1,000 at risk, about 40 a month" in text
-    assert ("The next option under the threshold, dear-safe, costs $150 a month more (0.0 per"
-            " 1,000 at risk)") in text
+    assert (
+        "The next option under the threshold, dear-safe, costs $150 a month more (0.0 per"
+        " 1,000 at risk)"
+    ) in text
     assert "dominated costs $170 a month more" in text
     told = [reason for reason in result["reasons"] if "dear-safe" in reason]
     assert len(told) == 1, "the runner-up is told once, not repeated"
@@ -345,9 +381,11 @@ def test_without_an_option_under_the_threshold_the_safest_is_chosen_and_the_trad
 
 
 def test_options_without_compliant_licences_or_with_broken_promises_are_never_chosen():
-    options = [summary("illegal", 50, 0.0, compliant=False),
-               summary("broken", 60, 0.0, broken=["convergence"]),
-               summary("fine", 200, 0.5)]
+    options = [
+        summary("illegal", 50, 0.0, compliant=False),
+        summary("broken", 60, 0.0, broken=["convergence"]),
+        summary("fine", 200, 0.5),
+    ]
     result = recommend(options, 1.0)
     assert result["option"] == "fine" and result["eligible"] == ["fine"]
     text = " ".join(result["reasons"])
@@ -358,20 +396,23 @@ def test_options_without_compliant_licences_or_with_broken_promises_are_never_ch
 
 def test_requests_count_save_attempts_per_role_on_the_busiest_day_and_map_applies():
     events = [
-        {"kind": "write", "t": 0.0, "role": "migration"},          # the initial load
+        {"kind": "write", "t": 0.0, "role": "migration"},  # the initial load
         {"kind": "write", "t": 100.0, "role": "rep"},
         {"kind": "write", "t": 200.0, "role": "rep"},
-        {"kind": "write", "t": 86_500.0, "role": "rep"},           # day 2
+        {"kind": "write", "t": 86_500.0, "role": "rep"},  # day 2
         {"kind": "write", "t": 300.0, "role": "clerk"},
         {"kind": "apply", "t": 0.0, "via": "initial_load", "system": "sales"},
         {"kind": "apply", "t": 400.0, "via": "m#1", "system": "sales"},
         {"kind": "apply", "t": 401.0, "via": "m#1", "system": "hub"},
         {"kind": "apply", "t": 402.0, "via": "m#2", "system": "operations"},  # not Dataverse
-        {"kind": "apply", "t": 403.0, "via": "user", "system": "sales"},      # a user's save
+        {"kind": "apply", "t": 403.0, "via": "user", "system": "sales"},  # a user's save
     ]
     per_user, integration = request_counts(events, {"rep": 2, "clerk": 1, "idle": 3})
-    assert per_user == {"rep": REQUESTS_PER_SAVE * 2 / 2, "clerk": REQUESTS_PER_SAVE * 1.0,
-                        "idle": 0.0}
+    assert per_user == {
+        "rep": REQUESTS_PER_SAVE * 2 / 2,
+        "clerk": REQUESTS_PER_SAVE * 1.0,
+        "idle": 0.0,
+    }
     assert integration == 2.0
 
 
@@ -382,23 +423,44 @@ BAD_OPTIONS = [
     ("unknown-key", "    desing: p2c-2017\n", "desing", "unknown key"),
     ("unknown-design", "    design: no-such-design\n", "no-such-design", "unknown design"),
     ("unknown-role", "    roles: {cfo: {headcount: 1}}\n", "cfo", "no role 'cfo'"),
-    ("unknown-role-key", "    roles:\n      credit_controller:\n        licenses: [finance]\n",
-     "licenses", "unknown role key"),
-    ("licence-not-in-book", "    roles:\n      credit_controller:\n        licences:\n"
-                            "          - no_such_sku\n", "no_such_sku", "no licence"),
-    ("negative-headcount", "    roles:\n      sales_rep: {headcount: -3}\n", "headcount: -3",
-     "greater than or equal to 0"),
-    ("action-in-wrong-system", "    roles:\n      ops_clerk:\n        actions: {create_quote: 1}\n",
-     "create_quote", "runs in sales"),
-    ("negative-extra-cost", "    extra_costs: [{name: run, usd_month: -5}]\n", "usd_month",
-     "greater than or equal to 0"),
+    (
+        "unknown-role-key",
+        "    roles:\n      credit_controller:\n        licenses: [finance]\n",
+        "licenses",
+        "unknown role key",
+    ),
+    (
+        "licence-not-in-book",
+        "    roles:\n      credit_controller:\n        licences:\n          - no_such_sku\n",
+        "no_such_sku",
+        "no licence",
+    ),
+    (
+        "negative-headcount",
+        "    roles:\n      sales_rep: {headcount: -3}\n",
+        "headcount: -3",
+        "greater than or equal to 0",
+    ),
+    (
+        "action-in-wrong-system",
+        "    roles:\n      ops_clerk:\n        actions: {create_quote: 1}\n",
+        "create_quote",
+        "runs in sales",
+    ),
+    (
+        "negative-extra-cost",
+        "    extra_costs: [{name: run, usd_month: -5}]\n",
+        "usd_month",
+        "greater than or equal to 0",
+    ),
 ]
 
 
-@pytest.mark.parametrize("case,extra,needle,message", BAD_OPTIONS,
-                         ids=[case for case, *_ in BAD_OPTIONS])
+@pytest.mark.parametrize(
+    "case,extra,needle,message", BAD_OPTIONS, ids=[case for case, *_ in BAD_OPTIONS]
+)
 def test_bad_options_are_refused_naming_file_and_line(tmp_path, case, extra, needle, message):
-    text = SMALL[:SMALL.index("options:")] + "options:\n  - name: first\n" + extra
+    text = SMALL[: SMALL.index("options:")] + "options:\n  - name: first\n" + extra
     path = write_scenario(tmp_path, text)
     with pytest.raises(InputError) as caught:
         compare_options(path, seeds=1)
@@ -408,15 +470,21 @@ def test_bad_options_are_refused_naming_file_and_line(tmp_path, case, extra, nee
 
 
 def test_duplicate_option_names_and_non_mapping_options_are_refused_with_their_line(tmp_path):
-    text = SMALL[:SMALL.index("options:")] + "options:\n  - {name: a}\n  - {name: a}\n"
+    text = SMALL[: SMALL.index("options:")] + "options:\n  - {name: a}\n  - {name: a}\n"
     path = write_scenario(tmp_path, text)
-    with pytest.raises(InputError, match=rf"^{re.escape(str(path))}:{line_of(text, 'name: a')}:"
-                                         r" options\[1\]\.name: duplicate option name 'a'"):
+    with pytest.raises(
+        InputError,
+        match=rf"^{re.escape(str(path))}:{line_of(text, 'name: a')}:"
+        r" options\[1\]\.name: duplicate option name 'a'",
+    ):
         compare_options(path)
-    text = SMALL[:SMALL.index("options:")] + "options:\n  - {name: a}\n  - just-a-name\n"
+    text = SMALL[: SMALL.index("options:")] + "options:\n  - {name: a}\n  - just-a-name\n"
     path = write_scenario(tmp_path, text)
-    with pytest.raises(InputError, match=rf"^{re.escape(str(path))}:"
-                                         rf"{line_of(text, 'just-a-name')}: options\[1\]"):
+    with pytest.raises(
+        InputError,
+        match=rf"^{re.escape(str(path))}:"
+        rf"{line_of(text, 'just-a-name')}: options\[1\]",
+    ):
         compare_options(path)
 
 
@@ -430,14 +498,15 @@ def test_a_report_never_replaces_a_folder_that_is_not_a_report(small, tmp_path):
     assert (precious / "thesis.tex").read_text() == "years of work"
 
 
-def test_a_failed_write_leaves_the_previous_report_and_no_half_folder(small, tmp_path,
-                                                                      monkeypatch):
+def test_a_failed_write_leaves_the_previous_report_and_no_half_folder(small, tmp_path, monkeypatch):
     _, comparison, _ = small
     out = tmp_path / "out"
     write_report(comparison, out)
     before = (out / "report.json").read_text()
-    monkeypatch.setattr("sim.reporting.licensing.html.render_html",
-                        lambda data: (_ for _ in ()).throw(RuntimeError("disk full")))
+    monkeypatch.setattr(
+        "sim.reporting.licensing.html.render_html",
+        lambda data: (_ for _ in ()).throw(RuntimeError("disk full")),
+    )
     with pytest.raises(RuntimeError, match="disk full"):
         write_report(comparison, out)
     assert (out / "report.json").read_text() == before
@@ -513,8 +582,10 @@ def test_money_axes_start_at_zero_and_points_carry_their_delta_to_the_cheapest(s
     assert ax.get_xlim()[0] == 0.0
     assert [t.get_text() for t in ax.get_xticklabels()][0] == "$0"
     cheapest = min(o["row"]["cost_usd_month"] for o in data["options"])
-    labels = {t.get_text().replace("\\$", "$").split("\n")[0]: t.get_text().replace("\\$", "$")
-              for t in ax.texts}
+    labels = {
+        t.get_text().replace("\\$", "$").split("\n")[0]: t.get_text().replace("\\$", "$")
+        for t in ax.texts
+    }
     for entry in data["options"]:
         delta = entry["row"]["cost_usd_month"] - cheapest
         expected = f"(+${delta:,.0f})" if delta > 0.005 else "(cheapest)"
@@ -530,8 +601,10 @@ def test_bill_breakdown_segments_carry_their_values(small):
     for entry in data["options"]:
         for role in entry["licences"]["roles"]:
             if role["cost_usd_month"] >= 1000:
-                assert f"${role['cost_usd_month'] / 1000:.1f}k" in labels or \
-                    f"${role['cost_usd_month']:,.0f}" in labels, (entry["name"], role["role"])
+                assert (
+                    f"${role['cost_usd_month'] / 1000:.1f}k" in labels
+                    or f"${role['cost_usd_month']:,.0f}" in labels
+                ), (entry["name"], role["role"])
             elif role["cost_usd_month"] > 0:
                 assert f"${role['cost_usd_month']:,.0f}" in labels, (entry["name"], role["role"])
 
@@ -543,8 +616,9 @@ BUILD = """    build: {one_off_usd: 36000, run_usd_year: 6000, amortise_years: 3
 
 def test_build_and_run_costs_are_amortised_into_the_monthly_cost(tmp_path):
     """36,000 over 3 years is 1,000 a month; 6,000 a year is 500 a month: +1,500."""
-    text = SMALL.replace("    design: readonly-workaround\n",
-                         "    design: readonly-workaround\n" + BUILD)
+    text = SMALL.replace(
+        "    design: readonly-workaround\n", "    design: readonly-workaround\n" + BUILD
+    )
     with_build = compare_options(write_scenario(tmp_path, text), seeds=1).to_json()
     plain = compare_options(write_scenario(tmp_path, SMALL, "plain.yaml"), seeds=1).to_json()
     built, before = option(with_build, "readonly"), option(plain, "readonly")
@@ -556,8 +630,10 @@ def test_build_and_run_costs_are_amortised_into_the_monthly_cost(tmp_path):
     assert "spread over 3.0 years" in html and "estimate: 30 days at 1,200" in html
 
 
-CUSTOM = SMALL.replace("  - name: readonly\n    design: readonly-workaround\n",
-                       "  - name: merge\n    design: field-merge\n")
+CUSTOM = SMALL.replace(
+    "  - name: readonly\n    design: readonly-workaround\n",
+    "  - name: merge\n    design: field-merge\n",
+)
 
 
 def test_a_custom_design_without_build_cost_is_warned_beside_the_recommendation(tmp_path):
@@ -569,10 +645,9 @@ def test_a_custom_design_without_build_cost_is_warned_beside_the_recommendation(
     rec = data["recommendation"]
     assert (rec["warnings"] == merge["warnings"]) == (rec["option"] == "merge")
     # Forced: the warning shows inside the recommendation box when merge is picked.
-    forced = dict(data, recommendation={**rec, "option": "merge",
-                                        "warnings": merge["warnings"]})
+    forced = dict(data, recommendation={**rec, "option": "merge", "warnings": merge["warnings"]})
     html = render_html(forced)
-    box = html[html.index('id="recommendation"'):html.index('id="options"')]
+    box = html[html.index('id="recommendation"') : html.index('id="options"')]
     assert "Warning:" in box and "no build or run cost" in box
     costed = CUSTOM.replace("    design: field-merge\n", "    design: field-merge\n" + BUILD)
     again = compare_options(write_scenario(tmp_path, costed, "costed.yaml"), seeds=1).to_json()
@@ -588,8 +663,9 @@ def test_handoffs_and_refusals_are_explained_by_role_and_entity(small):
         assert handoffs == pytest.approx(entry["row"]["handoffs"]), entry["name"]
         assert refusals == pytest.approx(entry["row"]["refusals"]), entry["name"]
     readonly = option(data, "readonly")
-    assert {(r["role"], r["entity"]) for r in readonly["explained"]
-            if r["kind"] == "handoffs"} <= {("credit_controller", "account")}
+    assert {(r["role"], r["entity"]) for r in readonly["explained"] if r["kind"] == "handoffs"} <= {
+        ("credit_controller", "account")
+    }
     html = render_html(data)
     assert 'href="#explained-2"' in html and 'id="explained-2"' in html
 
@@ -661,8 +737,7 @@ options:
 
 
 @pytest.mark.slow
-def test_a_recommendation_resting_on_an_unverified_minimum_says_what_it_would_be_without(
-        tmp_path):
+def test_a_recommendation_resting_on_an_unverified_minimum_says_what_it_would_be_without(tmp_path):
     """Worked by hand. With erp's 5-seat minimum:
     one-licence (every role left to the optimiser): all 5 on erp = 5 x 40 = 200 (ops on
     erp with crm for sales would pay 5 erp seats + 2 x 30 = 260; ops on ops and crm for
@@ -682,15 +757,25 @@ def test_a_recommendation_resting_on_an_unverified_minimum_says_what_it_would_be
     assert rec["option"] == "one-licence"
     (entry,) = rec["rests_on"]
     assert (entry["entry"], entry["confidence"], entry["source"]) == (
-        "erp.min_seats", "unverified", "hearsay")
-    assert entry["now"] == {"option": "one-licence", "cost_usd_month": 205.0,
-                            "mix": "5 erp (standalone)"}
-    assert entry["then"] == {"option": "crm-for-sales", "cost_usd_month": 180.0,
-                             "mix": "2 crm (standalone), 3 erp (standalone)"}
-    assert ("the recommendation would be crm-for-sales at $180 a month instead of "
-            "one-licence at $205") in entry["sentence"]
+        "erp.min_seats",
+        "unverified",
+        "hearsay",
+    )
+    assert entry["now"] == {
+        "option": "one-licence",
+        "cost_usd_month": 205.0,
+        "mix": "5 erp (standalone)",
+    }
+    assert entry["then"] == {
+        "option": "crm-for-sales",
+        "cost_usd_month": 180.0,
+        "mix": "2 crm (standalone), 3 erp (standalone)",
+    }
+    assert (
+        "the recommendation would be crm-for-sales at $180 a month instead of one-licence at $205"
+    ) in entry["sentence"]
     html = render_html(data)
-    section = html[html.index('id="recommendation"'):html.index('id="options"')]
+    section = html[html.index('id="recommendation"') : html.index('id="options"')]
     assert 'id="rests-on"' in section and "ERP: minimum of 5 seats" in section
     assert "crm-for-sales at $180 a month" in section
 
@@ -699,10 +784,19 @@ def test_only_figures_a_bill_uses_or_minimums_are_tried_and_verified_ones_never(
     from sim.reporting.licensing.sensitivity import candidate_entries
 
     book = load_price_book("current")
-    seats = [[{"sku": "finance", "held_as": "base"}, {"sku": "sales_enterprise",
-                                                      "held_as": "attach"},
-              {"sku": "sales_professional", "held_as": "base"}]]
+    seats = [
+        [
+            {"sku": "finance", "held_as": "base"},
+            {"sku": "sales_enterprise", "held_as": "attach"},
+            {"sku": "sales_professional", "held_as": "base"},
+        ]
+    ]
     keys = [entry.key for entry in candidate_entries(book, seats)]
-    assert keys == ["sales_enterprise.attach", "finance", "finance.min_seats",
-                    "supply_chain_management.min_seats", "finance_premium.min_seats",
-                    "supply_chain_management_premium.min_seats"]
+    assert keys == [
+        "sales_enterprise.attach",
+        "finance",
+        "finance.min_seats",
+        "supply_chain_management.min_seats",
+        "finance_premium.min_seats",
+        "supply_chain_management_premium.min_seats",
+    ]

@@ -52,14 +52,24 @@ def browser() -> str:
 
 def run_browser(page: Path, profile: Path, *extra: str) -> subprocess.CompletedProcess:
     command = [
-        browser(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-        "--no-first-run", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", f"--user-data-dir={profile}", "--host-resolver-rules=MAP * ~NOTFOUND",
-        "--enable-logging=stderr", "--v=0", "--virtual-time-budget=5000", *extra,
+        browser(),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        "--host-resolver-rules=MAP * ~NOTFOUND",
+        "--enable-logging=stderr",
+        "--v=0",
+        "--virtual-time-budget=5000",
+        *extra,
         page.resolve().as_uri(),
     ]
-    return subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT_S,
-                          check=False)
+    return subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT_S, check=False)
 
 
 def console_messages(stderr: str) -> list[str]:
@@ -79,7 +89,7 @@ def images_mark(page: Path, profile: Path) -> str:
     assert done.returncode == 0, done.stderr[-2000:]
     head = done.stdout[:500]
     start = head.find('data-images="')
-    return head[start + len('data-images="'):].split('"', 1)[0] if start >= 0 else ""
+    return head[start + len('data-images="') :].split('"', 1)[0] if start >= 0 else ""
 
 
 def screenshot_is_not_blank(png: Path) -> bool:
@@ -100,11 +110,11 @@ def report_page(tmp_path_factory) -> Path:
     return write_report(comparison, folder / "report")
 
 
-def test_the_report_renders_in_a_headless_browser_without_console_messages(report_page,
-                                                                             tmp_path):
+def test_the_report_renders_in_a_headless_browser_without_console_messages(report_page, tmp_path):
     png = tmp_path / "report.png"
-    done = run_browser(report_page, tmp_path / "profile", f"--screenshot={png}",
-                       "--window-size=1280,2000")
+    done = run_browser(
+        report_page, tmp_path / "profile", f"--screenshot={png}", "--window-size=1280,2000"
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert png.is_file() and png.stat().st_size > 10_000
     assert screenshot_is_not_blank(png)
@@ -116,16 +126,18 @@ def test_every_image_of_the_report_loads_in_the_browser(report_page, tmp_path):
 
 
 def test_the_browser_checks_catch_a_missing_image_a_console_error_and_a_blank_page(
-        report_page, tmp_path):
+    report_page, tmp_path
+):
     broken = tmp_path / "index.html"
     html = report_page.read_text(encoding="utf-8")
-    broken.write_text(html.replace('src="cost_vs_risk.png"', 'src="missing.png"'),
-                      encoding="utf-8")
+    broken.write_text(html.replace('src="cost_vs_risk.png"', 'src="missing.png"'), encoding="utf-8")
     shutil.copy(report_page.parent / "cost_breakdown.png", tmp_path / "cost_breakdown.png")
     assert images_mark(broken, tmp_path / "profile") == "broken:2"
     noisy = tmp_path / "noisy.html"
-    noisy.write_text("<!DOCTYPE html><html><body><script>console.error('planted')</script>"
-                     "</body></html>", encoding="utf-8")
+    noisy.write_text(
+        "<!DOCTYPE html><html><body><script>console.error('planted')</script></body></html>",
+        encoding="utf-8",
+    )
     done = run_browser(noisy, tmp_path / "profile")
     assert any("planted" in line for line in console_messages(done.stderr))
     blank = tmp_path / "blank.html"

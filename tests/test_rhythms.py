@@ -32,17 +32,26 @@ def write_scenario(tmp_path, data, name="rhythm.yaml"):
 
 
 def base(**roles):
-    return {"name": "rhythm", "seed": 11, "design": "p2c-2017", "start_date": "2024-01-29",
-            "duration_days": 3, "quiescence_max_s": 3600,
-            "initial_data": {"accounts": 30, "contacts_per_account": 0, "products": 0,
-                             "bundles": 0},
-            "roles": roles}
+    return {
+        "name": "rhythm",
+        "seed": 11,
+        "design": "p2c-2017",
+        "start_date": "2024-01-29",
+        "duration_days": 3,
+        "quiescence_max_s": 3600,
+        "initial_data": {"accounts": 30, "contacts_per_account": 0, "products": 0, "bundles": 0},
+        "roles": roles,
+    }
 
 
 def role(**extra):
     # One-second forms: the action's start and its save are the same hour.
-    data = {"headcount": 12, "home_system": "sales", "form_open": {"median_s": 1, "sigma": 0},
-            "actions": {"edit_account": 3.0}}
+    data = {
+        "headcount": 12,
+        "home_system": "sales",
+        "form_open": {"median_s": 1, "sigma": 0},
+        "actions": {"edit_account": 3.0},
+    }
     data.update(extra)
     return data
 
@@ -60,9 +69,16 @@ def local_hour_counts(events, role_name, zone):
 def test_peak_window_month_end_and_time_zone_match_the_formula(tmp_path):
     """Chicago, 08:00-17:00 local, three times busier 10:00-12:00, twice as busy on the
     last two days of January: per local hour the count is Poisson around the formula."""
-    path = write_scenario(tmp_path, base(rep=role(
-        timezone="America/Chicago", hourly_profile={"peak": "10:00-12:00", "factor": 3},
-        month_end={"last_days": 2, "factor": 2})))
+    path = write_scenario(
+        tmp_path,
+        base(
+            rep=role(
+                timezone="America/Chicago",
+                hourly_profile={"peak": "10:00-12:00", "factor": 3},
+                month_end={"last_days": 2, "factor": 2},
+            )
+        ),
+    )
     result = run_scenario(load_scenario(path))
     counts = local_hour_counts(result.events, "rep", "America/Chicago")
     # Weights: 7 ordinary hours at 1 and 2 peak hours at 3, mean 13/9 -> normalised.
@@ -79,7 +95,8 @@ def test_peak_window_month_end_and_time_zone_match_the_formula(tmp_path):
                 continue
             assert abs(seen - expected) <= 4.5 * math.sqrt(expected), (
                 f"{day} {hour}:00 Chicago: {seen} actions, formula {expected:.1f}: reproduce "
-                "with pytest tests/test_rhythms.py -k formula")
+                "with pytest tests/test_rhythms.py -k formula"
+            )
             total_expected += expected
             total_seen += seen
     # Day 2024-01-31 ends at 17:00 CST = 23:00 UTC, inside the run (which ends 00:00 UTC).
@@ -91,8 +108,9 @@ def test_hourly_weights_shape_the_day(tmp_path):
     """24 weights (zero outside 09-13): the ratio of counts follows the weights."""
     weights = [0.0] * 24
     weights[9], weights[10], weights[11], weights[12] = 1, 2, 3, 4
-    path = write_scenario(tmp_path, base(rep=role(
-        working_hours="09:00-13:00", hourly_profile=weights)))
+    path = write_scenario(
+        tmp_path, base(rep=role(working_hours="09:00-13:00", hourly_profile=weights))
+    )
     result = run_scenario(load_scenario(path))
     counts = local_hour_counts(result.events, "rep", "UTC")
     for hour, w in zip((9, 10, 11, 12), (1, 2, 3, 4), strict=True):
@@ -109,21 +127,33 @@ def test_a_daily_batch_outside_the_sales_working_day_delays_every_sales_edit_a_n
     12:00 UTC), however early in the Chicago day it was made."""
     data = base(
         rep=role(timezone="America/Chicago", headcount=6, actions={"edit_account": 1.0}),
-        clerk=role(timezone="Europe/Warsaw", home_system="operations", headcount=4,
-                   actions={"edit_credit": 1.0}))
-    data["design"] = {"extends": "p2c-2017", "batch": {"interval_s": 86400},
-                      "maps": {"accounts_sales_to_hub": {"offset_s": 43200},
-                               "accounts_hub_to_operations": {"offset_s": 43500}}}
+        clerk=role(
+            timezone="Europe/Warsaw",
+            home_system="operations",
+            headcount=4,
+            actions={"edit_credit": 1.0},
+        ),
+    )
+    data["design"] = {
+        "extends": "p2c-2017",
+        "batch": {"interval_s": 86400},
+        "maps": {
+            "accounts_sales_to_hub": {"offset_s": 43200},
+            "accounts_hub_to_operations": {"offset_s": 43500},
+        },
+    }
     result = run_scenario(load_scenario(write_scenario(tmp_path, data)))
     events = result.events
     for name, zone in (("rep", "America/Chicago"), ("clerk", "Europe/Warsaw")):
         hours = {h for (_, h) in local_hour_counts(events, name, zone)}
         assert hours and hours <= set(range(8, 17)), (name, hours)
-    runs = [e["t"] for e in events if e["kind"] == "batch_start"
-            and e["map"] == "accounts_sales_to_hub" and e["t"] > 0]
+    runs = [
+        e["t"]
+        for e in events
+        if e["kind"] == "batch_start" and e["map"] == "accounts_sales_to_hub" and e["t"] > 0
+    ]
     assert runs and all(t % 86400 == 43200 for t in runs)
-    written = {e["write_id"]: e["t"] for e in events
-               if e["kind"] == "write" and e["role"] == "rep"}
+    written = {e["write_id"]: e["t"] for e in events if e["kind"] == "write" and e["role"] == "rep"}
     arrived: dict[str, float] = {}
     for e in events:
         if e["kind"] == "apply" and e["system"] == "operations" and e["via"] != "user":
@@ -134,18 +164,27 @@ def test_a_daily_batch_outside_the_sales_working_day_delays_every_sales_edit_a_n
     delays_h = [(arrived[w] - written[w]) / 3600 for w in arrived]
     assert min(delays_h) >= 13.0 - 0.1, min(delays_h)
     # And Warsaw's clerks work while the batch runs: the 12:00 UTC run is 13:00 Warsaw.
-    assert any(12 <= h < 13 for h in {int(t % 86400 // 3600) for t in
-                                       (e["opened_t"] for e in events
-                                        if e["kind"] == "write" and e["role"] == "clerk")})
+    assert any(
+        12 <= h < 13
+        for h in {
+            int(t % 86400 // 3600)
+            for t in (
+                e["opened_t"] for e in events if e["kind"] == "write" and e["role"] == "clerk"
+            )
+        }
+    )
 
 
-@pytest.mark.parametrize("field, value, message", [
-    ("timezone", "America/Chicgo", "unknown time zone 'America/Chicgo'"),
-    ("hourly_profile", [1.0] * 23, "at least 24"),
-    ("hourly_profile", {"peak": "25:00-26:00"}, "no such time"),
-    ("hourly_profile", [0.0] * 8 + [1.0] + [0.0] * 15, "no weight to any working hour"),
-    ("month_end", {"last_days": 0, "factor": 2}, "greater than or equal to 1"),
-])
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("timezone", "America/Chicgo", "unknown time zone 'America/Chicgo'"),
+        ("hourly_profile", [1.0] * 23, "at least 24"),
+        ("hourly_profile", {"peak": "25:00-26:00"}, "no such time"),
+        ("hourly_profile", [0.0] * 8 + [1.0] + [0.0] * 15, "no weight to any working hour"),
+        ("month_end", {"last_days": 0, "factor": 2}, "greater than or equal to 1"),
+    ],
+)
 def test_bad_rhythms_name_file_line_and_field(tmp_path, field, value, message):
     data = base(rep=role(working_hours="09:00-17:00", **{field: value}))
     path = write_scenario(tmp_path, data)
@@ -158,11 +197,13 @@ def test_bad_rhythms_name_file_line_and_field(tmp_path, field, value, message):
 def test_bad_zone_on_the_command_line_exits_2_with_file_line(tmp_path):
     data = base(rep=role(timezone="Mars/Olympus"))
     path = write_scenario(tmp_path, data)
-    proc = subprocess.run([sys.executable, "-m", "sim.cli", "run", str(path), "--out",
-                           str(tmp_path / "out")], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "sim.cli", "run", str(path), "--out", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2
-    line = next(i for i, text in enumerate(path.read_text().splitlines(), 1)
-                if "timezone" in text)
+    line = next(i for i, text in enumerate(path.read_text().splitlines(), 1) if "timezone" in text)
     assert f"{path}:{line}: roles.rep.timezone: unknown time zone" in proc.stderr
     assert "Traceback" not in proc.stderr and not (tmp_path / "out").exists()
 

@@ -65,7 +65,8 @@ def test_a_rerun_replaces_the_earlier_run_folder_and_says_so(small_scenario, tmp
 
 
 def test_a_failure_between_the_renames_puts_the_earlier_folder_back(
-        small_scenario, tmp_path, monkeypatch, capsys):
+    small_scenario, tmp_path, monkeypatch, capsys
+):
     out = tmp_path / "run"
     assert main(["run", str(small_scenario), "--out", str(out)]) == 0
     before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
@@ -139,15 +140,19 @@ def test_an_earlier_versions_staging_folders_are_cleaned_only_when_a_dead_runs(t
 
 
 def test_an_earlier_versions_finished_run_is_put_in_place_of_a_half_deleted_folder(
-        tmp_path, small_scenario, capsys):
+    tmp_path, small_scenario, capsys
+):
     """The issue's case: killed while the earlier folder was being deleted, --out left
     without manifest.json and metrics.json, the new run stranded in .run.XXXXXXXX."""
     (tmp_path / "clock").touch()
     out = tmp_path / "run"
     out.mkdir()
     (out / "history.jsonl.gz").write_text("old, half deleted")
-    stranded = legacy(tmp_path, ".run.q1w2e3r4", {
-        "manifest.json": '{"seed": 5}', "metrics.json": "{}", "history.jsonl.gz": "new"})
+    stranded = legacy(
+        tmp_path,
+        ".run.q1w2e3r4",
+        {"manifest.json": '{"seed": 5}', "metrics.json": "{}", "history.jsonl.gz": "new"},
+    )
     beside_complete = tmp_path / "done"
     (beside_complete).mkdir()
     (beside_complete / "manifest.json").write_text('{"seed": 1}')
@@ -172,8 +177,9 @@ def test_a_run_killed_at_any_moment_never_leaves_half_a_folder(small_scenario, t
     command = [sys.executable, "-m", "sim.cli", "run", str(small_scenario), "--out", str(out)]
     assert subprocess.run(command, cwd=ROOT, capture_output=True, timeout=120).returncode == 0
     for delay in (0.3, 0.8, 1.2, 1.6, 2.0):
-        process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         time.sleep(delay)
         process.kill()
         process.wait(timeout=30)
@@ -187,7 +193,8 @@ def test_a_run_killed_at_any_moment_never_leaves_half_a_folder(small_scenario, t
 
 @pytest.mark.parametrize("what", ["user folder", "file", "below a file"])
 def test_an_out_that_is_not_a_run_folder_is_refused_before_the_run(
-        small_scenario, tmp_path, capsys, what):
+    small_scenario, tmp_path, capsys, what
+):
     if what == "user folder":
         out = tmp_path / "mine"
         out.mkdir()
@@ -219,11 +226,22 @@ def test_compare_checks_every_run_folder_before_the_first_run(small_scenario, tm
     # The second design's folder is a user's: refused before the first design runs.
     (root / "prospect_to_cash-dual-write-live-seed20170707").mkdir()
     (root / "prospect_to_cash-dual-write-live-seed20170707" / "keep.txt").write_text("x")
-    code = main(["compare", str(small_scenario), "--design", "p2c-2017", "--design",
-                 "dual-write-live", "--out", str(root)])
+    code = main(
+        [
+            "compare",
+            str(small_scenario),
+            "--design",
+            "p2c-2017",
+            "--design",
+            "dual-write-live",
+            "--out",
+            str(root),
+        ]
+    )
     assert code == 2, capsys.readouterr()
     assert sorted(p.name for p in root.iterdir()) == [
-        "prospect_to_cash-dual-write-live-seed20170707"]
+        "prospect_to_cash-dual-write-live-seed20170707"
+    ]
 
 
 # ------------------------------------------------------------------------ signals
@@ -234,7 +252,10 @@ def test_a_signalled_run_cleans_up_and_exits_with_its_code(tmp_path, signum, cod
     out = tmp_path / "run"
     process = subprocess.Popen(
         [sys.executable, "-m", "sim.cli", "run", str(SEED_SCENARIO), "--out", str(out)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not list(tmp_path.glob(".run.staging-*/*")):
@@ -264,16 +285,39 @@ def session_processes(sid: int) -> list[psutil.Process]:
 @pytest.mark.slow
 def test_sigterm_stops_a_sweep_and_its_workers(tmp_path):
     sweep = tmp_path / "term.yaml"
-    sweep.write_text(yaml.safe_dump({
-        "name": "term", "scenario": str(SEED_SCENARIO), "overrides": {"duration_days": 1},
-        "factors": {"design.batch.interval_s": [300, 600, 900, 1800]},
-        "replications": 4, "seed": 5, "metrics": ["overwritten_writes"],
-    }), encoding="utf-8")
+    sweep.write_text(
+        yaml.safe_dump(
+            {
+                "name": "term",
+                "scenario": str(SEED_SCENARIO),
+                "overrides": {"duration_days": 1},
+                "factors": {"design.batch.interval_s": [300, 600, 900, 1800]},
+                "replications": 4,
+                "seed": 5,
+                "metrics": ["overwritten_writes"],
+            }
+        ),
+        encoding="utf-8",
+    )
     out = tmp_path / "out"
     process = subprocess.Popen(
-        [sys.executable, "-m", "sim.cli", "sweep", str(sweep), "--out", str(out),
-         "--workers", "2", "--no-progress"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "sim.cli",
+            "sweep",
+            str(sweep),
+            "--out",
+            str(out),
+            "--workers",
+            "2",
+            "--no-progress",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and len(session_processes(process.pid)) < 3:

@@ -17,7 +17,8 @@ jsonschema = pytest.importorskip("jsonschema")  # nbformat, a test dependency, b
 def test_the_committed_schema_is_what_p2c_schema_prints(kind, capsys):
     committed = (ROOT / "scenarios" / "schema" / f"{kind}.json").read_text(encoding="utf-8")
     assert committed == schema_text(kind), (
-        f"scenarios/schema/{kind}.json is stale: python -m sim.cli.schema --write")
+        f"scenarios/schema/{kind}.json is stale: python -m sim.cli.schema --write"
+    )
     assert main(["schema", kind]) == 0
     assert capsys.readouterr().out == committed
 
@@ -29,7 +30,8 @@ class _EditorLoader(yaml.SafeLoader):
 
 _EditorLoader.yaml_implicit_resolvers = {
     first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
 
 
 def _editor_yaml(text: str):
@@ -51,8 +53,10 @@ def _files(kind: str) -> list:
 
 
 def _errors(validator, data) -> list[str]:
-    return [f"{'.'.join(map(str, e.path)) or '(top)'}: {e.message[:300]}"
-            for e in validator.iter_errors(data)]
+    return [
+        f"{'.'.join(map(str, e.path)) or '(top)'}: {e.message[:300]}"
+        for e in validator.iter_errors(data)
+    ]
 
 
 def _all_messages(validator, data) -> str:
@@ -68,7 +72,8 @@ def _all_messages(validator, data) -> str:
 
 def _validator(kind: str):
     return jsonschema.Draft202012Validator(
-        schema(kind), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+        schema(kind), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -91,19 +96,21 @@ def test_every_reference_yaml_names_its_schema_on_its_first_line():
             assert target == (ROOT / "scenarios" / "schema" / f"{kind}.json").resolve(), path
 
 
-@pytest.mark.parametrize(("kind", "text", "needle"), [
-    # The shorthand forms are accepted, but only in their own shape.
-    ("sweep", "name: s\nscenario: x.yaml\nfactors: {a: 3}\n", "a"),
-    ("design", "extends: p2c-2017\ncolour: red\n", "colour"),
-    ("design", "batch: {interval_s: 300}\n", "'systems' is a required property"),
-    ("scenario", "name: x\ndesign: {extends: p2c-2017, batch: {interval_s: -5}}\n", "-5"),
-    ("scenario", "name: x\ndesign: p2c-2017\noptions: [{name: a, colour: red}]\n", "colour"),
-    ("scenario", "name: x\ndesign: p2c-2017\nexpect: {replications: 0}\n", "0"),
-    ("suite", "base: x.yaml\nroles: {r: {headcount: 1}}\n",
-     "'expect' is a required property"),
-    ("suite", "base: x.yaml\nexpect: {invariants: {convergence: fine}}\n", "fine"),
-    ("pricebook", "name: x\nvalid_from: 2024-13-45\n", "2024-13-45"),
-])
+@pytest.mark.parametrize(
+    ("kind", "text", "needle"),
+    [
+        # The shorthand forms are accepted, but only in their own shape.
+        ("sweep", "name: s\nscenario: x.yaml\nfactors: {a: 3}\n", "a"),
+        ("design", "extends: p2c-2017\ncolour: red\n", "colour"),
+        ("design", "batch: {interval_s: 300}\n", "'systems' is a required property"),
+        ("scenario", "name: x\ndesign: {extends: p2c-2017, batch: {interval_s: -5}}\n", "-5"),
+        ("scenario", "name: x\ndesign: p2c-2017\noptions: [{name: a, colour: red}]\n", "colour"),
+        ("scenario", "name: x\ndesign: p2c-2017\nexpect: {replications: 0}\n", "0"),
+        ("suite", "base: x.yaml\nroles: {r: {headcount: 1}}\n", "'expect' is a required property"),
+        ("suite", "base: x.yaml\nexpect: {invariants: {convergence: fine}}\n", "fine"),
+        ("pricebook", "name: x\nvalid_from: 2024-13-45\n", "2024-13-45"),
+    ],
+)
 def test_the_schemas_refuse_what_the_loaders_refuse(kind, text, needle):
     data = _editor_yaml(text)
     assert _errors(_validator(kind), data)
@@ -111,15 +118,24 @@ def test_the_schemas_refuse_what_the_loaders_refuse(kind, text, needle):
     assert needle in messages, messages
 
 
-@pytest.mark.parametrize(("kind", "text"), [
-    ("sweep", "name: s\nscenario: x.yaml\nfactors: {design.batch.interval_s: [300, 900]}\n"),
-    ("design", "extends: p2c-2017\nbatch: {interval_s: 300}\n"),
-    ("scenario", "name: x\ndesign: {extends: dual-write-async, latency: {fixed_s: 5}}\n"
-                 "options: [{name: a, design: field-merge}]\n"
-                 "expect: {invariants: {convergence: holds}}\n"),
-    ("suite", "base: ../prospect_to_cash.yaml\nduration_days: 1\n"
-              "roles: {ops_clerk: {headcount: 1}}\nexpect: {invariants: {convergence: holds}}\n"),
-])
+@pytest.mark.parametrize(
+    ("kind", "text"),
+    [
+        ("sweep", "name: s\nscenario: x.yaml\nfactors: {design.batch.interval_s: [300, 900]}\n"),
+        ("design", "extends: p2c-2017\nbatch: {interval_s: 300}\n"),
+        (
+            "scenario",
+            "name: x\ndesign: {extends: dual-write-async, latency: {fixed_s: 5}}\n"
+            "options: [{name: a, design: field-merge}]\n"
+            "expect: {invariants: {convergence: holds}}\n",
+        ),
+        (
+            "suite",
+            "base: ../prospect_to_cash.yaml\nduration_days: 1\n"
+            "roles: {ops_clerk: {headcount: 1}}\nexpect: {invariants: {convergence: holds}}\n",
+        ),
+    ],
+)
 def test_the_schemas_accept_the_shorthand_forms_the_loaders_accept(kind, text):
     assert _errors(_validator(kind), _editor_yaml(text)) == []
 

@@ -28,7 +28,10 @@ def _check_incident(out, actor, value):
     saves = data["scripted"]
     assert len(saves) <= 3
     assert [(s["role"], s["system"]) for s in saves] == [
-        ("migration", "sales"), ("credit_controller", "operations"), ("sales_rep", "sales")]
+        ("migration", "sales"),
+        ("credit_controller", "operations"),
+        ("sales_rep", "sales"),
+    ]
     assert saves[1]["actor"] == actor and saves[1]["fields"] == {"credit_limit": value}
     assert list(saves[2]["fields"]) == ["phone"]
     assert data["initial_data"]["accounts"] == 0
@@ -70,8 +73,7 @@ def test_bad_input_is_exit_2_with_nothing_written(tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["shrink", str(run), "--anomaly", "W-sales-99", "--out", str(out)]) == 2
     assert "no anomaly naming 'W-sales-99'" in capsys.readouterr().err
-    assert main(["shrink", str(tmp_path), "--anomaly", "W-operations-1", "--out",
-                 str(out)]) == 2
+    assert main(["shrink", str(tmp_path), "--anomaly", "W-operations-1", "--out", str(out)]) == 2
     assert "is not a run folder" in capsys.readouterr().err
     assert main(["shrink", str(run), "--out", str(out)]) == 2
     assert not out.exists()
@@ -88,6 +90,7 @@ def test_ddmin_finds_the_smallest_set_a_brute_force_search_finds(size, needed):
     def test(part):
         return needed <= set(part)
 
-    smallest = next(list(c) for r in range(size + 1)
-                    for c in itertools.combinations(items, r) if test(c))
+    smallest = next(
+        list(c) for r in range(size + 1) for c in itertools.combinations(items, r) if test(c)
+    )
     assert ddmin(items, test) == smallest

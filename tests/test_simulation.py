@@ -27,10 +27,15 @@ def test_runs_of_one_map_never_overlap_and_slow_runs_skip_ticks(tmp_path):
     # Rows take 40 s each: the run carrying the scripted Sales edit (30 s overhead + one
     # row) outlasts the 60 s interval, so a tick must be skipped, never a second run.
     path = tmp_path / "slow.yaml"
-    path.write_text((DATA / "seed_story.yaml").read_text().replace(
-        "design: p2c-2017",
-        "design: {extends: p2c-2017, batch: {interval_s: 60, row_time_s: 40}}").replace(
-        "initial_data: {accounts: 3,", "initial_data: {accounts: 30,"))
+    path.write_text(
+        (DATA / "seed_story.yaml")
+        .read_text()
+        .replace(
+            "design: p2c-2017",
+            "design: {extends: p2c-2017, batch: {interval_s: 60, row_time_s: 40}}",
+        )
+        .replace("initial_data: {accounts: 3,", "initial_data: {accounts: 30,")
+    )
     scenario = load_scenario(path)
     events = run_scenario(scenario).events
     running: dict[str, float] = {}
@@ -43,8 +48,11 @@ def test_runs_of_one_map_never_overlap_and_slow_runs_skip_ticks(tmp_path):
         elif e["kind"] == "batch_end":
             running.pop(e["map"])
     assert starts > 100
-    skipped = [e["skipped_ticks"] for e in events if e["kind"] == "batch_start"
-               and e["map"] == "accounts_sales_to_hub"]
+    skipped = [
+        e["skipped_ticks"]
+        for e in events
+        if e["kind"] == "batch_start" and e["map"] == "accounts_sales_to_hub"
+    ]
     assert max(skipped) > 0
 
 
@@ -81,9 +89,12 @@ def test_the_run_drains_every_map_before_judging(tmp_path):
 
 
 def test_a_quiescence_bound_too_short_is_reported_as_not_reached(tmp_path):
-    text = (DATA / "seed_story.yaml").read_text().replace(
-        "duration_days: 1", "duration_days: 0.44").replace(
-        "quiescence_max_s: 7200", "quiescence_max_s: 0")
+    text = (
+        (DATA / "seed_story.yaml")
+        .read_text()
+        .replace("duration_days: 1", "duration_days: 0.44")
+        .replace("quiescence_max_s: 7200", "quiescence_max_s: 0")
+    )
     # The workload ends at 10:33:36, between the Sales -> hub run carrying the 10:20 edit
     # (10:30) and the hub -> Operations run (10:35) that would deliver it: not drained.
     path = tmp_path / "short.yaml"
@@ -103,9 +114,24 @@ def test_the_same_seed_gives_the_same_trace_and_another_seed_another(tmp_path):
 def _trace_in_subprocess(path: str, seed: int, hash_seed: str) -> str:
     env = {**os.environ, "PYTHONHASHSEED": hash_seed}
     out = subprocess.run(
-        [sys.executable, "-m", "sim.cli.main", "run", path, "--seed", str(seed), "--json",
-         "--out", path + f".run{hash_seed}"],
-        capture_output=True, text=True, env=env, cwd=ROOT, check=False)
+        [
+            sys.executable,
+            "-m",
+            "sim.cli.main",
+            "run",
+            path,
+            "--seed",
+            str(seed),
+            "--json",
+            "--out",
+            path + f".run{hash_seed}",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        check=False,
+    )
     assert out.returncode in (0, 1), out.stderr
     return json.loads(out.stdout)["trace_sha256"]
 
@@ -130,20 +156,30 @@ def test_an_edit_follows_the_users_job_not_the_system_they_work_in(tmp_path):
     # contact details: which fields a save sets is the role's job (edit_credit,
     # edit_account), whichever system its licences put it in.
     text = SEED_SCENARIO.read_text().replace("duration_days: 5", "duration_days: 2")
-    text = text.replace("""    home_system: operations
-    form_open: {median_s: 150, sigma: 0.8}""", """    home_system: sales
+    text = text.replace(
+        """    home_system: operations
+    form_open: {median_s: 150, sigma: 0.8}""",
+        """    home_system: sales
     other_systems: [operations]
-    form_open: {median_s: 150, sigma: 0.8}""")
-    text = text[:text.index("scripted:")] + text[text.index("objectives:"):]  # no incident
+    form_open: {median_s: 150, sigma: 0.8}""",
+    )
+    text = text[: text.index("scripted:")] + text[text.index("objectives:") :]  # no incident
     path = tmp_path / "controllers_in_sales.yaml"
     path.write_text(text)
     scenario = load_scenario(str(path))
     assert scenario.spec.roles["credit_controller"].home_system == "sales"
     result = run_scenario(scenario)
-    edits = [e for e in result.events if e["kind"] == "write" and e["entity"] == "account"
-             and e["op"] == "update" and e["role"] in ("credit_controller", "sales_rep")]
-    by_role = {role: [e for e in edits if e["role"] == role]
-               for role in ("credit_controller", "sales_rep")}
+    edits = [
+        e
+        for e in result.events
+        if e["kind"] == "write"
+        and e["entity"] == "account"
+        and e["op"] == "update"
+        and e["role"] in ("credit_controller", "sales_rep")
+    ]
+    by_role = {
+        role: [e for e in edits if e["role"] == role] for role in ("credit_controller", "sales_rep")
+    }
     assert len(by_role["credit_controller"]) > 5 and len(by_role["sales_rep"]) > 5
     credit = {"credit_limit", "payment_terms", "customer_group"}
     for e in by_role["credit_controller"]:
@@ -162,7 +198,13 @@ def test_reps_work_their_own_quotes_and_orders(tmp_path):
     assert len(won) > 20
     assert len({e["key"] for e in won}) == len(won)
     assert all(e["actor"] == creator[("quote", e["key"])] for e in won)
-    sales_order_edits = [e for e in writes if e["entity"] == "order" and e["op"] == "update"
-                         and e["system"] == "sales" and e["role"] == "sales_rep"]
+    sales_order_edits = [
+        e
+        for e in writes
+        if e["entity"] == "order"
+        and e["op"] == "update"
+        and e["system"] == "sales"
+        and e["role"] == "sales_rep"
+    ]
     assert len(sales_order_edits) > 20
     assert all(e["actor"] == creator[("order", e["key"])] for e in sales_order_edits)

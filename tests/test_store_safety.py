@@ -34,20 +34,34 @@ from sim.study.sweep.run import sweep_from_args
 
 #: The seed organisation, one day, a dozen people: about 0.05 s a run.
 SMALL = {
-    "duration_days": 1, "initial_data.accounts": 40, "initial_data.products": 20,
-    "roles.sales_rep.headcount": 6, "roles.sales_product_manager.headcount": 1,
-    "roles.ops_clerk.headcount": 2, "roles.credit_controller.headcount": 2,
+    "duration_days": 1,
+    "initial_data.accounts": 40,
+    "initial_data.products": 20,
+    "roles.sales_rep.headcount": 6,
+    "roles.sales_product_manager.headcount": 1,
+    "roles.ops_clerk.headcount": 2,
+    "roles.credit_controller.headcount": 2,
     "roles.product_team.headcount": 1,
 }
 
 
 def write_sweep(folder, replications=2, name="safe") -> str:
     path = folder / f"{name}-{replications}.yaml"
-    path.write_text(yaml.safe_dump({
-        "name": name, "scenario": str(SEED_SCENARIO), "overrides": dict(SMALL),
-        "factors": {"design.batch.interval_s": [300, 900]}, "replications": replications,
-        "seed": 3, "metrics": ["overwritten_writes", "writes"],
-    }, sort_keys=False), encoding="utf-8")
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "name": name,
+                "scenario": str(SEED_SCENARIO),
+                "overrides": dict(SMALL),
+                "factors": {"design.batch.interval_s": [300, 900]},
+                "replications": replications,
+                "seed": 3,
+                "metrics": ["overwritten_writes", "writes"],
+            },
+            sort_keys=False,
+        ),
+        encoding="utf-8",
+    )
     return str(path)
 
 
@@ -76,8 +90,9 @@ def stored_sweep(tmp_path):
     sweep_from_args(path, workers=0, out=out)
     before = rows(out / "results.sqlite")
     assert len(before) == 4
-    files = {name: (out / name).read_bytes() for name in ("summary.csv", "runs.csv",
-                                                           "summary.json")}
+    files = {
+        name: (out / name).read_bytes() for name in ("summary.csv", "runs.csv", "summary.json")
+    }
     return path, out, before, files
 
 
@@ -113,8 +128,9 @@ def test_without_resume_or_fresh_a_store_with_runs_is_refused_and_kept(stored_sw
 
 def test_fresh_keeps_the_old_rows_until_the_first_new_run_is_stored(tmp_path):
     store_path = tmp_path / "r.sqlite"
-    old = RunOutcome(config_hash="old", seed=1, design="d", trace_sha256="t1",
-                     metrics={"writes": 1.0})
+    old = RunOutcome(
+        config_hash="old", seed=1, design="d", trace_sha256="t1", metrics={"writes": 1.0}
+    )
     with ResultStore(store_path) as store:
         store.add(old)
     # A fresh sweep that stops before its first run finishes: the old row is all there.
@@ -123,15 +139,22 @@ def test_fresh_keeps_the_old_rows_until_the_first_new_run_is_stored(tmp_path):
     assert [r[0] for r in rows(store_path)] == ["old"]
     # The first new run replaces them, in one transaction.
     with ResultStore(store_path, fresh=True) as store:
-        store.add(RunOutcome(config_hash="new", seed=1, design="d", trace_sha256="t2",
-                             metrics={"writes": 2.0}))
-        store.add(RunOutcome(config_hash="new", seed=2, design="d", trace_sha256="t3",
-                             metrics={"writes": 3.0}))
+        store.add(
+            RunOutcome(
+                config_hash="new", seed=1, design="d", trace_sha256="t2", metrics={"writes": 2.0}
+            )
+        )
+        store.add(
+            RunOutcome(
+                config_hash="new", seed=2, design="d", trace_sha256="t3", metrics={"writes": 3.0}
+            )
+        )
     assert [(r[0], r[1]) for r in rows(store_path)] == [("new", 1), ("new", 2)]
 
 
 def test_a_sweep_stopped_early_leaves_derived_files_that_match_the_store(
-        stored_sweep, tmp_path, monkeypatch, capsys):
+    stored_sweep, tmp_path, monkeypatch, capsys
+):
     path, out, before, files = stored_sweep
     extended = write_sweep(tmp_path, replications=4)  # 4 more runs to do
     real_execute = executors.execute
@@ -151,7 +174,8 @@ def test_a_sweep_stopped_early_leaves_derived_files_that_match_the_store(
     assert len(stored) == 6 and set(before) <= set(stored)
     listed = csv_rows(out / "runs.csv")
     assert sorted((r["config_hash"], int(r["seed"])) for r in listed) == sorted(
-        (r[0], r[1]) for r in stored)
+        (r[0], r[1]) for r in stored
+    )
     summary = {r["label"]: int(r["runs"]) for r in csv_rows(out / "summary.csv")}
     assert sorted(summary.values()) == [3, 3]
     assert not list(out.glob(".*tmp*"))
@@ -166,8 +190,13 @@ def tiny_disk(tmp_path):
     mount = tmp_path / "disk"
     mount.mkdir()
     try:
-        done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
-                              capture_output=True, text=True, timeout=10, check=False)
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
     except (OSError, subprocess.SubprocessError) as exc:
         pytest.skip(f"cannot mount a small tmpfs to fill: {exc}")
     if done.returncode != 0:
@@ -175,8 +204,7 @@ def tiny_disk(tmp_path):
     try:
         yield mount
     finally:
-        subprocess.run(["umount", "-l", str(mount)], capture_output=True, timeout=10,
-                       check=False)
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True, timeout=10, check=False)
 
 
 def fill(folder) -> None:
@@ -190,8 +218,7 @@ def fill(folder) -> None:
                 pass
 
 
-def test_a_full_disk_never_empties_the_store_nor_leaves_empty_outputs(
-        tiny_disk, tmp_path, capsys):
+def test_a_full_disk_never_empties_the_store_nor_leaves_empty_outputs(tiny_disk, tmp_path, capsys):
     path = write_sweep(tmp_path)
     out = tiny_disk / "sweep"
     assert main(["sweep", path, "--out", str(out), "--workers", "0"]) == 0

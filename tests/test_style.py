@@ -14,21 +14,34 @@ def test_ruff_finds_nothing():
     ruff = shutil.which("ruff")
     if ruff is None:
         pytest.skip("ruff is not installed (pip install -e '.[test]' brings it)")
-    out = subprocess.run([ruff, "check", "sim", "models", "tests"], cwd=ROOT,
-                         capture_output=True, text=True, check=False)
+    out = subprocess.run(
+        [ruff, "check", "sim", "models", "tests"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
 
 
 def test_models_never_import_simpy():
-    offenders = [str(p.relative_to(ROOT)) for p in (ROOT / "models").rglob("*.py")
-                 if re.search(r"^\s*(import simpy|from simpy)", p.read_text(), re.M)]
+    offenders = [
+        str(p.relative_to(ROOT))
+        for p in (ROOT / "models").rglob("*.py")
+        if re.search(r"^\s*(import simpy|from simpy)", p.read_text(), re.M)
+    ]
     assert offenders == []
 
 
 def test_nothing_reads_the_wall_clock_or_global_random_state():
-    pattern = re.compile(r"time\.time\(|datetime\.now\(|random\.random\(|np\.random\.(rand|seed|"
-                         r"random|choice|exponential|normal)\(")
-    offenders = [str(p.relative_to(ROOT)) for folder in ("models", "sim")
-                 for p in (ROOT / folder).rglob("*.py")
-                 if pattern.search(p.read_text()) and p.name != "bench.py"]
+    pattern = re.compile(
+        r"time\.time\(|datetime\.now\(|random\.random\(|np\.random\.(rand|seed|"
+        r"random|choice|exponential|normal)\("
+    )
+    offenders = [
+        str(p.relative_to(ROOT))
+        for folder in ("models", "sim")
+        for p in (ROOT / folder).rglob("*.py")
+        if pattern.search(p.read_text()) and p.name != "bench.py"
+    ]
     assert offenders == []

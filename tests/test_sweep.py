@@ -27,16 +27,19 @@ from sim.study.sweep.spec import Factor
 
 #: The seed organisation, one day, a dozen people: fast runs with real randomness.
 SMALL = {
-    "duration_days": 1, "initial_data.accounts": 40, "initial_data.products": 20,
-    "roles.sales_rep.headcount": 6, "roles.sales_product_manager.headcount": 1,
-    "roles.ops_clerk.headcount": 2, "roles.credit_controller.headcount": 2,
+    "duration_days": 1,
+    "initial_data.accounts": 40,
+    "initial_data.products": 20,
+    "roles.sales_rep.headcount": 6,
+    "roles.sales_product_manager.headcount": 1,
+    "roles.ops_clerk.headcount": 2,
+    "roles.credit_controller.headcount": 2,
     "roles.product_team.headcount": 1,
 }
 
 
 def write_sweep(tmp_path, **content) -> str:
-    data = {"name": "small", "scenario": str(SEED_SCENARIO), "overrides": dict(SMALL),
-            **content}
+    data = {"name": "small", "scenario": str(SEED_SCENARIO), "overrides": dict(SMALL), **content}
     path = tmp_path / "sweep.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return str(path)
@@ -47,8 +50,9 @@ def write_sweep(tmp_path, **content) -> str:
 
 def test_a_dotted_override_turns_a_named_design_into_an_extension_and_sets_the_value():
     raw = {"name": "x", "design": "p2c-2017", "roles": {"rep": {"headcount": 3}}}
-    data = apply_overrides(raw, {"design.batch.interval_s": 300, "roles.rep.headcount": 9,
-                                 "duration_days": 2})
+    data = apply_overrides(
+        raw, {"design.batch.interval_s": 300, "roles.rep.headcount": 9, "duration_days": 2}
+    )
     assert data["design"] == {"extends": "p2c-2017", "batch": {"interval_s": 300}}
     assert data["roles"]["rep"]["headcount"] == 9 and data["duration_days"] == 2
     assert raw["design"] == "p2c-2017", "the original data is left alone"
@@ -62,7 +66,8 @@ def test_an_override_through_a_scalar_is_refused_with_the_path_named():
 def test_an_override_indexes_lists_and_refuses_an_index_past_the_end():
     raw = {"scripted": [{"at": "day 1 10:00"}]}
     assert apply_overrides(raw, {"scripted.0.at": "day 1 11:00"})["scripted"][0]["at"] == (
-        "day 1 11:00")
+        "day 1 11:00"
+    )
     with pytest.raises(ValueError, match="not an index"):
         apply_overrides(raw, {"scripted.3.at": "day 1 11:00"})
 
@@ -72,14 +77,16 @@ def test_an_override_indexes_lists_and_refuses_an_index_past_the_end():
 
 def test_a_range_contributes_evenly_spaced_points_and_integer_ranges_round():
     assert grid_values(Factor(low=300, high=900)) == [300.0, 600.0, 900.0]
-    assert grid_values(Factor(low=100, high=10_000, points=3, log=True)) == [100.0, 1000.0,
-                                                                            10000.0]
+    assert grid_values(Factor(low=100, high=10_000, points=3, log=True)) == [100.0, 1000.0, 10000.0]
     assert grid_values(Factor(low=1, high=2, points=5, integer=True)) == [1, 2]
 
 
 def test_latin_hypercube_uses_every_stratum_of_every_factor_exactly_once():
-    factors = {"a": Factor(low=0, high=1), "b": Factor(low=10, high=20),
-               "c": Factor(levels=["x", "y"])}
+    factors = {
+        "a": Factor(low=0, high=1),
+        "b": Factor(low=10, high=20),
+        "c": Factor(levels=["x", "y"]),
+    }
     points = latin_hypercube(factors, samples=8, seed=3)
     assert len(points) == 8
     for name, low, high in (("a", 0, 1), ("b", 10, 20)):
@@ -100,8 +107,10 @@ def test_replication_seeds_do_not_depend_on_how_many_replications_are_asked_for(
 # --------------------------------------------------------------- statistics
 
 
-@pytest.mark.parametrize(("dof", "expected"), [
-    (1, 12.7062), (2, 4.3027), (4, 2.7764), (9, 2.2622), (29, 2.0452), (1000, 1.9623)])
+@pytest.mark.parametrize(
+    ("dof", "expected"),
+    [(1, 12.7062), (2, 4.3027), (4, 2.7764), (9, 2.2622), (29, 2.0452), (1000, 1.9623)],
+)
 def test_t_quantiles_match_the_published_table(dof, expected):
     assert t_quantile(0.975, dof) == pytest.approx(expected, abs=1e-4)
     assert t_quantile(0.025, dof) == pytest.approx(-expected, abs=1e-4)
@@ -126,17 +135,20 @@ def test_the_pareto_front_keeps_exactly_the_undominated_points():
 # ---------------------------------------------------------- validation, exit 2
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    ({"factors": {"roles.sales_rep.headcount": {"low": 5}}}, "levels: [...] or a range"),
-    ({"factors": {"design.batch.interval_s": [300, 300]}}, "levels must be distinct"),
-    ({"sampler": "latin_hypercube"}, "needs samples"),
-    ({"designs": ["p2c-2017", "no-such-design"]}, "unknown design 'no-such-design'"),
-    ({"replications": 0}, "greater than or equal to 1"),
-    ({"objectives": {"overwritten_writes": "least"}}, "objectives.overwritten_writes"),
-    ({"factors": {"design.batch.interval_s": [30]}}, "design.batch.interval_s=30"),
-    ({"factors": {"roles.nobody.actions.edit_account": [1.0]}}, "not a valid scenario"),
-    ({"replications_typo": 3}, "unknown key"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ({"factors": {"roles.sales_rep.headcount": {"low": 5}}}, "levels: [...] or a range"),
+        ({"factors": {"design.batch.interval_s": [300, 300]}}, "levels must be distinct"),
+        ({"sampler": "latin_hypercube"}, "needs samples"),
+        ({"designs": ["p2c-2017", "no-such-design"]}, "unknown design 'no-such-design'"),
+        ({"replications": 0}, "greater than or equal to 1"),
+        ({"objectives": {"overwritten_writes": "least"}}, "objectives.overwritten_writes"),
+        ({"factors": {"design.batch.interval_s": [30]}}, "design.batch.interval_s=30"),
+        ({"factors": {"roles.nobody.actions.edit_account": [1.0]}}, "not a valid scenario"),
+        ({"replications_typo": 3}, "unknown key"),
+    ],
+)
 def test_a_bad_sweep_file_is_refused_with_file_line_and_field(tmp_path, content, message):
     path = write_sweep(tmp_path, **content)
     with pytest.raises(InputError) as caught:
@@ -154,12 +166,21 @@ def test_the_command_exits_2_on_bad_input_and_writes_nothing(tmp_path, capsys):
 
 
 def test_the_plan_crosses_designs_with_factor_levels_and_labels_each_configuration(tmp_path):
-    plan = load_sweep(write_sweep(tmp_path, designs=["p2c-2017", "readonly-workaround"],
-                                  factors={"design.batch.interval_s": [300, 900, 1800]}))
+    plan = load_sweep(
+        write_sweep(
+            tmp_path,
+            designs=["p2c-2017", "readonly-workaround"],
+            factors={"design.batch.interval_s": [300, 900, 1800]},
+        )
+    )
     assert [c.label for c in plan.configurations] == [
-        "p2c-2017 interval_s=300", "readonly-workaround interval_s=300",
-        "p2c-2017 interval_s=900", "readonly-workaround interval_s=900",
-        "p2c-2017 interval_s=1800", "readonly-workaround interval_s=1800"]
+        "p2c-2017 interval_s=300",
+        "readonly-workaround interval_s=300",
+        "p2c-2017 interval_s=900",
+        "readonly-workaround interval_s=900",
+        "p2c-2017 interval_s=1800",
+        "readonly-workaround interval_s=1800",
+    ]
     assert len({c.config_hash for c in plan.configurations}) == 6
 
 
@@ -174,11 +195,18 @@ def test_the_shipped_sweep_files_are_valid():
 
 
 def test_a_sweep_writes_store_and_summaries_with_intervals_and_a_pareto_front(tmp_path):
-    path = write_sweep(tmp_path, designs=["p2c-2017", "dual-write-async"],
-                       factors={"design.batch.interval_s": [300, 1800]}, replications=3,
-                       seed=5, metrics=["overwritten_writes", "writes"],
-                       objectives={"overwritten_writes": "min",
-                                   "propagation_p95_s.account:sales->operations": "min"})
+    path = write_sweep(
+        tmp_path,
+        designs=["p2c-2017", "dual-write-async"],
+        factors={"design.batch.interval_s": [300, 1800]},
+        replications=3,
+        seed=5,
+        metrics=["overwritten_writes", "writes"],
+        objectives={
+            "overwritten_writes": "min",
+            "propagation_p95_s.account:sales->operations": "min",
+        },
+    )
     result = sweep_from_args(path, workers=0, out=tmp_path / "out")
     assert (result.executed, result.skipped) == (12, 0)
     with sqlite3.connect(tmp_path / "out" / "results.sqlite") as db:
@@ -188,12 +216,15 @@ def test_a_sweep_writes_store_and_summaries_with_intervals_and_a_pareto_front(tm
     for row, summary in zip(rows, result.summaries, strict=True):
         interval = summary.intervals["writes"]
         assert float(row["writes.ci_low"]) == pytest.approx(interval.low)
-        assert float(row["writes.ci_low"]) < float(row["writes.mean"]) < float(
-            row["writes.ci_high"])
+        assert (
+            float(row["writes.ci_low"]) < float(row["writes.mean"]) < float(row["writes.ci_high"])
+        )
     document = json.loads((tmp_path / "out" / "summary.json").read_text())
     # The queued design never overwrites and delivers in seconds: it dominates p2c-2017.
-    assert document["pareto_front"] == ["dual-write-async interval_s=300",
-                                        "dual-write-async interval_s=1800"]
+    assert document["pareto_front"] == [
+        "dual-write-async interval_s=300",
+        "dual-write-async interval_s=1800",
+    ]
     # Common random numbers: replication r has one seed across configurations.
     seeds_by_replication = {}
     for run in result.runs:
@@ -203,12 +234,12 @@ def test_a_sweep_writes_store_and_summaries_with_intervals_and_a_pareto_front(tm
 
 @pytest.mark.slow
 def test_resume_runs_only_what_is_missing(tmp_path):
-    path = write_sweep(tmp_path, factors={"design.batch.interval_s": [300, 900]},
-                       replications=2)
+    path = write_sweep(tmp_path, factors={"design.batch.interval_s": [300, 900]}, replications=2)
     first = sweep_from_args(path, workers=0, out=tmp_path / "out")
     assert first.executed == 4
-    extended = write_sweep(tmp_path, factors={"design.batch.interval_s": [300, 900]},
-                           replications=3)
+    extended = write_sweep(
+        tmp_path, factors={"design.batch.interval_s": [300, 900]}, replications=3
+    )
     again = sweep_from_args(extended, workers=0, out=tmp_path / "out", resume=True)
     assert (again.executed, again.skipped) == (2, 4)
     assert {r.trace_sha256 for r in first.runs} <= {r.trace_sha256 for r in again.runs}
@@ -222,10 +253,17 @@ def test_resume_runs_only_what_is_missing(tmp_path):
 
 @pytest.mark.slow
 def test_adaptive_replication_adds_runs_only_where_the_interval_is_too_wide(tmp_path):
-    path = write_sweep(tmp_path, designs=["p2c-2017", "dual-write-async"], replications=2,
-                       metrics=["overwritten_writes"],
-                       adaptive={"metric": "overwritten_writes", "relative_half_width": 0.3,
-                                 "max_replications": 6})
+    path = write_sweep(
+        tmp_path,
+        designs=["p2c-2017", "dual-write-async"],
+        replications=2,
+        metrics=["overwritten_writes"],
+        adaptive={
+            "metric": "overwritten_writes",
+            "relative_half_width": 0.3,
+            "max_replications": 6,
+        },
+    )
     result = sweep_from_args(path, workers=0, out=tmp_path / "out")
     counts = {s.configuration.design: len(s.seeds) for s in result.summaries}
     # dual-write-async never overwrites: 0 +- 0 is as narrow as it gets after 2 runs.
@@ -245,8 +283,9 @@ def test_adaptive_replication_adds_runs_only_where_the_interval_is_too_wide(tmp_
 def test_the_store_refuses_a_second_row_for_the_same_configuration_and_seed(tmp_path):
     from sim.study.executors import RunOutcome
 
-    outcome = RunOutcome(config_hash="abc", seed=1, design="d", trace_sha256="t",
-                         metrics={"writes": 1.0})
+    outcome = RunOutcome(
+        config_hash="abc", seed=1, design="d", trace_sha256="t", metrics={"writes": 1.0}
+    )
     with ResultStore(tmp_path / "r.sqlite") as store:
         store.add(outcome)
         with pytest.raises(sqlite3.IntegrityError):
@@ -257,25 +296,44 @@ def test_the_store_refuses_a_second_row_for_the_same_configuration_and_seed(tmp_
 def test_a_run_whose_checker_crashed_is_run_again_on_resume_and_replaced(tmp_path):
     from sim.study.executors import RunOutcome
 
-    crashed = RunOutcome(config_hash="abc", seed=1, design="d", trace_sha256="t",
-                         metrics={"writes": 1.0}, check_error="KeyError: 'x'")
+    crashed = RunOutcome(
+        config_hash="abc",
+        seed=1,
+        design="d",
+        trace_sha256="t",
+        metrics={"writes": 1.0},
+        check_error="KeyError: 'x'",
+    )
     with ResultStore(tmp_path / "r.sqlite") as store:
         store.add(crashed)
         assert store.done() == set()
     with ResultStore(tmp_path / "r.sqlite") as store:
-        store.add(RunOutcome(config_hash="abc", seed=1, design="d", trace_sha256="t",
-                             metrics={"writes": 1.0},
-                             verdicts={"ownership": {"status": "holds"}}))
+        store.add(
+            RunOutcome(
+                config_hash="abc",
+                seed=1,
+                design="d",
+                trace_sha256="t",
+                metrics={"writes": 1.0},
+                verdicts={"ownership": {"status": "holds"}},
+            )
+        )
         [row] = store.rows()
         assert row.check_error is None and row.verdicts == {"ownership": {"status": "holds"}}
         assert store.done() == {("abc", 1)} and store.sessions() == {2: 1}
 
 
 def test_the_printed_table_names_every_configuration(tmp_path, capsys):
-    path = write_sweep(tmp_path, factors={"design.batch.interval_s": [300, 900]},
-                       replications=2, metrics=["overwritten_writes"])
-    assert main(["sweep", path, "--workers", "0", "--out", str(tmp_path / "out"),
-                 "--no-progress"]) == 0
+    path = write_sweep(
+        tmp_path,
+        factors={"design.batch.interval_s": [300, 900]},
+        replications=2,
+        metrics=["overwritten_writes"],
+    )
+    assert (
+        main(["sweep", path, "--workers", "0", "--out", str(tmp_path / "out"), "--no-progress"])
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "interval_s=300" in printed and "interval_s=900" in printed
     assert "95% t-interval" in printed

@@ -34,8 +34,7 @@ def free_port() -> int:
 
 
 def dask_command(*args: str) -> list[str]:
-    executable = shutil.which("dask", path=str(Path(sys.executable).parent)) or shutil.which(
-        "dask")
+    executable = shutil.which("dask", path=str(Path(sys.executable).parent)) or shutil.which("dask")
     if executable is None:
         pytest.skip("the dask command is not installed")
     return [executable, *args]
@@ -63,14 +62,44 @@ def loopback_cluster(tmp_path):
     processes, log_files = [], []
     try:
         for name, args in (
-                ("scheduler", ("scheduler", "--host", "127.0.0.1", "--port", str(port),
-                               "--no-dashboard", "--idle-timeout", "300")),
-                ("worker", ("worker", address, "--host", "127.0.0.1", "--nworkers", "1",
-                            "--nthreads", "1", "--no-dashboard", "--death-timeout", "60",
-                            "--local-directory", str(tmp_path / "dask-worker")))):
+            (
+                "scheduler",
+                (
+                    "scheduler",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--no-dashboard",
+                    "--idle-timeout",
+                    "300",
+                ),
+            ),
+            (
+                "worker",
+                (
+                    "worker",
+                    address,
+                    "--host",
+                    "127.0.0.1",
+                    "--nworkers",
+                    "1",
+                    "--nthreads",
+                    "1",
+                    "--no-dashboard",
+                    "--death-timeout",
+                    "60",
+                    "--local-directory",
+                    str(tmp_path / "dask-worker"),
+                ),
+            ),
+        ):
             log_files.append(open(logs / f"{name}.log", "w"))  # closed below, after the processes
-            processes.append(subprocess.Popen(dask_command(*args), cwd=ROOT,
-                                              stdout=subprocess.DEVNULL, stderr=log_files[-1]))
+            processes.append(
+                subprocess.Popen(
+                    dask_command(*args), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log_files[-1]
+                )
+            )
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:
             try:
@@ -91,25 +120,40 @@ def loopback_cluster(tmp_path):
 
 
 def test_a_sweep_gives_identical_results_locally_and_on_a_loopback_dask_cluster(
-        tmp_path, loopback_cluster):
+    tmp_path, loopback_cluster
+):
     sweep = tmp_path / "dask.yaml"
-    sweep.write_text(yaml.safe_dump({
-        "name": "dask", "scenario": str(SEED_SCENARIO),
-        "overrides": {"duration_days": 1, "roles.sales_rep.headcount": 8,
-                      "roles.ops_clerk.headcount": 3, "initial_data.accounts": 60},
-        "designs": ["p2c-2017", "dual-write-async"],
-        "factors": {"design.batch.interval_s": [300, 1800]},
-        "replications": 2, "seed": 8, "metrics": ["overwritten_writes", "writes"],
-    }), encoding="utf-8")
+    sweep.write_text(
+        yaml.safe_dump(
+            {
+                "name": "dask",
+                "scenario": str(SEED_SCENARIO),
+                "overrides": {
+                    "duration_days": 1,
+                    "roles.sales_rep.headcount": 8,
+                    "roles.ops_clerk.headcount": 3,
+                    "initial_data.accounts": 60,
+                },
+                "designs": ["p2c-2017", "dual-write-async"],
+                "factors": {"design.batch.interval_s": [300, 1800]},
+                "replications": 2,
+                "seed": 8,
+                "metrics": ["overwritten_writes", "writes"],
+            }
+        ),
+        encoding="utf-8",
+    )
     local = sweep_from_args(sweep, workers=2, out=tmp_path / "local")
     remote = sweep_from_args(sweep, scheduler=loopback_cluster, out=tmp_path / "dask")
     assert remote.executor.startswith("Dask cluster")
     assert local.executed == remote.executed == 8
 
     def by_key(result):
-        return {(r.config_hash, r.seed): (r.trace_sha256, r.metrics, r.verdicts)
-                for r in result.runs}
+        return {
+            (r.config_hash, r.seed): (r.trace_sha256, r.metrics, r.verdicts) for r in result.runs
+        }
 
     assert by_key(local) == by_key(remote)
     assert (tmp_path / "local" / "summary.csv").read_text() == (
-        tmp_path / "dask" / "summary.csv").read_text()
+        tmp_path / "dask" / "summary.csv"
+    ).read_text()

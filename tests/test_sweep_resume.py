@@ -37,24 +37,47 @@ def stored(db_path) -> int:
 def test_a_sweep_killed_mid_way_resumes_with_one_row_per_configuration_and_seed(tmp_path):
     sweep = tmp_path / "kill.yaml"
     # Full-size seed organisation for one day: about 0.4 s a run, 16 runs on one worker.
-    sweep.write_text(yaml.safe_dump({
-        "name": "kill", "scenario": str(SEED_SCENARIO), "overrides": {"duration_days": 1},
-        "factors": {"design.batch.interval_s": [300, 600, 900, 1800]},
-        "replications": REPLICATIONS, "seed": 99, "metrics": ["overwritten_writes"],
-    }), encoding="utf-8")
+    sweep.write_text(
+        yaml.safe_dump(
+            {
+                "name": "kill",
+                "scenario": str(SEED_SCENARIO),
+                "overrides": {"duration_days": 1},
+                "factors": {"design.batch.interval_s": [300, 600, 900, 1800]},
+                "replications": REPLICATIONS,
+                "seed": 99,
+                "metrics": ["overwritten_writes"],
+            }
+        ),
+        encoding="utf-8",
+    )
     out = tmp_path / "out"
     db_path = out / "results.sqlite"
-    command = [sys.executable, "-m", "sim.cli", "sweep", str(sweep), "--out", str(out),
-               "--no-progress"]
+    command = [
+        sys.executable,
+        "-m",
+        "sim.cli",
+        "sweep",
+        str(sweep),
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
 
-    process = subprocess.Popen([*command, "--workers", "1"], cwd=ROOT, start_new_session=True,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [*command, "--workers", "1"],
+        cwd=ROOT,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 120
         while stored(db_path) < 3 and process.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
         assert process.poll() is None, "the sweep finished before it could be killed: " + (
-            process.stderr.read().decode() if process.stderr else "")
+            process.stderr.read().decode() if process.stderr else ""
+        )
         os.killpg(process.pid, signal.SIGKILL)  # the sweep and its workers, at once
     finally:
         if process.poll() is None:
@@ -63,8 +86,14 @@ def test_a_sweep_killed_mid_way_resumes_with_one_row_per_configuration_and_seed(
     survived = stored(db_path)
     assert 3 <= survived < TOTAL
 
-    resumed = subprocess.run([*command, "--workers", "2", "--resume", "--json"], cwd=ROOT,
-                             capture_output=True, text=True, timeout=300, check=False)
+    resumed = subprocess.run(
+        [*command, "--workers", "2", "--resume", "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert resumed.returncode == 0, resumed.stderr
     report = __import__("json").loads(resumed.stdout)
     assert (report["executed"], report["skipped"]) == (TOTAL - survived, survived)

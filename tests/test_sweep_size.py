@@ -22,16 +22,25 @@ USERS = sum(role["headcount"] for role in SEED["roles"].values())
 
 
 def write(tmp_path, name: str, **content) -> str:
-    data = {"name": name, "scenario": str(SEED_SCENARIO),
-            "metrics": ["overwritten_edits"], **content}
+    data = {
+        "name": name,
+        "scenario": str(SEED_SCENARIO),
+        "metrics": ["overwritten_edits"],
+        **content,
+    }
     path = tmp_path / f"{name}.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return str(path)
 
 
 def test_a_large_sweep_is_refused_with_its_estimate_and_nothing_written(tmp_path, capsys):
-    path = write(tmp_path, "big", overrides={"duration_days": 20},
-                 factors={"design.batch.interval_s": [300, 600]}, replications=100)
+    path = write(
+        tmp_path,
+        "big",
+        overrides={"duration_days": 20},
+        factors={"design.batch.interval_s": [300, 600]},
+        replications=100,
+    )
     user_days = USERS * 20 * 2 * 100
     assert user_days > sweep_run.MAX_SWEEP_USER_DAYS, "the case no longer exceeds the limit"
     code = main(["sweep", path, "--out", str(tmp_path / "out")])
@@ -44,8 +53,7 @@ def test_a_large_sweep_is_refused_with_its_estimate_and_nothing_written(tmp_path
 
 
 def test_a_sweep_of_one_huge_run_is_refused_even_when_the_total_is_small(tmp_path, capsys):
-    path = write(tmp_path, "huge", overrides={"roles.sales_rep.headcount": 100_000},
-                 replications=1)
+    path = write(tmp_path, "huge", overrides={"roles.sales_rep.headcount": 100_000}, replications=1)
     others = USERS - SEED["roles"]["sales_rep"]["headcount"]
     days = SEED["duration_days"]
     code = main(["sweep", path, "--out", str(tmp_path / "out")])
@@ -56,8 +64,13 @@ def test_a_sweep_of_one_huge_run_is_refused_even_when_the_total_is_small(tmp_pat
 
 
 def test_runs_already_stored_do_not_count_on_resume(tmp_path):
-    path = write(tmp_path, "resumed", overrides={"duration_days": 3},
-                 factors={"design.batch.interval_s": [300, 600, 900]}, replications=10)
+    path = write(
+        tmp_path,
+        "resumed",
+        overrides={"duration_days": 3},
+        factors={"design.batch.interval_s": [300, 600, 900]},
+        replications=10,
+    )
     plan = load_sweep(path)
     assert sweep_run.sweep_size(plan)[:2] == (30, USERS * 3 * 30)
     first = plan.configurations[0]
@@ -69,10 +82,16 @@ def test_runs_already_stored_do_not_count_on_resume(tmp_path):
 
 
 def test_yes_runs_a_sweep_the_limit_would_refuse(tmp_path, capsys, monkeypatch):
-    small = {"duration_days": 1, "initial_data.accounts": 20, "initial_data.products": 10,
-             "roles.sales_rep.headcount": 2, "roles.sales_product_manager.headcount": 1,
-             "roles.ops_clerk.headcount": 1, "roles.credit_controller.headcount": 1,
-             "roles.product_team.headcount": 1}
+    small = {
+        "duration_days": 1,
+        "initial_data.accounts": 20,
+        "initial_data.products": 10,
+        "roles.sales_rep.headcount": 2,
+        "roles.sales_product_manager.headcount": 1,
+        "roles.ops_clerk.headcount": 1,
+        "roles.credit_controller.headcount": 1,
+        "roles.product_team.headcount": 1,
+    }
     path = write(tmp_path, "tiny", overrides=small, replications=2)
     monkeypatch.setattr(sweep_run, "MAX_SWEEP_USER_DAYS", 10)  # 2 runs x 6 users x 1 day
     out = tmp_path / "out"

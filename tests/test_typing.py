@@ -20,7 +20,9 @@ def test_mypy_finds_nothing_in_the_model_and_the_checker():
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, (
         f"{' '.join(['python', '-m', 'mypy', *PACKAGES])} (from {ROOT}) reported:\n"
-        + done.stdout + done.stderr)
+        + done.stdout
+        + done.stderr
+    )
     assert "Success: no issues found" in done.stdout, done.stdout
 
 

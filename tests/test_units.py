@@ -11,15 +11,21 @@ from sim.cli.main import main
 from sim.reporting.units import metric_unit
 
 
-@pytest.mark.parametrize(("name", "header", "divisor"), [
-    ("propagation_p95_s.account:sales->operations",
-     "propagation_p95 account:sales->operations (min)", 60.0),
-    ("blocked_user_s", "blocked_user (min)", 60.0),
-    ("integration_requests_per_24h", "integration_requests (requests/24 h)", 1.0),
-    ("requests_per_user_per_24h.sales_rep", "requests_per_user sales_rep (requests/24 h)", 1.0),
-    ("overwritten_writes", "overwritten_writes (count)", 1.0),
-    ("quiescent", "quiescent (share of runs)", 1.0),
-])
+@pytest.mark.parametrize(
+    ("name", "header", "divisor"),
+    [
+        (
+            "propagation_p95_s.account:sales->operations",
+            "propagation_p95 account:sales->operations (min)",
+            60.0,
+        ),
+        ("blocked_user_s", "blocked_user (min)", 60.0),
+        ("integration_requests_per_24h", "integration_requests (requests/24 h)", 1.0),
+        ("requests_per_user_per_24h.sales_rep", "requests_per_user sales_rep (requests/24 h)", 1.0),
+        ("overwritten_writes", "overwritten_writes (count)", 1.0),
+        ("quiescent", "quiescent (share of runs)", 1.0),
+    ],
+)
 def test_every_metric_has_a_header_with_its_unit(name, header, divisor):
     unit = metric_unit(name)
     assert (unit.header, unit.divisor) == (header, divisor)
@@ -28,11 +34,17 @@ def test_every_metric_has_a_header_with_its_unit(name, header, divisor):
 
 def test_a_sweep_prints_delays_in_minutes_with_units_in_every_metric_header(tmp_path, capsys):
     flow = "propagation_p95_s.account:sales->operations"
-    path = write_sweep(tmp_path, factors={"design.batch.interval_s": [300, 1800]},
-                       replications=1, metrics=["overwritten_writes", flow],
-                       objectives={"overwritten_writes": "min", flow: "min"})
-    assert main(["sweep", path, "--workers", "0", "--out", str(tmp_path / "out"),
-                 "--no-progress"]) == 0
+    path = write_sweep(
+        tmp_path,
+        factors={"design.batch.interval_s": [300, 1800]},
+        replications=1,
+        metrics=["overwritten_writes", flow],
+        objectives={"overwritten_writes": "min", flow: "min"},
+    )
+    assert (
+        main(["sweep", path, "--workers", "0", "--out", str(tmp_path / "out"), "--no-progress"])
+        == 0
+    )
     printed = capsys.readouterr().out.splitlines()
     header = next(line for line in printed if line.startswith("#"))
     assert "overwritten_writes (count)" in header

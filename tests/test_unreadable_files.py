@@ -29,8 +29,10 @@ from sim.cli.main import main
 
 NOBODY = 65534
 
-pytestmark = pytest.mark.skipif(not hasattr(os, "fork") or not hasattr(os, "geteuid"),
-                                reason="needs fork and POSIX users to make a file unreadable")
+pytestmark = pytest.mark.skipif(
+    not hasattr(os, "fork") or not hasattr(os, "geteuid"),
+    reason="needs fork and POSIX users to make a file unreadable",
+)
 
 
 def in_child(warm: list[str], argv: list[str]) -> tuple[int, str]:
@@ -41,8 +43,10 @@ def in_child(warm: list[str], argv: list[str]) -> tuple[int, str]:
         result = {"code": -1, "err": ""}
         try:
             os.close(read_end)
-            with contextlib.redirect_stderr(io.StringIO()), \
-                    contextlib.redirect_stdout(io.StringIO()):
+            with (
+                contextlib.redirect_stderr(io.StringIO()),
+                contextlib.redirect_stdout(io.StringIO()),
+            ):
                 main(warm)
             if os.geteuid() == 0:
                 try:
@@ -120,11 +124,11 @@ def case_scenario(place, command: list[str]):
 
 CASES = {
     "run": lambda p: case_scenario(p, ["run", "--out", str(p / "out")]),
-    "compare": lambda p: case_scenario(p, ["compare", "--design", "p2c-2017", "--design",
-                                           "field-merge", "--out", str(p / "out")]),
+    "compare": lambda p: case_scenario(
+        p, ["compare", "--design", "p2c-2017", "--design", "field-merge", "--out", str(p / "out")]
+    ),
     "report": lambda p: case_scenario(p, ["report", "--out", str(p / "out")]),
-    "explore": lambda p: case_scenario(p, ["explore", "--budget-s", "5", "--out",
-                                           str(p / "out")]),
+    "explore": lambda p: case_scenario(p, ["explore", "--budget-s", "5", "--out", str(p / "out")]),
     "lint": lambda p: case_scenario(p, ["lint"]),
 }
 
@@ -164,11 +168,20 @@ def prepare(place, case: str):
     if case == "run folder's history (shrink)":
         folder = copy_run(place, "copy")
         return unreadable(folder / "history.jsonl.gz"), [
-            "shrink", str(folder), "--anomaly", "ACC-0001", "--out", out]
+            "shrink",
+            str(folder),
+            "--anomaly",
+            "ACC-0001",
+            "--out",
+            out,
+        ]
     if case in ("design file", "price book"):
         file = "mine.yaml" if case == "design file" else "book.yaml"
-        source = (ROOT / "scenarios" / "designs" / "p2c-2017.yaml" if case == "design file"
-                  else ROOT / "scenarios" / "pricebooks" / "2017.yaml")
+        source = (
+            ROOT / "scenarios" / "designs" / "p2c-2017.yaml"
+            if case == "design file"
+            else ROOT / "scenarios" / "pricebooks" / "2017.yaml"
+        )
         bad = place / file
         shutil.copyfile(source, bad)
         data = yaml.safe_load(small)
@@ -183,15 +196,32 @@ def prepare(place, case: str):
     raise AssertionError(case)
 
 
-ALL = [*CASES, "sweep file", "the sweep's scenario", "suite", "history file",
-       "run folder's history (verify)", "run folder's manifest (replay)",
-       "run folder's history (shrink)", "design file", "price book"]
+ALL = [
+    *CASES,
+    "sweep file",
+    "the sweep's scenario",
+    "suite",
+    "history file",
+    "run folder's history (verify)",
+    "run folder's manifest (replay)",
+    "run folder's history (shrink)",
+    "design file",
+    "price book",
+]
 
 
 @pytest.mark.parametrize("case", ALL)
 def test_an_unreadable_input_is_named_with_exit_2(place, case):
-    for leftover in ("out", "copy", "locked.yaml", "mine.yaml", "book.yaml", "uses.yaml",
-                     "history.jsonl.gz", "sweep.yaml"):
+    for leftover in (
+        "out",
+        "copy",
+        "locked.yaml",
+        "mine.yaml",
+        "book.yaml",
+        "uses.yaml",
+        "history.jsonl.gz",
+        "sweep.yaml",
+    ):
         path = place / leftover
         if path.is_dir():
             shutil.rmtree(path)

@@ -31,8 +31,7 @@ def run_folder(tmp_path_factory):
     return folder
 
 
-def test_a_run_folder_verified_again_gives_its_verdict_byte_for_byte(run_folder, tmp_path,
-                                                                     capsys):
+def test_a_run_folder_verified_again_gives_its_verdict_byte_for_byte(run_folder, tmp_path, capsys):
     capsys.readouterr()
     out = tmp_path / "again"
     assert main(["verify", str(run_folder), "--out", str(out)]) == 0
@@ -46,12 +45,20 @@ def test_a_run_folder_verified_again_gives_its_verdict_byte_for_byte(run_folder,
 
 def test_json_and_only_judge_the_named_invariants(run_folder, capsys):
     capsys.readouterr()
-    assert main(["verify", str(run_folder), "--json", "--only", "ownership",
-                 "--only", "no_lost_update"]) == 0
+    assert (
+        main(
+            ["verify", str(run_folder), "--json", "--only", "ownership", "--only", "no_lost_update"]
+        )
+        == 0
+    )
     data = json.loads(capsys.readouterr().out)
     assert set(data["invariants"]) == {"ownership", "no_lost_update"}
-    assert data["invariants"]["ownership"] == {"status": "holds", "violations": 0,
-                                               "sanctioned": 0, "promised": True}
+    assert data["invariants"]["ownership"] == {
+        "status": "holds",
+        "violations": 0,
+        "sanctioned": 0,
+        "promised": True,
+    }
     assert data["run"]["design"] == "p2c-2017" and data["failed"] is False
     assert data["events"] > 1000 and data["quiescent"] is True
 
@@ -66,26 +73,38 @@ def test_a_broken_promise_exits_1_with_its_explanation(tmp_path, capsys):
     assert "W-operations-1 (ops_clerk-3 set account ACC-0001 credit_limit 5000" in printed
     assert "FAILED: promised invariants violated: no_lost_update" in printed
     assert (out / "timelines" / "01-no_lost_update.png").stat().st_size > 10_000
-    assert json.loads((out / "verdict.json").read_text())["broken_promises"] == [
-        "no_lost_update"]
+    assert json.loads((out / "verdict.json").read_text())["broken_promises"] == ["no_lost_update"]
 
 
-@pytest.mark.parametrize("line, expected", [
-    ('{"kind": "write", "t": 1.0,', ":3: not a JSON event ("),
-    ("[1, 2]", ":3: an event is a JSON object, not an array"),
-    ('{"kind": "apply", "t": 2.0, "entity": "account", "key": "ACC-1", "fields": {}}',
-     ":3: apply event: it has no field 'system'"),
-    ('{"kind": "write", "t": 2.0, "write_id": "W-1", "system": "sales", "entity": "account",'
-     ' "key": "ACC-1", "fields": "phone"}', ":3: write event: 'fields' must be an object, not"
-                                            " a string"),
-    ('{"kind": "apply", "t": 2.0, "system": "hub", "entity": "account", "key": "ACC-1", '
-     '"via": "x", "fields": {"phone": 7}}', ":3: apply event: fields['phone'] must be the id"),
-    # A second run (its contract unreadable too): the contract check names the line.
-    ('{"kind": "run_start", "t": 0.0, "contract": {"systems": 5}}',
-     ":3: a second run_start: one history holds one run"),
-])
-def test_a_bad_line_is_named_by_file_and_line_and_nothing_is_written(tmp_path, capsys, line,
-                                                                      expected):
+@pytest.mark.parametrize(
+    "line, expected",
+    [
+        ('{"kind": "write", "t": 1.0,', ":3: not a JSON event ("),
+        ("[1, 2]", ":3: an event is a JSON object, not an array"),
+        (
+            '{"kind": "apply", "t": 2.0, "entity": "account", "key": "ACC-1", "fields": {}}',
+            ":3: apply event: it has no field 'system'",
+        ),
+        (
+            '{"kind": "write", "t": 2.0, "write_id": "W-1", "system": "sales", "entity": "account",'
+            ' "key": "ACC-1", "fields": "phone"}',
+            ":3: write event: 'fields' must be an object, not a string",
+        ),
+        (
+            '{"kind": "apply", "t": 2.0, "system": "hub", "entity": "account", "key": "ACC-1", '
+            '"via": "x", "fields": {"phone": 7}}',
+            ":3: apply event: fields['phone'] must be the id",
+        ),
+        # A second run (its contract unreadable too): the contract check names the line.
+        (
+            '{"kind": "run_start", "t": 0.0, "contract": {"systems": 5}}',
+            ":3: a second run_start: one history holds one run",
+        ),
+    ],
+)
+def test_a_bad_line_is_named_by_file_and_line_and_nothing_is_written(
+    tmp_path, capsys, line, expected
+):
     events = seed_story().events
     text = b"".join(orjson.dumps(e) + b"\n" for e in events[:2]) + line.encode() + b"\n"
     text += b"".join(orjson.dumps(e) + b"\n" for e in events[2:])
@@ -137,17 +156,36 @@ def test_standard_input_is_read_as_json_lines(monkeypatch, capsys):
 def test_a_timeline_on_request_for_the_anomaly_naming_a_write_or_a_record(tmp_path, capsys):
     path = _write(tmp_path / "history.jsonl", seed_story(promises=ALL_INVARIANTS).events)
     out = tmp_path / "out"
-    assert main(["verify", str(path), "--out", str(out), "--timeline-of", "W-operations-1",
-                 "--timeline-of", "ACC-0001"]) == 1
+    assert (
+        main(
+            [
+                "verify",
+                str(path),
+                "--out",
+                str(out),
+                "--timeline-of",
+                "W-operations-1",
+                "--timeline-of",
+                "ACC-0001",
+            ]
+        )
+        == 1
+    )
     # Both name the same lost update: one picture.
     assert sorted(p.name for p in (out / "timelines").iterdir()) == ["01-no_lost_update.png"]
     # The phone edit that made the run carry the record is named too (its trigger).
-    assert main(["verify", str(path), "--out", str(tmp_path / "trigger"),
-                 "--timeline-of", "W-sales-2"]) == 1
+    assert (
+        main(
+            ["verify", str(path), "--out", str(tmp_path / "trigger"), "--timeline-of", "W-sales-2"]
+        )
+        == 1
+    )
     assert sorted(p.name for p in (tmp_path / "trigger" / "timelines").iterdir()) == [
-        "01-no_lost_update.png"]
+        "01-no_lost_update.png"
+    ]
     capsys.readouterr()
-    assert main(["verify", str(path), "--out", str(tmp_path / "x"),
-                 "--timeline-of", "W-sales-7"]) == 2
+    assert (
+        main(["verify", str(path), "--out", str(tmp_path / "x"), "--timeline-of", "W-sales-7"]) == 2
+    )
     assert "no anomaly names 'W-sales-7'" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()

@@ -83,38 +83,78 @@ def inserted_after_first_write(events, event):
 
 def overwrite_of_unknown_write(events):
     written = events[first(events, lambda e: e["kind"] == "write")]["write_id"]
-    i = inserted_after_first_write(events, {
-        "kind": "overwrite", "system": "sales", "entity": "account", "key": "ACC-0001",
-        "field": "name", "lost_write": "W-nowhere-3", "by_write": written, "via": "user"})
+    i = inserted_after_first_write(
+        events,
+        {
+            "kind": "overwrite",
+            "system": "sales",
+            "entity": "account",
+            "key": "ACC-0001",
+            "field": "name",
+            "lost_write": "W-nowhere-3",
+            "by_write": written,
+            "via": "user",
+        },
+    )
     return i, "overwrite names write W-nowhere-3 (lost_write)"
 
 
 def conflict_of_unknown_write(events):
     written = events[first(events, lambda e: e["kind"] == "write")]["write_id"]
-    i = inserted_after_first_write(events, {
-        "kind": "conflict", "conflict_id": "C-1", "system": "sales", "entity": "account",
-        "key": "ACC-0001", "field": "name", "write_ids": [written, "W-nowhere-4"],
-        "resolution": "queued"})
+    i = inserted_after_first_write(
+        events,
+        {
+            "kind": "conflict",
+            "conflict_id": "C-1",
+            "system": "sales",
+            "entity": "account",
+            "key": "ACC-0001",
+            "field": "name",
+            "write_ids": [written, "W-nowhere-4"],
+            "resolution": "queued",
+        },
+    )
     return i, "conflict names write W-nowhere-4 (write_ids[1])"
 
 
 def send_caused_by_unknown_write(events):
-    i = inserted_after_first_write(events, {
-        "kind": "send", "message_id": "M-1", "map": "m", "source": "sales",
-        "target": "hub", "cause": "W-nowhere-5", "hops": 1, "write_ids": []})
+    i = inserted_after_first_write(
+        events,
+        {
+            "kind": "send",
+            "message_id": "M-1",
+            "map": "m",
+            "source": "sales",
+            "target": "hub",
+            "cause": "W-nowhere-5",
+            "hops": 1,
+            "write_ids": [],
+        },
+    )
     return i, "send names write W-nowhere-5 (cause)"
 
 
 def delivery_of_a_message_never_sent(events):
-    i = inserted_after_first_write(events, {"kind": "deliver", "message_id": "M-never",
-                                            "outcome": "applied"})
+    i = inserted_after_first_write(
+        events, {"kind": "deliver", "message_id": "M-never", "outcome": "applied"}
+    )
     return i, "deliver of message M-never, which was never sent"
 
 
-BREAKS = [apply_of_unknown_write, apply_to_a_record_never_created, time_going_backwards,
-          unknown_kind, no_run_start, event_after_quiescence, write_twice,
-          base_of_unknown_write, overwrite_of_unknown_write, conflict_of_unknown_write,
-          send_caused_by_unknown_write, delivery_of_a_message_never_sent]
+BREAKS = [
+    apply_of_unknown_write,
+    apply_to_a_record_never_created,
+    time_going_backwards,
+    unknown_kind,
+    no_run_start,
+    event_after_quiescence,
+    write_twice,
+    base_of_unknown_write,
+    overwrite_of_unknown_write,
+    conflict_of_unknown_write,
+    send_caused_by_unknown_write,
+    delivery_of_a_message_never_sent,
+]
 
 
 def write_lines(path, events) -> None:
@@ -156,14 +196,15 @@ def test_a_write_moved_thousands_of_lines_later_is_refused(real_history, tmp_pat
     moved = events.pop(i)
     events.insert(i + 5000, moved)
     # Its own apply now comes first (the write follows it): refused at that apply's line.
-    apply_line = first(events, lambda e: e["kind"] == "apply"
-                       and moved["write_id"] in e["fields"].values()) + 1
+    apply_line = (
+        first(events, lambda e: e["kind"] == "apply" and moved["write_id"] in e["fields"].values())
+        + 1
+    )
     path = tmp_path / "history.jsonl"
     write_lines(path, events)
     assert main(["verify", str(path)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"error: {path}:{apply_line}: apply names write "
-                          f"{moved['write_id']}"), err
+    assert err.startswith(f"error: {path}:{apply_line}: apply names write {moved['write_id']}"), err
 
 
 def test_a_real_run_keeps_the_contract(real_history, tmp_path):
@@ -178,16 +219,40 @@ def test_events_naming_writes_that_happened_pass(tmp_path):
     the refusals above are about the ids, not the kinds."""
     events = copy.deepcopy(seed_story().events)
     written = events[first(events, lambda e: e["kind"] == "write")]["write_id"]
-    inserted_after_first_write(events, {"kind": "deliver", "message_id": "M-1",
-                                        "outcome": "applied"})
+    inserted_after_first_write(
+        events, {"kind": "deliver", "message_id": "M-1", "outcome": "applied"}
+    )
     for event in (
-        {"kind": "overwrite", "system": "sales", "entity": "account", "key": "ACC-0001",
-         "field": "name", "lost_write": written, "by_write": written, "via": "user"},
-        {"kind": "conflict", "conflict_id": "C-1", "system": "sales", "entity": "account",
-         "key": "ACC-0001", "field": "name", "write_ids": [written, written],
-         "resolution": "queued"},
-        {"kind": "send", "message_id": "M-1", "map": "m", "source": "sales", "target": "hub",
-         "cause": written, "hops": 1, "write_ids": [written]},
+        {
+            "kind": "overwrite",
+            "system": "sales",
+            "entity": "account",
+            "key": "ACC-0001",
+            "field": "name",
+            "lost_write": written,
+            "by_write": written,
+            "via": "user",
+        },
+        {
+            "kind": "conflict",
+            "conflict_id": "C-1",
+            "system": "sales",
+            "entity": "account",
+            "key": "ACC-0001",
+            "field": "name",
+            "write_ids": [written, written],
+            "resolution": "queued",
+        },
+        {
+            "kind": "send",
+            "message_id": "M-1",
+            "map": "m",
+            "source": "sales",
+            "target": "hub",
+            "cause": written,
+            "hops": 1,
+            "write_ids": [written],
+        },
     ):
         inserted_after_first_write(events, event)  # each before the ones inserted earlier
     path = tmp_path / "history.jsonl"
@@ -201,10 +266,20 @@ def test_real_histories_of_queued_designs_keep_the_contract(tmp_path, capsys):
     import yaml
 
     data = yaml.safe_load(SEED_SCENARIO.read_text(encoding="utf-8"))
-    data.update(duration_days=1, scripted=[], faults=[
-        {"kind": "duplicate", "at": "day 1 09:00", "duration_s": 20000, "probability": 0.3},
-        {"kind": "loss", "at": "day 1 09:00", "duration_s": 20000, "probability": 0.2,
-         "redelivery_s": 600}])
+    data.update(
+        duration_days=1,
+        scripted=[],
+        faults=[
+            {"kind": "duplicate", "at": "day 1 09:00", "duration_s": 20000, "probability": 0.3},
+            {
+                "kind": "loss",
+                "at": "day 1 09:00",
+                "duration_s": 20000,
+                "probability": 0.2,
+                "redelivery_s": 600,
+            },
+        ],
+    )
     data["initial_data"].update(accounts=40, products=20)
     for role, count in {"sales_rep": 6, "ops_clerk": 2, "credit_controller": 2}.items():
         data["roles"][role]["headcount"] = count

@@ -25,25 +25,45 @@ from sim.checker import check_history
 from sim.engine.runner import run_scenario
 from sim.scenario.spec import load_scenario
 
-RAISE = {"opened_at": "day 1 10:10", "at": "day 1 10:14", "role": "credit_controller",
-         "actor": "credit_controller-3", "system": "operations", "entity": "account",
-         "key": "ACC-00001", "fields": {"credit_limit": 95000}}
-PHONE = {"opened_at": "day 1 10:10", "at": "day 1 10:14:02", "role": "sales_rep",
-         "actor": "sales_rep-7", "system": "sales", "entity": "account", "key": "ACC-00001",
-         "fields": {"phone": "+1-555-010203"}}
+RAISE = {
+    "opened_at": "day 1 10:10",
+    "at": "day 1 10:14",
+    "role": "credit_controller",
+    "actor": "credit_controller-3",
+    "system": "operations",
+    "entity": "account",
+    "key": "ACC-00001",
+    "fields": {"credit_limit": 95000},
+}
+PHONE = {
+    "opened_at": "day 1 10:10",
+    "at": "day 1 10:14:02",
+    "role": "sales_rep",
+    "actor": "sales_rep-7",
+    "system": "sales",
+    "entity": "account",
+    "key": "ACC-00001",
+    "fields": {"phone": "+1-555-010203"},
+}
 
 
 def run(tmp_path, granularity: str | None):
     design = {"extends": "optimistic-version-check", "latency": {"fixed_s": 5}}
     if granularity is not None:
         design["concurrency"] = {"version_check": granularity}
-    data = {"name": f"granularity_{granularity}", "seed": 3, "design": design,
-            "duration_days": 1, "quiescence_max_s": 14400,
-            "initial_data": {"accounts": 1, "contacts_per_account": 0, "products": 0,
-                             "bundles": 0},
-            "roles": {"sales_rep": {"headcount": 0, "home_system": "sales"},
-                      "credit_controller": {"headcount": 0, "home_system": "operations"}},
-            "scripted": [RAISE, PHONE]}
+    data = {
+        "name": f"granularity_{granularity}",
+        "seed": 3,
+        "design": design,
+        "duration_days": 1,
+        "quiescence_max_s": 14400,
+        "initial_data": {"accounts": 1, "contacts_per_account": 0, "products": 0, "bundles": 0},
+        "roles": {
+            "sales_rep": {"headcount": 0, "home_system": "sales"},
+            "credit_controller": {"headcount": 0, "home_system": "operations"},
+        },
+        "scripted": [RAISE, PHONE],
+    }
     path = tmp_path / f"{granularity}.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     scenario = load_scenario(path)

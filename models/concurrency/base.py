@@ -54,8 +54,11 @@ class Delivery:
         """The incoming versions without the superseded ones (never move a field back)."""
         if not self.superseded:
             return self.message.versions
-        return {name: version for name, version in self.message.versions.items()
-                if name not in self.superseded}
+        return {
+            name: version
+            for name, version in self.message.versions.items()
+            if name not in self.superseded
+        }
 
     @property
     def clashing(self) -> set[str]:
@@ -83,8 +86,9 @@ class Host(Protocol):
     writelog: WriteLog
     leases: LeaseTable
 
-    def record_conflict(self, delivery: Delivery, resolution: ConflictResolution,
-                        conflict_id: str | None = None) -> None:
+    def record_conflict(
+        self, delivery: Delivery, resolution: ConflictResolution, conflict_id: str | None = None
+    ) -> None:
         """Emit a ``conflict`` event per clashing field of ``delivery``."""
 
     def queue_conflict(self, delivery: Delivery) -> Conflict:
@@ -113,8 +117,9 @@ class Rule:
         self.settings = design.concurrency
         self.host = host
 
-    def refusal(self, lease: Lease | None, entity: str, key: str, actor: str,
-                now_s: float) -> str | None:
+    def refusal(
+        self, lease: Lease | None, entity: str, key: str, actor: str, now_s: float
+    ) -> str | None:
         """Why a user save must be refused under this rule, or None."""
         return None
 

@@ -49,8 +49,9 @@ class FieldMerge(Rule):
             current = row.fields.get(name)
             if current is None or is_ancestor(current[1], version[1], name):
                 versions[name] = version
-            elif name in clashing and (stamps.get(version[1], _ZERO)
-                                       > stamps.get(current[1], _ZERO)):
+            elif name in clashing and (
+                stamps.get(version[1], _ZERO) > stamps.get(current[1], _ZERO)
+            ):
                 versions[name] = version
         outcome = DeliveryOutcome.APPLIED
         if delivery.unseen:

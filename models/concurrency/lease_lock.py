@@ -14,10 +14,10 @@ class LeaseLock(Rule):
     name = "lease_lock"
     uses_leases = True
 
-    def refusal(self, lease: Lease | None, entity: str, key: str, actor: str,
-                now_s: float) -> str | None:
-        return self.host.leases.refusal(lease, entity, key, actor, now_s,
-                                        self.settings.fencing)
+    def refusal(
+        self, lease: Lease | None, entity: str, key: str, actor: str, now_s: float
+    ) -> str | None:
+        return self.host.leases.refusal(lease, entity, key, actor, now_s, self.settings.fencing)
 
     def sent(self, message: Message) -> None:
         in_flight = self.host.leases.in_flight

@@ -27,7 +27,12 @@ class LastClockWins(Rule):
             return Decision(DeliveryOutcome.APPLIED, delivery.fresh)
         stamps = self.stamps
         current = row.fields
-        return Decision(DeliveryOutcome.APPLIED, {
-            name: version for name, version in delivery.incoming.items()
-            if name not in current
-            or stamps.get(version[1], _NEVER) > stamps.get(current[name][1], _NEVER)})
+        return Decision(
+            DeliveryOutcome.APPLIED,
+            {
+                name: version
+                for name, version in delivery.incoming.items()
+                if name not in current
+                or stamps.get(version[1], _NEVER) > stamps.get(current[name][1], _NEVER)
+            },
+        )

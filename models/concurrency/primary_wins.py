@@ -26,7 +26,8 @@ class PrimaryWins(Rule):
         if delivery.message.target == self.settings.primary:
             self.host.record_conflict(delivery, ConflictResolution.PRIMARY_WINS)
             clashing = delivery.clashing
-            return Decision(DeliveryOutcome.CONFLICT,
-                            {n: v for n, v in versions.items() if n not in clashing})
+            return Decision(
+                DeliveryOutcome.CONFLICT, {n: v for n, v in versions.items() if n not in clashing}
+            )
         # The non-primary side takes the primary's fields.
         return Decision(DeliveryOutcome.PRIMARY_WINS, versions)

@@ -37,13 +37,15 @@ class VersionCheck(Rule):
             cause = message.cause
             if cause is None:  # a forwarded change: its newest version
                 log = self.host.writelog
-                cause = max((v[1] for v in message.versions.values()),
-                            key=lambda w: (log[w].time_s if w in log else 0.0, w))
-            moved = [(name, delivery.row.fields[name][1], cause)
-                     for name in sorted(delivery.superseded)]
+                cause = max(
+                    (v[1] for v in message.versions.values()),
+                    key=lambda w: (log[w].time_s if w in log else 0.0, w),
+                )
+            moved = [
+                (name, delivery.row.fields[name][1], cause) for name in sorted(delivery.superseded)
+            ]
             delivery = replace(delivery, unseen=[*delivery.unseen, *moved])
-        if not delivery.unseen and not self.host.has_open_conflict(message.entity,
-                                                                   message.key):
+        if not delivery.unseen and not self.host.has_open_conflict(message.entity, message.key):
             return Decision(DeliveryOutcome.APPLIED, delivery.fresh)
         conflict = self.host.queue_conflict(delivery)
         conflict.joined.append(dict(delivery.incoming))

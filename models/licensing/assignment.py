@@ -193,4 +193,3 @@ def preference(assignment: Assignment, book: PriceBook) -> tuple:
     ids = tuple(line.sku_id for line in assignment.lines)
     min_seats = sum(book.sku(sku_id).min_seats for sku_id in ids)
     return (round(assignment.cost_usd_month, 6), len(ids), min_seats, ids)
-

@@ -130,9 +130,7 @@ class CostReport:
                 f"  seats {seat.sku_id} {seat.held_as}: {seat.seats_paid} x "
                 f"{money(seat.price_usd_month)} = {money(seat.cost_usd_month)}{extra}"
             )
-        rows.append(
-            f"  total {money(self.cost_usd_month)}/month, {money(self.cost_usd_year)}/year"
-        )
+        rows.append(f"  total {money(self.cost_usd_month)}/month, {money(self.cost_usd_year)}/year")
         for key, (old, new) in self.overridden.items():
             rows.append(f"  override {key}: {money(old)} -> {money(new)}")
         return "\n".join(rows)
@@ -184,8 +182,9 @@ def cost_roles(
     minimum = {sku.id: sku.min_seats for sku in book.skus if sku.min_seats > 1}
     capped_ids = sorted(minimum)
     ordinary = frozenset(sku.id for sku in book.skus if sku.id not in minimum)
-    candidates = {name: _candidates(name, need, book, capped_ids, ordinary)
-                  for name, need in needs.items()}
+    candidates = {
+        name: _candidates(name, need, book, capped_ids, ordinary) for name, need in needs.items()
+    }
 
     def role_cost(assignment: Assignment, need: RoleNeed) -> float:
         users = sum(line.price_usd_month for line in assignment.lines if line.held_as != "device")
@@ -200,8 +199,10 @@ def cost_roles(
     # state: per minimum-seat SKU, seats so far capped at its minimum -> (cost, picks)
     elsewhere = dict(held_elsewhere or {})
     states: dict[tuple[int, ...], tuple[float, tuple[Assignment, ...]]] = {
-        tuple(min(minimum[sku_id], max(0, elsewhere.get(sku_id, 0))) for sku_id in capped_ids):
-            (0.0, ())
+        tuple(min(minimum[sku_id], max(0, elsewhere.get(sku_id, 0))) for sku_id in capped_ids): (
+            0.0,
+            (),
+        )
     }
     for name, need in needs.items():
         following: dict[tuple[int, ...], tuple[float, tuple[Assignment, ...]]] = {}
@@ -237,8 +238,9 @@ def cost_roles(
     return _report(book, needs, picks, min_seats_policy, integration_requests_per_day)
 
 
-def _candidates(name: str, need: RoleNeed, book: PriceBook, capped_ids: Sequence[str],
-                ordinary: frozenset[str]) -> list[Assignment]:
+def _candidates(
+    name: str, need: RoleNeed, book: PriceBook, capped_ids: Sequence[str], ordinary: frozenset[str]
+) -> list[Assignment]:
     """For one role, per subset B of the minimum-seat SKUs, the cheapest assignment
     holding exactly B of them (see ``cost_roles``)."""
     found = []
@@ -328,8 +330,11 @@ def _report(
     cost = sum(line.cost_usd_month for line in seat_lines)
     entitled = sum(r.headcount * r.requests_entitled_per_user_per_day for r in role_costs)
     given = [r for r in role_costs if r.requests_per_user_per_day is not None]
-    requests_used = (sum(r.headcount * cast(float, r.requests_per_user_per_day) for r in given)
-                     if given else None)
+    requests_used = (
+        sum(r.headcount * cast(float, r.requests_per_user_per_day) for r in given)
+        if given
+        else None
+    )
     pool = book.requests.tenant_pool
     pool_total = pool.base_requests_per_day + pool.per_base_licence_requests_per_day * base_licences
     if pool.max_requests_per_day is not None:

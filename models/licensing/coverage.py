@@ -103,4 +103,3 @@ def missing_rights(
     required = frozenset(required)
     reaches = [reach_of(book.sku(sku_id), required) for sku_id in sku_ids]
     return match_rights(reaches, required)[1]
-

@@ -19,7 +19,6 @@ class NoCompliantAssignment(ValueError):
     """No set of licences in the book grants every required right."""
 
 
-
 def cheapest_assignment(
     required: Iterable[Right],
     book: PriceBook,
@@ -285,4 +284,3 @@ def exhaustive_cheapest(
     if best is None:
         raise NoCompliantAssignment(no_assignment_message(required, book))
     return best
-

@@ -141,11 +141,15 @@ class Sku(_Record):
             raise ValueError(f"{self.id}: a user licence must be a base, an attach, or both")
         sourced = (self.min_seats_confidence is not None, self.min_seats_source is not None)
         if self.min_seats > 1 and not all(sourced):
-            raise ValueError(f"{self.id}: min_seats {self.min_seats} needs min_seats_confidence "
-                             "(verified, third_party or unverified) and min_seats_source")
+            raise ValueError(
+                f"{self.id}: min_seats {self.min_seats} needs min_seats_confidence "
+                "(verified, third_party or unverified) and min_seats_source"
+            )
         if self.min_seats == 1 and any(sourced):
-            raise ValueError(f"{self.id}: min_seats_confidence and min_seats_source describe "
-                             "a minimum above 1; min_seats is 1")
+            raise ValueError(
+                f"{self.id}: min_seats_confidence and min_seats_source describe "
+                "a minimum above 1; min_seats is 1"
+            )
         if self.accepts_attaches and not self.base:
             raise ValueError(f"{self.id}: accepts_attaches needs base: true")
         if (
@@ -261,7 +265,6 @@ class PriceEntry:
         return f"{self.sku_name} is not on sale"
 
 
-
 @dataclass(frozen=True)
 class PriceBook:
     """The licences on sale on one date (``as_of``) of one era, with prices after overrides.
@@ -370,21 +373,40 @@ class PriceBook:
             confidence, source = sku.confidence, sku.source
             if key in self.overridden:
                 confidence, source = "verified", "scenario override (negotiated price)"
-            out.append(PriceEntry(key, sku.id, sku.name, "price", self.price_usd_month(sku.id),
-                                  confidence, source))
+            out.append(
+                PriceEntry(
+                    key, sku.id, sku.name, "price", self.price_usd_month(sku.id), confidence, source
+                )
+            )
             if sku.attach is not None:
                 key = f"{sku.id}.attach"
                 confidence, source = sku.attach.confidence, sku.attach.source
                 if key in self.overridden:
                     confidence, source = "verified", "scenario override (negotiated price)"
-                out.append(PriceEntry(key, sku.id, sku.name, "attach_price",
-                                      self.price_usd_month(sku.id, "attach"), confidence,
-                                      source))
+                out.append(
+                    PriceEntry(
+                        key,
+                        sku.id,
+                        sku.name,
+                        "attach_price",
+                        self.price_usd_month(sku.id, "attach"),
+                        confidence,
+                        source,
+                    )
+                )
             if sku.min_seats > 1:
                 assert sku.min_seats_confidence is not None and sku.min_seats_source is not None
-                out.append(PriceEntry(f"{sku.id}.min_seats", sku.id, sku.name, "min_seats",
-                                      float(sku.min_seats), sku.min_seats_confidence,
-                                      sku.min_seats_source))
+                out.append(
+                    PriceEntry(
+                        f"{sku.id}.min_seats",
+                        sku.id,
+                        sku.name,
+                        "min_seats",
+                        float(sku.min_seats),
+                        sku.min_seats_confidence,
+                        sku.min_seats_source,
+                    )
+                )
         return tuple(out)
 
     def without(self, key: str) -> PriceBook:
@@ -393,8 +415,9 @@ class PriceBook:
         be bought in full), ``"<id>"`` the price, and with it the SKU (not on sale)."""
         sku_id, _, part = key.partition(".")
         if part not in ("", "attach", "min_seats"):
-            raise ValueError(f"entry {key!r}: write '<sku id>', '<sku id>.attach' or "
-                             "'<sku id>.min_seats'")
+            raise ValueError(
+                f"entry {key!r}: write '<sku id>', '<sku id>.attach' or '<sku id>.min_seats'"
+            )
         sku = self.sku(sku_id)
         if part == "":
             skus = tuple(other for other in self.skus if other.id != sku_id)
@@ -403,10 +426,15 @@ class PriceBook:
                 raise ValueError(f"entry {key!r}: {sku_id} has no attach offer")
             if part == "min_seats" and sku.min_seats == 1:
                 raise ValueError(f"entry {key!r}: {sku_id} has no minimum")
-            update = ({"attach": None} if part == "attach" else
-                      {"min_seats": 1, "min_seats_confidence": None, "min_seats_source": None})
-            skus = tuple(sku.model_copy(update=update) if other.id == sku_id else other
-                         for other in self.skus)
+            update = (
+                {"attach": None}
+                if part == "attach"
+                else {"min_seats": 1, "min_seats_confidence": None, "min_seats_source": None}
+            )
+            skus = tuple(
+                sku.model_copy(update=update) if other.id == sku_id else other
+                for other in self.skus
+            )
         return dataclasses.replace(self, skus=skus)
 
     @property
@@ -416,7 +444,6 @@ class PriceBook:
     @property
     def device_skus(self) -> tuple[Sku, ...]:
         return tuple(sku for sku in self.skus if sku.kind == "device")
-
 
 
 def build_price_book(

@@ -140,4 +140,3 @@ def required_rights(
 
 def _is_triple(value: object) -> bool:
     return isinstance(value, tuple) and len(value) == 3 and all(isinstance(v, str) for v in value)
-

@@ -133,8 +133,12 @@ def recording_floor(history: Path, folder: Path) -> dict[str, Any]:
         digest = recorder.sha256
         total += time.process_time() - started
         passes += 1
-    return {"cpu_s": total / passes, "passes": passes, "events": recorder.count,
-            "trace_sha256": digest}
+    return {
+        "cpu_s": total / passes,
+        "passes": passes,
+        "events": recorder.count,
+        "trace_sha256": digest,
+    }
 
 
 def measure_model(scenario: Scenario, seed: int | None = None) -> dict[str, Any]:
@@ -148,13 +152,20 @@ def measure_model(scenario: Scenario, seed: int | None = None) -> dict[str, Any]
         floor = recording_floor(history, folder)
     same = floor["trace_sha256"] == result.trace_sha256 and floor["events"] == result.event_count
     ratio = cpu_s / floor["cpu_s"] if same and floor["cpu_s"] > 0 else None
-    return {"design": scenario.design.name, "cpu_s": round(cpu_s, 3), "wall_s": round(wall_s, 3),
-            "history_events": result.event_count, "sim_events": result.sim_events,
-            "us_per_event": round(1e6 * cpu_s / result.event_count, 3),
-            "floor_cpu_s": round(floor["cpu_s"], 3), "floor_passes": floor["passes"],
-            "floor_us_per_event": round(1e6 * floor["cpu_s"] / result.event_count, 3),
-            "same_events": same, "ratio": None if ratio is None else round(ratio, 2),
-            "trace_sha256": result.trace_sha256}
+    return {
+        "design": scenario.design.name,
+        "cpu_s": round(cpu_s, 3),
+        "wall_s": round(wall_s, 3),
+        "history_events": result.event_count,
+        "sim_events": result.sim_events,
+        "us_per_event": round(1e6 * cpu_s / result.event_count, 3),
+        "floor_cpu_s": round(floor["cpu_s"], 3),
+        "floor_passes": floor["passes"],
+        "floor_us_per_event": round(1e6 * floor["cpu_s"] / result.event_count, 3),
+        "same_events": same,
+        "ratio": None if ratio is None else round(ratio, 2),
+        "trace_sha256": result.trace_sha256,
+    }
 
 
 def _bench_design(scenario: Scenario, seed: int, name: str) -> dict[str, Any]:
@@ -174,10 +185,17 @@ def measure_designs(scenario: Scenario, workers: int | None = None) -> dict[str,
     done = map_designs(functools.partial(_bench_design, scenario, seed), names, workers)
     wall_s = time.perf_counter() - started
     return {
-        "wall_s": round(wall_s, 3), "workers": min(workers, len(names)),
-        "designs": {name: {"wall_s": round(t.wall_s, 3), "cpu_s": round(t.cpu_s, 3),
-                           "peak_rss_mb": round(t.peak_rss_mb, 1), **out}
-                    for name, (out, t) in done.items()},
+        "wall_s": round(wall_s, 3),
+        "workers": min(workers, len(names)),
+        "designs": {
+            name: {
+                "wall_s": round(t.wall_s, 3),
+                "cpu_s": round(t.cpu_s, 3),
+                "peak_rss_mb": round(t.peak_rss_mb, 1),
+                **out,
+            }
+            for name, (out, t) in done.items()
+        },
     }
 
 
@@ -191,14 +209,19 @@ def _verdict(key: str, value: float | None, judged: bool) -> str:
     return "met" if met else "NOT met"
 
 
-def run_bench(users: int | None = None, days: float | None = None, quick: bool = False,
-              checker: bool = True, model: bool = True, designs: bool = True,
-              workers: int | None = None) -> dict[str, Any]:
+def run_bench(
+    users: int | None = None,
+    days: float | None = None,
+    quick: bool = False,
+    checker: bool = True,
+    model: bool = True,
+    designs: bool = True,
+    workers: int | None = None,
+) -> dict[str, Any]:
     """All benchmark figures as a dict (``p2c bench --json`` prints it)."""
     scale = bench_scale(users, days, quick)
     full = scale["full"]
-    figures: dict[str, Any] = {"users": scale["users"], "days": scale["days"],
-                               "full_scale": full}
+    figures: dict[str, Any] = {"users": scale["users"], "days": scale["days"], "full_scale": full}
     targets: dict[str, dict[str, Any]] = {}
     scenario = scaled_scenario(scale["users"], scale["days"])
     if model:
@@ -207,8 +230,10 @@ def run_bench(users: int | None = None, days: float | None = None, quick: bool =
         figures["model_over_recording_floor"] = measured["ratio"]
         # The floor is per event, so the ratio is judged at any scale.
         targets["model_over_recording_floor"] = {
-            "value": measured["ratio"], "limit": TARGETS["model_over_recording_floor"][0],
-            "verdict": _verdict("model_over_recording_floor", measured["ratio"], True)}
+            "value": measured["ratio"],
+            "limit": TARGETS["model_over_recording_floor"][0],
+            "verdict": _verdict("model_over_recording_floor", measured["ratio"], True),
+        }
     if designs:
         measured = measure_designs(scenario, workers)
         figures["all_designs"] = measured
@@ -217,10 +242,15 @@ def run_bench(users: int | None = None, days: float | None = None, quick: bool =
         peak = max(d["peak_rss_mb"] for d in measured["designs"].values())
         figures["peak_rss_mb"] = peak
         targets["week_1000_all_designs_s"] = {
-            "value": measured["wall_s"], "limit": TARGETS["week_1000_all_designs_s"][0],
-            "verdict": _verdict("week_1000_all_designs_s", measured["wall_s"], full)}
-        targets["peak_rss_mb"] = {"value": peak, "limit": TARGETS["peak_rss_mb"][0],
-                                  "verdict": _verdict("peak_rss_mb", peak, full)}
+            "value": measured["wall_s"],
+            "limit": TARGETS["week_1000_all_designs_s"][0],
+            "verdict": _verdict("week_1000_all_designs_s", measured["wall_s"], full),
+        }
+        targets["peak_rss_mb"] = {
+            "value": peak,
+            "limit": TARGETS["peak_rss_mb"][0],
+            "verdict": _verdict("peak_rss_mb", peak, full),
+        }
     if checker:
         sizes = scale["checker_sizes"]
         measured = bench_checker(sizes=sizes)
@@ -234,15 +264,23 @@ def run_bench(users: int | None = None, days: float | None = None, quick: bool =
         figures["checker_over_floor"] = over
         figures["checker_ratio"] = measured["ratio"]
         at_1m = largest == 1_000_000
-        targets["checker_1m_cpu_s"] = {"value": seconds, "limit": TARGETS["checker_1m_cpu_s"][0],
-                                       "verdict": _verdict("checker_1m_cpu_s", seconds, at_1m)}
+        targets["checker_1m_cpu_s"] = {
+            "value": seconds,
+            "limit": TARGETS["checker_1m_cpu_s"][0],
+            "verdict": _verdict("checker_1m_cpu_s", seconds, at_1m),
+        }
         targets["checker_over_floor"] = {
-            "value": over, "limit": TARGETS["checker_over_floor"][0],
-            "verdict": _verdict("checker_over_floor", over, True)}
+            "value": over,
+            "limit": TARGETS["checker_over_floor"][0],
+            "verdict": _verdict("checker_over_floor", over, True),
+        }
         ratio = measured["ratio"]
         judged = measured["size_ratio"] == 10
-        targets["checker_ratio"] = {"value": ratio, "limit": TARGETS["checker_ratio"][0],
-                                    "verdict": _verdict("checker_ratio", ratio, judged)}
+        targets["checker_ratio"] = {
+            "value": ratio,
+            "limit": TARGETS["checker_ratio"][0],
+            "verdict": _verdict("checker_ratio", ratio, judged),
+        }
     for target in targets.values():
         target["met"] = target["verdict"] == "met"
     figures["targets"] = targets
@@ -257,8 +295,10 @@ def bench_lines(figures: dict[str, Any]) -> list[str]:
     """The benchmark in words (the raw figures are in ``--json``)."""
     targets = figures["targets"]
     scale = "full scale" if figures["full_scale"] else "reduced scale: targets not judged"
-    lines = [f"p2c bench: seed organisation scaled to {figures['users']:,} users, "
-             f"{figures['days']:g} simulated day(s) ({scale})"]
+    lines = [
+        f"p2c bench: seed organisation scaled to {figures['users']:,} users, "
+        f"{figures['days']:g} simulated day(s) ({scale})"
+    ]
     model = figures.get("model")
     if model:
         ratio = model["ratio"]
@@ -270,27 +310,38 @@ def bench_lines(figures: dict[str, Any]) -> list[str]:
             f"{model['floor_us_per_event']:.2f} us/event (encode, hash, compress in blocks; "
             f"mean of {model['floor_passes']} pass(es))",
             "  model/recording floor: "
-            + ("not reported: the floor's events differ from the run's" if ratio is None
-               else f"{ratio:.2f}")
+            + (
+                "not reported: the floor's events differ from the run's"
+                if ratio is None
+                else f"{ratio:.2f}"
+            )
             + f"  (target <= 3: {targets['model_over_recording_floor']['verdict']})",
         ]
     measured = figures.get("all_designs")
     if measured:
         verdict = targets["week_1000_all_designs_s"]["verdict"]
-        lines.append(f"  every design ({len(measured['designs'])}), {measured['workers']} at a "
-                     f"time: {measured['wall_s']:.1f} s wall (target < 60 s for 1,000 users, "
-                     f"5 days: {verdict})")
+        lines.append(
+            f"  every design ({len(measured['designs'])}), {measured['workers']} at a "
+            f"time: {measured['wall_s']:.1f} s wall (target < 60 s for 1,000 users, "
+            f"5 days: {verdict})"
+        )
         for name, design in measured["designs"].items():
-            lines.append(f"    {name:<26} {design['wall_s']:7.1f} s wall "
-                         f"{design['cpu_s']:7.1f} s CPU  peak {design['peak_rss_mb']:7.0f} MB")
-        lines.append(f"  peak memory of one run: {figures['peak_rss_mb']:.0f} MB "
-                     f"(target < 1024 MB: {targets['peak_rss_mb']['verdict']})")
+            lines.append(
+                f"    {name:<26} {design['wall_s']:7.1f} s wall "
+                f"{design['cpu_s']:7.1f} s CPU  peak {design['peak_rss_mb']:7.0f} MB"
+            )
+        lines.append(
+            f"  peak memory of one run: {figures['peak_rss_mb']:.0f} MB "
+            f"(target < 1024 MB: {targets['peak_rss_mb']['verdict']})"
+        )
     checker = figures.get("checker")
     if checker:
         lines.extend(checker_lines(checker))
-        lines.append(f"  checker/floor at {figures['checker_writes']:,} writes: "
-                     f"{figures['checker_over_floor']} (target <= 1.5: "
-                     f"{targets['checker_over_floor']['verdict']})")
+        lines.append(
+            f"  checker/floor at {figures['checker_writes']:,} writes: "
+            f"{figures['checker_over_floor']} (target <= 1.5: "
+            f"{targets['checker_over_floor']['verdict']})"
+        )
     return lines
 
 
@@ -303,10 +354,12 @@ def checker_lines(figures: dict[str, Any]) -> list[str]:
         seconds = figures[f"seconds_{n}"]
         floor = figures[f"floor_seconds_{n}"]
         over = figures[f"over_floor_{n}"]
-        line = (f"  checker {n:>9,} writes: {seconds:6.2f} s CPU "
-                f"({figures[f'us_per_event_{n}']:.2f} us/event over "
-                f"{figures[f'events_{n}']:,} events; floor {_seconds(floor)}, "
-                f"checker/floor {'-' if over is None else f'{over:.2f}'})")
+        line = (
+            f"  checker {n:>9,} writes: {seconds:6.2f} s CPU "
+            f"({figures[f'us_per_event_{n}']:.2f} us/event over "
+            f"{figures[f'events_{n}']:,} events; floor {_seconds(floor)}, "
+            f"checker/floor {'-' if over is None else f'{over:.2f}'})"
+        )
         if n == 1_000_000:
             line += f"  (target < 10 s: {'met' if seconds < 10 else 'NOT met'})"
         lines.append(line)
@@ -317,5 +370,6 @@ def checker_lines(figures: dict[str, Any]) -> list[str]:
         lines.append(
             f"  checker ratio {sizes[-1]:,}/{sizes[0]:,}: {ratio:.2f} (target <= {limit:g}: "
             f"{'met' if ratio <= limit else 'NOT met'}); the floor's own ratio: "
-            + ("too short to measure" if floor_ratio is None else f"{floor_ratio:.2f}"))
+            + ("too short to measure" if floor_ratio is None else f"{floor_ratio:.2f}")
+        )
     return lines

@@ -63,13 +63,24 @@ def synthetic_contract(interval_s: float = 900.0) -> dict:
     return {
         "systems": list(SYSTEMS),
         "entities": {
-            "account": {"key": "account_number", "fields": list(ENTITY_FIELDS["account"]),
-                        "references": {}, "status_order": None},
-            "contact": {"key": "contact_id", "fields": list(ENTITY_FIELDS["contact"]),
-                        "references": {"account": "account"}, "status_order": None},
-            "order": {"key": "order_number", "fields": list(ENTITY_FIELDS["order"]),
-                      "references": {"account": "account"},
-                      "status_order": [*ORDER_FLOW, "Cancelled"]},
+            "account": {
+                "key": "account_number",
+                "fields": list(ENTITY_FIELDS["account"]),
+                "references": {},
+                "status_order": None,
+            },
+            "contact": {
+                "key": "contact_id",
+                "fields": list(ENTITY_FIELDS["contact"]),
+                "references": {"account": "account"},
+                "status_order": None,
+            },
+            "order": {
+                "key": "order_number",
+                "fields": list(ENTITY_FIELDS["order"]),
+                "references": {"account": "account"},
+                "status_order": [*ORDER_FLOW, "Cancelled"],
+            },
         },
         "synced": {
             entity: {"fields": list(fields), "systems": list(SYSTEMS)}
@@ -78,12 +89,20 @@ def synthetic_contract(interval_s: float = 900.0) -> dict:
         "editable": {
             "account": {"sales": {}, "operations": {}},
             "contact": {"sales": {}},
-            "order": {"sales": {"status": ["Draft"]},
-                      "operations": {"status": list(ORDER_FLOW[1:6])}},
+            "order": {
+                "sales": {"status": ["Draft"]},
+                "operations": {"status": list(ORDER_FLOW[1:6])},
+            },
         },
         "promises": [
-            "convergence", "ownership", "referential_integrity", "no_duplicate_keys",
-            "monotone_lifecycle", "invoice_totals", "accounted_for", "staleness",
+            "convergence",
+            "ownership",
+            "referential_integrity",
+            "no_duplicate_keys",
+            "monotone_lifecycle",
+            "invoice_totals",
+            "accounted_for",
+            "staleness",
         ],
         "sanctioned": ["no_lost_update"],
         "echo_bound": 6,
@@ -127,8 +146,12 @@ def synthetic_history(
     n_accounts = max(5, n_writes // 20)
 
     yield {
-        "kind": "run_start", "t": 0.0, "scenario": "synthetic", "seed": seed,
-        "design": "synthetic-lww-batch", "contract": synthetic_contract(interval_s),
+        "kind": "run_start",
+        "t": 0.0,
+        "scenario": "synthetic",
+        "seed": seed,
+        "design": "synthetic-lww-batch",
+        "contract": synthetic_contract(interval_s),
     }
 
     def save(t, actor, role, system, entity, key, op, fields) -> Iterator[Event]:
@@ -141,9 +164,18 @@ def synthetic_history(
         if "status" in fields:
             statuses[write_id] = fields["status"]
         yield {
-            "kind": "write", "t": t, "write_id": write_id, "actor": actor, "role": role,
-            "system": system, "entity": entity, "key": key, "op": op, "fields": fields,
-            "base": base, "opened_t": t - 30.0,
+            "kind": "write",
+            "t": t,
+            "write_id": write_id,
+            "actor": actor,
+            "role": role,
+            "system": system,
+            "entity": entity,
+            "key": key,
+            "op": op,
+            "fields": fields,
+            "base": base,
+            "opened_t": t - 30.0,
         }
         created = row is None
         if created:
@@ -154,8 +186,15 @@ def synthetic_history(
         for name in maps_from.get((entity, system), ()):
             dirty[name][key] = None
         yield {
-            "kind": "apply", "t": t, "system": system, "entity": entity, "key": key,
-            "via": "user", "fields": applied, "row_version": row[1], "created": created,
+            "kind": "apply",
+            "t": t,
+            "system": system,
+            "entity": entity,
+            "key": key,
+            "via": "user",
+            "fields": applied,
+            "row_version": row[1],
+            "created": created,
         }
 
     def status_in(system: str, key: str):
@@ -173,10 +212,14 @@ def synthetic_history(
             dirty[name] = {}
             runs[name] += 1
             run_id = f"{name}#{runs[name]}"
-            head = {"run_id": run_id, "map": name, "entity": entity, "source": source,
-                    "target": target}
-            yield {"kind": "batch_start", "t": t, **head, "rows": len(keys),
-                   "skipped_ticks": 0}
+            head = {
+                "run_id": run_id,
+                "map": name,
+                "entity": entity,
+                "source": source,
+                "target": target,
+            }
+            yield {"kind": "batch_start", "t": t, **head, "rows": len(keys), "skipped_ticks": 0}
             source_table = rows[source][entity]
             target_table = rows[target][entity]
             followers = maps_from.get((entity, target), ())
@@ -204,13 +247,27 @@ def synthetic_history(
                 row[1] += 1
                 for follower in followers:
                     dirty[follower][key] = None
-                yield {"kind": "apply", "t": t, "system": target, "entity": entity,
-                       "key": key, "via": run_id, "fields": diff, "row_version": row[1],
-                       "created": created}
+                yield {
+                    "kind": "apply",
+                    "t": t,
+                    "system": target,
+                    "entity": entity,
+                    "key": key,
+                    "via": run_id,
+                    "fields": diff,
+                    "row_version": row[1],
+                    "created": created,
+                }
             changed_any = changed_any or changed > 0
-            yield {"kind": "batch_end", "t": t, **head, "rows_changed": changed,
-                   "rows_unchanged": len(keys) - changed, "duration_s": 0.0,
-                   "keys": list(keys)}
+            yield {
+                "kind": "batch_end",
+                "t": t,
+                **head,
+                "rows_changed": changed,
+                "rows_unchanged": len(keys) - changed,
+                "duration_s": 0.0,
+                "keys": list(keys),
+            }
         return changed_any
 
     t = 0.0
@@ -223,9 +280,16 @@ def synthetic_history(
         if i < n_accounts:
             key = f"ACC-{i + 1:06d}"
             accounts.append(key)
-            yield from save(t, "migration-1", "migration", "sales", "account", key, "create",
-                            {"name": f"Account {i + 1}", "phone": f"555-{i:06d}",
-                             "credit_limit": 1000.0})
+            yield from save(
+                t,
+                "migration-1",
+                "migration",
+                "sales",
+                "account",
+                key,
+                "create",
+                {"name": f"Account {i + 1}", "phone": f"555-{i:06d}", "credit_limit": 1000.0},
+            )
             continue
         draw = random_()
         if draw < 0.70:
@@ -233,16 +297,21 @@ def synthetic_history(
             system = "sales" if random_() < 0.5 else "operations"
             if key not in rows[system]["account"]:
                 system = "sales"
-            actor = (f"sales_rep-{int(random_() * 50)}" if system == "sales"
-                     else f"ops_clerk-{int(random_() * 30)}")
+            actor = (
+                f"sales_rep-{int(random_() * 50)}"
+                if system == "sales"
+                else f"ops_clerk-{int(random_() * 30)}"
+            )
             field_draw = random_()
             if field_draw < 0.4:
                 fields = {"credit_limit": float(int(random_() * 100) * 500)}
             elif field_draw < 0.8:
                 fields = {"phone": f"555-{int(random_() * 1_000_000):06d}"}
             else:
-                fields = {"name": f"Account {key} v{i}",
-                          "phone": f"555-{int(random_() * 1_000_000):06d}"}
+                fields = {
+                    "name": f"Account {key} v{i}",
+                    "phone": f"555-{int(random_() * 1_000_000):06d}",
+                }
             role = "sales_rep" if system == "sales" else "ops_clerk"
             yield from save(t, actor, role, system, "account", key, "update", fields)
         elif draw < 0.80:
@@ -252,12 +321,19 @@ def synthetic_history(
                 contacts.append(key)
                 account = accounts[int(random_() * len(accounts))]
                 fields = {"account": account, "email": f"c{len(contacts)}@example.com"}
-                yield from save(t, actor, "sales_rep", "sales", "contact", key, "create",
-                                fields)
+                yield from save(t, actor, "sales_rep", "sales", "contact", key, "create", fields)
             else:
                 key = contacts[int(random_() * len(contacts))]
-                yield from save(t, actor, "sales_rep", "sales", "contact", key, "update",
-                                {"email": f"c{i}@example.com"})
+                yield from save(
+                    t,
+                    actor,
+                    "sales_rep",
+                    "sales",
+                    "contact",
+                    key,
+                    "update",
+                    {"email": f"c{i}@example.com"},
+                )
         else:
             key = orders[int(random_() * len(orders))] if orders and random_() < 0.7 else None
             sales_status = status_in("sales", key) if key else None
@@ -266,26 +342,58 @@ def synthetic_history(
                 key = f"ORD-{len(orders) + 1:06d}"
                 orders.append(key)
                 account = accounts[int(random_() * len(accounts))]
-                yield from save(t, f"sales_rep-{int(random_() * 50)}", "sales_rep", "sales",
-                                "order", key, "create",
-                                {"account": account, "description": f"order {key}",
-                                 "status": "Draft"})
+                yield from save(
+                    t,
+                    f"sales_rep-{int(random_() * 50)}",
+                    "sales_rep",
+                    "sales",
+                    "order",
+                    key,
+                    "create",
+                    {"account": account, "description": f"order {key}", "status": "Draft"},
+                )
             elif sales_status == "Draft":
-                fields = ({"status": "Active"} if random_() < 0.6
-                          else {"description": f"order {key} rev {i}"})
-                yield from save(t, f"sales_rep-{int(random_() * 50)}", "sales_rep", "sales",
-                                "order", key, "update", fields)
+                fields = (
+                    {"status": "Active"}
+                    if random_() < 0.6
+                    else {"description": f"order {key} rev {i}"}
+                )
+                yield from save(
+                    t,
+                    f"sales_rep-{int(random_() * 50)}",
+                    "sales_rep",
+                    "sales",
+                    "order",
+                    key,
+                    "update",
+                    fields,
+                )
             elif ops_status in ORDER_FLOW[1:6]:
                 following = ORDER_FLOW[ORDER_FLOW.index(ops_status) + 1]
-                yield from save(t, f"ops_clerk-{int(random_() * 30)}", "ops_clerk",
-                                "operations", "order", key, "update", {"status": following})
+                yield from save(
+                    t,
+                    f"ops_clerk-{int(random_() * 30)}",
+                    "ops_clerk",
+                    "operations",
+                    "order",
+                    key,
+                    "update",
+                    {"status": following},
+                )
             else:
                 # Nothing this order allows right now: edit an account phone instead, so
                 # the history still has exactly n_writes saves.
                 account = accounts[int(random_() * len(accounts))]
-                yield from save(t, f"sales_rep-{int(random_() * 50)}", "sales_rep", "sales",
-                                "account", account, "update",
-                                {"phone": f"555-{int(random_() * 1_000_000):06d}"})
+                yield from save(
+                    t,
+                    f"sales_rep-{int(random_() * 50)}",
+                    "sales_rep",
+                    "sales",
+                    "account",
+                    account,
+                    "update",
+                    {"phone": f"555-{int(random_() * 1_000_000):06d}"},
+                )
     workload_end_t = t
     # Drain: keep ticking until a tick changes nothing and no watermark has work left.
     while True:
@@ -293,8 +401,13 @@ def synthetic_history(
         next_tick += interval_s
         if not changed and not any(dirty.values()):
             break
-    yield {"kind": "quiescence", "t": next_tick, "reached": True,
-           "workload_end_t": workload_end_t, "deadline_t": next_tick + 86_400.0}
+    yield {
+        "kind": "quiescence",
+        "t": next_tick,
+        "reached": True,
+        "workload_end_t": workload_end_t,
+        "deadline_t": next_tick + 86_400.0,
+    }
 
 
 def floor_pass(events: Iterable[Event]) -> dict[str, dict[str, dict[str, dict[str, int]]]]:
@@ -413,19 +526,22 @@ def bench_checker(
         wanted = repeat
         while passes < wanted:
             _, gen_cpu, gen_wall = _cpu_and_wall(
-                lambda n=n_writes: deque(synthetic_history(n, seed), maxlen=0))
+                lambda n=n_writes: deque(synthetic_history(n, seed), maxlen=0)
+            )
             best_gen, best_gen_wall = min(best_gen, gen_cpu), min(best_gen_wall, gen_wall)
             if passes == 0:
                 # Small sizes: repeat until the passes add up to a measurable time.
                 wanted = max(repeat, min(MAX_PASSES, math.ceil(MIN_PASS_S / max(gen_cpu, 1e-6))))
             report, total_cpu, total_wall = _cpu_and_wall(
-                lambda n=n_writes: check_history(synthetic_history(n, seed)))
+                lambda n=n_writes: check_history(synthetic_history(n, seed))
+            )
             best_total = min(best_total, total_cpu)
             best_total_wall = min(best_total_wall, total_wall)
             events = report.events
             del report
             _, floor_cpu, _ = _cpu_and_wall(
-                lambda n=n_writes: floor_pass(synthetic_history(n, seed)))
+                lambda n=n_writes: floor_pass(synthetic_history(n, seed))
+            )
             best_floor = min(best_floor, floor_cpu)
             passes += 1
         check_cpu = max(best_total - best_gen, 0.0)
@@ -449,8 +565,9 @@ def bench_checker(
     # Ratios of the unrounded seconds (small sizes round to a few milliseconds).
     ratio = exact[largest][0] / max(exact[smallest][0], 1e-9)
     small_floor, large_floor = exact[smallest][1], exact[largest][1]
-    floor_ratio = (None if small_floor is None or large_floor is None
-                   else round(large_floor / small_floor, 3))
+    floor_ratio = (
+        None if small_floor is None or large_floor is None else round(large_floor / small_floor, 3)
+    )
     size_ratio = largest / smallest
     flat: dict[str, Any] = {}
     for n_writes, figures in results.items():
@@ -469,14 +586,23 @@ if __name__ == "__main__":  # pragma: no cover - the manual benchmark entry poin
 
     parser = argparse.ArgumentParser(
         prog="python -m sim.bench.synthetic",
-        description="Check synthetic histories of each size; print the figures as JSON.")
-    parser.add_argument("sizes", nargs="*", type=int, default=[100_000, 1_000_000],
-                        help="writes per history (default: 100000 1000000)")
-    parser.add_argument("--repeat", type=int, default=1,
-                        help="passes per size; the best of each kind counts (default 1)")
+        description="Check synthetic histories of each size; print the figures as JSON.",
+    )
+    parser.add_argument(
+        "sizes",
+        nargs="*",
+        type=int,
+        default=[100_000, 1_000_000],
+        help="writes per history (default: 100000 1000000)",
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="passes per size; the best of each kind counts (default 1)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     options = parser.parse_args()
     if options.repeat < 1 or len(options.sizes) < 2 or min(options.sizes) < 1:
         parser.error("give at least two sizes >= 1 and --repeat >= 1")
-    print(json.dumps(bench_checker(tuple(options.sizes), options.seed, options.repeat),
-                     indent=2))
+    print(json.dumps(bench_checker(tuple(options.sizes), options.seed, options.repeat), indent=2))

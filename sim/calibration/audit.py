@@ -43,8 +43,16 @@ from sim.checker.files import history_path
 from sim.engine.history import read_history
 from sim.scenario.yamlio import InputError
 
-COLUMNS = ("createdon", "system", "userid", "objecttypecode", "objectid", "operation",
-           "changedfields", "changedata")
+COLUMNS = (
+    "createdon",
+    "system",
+    "userid",
+    "objecttypecode",
+    "objectid",
+    "operation",
+    "changedfields",
+    "changedata",
+)
 
 
 def stamp(start: date, t_s: float) -> str:

@@ -91,15 +91,19 @@ def read_exports(paths, system: str | None = None) -> list[Row]:
         reader = csv.DictReader(text.splitlines())
         header = reader.fieldnames or []
         if not header:
-            raise InputError(f"{path}:1: empty file (expected a header: "
-                             f"{', '.join(REQUIRED)}, ...)")
+            raise InputError(
+                f"{path}:1: empty file (expected a header: {', '.join(REQUIRED)}, ...)"
+            )
         missing = [c for c in REQUIRED if c not in header]
         if missing:
-            raise InputError(f"{path}:1: missing column(s) {', '.join(missing)} "
-                             f"(header: {', '.join(header)})")
+            raise InputError(
+                f"{path}:1: missing column(s) {', '.join(missing)} (header: {', '.join(header)})"
+            )
         if "system" not in header and system is None:
-            raise InputError(f"{path}:1: no system column: say which system the export "
-                             "is from (--system sales|operations)")
+            raise InputError(
+                f"{path}:1: no system column: say which system the export "
+                "is from (--system sales|operations)"
+            )
         before = len(rows)
         for line, record in enumerate(reader, start=2):
             rows.append(_row(path, line, record, system))
@@ -115,18 +119,23 @@ def _row(path: Path, line: int, record: dict, system: str | None) -> Row:
     try:
         when = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise InputError(f"{where}: createdon: unparseable date {text!r} "
-                         "(ISO 8601, e.g. 2024-01-29T10:14:00Z)") from None
+        raise InputError(
+            f"{where}: createdon: unparseable date {text!r} (ISO 8601, e.g. 2024-01-29T10:14:00Z)"
+        ) from None
     when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
     entity = (record.get("objecttypecode") or "").strip()
     if entity not in KNOWN_ENTITIES:
-        raise InputError(f"{where}: objecttypecode: unknown entity {entity!r} "
-                         f"(known: {', '.join(KNOWN_ENTITIES)})")
+        raise InputError(
+            f"{where}: objecttypecode: unknown entity {entity!r} "
+            f"(known: {', '.join(KNOWN_ENTITIES)})"
+        )
     op_text = (record.get("operation") or "").strip().lower()
     op = _CREATE.get(op_text) or _UPDATE.get(op_text)
     if op is None:
-        raise InputError(f"{where}: operation: {record.get('operation')!r} is not "
-                         "Create/Insert or Update (deletes are not calibrated)")
+        raise InputError(
+            f"{where}: operation: {record.get('operation')!r} is not "
+            "Create/Insert or Update (deletes are not calibrated)"
+        )
     user = (record.get("userid") or "").strip()
     key = (record.get("objectid") or "").strip()
     if not user or not key:
@@ -154,17 +163,24 @@ def transactions(rows: list[Row]) -> list[Transaction]:
     grouped: dict[tuple, list[Row]] = {}
     for row in rows:
         grouped.setdefault((row.when, row.user, row.system), []).append(row)
-    return [Transaction(when, system, user, classify(group), group)
-            for (when, user, system), group in grouped.items()]
+    return [
+        Transaction(when, system, user, classify(group), group)
+        for (when, user, system), group in grouped.items()
+    ]
 
 
 def classify(group: list[Row]) -> str:
     """The workload action that saves these rows (sim.engine.workload's ACTIONS)."""
     created = {r.entity for r in group if r.op == "create"}
-    for entity, action in (("invoice", "invoice_order"), ("order", "convert_quote"),
-                           ("quote", "create_quote"), ("bundle", "create_bundle"),
-                           ("account", "create_account"), ("contact", "create_contact"),
-                           ("product", "create_product")):
+    for entity, action in (
+        ("invoice", "invoice_order"),
+        ("order", "convert_quote"),
+        ("quote", "create_quote"),
+        ("bundle", "create_bundle"),
+        ("account", "create_account"),
+        ("contact", "create_contact"),
+        ("product", "create_product"),
+    ):
         if entity in created:
             return action
     if "bundle_line" in created:
@@ -180,8 +196,12 @@ def classify(group: list[Row]) -> str:
         return "retire_product" if row.values.get("status") == "Retired" else "edit_product"
     if row.entity == "order":
         status = row.values.get("status")
-        return {None: "edit_order", "Active": "activate_order", "Cancelled": "cancel_order",
-                "Confirmed": "confirm_order"}.get(status, "advance_order")
+        return {
+            None: "edit_order",
+            "Active": "activate_order",
+            "Cancelled": "cancel_order",
+            "Confirmed": "confirm_order",
+        }.get(status, "advance_order")
     return f"edit_{row.entity}"
 
 
@@ -287,8 +307,16 @@ class Fitted:
     roles: dict[str, str]
 
 
-def calibrate(paths, *, roles_file=None, system: str | None = None, name: str = "calibrated",
-              design: str = "p2c-2017", seed: int = 1, refine: int = 0) -> Fitted:
+def calibrate(
+    paths,
+    *,
+    roles_file=None,
+    system: str | None = None,
+    name: str = "calibrated",
+    design: str = "p2c-2017",
+    seed: int = 1,
+    refine: int = 0,
+) -> Fitted:
     """Fit a scenario to the exports; returns its YAML text (with comments).
 
     ``refine`` > 0: simulate the fitted scenario that many times, each time multiplying
@@ -301,8 +329,10 @@ def calibrate(paths, *, roles_file=None, system: str | None = None, name: str = 
     role_of = read_roles(roles_file) if roles_file else cluster_users(txns)
     unknown = sorted({t.user for t in txns} - set(role_of))
     if unknown:
-        raise InputError(f"{roles_file}: no role for user(s) {', '.join(unknown[:5])}"
-                         f"{' ...' if len(unknown) > 5 else ''}")
+        raise InputError(
+            f"{roles_file}: no role for user(s) {', '.join(unknown[:5])}"
+            f"{' ...' if len(unknown) > 5 else ''}"
+        )
     target = Counter((role_of[t.user], t.action) for t in txns)
     scale: dict[tuple[str, str], float] = {}
     fitted = _fit(rows, txns, role_of, paths, name, design, seed, scale, 0)
@@ -329,12 +359,20 @@ def simulated_actions(text: str) -> Counter:
     for e in result.events or ():
         if e["kind"] == "write":
             role_of.setdefault(e["actor"], e["role"])
-    rows = [Row(datetime.fromisoformat(stamp(start, e["t"]).replace("Z", "+00:00")),
-                e["system"], e["actor"], e["entity"], e["key"],
-                "create" if e.get("op") == "create" else "update", tuple(e["fields"]),
-                e["fields"])
-            for e in result.events or ()
-            if e["kind"] == "write" and e["actor"] != "migration"]
+    rows = [
+        Row(
+            datetime.fromisoformat(stamp(start, e["t"]).replace("Z", "+00:00")),
+            e["system"],
+            e["actor"],
+            e["entity"],
+            e["key"],
+            "create" if e.get("op") == "create" else "update",
+            tuple(e["fields"]),
+            e["fields"],
+        )
+        for e in result.events or ()
+        if e["kind"] == "write" and e["actor"] != "migration"
+    ]
     return Counter((role_of[t.user], t.action) for t in transactions(rows))
 
 
@@ -345,10 +383,14 @@ def _fit(rows, txns, role_of, paths, name, design, seed, scale, refined) -> Fitt
     out: list[str] = []
     w = out.append
     sources = ", ".join(Path(p).name for p in paths)
-    w(f"# Calibrated by p2c calibrate from {sources}: {len(rows):,} audit rows, "
-      f"{len(txns):,} actions")
-    w(f"# by {len(role_of):,} users, {first} to {last} (UTC). Each fitted number says its "
-      "sample size;")
+    w(
+        f"# Calibrated by p2c calibrate from {sources}: {len(rows):,} audit rows, "
+        f"{len(txns):,} actions"
+    )
+    w(
+        f"# by {len(role_of):,} users, {first} to {last} (UTC). Each fitted number says its "
+        "sample size;"
+    )
     w("# what an export cannot show is a default that says so.")
     w(f"name: {name}")
     w(f"seed: {seed}")
@@ -379,24 +421,33 @@ def _initial_data(rows: list[Row], w) -> None:
         if row.op != "create" and row.key not in created[row.entity]:
             picks[row.entity] += 1
     w("initial_data:  # records updated but never created in the export, scaled up for the")
-    w("               # records nobody touched (uniform picks); a record nobody touched is "
-      "invisible")
+    w(
+        "               # records nobody touched (uniform picks); a record nobody touched is "
+        "invisible"
+    )
     estimate = {}
     for entity in ("account", "contact", "product", "bundle"):
         old = {k for k in seen[entity] if k not in created[entity]}
         estimate[entity] = _population(len(old), picks[entity])
     accounts = max(estimate["account"], 1)
-    w(f"  accounts: {estimate['account']}  # {len(seen['account'] - created['account'])} "
-      f"distinct in {picks['account']} updates")
-    w(f"  contacts_per_account: {estimate['contact'] / accounts:.2f}  # "
-      f"{estimate['contact']} contacts estimated from "
-      f"{len(seen['contact'] - created['contact'])} distinct in {picks['contact']} updates")
-    w(f"  products: {estimate['product']}  # {len(seen['product'] - created['product'])} "
-      f"distinct in {picks['product']} updates")
-    w(f"  bundles: {estimate['bundle']}  # {len(seen['bundle'] - created['bundle'])} "
-      f"distinct in {picks['bundle']} updates")
-    w("  bundle_lines_per_bundle: 3  # default: existing bundle lines are not updated, so "
-      "not seen")
+    w(
+        f"  accounts: {estimate['account']}  # {len(seen['account'] - created['account'])} "
+        f"distinct in {picks['account']} updates"
+    )
+    w(
+        f"  contacts_per_account: {estimate['contact'] / accounts:.2f}  # "
+        f"{estimate['contact']} contacts estimated from "
+        f"{len(seen['contact'] - created['contact'])} distinct in {picks['contact']} updates"
+    )
+    w(
+        f"  products: {estimate['product']}  # {len(seen['product'] - created['product'])} "
+        f"distinct in {picks['product']} updates"
+    )
+    w(
+        f"  bundles: {estimate['bundle']}  # {len(seen['bundle'] - created['bundle'])} "
+        f"distinct in {picks['bundle']} updates"
+    )
+    w("  bundle_lines_per_bundle: 3  # default: existing bundle lines are not updated, so not seen")
 
 
 def _role(role: str, txns: list[Transaction], days: list[date], w, scale, refined) -> None:
@@ -412,42 +463,62 @@ def _role(role: str, txns: list[Transaction], days: list[date], w, scale, refine
     hours = h1 - h0
     user_hours = len(users) * len(work_dates) * hours
     w(f"  {role}:")
-    w(f"    headcount: {len(users)}  # users seen saving ({len(txns):,} actions); users "
-      "who never saved are not in an export")
+    w(
+        f"    headcount: {len(users)}  # users seen saving ({len(txns):,} actions); users "
+        "who never saved are not in an export"
+    )
     w(f"    home_system: {home}  # {systems[home]:,} of {len(txns):,} actions")
     if others:
-        w(f"    other_systems: [{', '.join(others)}]  # "
-          + ", ".join(f"{s}: {systems[s]:,}" for s in others))
-    w(f'    working_hours: "{h0:02d}:00-{h1:02d}:00"  # UTC (an export\'s clock); 0.5-99.5% '
-      f"of {len(txns):,} action times")
-    w(f"    workdays: [{', '.join(WEEKDAYS[d] for d in workdays)}]  # days with >= 2% of "
-      "the actions")
+        w(
+            f"    other_systems: [{', '.join(others)}]  # "
+            + ", ".join(f"{s}: {systems[s]:,}" for s in others)
+        )
+    w(
+        f'    working_hours: "{h0:02d}:00-{h1:02d}:00"  # UTC (an export\'s clock); 0.5-99.5% '
+        f"of {len(txns):,} action times"
+    )
+    w(
+        f"    workdays: [{', '.join(WEEKDAYS[d] for d in workdays)}]  # days with >= 2% of "
+        "the actions"
+    )
     hourly = Counter(t.when.hour for t in txns if h0 <= t.when.hour < h1)
     counts = [hourly[h] for h in range(h0, h1)]
     if _chi2_flat_rejected(counts):
         mean = sum(counts) / len(counts)
         weights = [round(hourly[h] / mean, 3) if h0 <= h < h1 else 0 for h in range(24)]
-        w(f"    hourly_profile: {weights}  # per UTC hour; a flat day is rejected "
-          f"(chi-square, 1%) on {sum(counts):,} actions")
+        w(
+            f"    hourly_profile: {weights}  # per UTC hour; a flat day is rejected "
+            f"(chi-square, 1%) on {sum(counts):,} actions"
+        )
     else:
-        w(f"    # hourly_profile: flat (a chi-square test on {sum(counts):,} actions does "
-          "not reject an even day at 1%)")
+        w(
+            f"    # hourly_profile: flat (a chi-square test on {sum(counts):,} actions does "
+            "not reject an even day at 1%)"
+        )
     ends = [d for d in work_dates if d.day > _month_days(d) - MONTH_END_DAYS]
     if ends and len(ends) < len(work_dates):
         in_end = sum(1 for t in txns if t.when.date() in set(ends))
         rest = len(txns) - in_end
         factor = (in_end / len(ends)) / max(rest / (len(work_dates) - len(ends)), 1e-9)
-        w(f"    month_end: {{last_days: {MONTH_END_DAYS}, factor: {factor:.2f}}}  # {in_end:,} "
-          f"actions on {len(ends)} month-end days, {rest:,} on {len(work_dates) - len(ends)} "
-          "others")
-    w("    form_open: {median_s: 90, sigma: 0.8}  # not in an export (it shows saves, not "
-      "when forms opened): the testbed's default")
-    w(f"    actions:  # per user per working hour: count / ({len(users)} users x "
-      f"{len(work_dates)} days x {hours} h); actions that found nothing to do are not "
-      "in an export")
+        w(
+            f"    month_end: {{last_days: {MONTH_END_DAYS}, factor: {factor:.2f}}}  # {in_end:,} "
+            f"actions on {len(ends)} month-end days, {rest:,} on {len(work_dates) - len(ends)} "
+            "others"
+        )
+    w(
+        "    form_open: {median_s: 90, sigma: 0.8}  # not in an export (it shows saves, not "
+        "when forms opened): the testbed's default"
+    )
+    w(
+        f"    actions:  # per user per working hour: count / ({len(users)} users x "
+        f"{len(work_dates)} days x {hours} h); actions that found nothing to do are not "
+        "in an export"
+    )
     if refined:
-        w(f"      # refined by {refined} simulation(s): rate x (export count / simulated "
-          "count), so that the simulation does what the export shows")
+        w(
+            f"      # refined by {refined} simulation(s): rate x (export count / simulated "
+            "count), so that the simulation does what the export shows"
+        )
     actions = Counter(t.action for t in txns)
     for action, count in sorted(actions.items()):
         factor = scale.get((role, action), 1.0)

@@ -40,82 +40,128 @@ class AccountedFor(Invariant):
         open_items = AnomalyList()
 
         for write_id, t in ledger.duplicate_write_ids:
-            definite.add(Anomaly(
-                self.name, "duplicate-write-id",
-                f"write id {write_id} was used by two saves (the second at {when(t)}).",
-                write_ids=(write_id,), t=t,
-            ))
+            definite.add(
+                Anomaly(
+                    self.name,
+                    "duplicate-write-id",
+                    f"write id {write_id} was used by two saves (the second at {when(t)}).",
+                    write_ids=(write_id,),
+                    t=t,
+                )
+            )
         for event in ledger.rejects_without_reason:
-            definite.add(Anomaly(
-                self.name, "reject-without-reason",
-                f"{describe_write(ledger, event['write_id'])} was rejected in "
-                f"{event.get('system')} at {when(event['t'])} without a reason for the user.",
-                write_ids=(event["write_id"],), system=event.get("system"),
-                entity=event.get("entity"), key=event.get("key"), t=event["t"],
-            ))
+            definite.add(
+                Anomaly(
+                    self.name,
+                    "reject-without-reason",
+                    f"{describe_write(ledger, event['write_id'])} was rejected in "
+                    f"{event.get('system')} at {when(event['t'])} without a reason for the user.",
+                    write_ids=(event["write_id"],),
+                    system=event.get("system"),
+                    entity=event.get("entity"),
+                    key=event.get("key"),
+                    t=event["t"],
+                )
+            )
         for start, end in ledger.batch_mismatches:
             rows = start.get("rows", 0)
             changed = end.get("rows_changed", 0)
             unchanged = end.get("rows_unchanged", 0)
             failed = end.get("rows_failed", 0)
             ended = changed + unchanged + failed
-            definite.add(Anomaly(
-                self.name, "batch-rows-mismatch",
-                f"batch run {start['run_id']} extracted {rows} rows at {when(start['t'])} "
-                f"but ended with {changed} changed + {unchanged} unchanged + {failed} failed "
-                f"= {ended}: {abs(rows - ended)} rows unaccounted.",
-                entity=start.get("entity"), system=start.get("target"), t=start["t"],
-                via=start["run_id"],
-            ))
+            definite.add(
+                Anomaly(
+                    self.name,
+                    "batch-rows-mismatch",
+                    f"batch run {start['run_id']} extracted {rows} rows at {when(start['t'])} "
+                    f"but ended with {changed} changed + {unchanged} unchanged + {failed} failed "
+                    f"= {ended}: {abs(rows - ended)} rows unaccounted.",
+                    entity=start.get("entity"),
+                    system=start.get("target"),
+                    t=start["t"],
+                    via=start["run_id"],
+                )
+            )
         for event in ledger.batch_ends_unmatched:
-            definite.add(Anomaly(
-                self.name, "batch-end-without-start",
-                f"batch run {event['run_id']} ended at {when(event['t'])} but never started.",
-                entity=event.get("entity"), system=event.get("target"), t=event["t"],
-                via=event["run_id"],
-            ))
+            definite.add(
+                Anomaly(
+                    self.name,
+                    "batch-end-without-start",
+                    f"batch run {event['run_id']} ended at {when(event['t'])} but never started.",
+                    entity=event.get("entity"),
+                    system=event.get("target"),
+                    t=event["t"],
+                    via=event["run_id"],
+                )
+            )
         for event in ledger.batch_failures_without_reason:
-            definite.add(Anomaly(
-                self.name, "batch-failed-without-reason",
-                f"batch run {event['run_id']} failed {event.get('rows_failed', 0)} rows at "
-                f"{when(event['t'])} without saying why.",
-                entity=event.get("entity"), system=event.get("target"), t=event["t"],
-                via=event["run_id"],
-            ))
+            definite.add(
+                Anomaly(
+                    self.name,
+                    "batch-failed-without-reason",
+                    f"batch run {event['run_id']} failed {event.get('rows_failed', 0)} rows at "
+                    f"{when(event['t'])} without saying why.",
+                    entity=event.get("entity"),
+                    system=event.get("target"),
+                    t=event["t"],
+                    via=event["run_id"],
+                )
+            )
         for event in ledger.dead_letters_without_reason:
-            definite.add(Anomaly(
-                self.name, "dead-letter-without-reason",
-                f"message {event['message_id']} was dead-lettered at {when(event['t'])} "
-                "without a reason.",
-                t=event["t"], via=event.get("message_id"),
-            ))
+            definite.add(
+                Anomaly(
+                    self.name,
+                    "dead-letter-without-reason",
+                    f"message {event['message_id']} was dead-lettered at {when(event['t'])} "
+                    "without a reason.",
+                    t=event["t"],
+                    via=event.get("message_id"),
+                )
+            )
 
         writes_open = AnomalyList()
         pending = ledger.pending_writes()
         for i in pending:
             cold = ledger.cold[i]
             home = ledger.home_system(i)
-            writes_open.add(Anomaly(
-                self.name, "write-unaccounted",
-                f"{describe_write(ledger, i)} was neither applied in {home} nor rejected.",
-                write_ids=(ledger.ids[i],), system=home, entity=cold[C_ENTITY],
-                key=cold[C_KEY], t=ledger.write_time(i),
-            ))
+            writes_open.add(
+                Anomaly(
+                    self.name,
+                    "write-unaccounted",
+                    f"{describe_write(ledger, i)} was neither applied in {home} nor rejected.",
+                    write_ids=(ledger.ids[i],),
+                    system=home,
+                    entity=cold[C_ENTITY],
+                    key=cold[C_KEY],
+                    t=ledger.write_time(i),
+                )
+            )
         for run_id, start in ledger.batches_open.items():
-            open_items.add(Anomaly(
-                self.name, "batch-unfinished",
-                f"batch run {run_id} ({start.get('entity')} {start.get('source')} -> "
-                f"{start.get('target')}) started at {when(start['t'])} and never ended.",
-                entity=start.get("entity"), system=start.get("target"), t=start["t"],
-                via=run_id,
-            ))
+            open_items.add(
+                Anomaly(
+                    self.name,
+                    "batch-unfinished",
+                    f"batch run {run_id} ({start.get('entity')} {start.get('source')} -> "
+                    f"{start.get('target')}) started at {when(start['t'])} and never ended.",
+                    entity=start.get("entity"),
+                    system=start.get("target"),
+                    t=start["t"],
+                    via=run_id,
+                )
+            )
         for message_id, sent in ledger.messages_open.items():
-            open_items.add(Anomaly(
-                self.name, "message-unaccounted",
-                f"message {message_id} sent at {when(sent['t'])} was neither delivered nor "
-                "dead-lettered.",
-                entity=sent.get("entity"), key=sent.get("key"), t=sent["t"], via=message_id,
-            ))
+            open_items.add(
+                Anomaly(
+                    self.name,
+                    "message-unaccounted",
+                    f"message {message_id} sent at {when(sent['t'])} was neither delivered nor "
+                    "dead-lettered.",
+                    entity=sent.get("entity"),
+                    key=sent.get("key"),
+                    t=sent["t"],
+                    via=message_id,
+                )
+            )
 
         metrics = {
             "writes": ledger.writes,
@@ -141,15 +187,25 @@ class AccountedFor(Invariant):
         elif not count and (open_items.count or writes_open.count):
             evidence = writes_open.items + open_items.items
             return make_verdict(
-                self.name, evidence, 0, sanctioned=False, unknown=True, metrics=metrics,
+                self.name,
+                evidence,
+                0,
+                sanctioned=False,
+                unknown=True,
+                metrics=metrics,
                 note=f"not judged: {ledger.quiescence_words()}; "
                 f"{plural(open_items.count + writes_open.count, 'item')} still open at the end",
             )
         note = (
-            f"{plural(count, 'item')} not accounted for" if count
+            f"{plural(count, 'item')} not accounted for"
+            if count
             else "every write, batch run and message is accounted for"
         )
         return make_verdict(
-            self.name, anomalies, count, sanctioned=self.is_sanctioned, metrics=metrics,
+            self.name,
+            anomalies,
+            count,
+            sanctioned=self.is_sanctioned,
+            metrics=metrics,
             note=note,
         )

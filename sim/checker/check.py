@@ -52,8 +52,10 @@ _JUDGES: dict[str, type[Invariant]] = {
     )
 }
 if set(_JUDGES) != set(INVARIANT_NAMES):  # pragma: no cover - a developer's mistake
-    raise ImportError(f"invariants without a judge: {set(INVARIANT_NAMES) - set(_JUDGES)}; "
-                      f"judges of no invariant: {set(_JUDGES) - set(INVARIANT_NAMES)}")
+    raise ImportError(
+        f"invariants without a judge: {set(INVARIANT_NAMES) - set(_JUDGES)}; "
+        f"judges of no invariant: {set(_JUDGES) - set(INVARIANT_NAMES)}"
+    )
 
 #: Every invariant, by name (models.events.INVARIANT_NAMES, in its order), with its judge.
 INVARIANTS: dict[str, type[Invariant]] = {name: _JUDGES[name] for name in INVARIANT_NAMES}
@@ -128,14 +130,16 @@ def loss_metrics(report: CheckReport) -> dict[str, float]:
     its metrics beside the model's ``overwritten_writes``; and its retired bundle lines
     (``bundle_lines_retired`` at the end, ``bundle_line_retired_hours``)."""
     found: dict[str, float] = {}
-    for invariant, names in (("no_lost_update", ("lost_writes", "lost_write_fields")),
-                             ("no_retired_in_bundles", ("bundle_lines_retired",
-                                                          "bundle_line_retired_hours"))):
+    for invariant, names in (
+        ("no_lost_update", ("lost_writes", "lost_write_fields")),
+        ("no_retired_in_bundles", ("bundle_lines_retired", "bundle_line_retired_hours")),
+    ):
         verdict = report.verdicts.get(invariant)
         if verdict is None or verdict.status == "unknown":
             continue
-        found.update({name: float(verdict.metrics[name])
-                      for name in names if name in verdict.metrics})
+        found.update(
+            {name: float(verdict.metrics[name]) for name in names if name in verdict.metrics}
+        )
     return found
 
 

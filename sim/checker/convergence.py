@@ -45,7 +45,8 @@ class Convergence(Invariant):
                     continue  # every copy holds the same versions of every field
                 present = [
                     (system, row)
-                    for system, row in zip(systems, rows, strict=True) if row is not None
+                    for system, row in zip(systems, rows, strict=True)
+                    if row is not None
                 ]
                 if len(present) < len(systems):
                     records_missing += 1
@@ -81,8 +82,13 @@ class Convergence(Invariant):
                 f"{plural(found.count, 'difference')} at the end, not judged"
             )
             return make_verdict(
-                self.name, found.items, found.count, sanctioned=False, unknown=True,
-                metrics=metrics, note=note,
+                self.name,
+                found.items,
+                found.count,
+                sanctioned=False,
+                unknown=True,
+                metrics=metrics,
+                note=note,
             )
         elif found.count:
             note = (
@@ -92,8 +98,12 @@ class Convergence(Invariant):
         else:
             note = f"each of {plural(records, 'record')} agrees in every replica holding it"
         return make_verdict(
-            self.name, found.items, found.count, sanctioned=self.is_sanctioned,
-            metrics=metrics, note=note,
+            self.name,
+            found.items,
+            found.count,
+            sanctioned=self.is_sanctioned,
+            metrics=metrics,
+            note=note,
         )
 
     def _missing(self, entity, key, systems, rows) -> Anomaly:
@@ -104,7 +114,12 @@ class Convergence(Invariant):
             f"{' and '.join(lack)}, which should hold a copy."
         )
         return Anomaly(
-            self.name, "missing-record", text, system=lack[0], entity=entity, key=key,
+            self.name,
+            "missing-record",
+            text,
+            system=lack[0],
+            entity=entity,
+            key=key,
         )
 
     def _diverged(self, entity, key, field, present) -> Anomaly:
@@ -114,14 +129,17 @@ class Convergence(Invariant):
         parts = []
         for version, systems in by_version.items():
             holds = "holds" if len(systems) == 1 else "hold"
-            what = (
-                "no version" if version is None
-                else describe_write(self.ledger, version, field)
-            )
+            what = "no version" if version is None else describe_write(self.ledger, version, field)
             parts.append(f"{' and '.join(systems)} {holds} {what}")
         text = f"{entity} {key} {field} differs between replicas: " + "; ".join(parts) + "."
         versions = tuple(self.ledger.ids[v] for v in by_version if v is not None)
         return Anomaly(
-            self.name, "diverged-field", text, write_ids=versions,
-            system=present[0][0], entity=entity, key=key, field=field,
+            self.name,
+            "diverged-field",
+            text,
+            write_ids=versions,
+            system=present[0][0],
+            entity=entity,
+            key=key,
+            field=field,
         )

@@ -34,16 +34,30 @@ class NoDuplicateKeys(Invariant):
                 f"{when(event['t'])} by {describe_via(event['via'])}{carrying}: the replica "
                 f"already held a record with {key_field} {key}, so it now holds two."
             )
-            anomalies.append(Anomaly(
-                self.name, "duplicate-record", text, write_ids=tuple(carried),
-                system=system, entity=entity, key=key, t=event["t"], via=event["via"],
-            ))
+            anomalies.append(
+                Anomaly(
+                    self.name,
+                    "duplicate-record",
+                    text,
+                    write_ids=tuple(carried),
+                    system=system,
+                    entity=entity,
+                    key=key,
+                    t=event["t"],
+                    via=event["via"],
+                )
+            )
         count = ledger.duplicate_count
         note = (
-            f"{plural(count, 'duplicate record')} created" if count
+            f"{plural(count, 'duplicate record')} created"
+            if count
             else f"no replica created a record twice ({ledger.applies} applies)"
         )
         return make_verdict(
-            self.name, anomalies, count, sanctioned=self.is_sanctioned,
-            metrics={"duplicate_records": count, "applies": ledger.applies}, note=note,
+            self.name,
+            anomalies,
+            count,
+            sanctioned=self.is_sanctioned,
+            metrics={"duplicate_records": count, "applies": ledger.applies},
+            note=note,
         )

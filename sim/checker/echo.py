@@ -48,23 +48,35 @@ class BoundedEcho(Invariant):
             overwrites = ledger.overwrites_in(i, system)
             echoes = applies - overwrites
             paths = ", ".join(dict.fromkeys(describe_via(v) for v in vias))
-            loop = ": the same write keeps coming back (an echo loop)" if (
-                echoes >= cast(int, bound) + 2  # echo_over is filled only under a bound
-            ) else ""
+            loop = (
+                ": the same write keeps coming back (an echo loop)"
+                if (
+                    echoes >= cast(int, bound) + 2  # echo_over is filled only under a bound
+                )
+                else ""
+            )
             besides = (
                 f" (besides {plural(overwrites, 'overwrite')} of a save made there)"
-                if overwrites else ""
+                if overwrites
+                else ""
             )
             text = (
                 f"{describe_write(ledger, i)} was applied {echoes} times in {system}"
                 f"{besides}, above the echo bound of {bound}{loop}; the applies beyond the "
                 f"bound came through {paths}."
             )
-            found.add(Anomaly(
-                self.name, "echo", text, write_ids=(ledger.ids[i],), system=system,
-                entity=ledger.cold[i][C_ENTITY], key=ledger.cold[i][C_KEY],
-                via=vias[0] if vias else None,
-            ))
+            found.add(
+                Anomaly(
+                    self.name,
+                    "echo",
+                    text,
+                    write_ids=(ledger.ids[i],),
+                    system=system,
+                    entity=ledger.cold[i][C_ENTITY],
+                    key=ledger.cold[i][C_KEY],
+                    via=vias[0] if vias else None,
+                )
+            )
         metrics = {
             "max_applies_per_write_replica": most,
             "writes_over_bound": found.count,
@@ -72,14 +84,17 @@ class BoundedEcho(Invariant):
         }
         if bound is None:
             note = (
-                f"no echo_bound in the contract; at most {most} applies of one write in "
-                "one replica"
+                f"no echo_bound in the contract; at most {most} applies of one write in one replica"
             )
         elif found.count:
             note = f"{plural(found.count, 'write')} applied more than {bound} times in a replica"
         else:
             note = f"at most {most} applies of one write in one replica (bound {bound})"
         return make_verdict(
-            self.name, found.items, found.count, sanctioned=self.is_sanctioned,
-            metrics=metrics, note=note,
+            self.name,
+            found.items,
+            found.count,
+            sanctioned=self.is_sanctioned,
+            metrics=metrics,
+            note=note,
         )

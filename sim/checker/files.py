@@ -71,8 +71,9 @@ def history_path(path: Path | str) -> Path:
         for name in HISTORY_NAMES:
             if (path / name).is_file():
                 return path / name
-        raise HistoryFileError(path, f"no history in this folder (looked for "
-                                     f"{' or '.join(HISTORY_NAMES)})")
+        raise HistoryFileError(
+            path, f"no history in this folder (looked for {' or '.join(HISTORY_NAMES)})"
+        )
     if not path.is_file():
         raise HistoryFileError(path, "no such file or folder")
     return path
@@ -102,8 +103,13 @@ class HistoryReader:
             handle = igzip.IGzipFile(fileobj=raw) if self.path.suffix == ".gz" else raw
         bar = None
         if self.progress and not stdin:
-            bar = tqdm(total=self.path.stat().st_size, unit="B", unit_scale=True,
-                       desc=f"checking {self.path.name}", leave=False)
+            bar = tqdm(
+                total=self.path.stat().st_size,
+                unit="B",
+                unit_scale=True,
+                desc=f"checking {self.path.name}",
+                leave=False,
+            )
         loads = orjson.loads
         contract = ContractValidator().check
         line = 0
@@ -126,13 +132,16 @@ class HistoryReader:
                     except orjson.JSONDecodeError as exc:
                         self.line = line
                         raise HistoryFileError(
-                            self.path, f"not a JSON event ({exc})", line) from None
+                            self.path, f"not a JSON event ({exc})", line
+                        ) from None
                     if type(event) is not dict or not _plainly_readable(event):
                         self.line = line
                         if type(event) is not dict:
                             raise HistoryFileError(
-                                self.path, f"an event is a JSON object, not {_json_type(event)}",
-                                line)
+                                self.path,
+                                f"an event is a JSON object, not {_json_type(event)}",
+                                line,
+                            )
                         problem = event_problem(event)
                         if problem:
                             raise HistoryFileError(self.path, problem, line)
@@ -173,9 +182,13 @@ def _plainly_readable(event: dict[str, Any]) -> bool:
         return False
     if kind == "apply":
         fields = event.get("fields")
-        if (type(fields) is not dict or type(event.get("system")) is not str
-                or type(event.get("entity")) is not str or type(event.get("key")) is not str
-                or type(event.get("via")) is not str):
+        if (
+            type(fields) is not dict
+            or type(event.get("system")) is not str
+            or type(event.get("entity")) is not str
+            or type(event.get("key")) is not str
+            or type(event.get("via")) is not str
+        ):
             return False
         for write_id in fields.values():
             if type(write_id) is not str:
@@ -184,10 +197,14 @@ def _plainly_readable(event: dict[str, Any]) -> bool:
     if kind == "write":
         fields = event.get("fields")
         base = event.get("base")
-        return (type(event.get("write_id")) is str and type(event.get("system")) is str
-                and type(event.get("entity")) is str and type(event.get("key")) is str
-                and (fields is None or type(fields) is dict)
-                and (base is None or type(base) is dict))
+        return (
+            type(event.get("write_id")) is str
+            and type(event.get("system")) is str
+            and type(event.get("entity")) is str
+            and type(event.get("key")) is str
+            and (fields is None or type(fields) is dict)
+            and (base is None or type(base) is dict)
+        )
     return False
 
 
@@ -199,12 +216,22 @@ _JSON_TYPES = {str: _TEXT, dict: _OBJECT, list: _LIST}
 #: and their types are the definitions in models/events.py; the checker is lenient on
 #: everything it does not read, so a hand-written history may leave it out.
 _READS: dict[str, tuple[tuple[str, bool], ...]] = {
-    ev.WRITE: (("write_id", True), ("system", True), ("entity", True), ("key", True),
-               ("fields", False), ("base", False)),
-    ev.APPLY: (("system", True), ("entity", True), ("key", True), ("fields", True),
-               ("via", True)),
-    ev.REAPPLY: (("system", True), ("entity", True), ("key", True), ("fields", True),
-                 ("via", True)),
+    ev.WRITE: (
+        ("write_id", True),
+        ("system", True),
+        ("entity", True),
+        ("key", True),
+        ("fields", False),
+        ("base", False),
+    ),
+    ev.APPLY: (("system", True), ("entity", True), ("key", True), ("fields", True), ("via", True)),
+    ev.REAPPLY: (
+        ("system", True),
+        ("entity", True),
+        ("key", True),
+        ("fields", True),
+        ("via", True),
+    ),
     ev.REJECT: (("write_id", True),),
     ev.CONFLICT: (("write_ids", False),),
     ev.BATCH_START: (("run_id", True),),
@@ -216,11 +243,14 @@ _READS: dict[str, tuple[tuple[str, bool], ...]] = {
 }
 
 
-def _shape(kind: str, reads: tuple[tuple[str, bool], ...]
-           ) -> tuple[tuple[str, tuple[type, ...], bool], ...]:
+def _shape(
+    kind: str, reads: tuple[tuple[str, bool], ...]
+) -> tuple[tuple[str, tuple[type, ...], bool], ...]:
     hints = ev.fields_of(kind)
-    return tuple((name, _JSON_TYPES[typing.get_origin(hints[name]) or hints[name]], required)
-                 for name, required in reads)
+    return tuple(
+        (name, _JSON_TYPES[typing.get_origin(hints[name]) or hints[name]], required)
+        for name, required in reads
+    )
 
 
 #: (field, allowed JSON types, required) per kind, as :func:`event_problem` checks them.
@@ -237,10 +267,10 @@ def event_problem(event: dict[str, Any]) -> str | None:
     """
     kind = event.get("kind")
     if type(kind) is not str:
-        return "an event needs a \"kind\" (text)"
+        return 'an event needs a "kind" (text)'
     t = event.get("t")
     if t is not None and (type(t) not in _NUMBER):
-        return f"{kind} event: \"t\" must be a number of seconds, not {_json_type(t)}"
+        return f'{kind} event: "t" must be a number of seconds, not {_json_type(t)}'
     shape = _SHAPES.get(kind)
     if shape is None:
         return None
@@ -251,15 +281,20 @@ def event_problem(event: dict[str, Any]) -> str | None:
                 return f"{kind} event: it has no field {name!r}"
             continue
         if type(value) not in types:
-            names: dict[tuple[type, ...], str] = {_TEXT: "text", _OBJECT: "an object",
-                                                  _LIST: "an array"}
+            names: dict[tuple[type, ...], str] = {
+                _TEXT: "text",
+                _OBJECT: "an object",
+                _LIST: "an array",
+            }
             wanted = names[types]
             return f"{kind} event: {name!r} must be {wanted}, not {_json_type(value)}"
     if kind == ev.APPLY or kind == ev.REAPPLY:
         for field, write_id in event["fields"].items():
             if type(write_id) is not str:
-                return (f"{kind} event: fields[{field!r}] must be the id of a write (text), "
-                        f"not {_json_type(write_id)}")
+                return (
+                    f"{kind} event: fields[{field!r}] must be the id of a write (text), "
+                    f"not {_json_type(write_id)}"
+                )
     return None
 
 
@@ -286,11 +321,16 @@ def check_file(
         what = _describe(exc)
         if reader.finished:
             raise HistoryFileError(
-                reader.path, f"the events read, {reader.line:,} lines, do not make a history "
-                f"the checker can judge ({what})") from None
+                reader.path,
+                f"the events read, {reader.line:,} lines, do not make a history "
+                f"the checker can judge ({what})",
+            ) from None
         raise HistoryFileError(
-            reader.path, f"the checker cannot read this event ({what}); events follow the "
-            "format of sim/engine/history.py", reader.line) from None
+            reader.path,
+            f"the checker cannot read this event ({what}); events follow the "
+            "format of sim/engine/history.py",
+            reader.line,
+        ) from None
 
 
 def _describe(exc: Exception) -> str:
@@ -300,5 +340,11 @@ def _describe(exc: Exception) -> str:
 
 
 def _json_type(value: Any) -> str:
-    return {list: "an array", str: "a string", int: "a number", float: "a number",
-            bool: "true or false", type(None): "null"}.get(type(value), type(value).__name__)
+    return {
+        list: "an array",
+        str: "a string",
+        int: "a number",
+        float: "a number",
+        bool: "true or false",
+        type(None): "null",
+    }.get(type(value), type(value).__name__)

@@ -83,7 +83,11 @@ class InvoiceTotals(Invariant):
         metrics = {"invoices_checked": invoices, "invoices_unjudged": unjudged}
         if not ledger.quiescent:
             return make_verdict(
-                self.name, found.items, found.count, sanctioned=False, unknown=True,
+                self.name,
+                found.items,
+                found.count,
+                sanctioned=False,
+                unknown=True,
                 metrics=metrics,
                 note=f"not judged: {ledger.quiescence_words()}; "
                 f"{plural(found.count, 'mismatch', 'es')} at the end",
@@ -94,12 +98,17 @@ class InvoiceTotals(Invariant):
             note = f"{plural(found.count, 'invoice total')} disagree with their lines or order"
         else:
             note = (
-                f"all {plural(invoices, 'invoice')} add up in every replica" if invoices
+                f"all {plural(invoices, 'invoice')} add up in every replica"
+                if invoices
                 else "no invoice to check"
             )
         return make_verdict(
-            self.name, found.items, found.count, sanctioned=self.is_sanctioned,
-            metrics=metrics, note=note,
+            self.name,
+            found.items,
+            found.count,
+            sanctioned=self.is_sanctioned,
+            metrics=metrics,
+            note=note,
         )
 
     def _judge(self, spec: InvoiceSpec, system, table, found: AnomalyList) -> tuple[int, int]:
@@ -114,9 +123,7 @@ class InvoiceTotals(Invariant):
             price = _number(value(row.get("unit_price"), "unit_price"))
             return None if quantity is None or price is None else quantity * price
 
-        line_sums, line_counts, lines_unjudged = _sum_lines(
-            ledger, system, spec.lines, line_amount
-        )
+        line_sums, line_counts, lines_unjudged = _sum_lines(ledger, system, spec.lines, line_amount)
         holds_order_lines = spec.order is not None and any(
             ledger.table(system, entity) or ledger.contract.holds_entity(system, entity)
             for entity, _ in spec.order_lines
@@ -139,11 +146,18 @@ class InvoiceTotals(Invariant):
                     f"{spec.invoice} {key} in {system} has total_amount {total:.2f} but its "
                     f"{plural(line_counts.get(key, 0), 'line')} sum to {lines_total:.2f}."
                 )
-                found.add(Anomaly(
-                    self.name, "lines-mismatch", text,
-                    write_ids=_ids(ledger, row.get("total_amount")),
-                    system=system, entity=spec.invoice, key=key, field="total_amount",
-                ))
+                found.add(
+                    Anomaly(
+                        self.name,
+                        "lines-mismatch",
+                        text,
+                        write_ids=_ids(ledger, row.get("total_amount")),
+                        system=system,
+                        entity=spec.invoice,
+                        key=key,
+                        field="total_amount",
+                    )
+                )
             if not holds_order_lines:
                 continue
             order_field = cast(str, spec.order_field)  # set whenever holds_order_lines is
@@ -161,9 +175,16 @@ class InvoiceTotals(Invariant):
                     f"{plural(order_counts.get(order_key, 0), 'line')} "
                     "(quantity x unit_price)."
                 )
-                found.add(Anomaly(
-                    self.name, "order-mismatch", text,
-                    write_ids=_ids(ledger, row.get("total_amount")),
-                    system=system, entity=spec.invoice, key=key, field="total_amount",
-                ))
+                found.add(
+                    Anomaly(
+                        self.name,
+                        "order-mismatch",
+                        text,
+                        write_ids=_ids(ledger, row.get("total_amount")),
+                        system=system,
+                        entity=spec.invoice,
+                        key=key,
+                        field="total_amount",
+                    )
+                )
         return checked, skipped

@@ -250,8 +250,12 @@ class Ledger:
                 entities[entity] = self._entity_state(state[0], entity, state[3])
 
     def _entity_state(self, table: dict[str, Row], entity: str, flows: dict) -> tuple:
-        return (table, tuple(self.apply_hooks.get(entity, ())),
-                tuple(self.create_hooks.get(entity, ())), flows)
+        return (
+            table,
+            tuple(self.apply_hooks.get(entity, ())),
+            tuple(self.create_hooks.get(entity, ())),
+            flows,
+        )
 
     def _replica(self, system: str) -> tuple[int, array, dict[str, tuple], array]:
         """The hot-path state of a replica, created on first sight."""
@@ -260,7 +264,11 @@ class Ledger:
             slot = self.slot_of(system)
             self.tables.setdefault(system, {})
             replica = self._replicas[system] = (
-                slot, self.apply_counts[slot], {}, self.overwrite_counts[slot])
+                slot,
+                self.apply_counts[slot],
+                {},
+                self.overwrite_counts[slot],
+            )
         return replica
 
     def _table_state(self, system: str, entity: str) -> tuple:
@@ -504,8 +512,9 @@ class Ledger:
                 # The base is kept only when the columns cannot answer for it (see
                 # :meth:`base_ids`): most writes name no parent or one, and the dict
                 # and list of each would otherwise live as long as the ledger.
-                cold.append((fields, base if parent == COMPLEX else _NO_BASE, actor, entity,
-                             event["key"]))
+                cold.append(
+                    (fields, base if parent == COMPLEX else _NO_BASE, actor, entity, event["key"])
+                )
                 hooks = write_hooks_get(entity)
                 for skip, hook in default_write_hooks if hooks is None else hooks:
                     if system not in skip:
@@ -638,7 +647,13 @@ class Ledger:
     # -- growing the columns --------------------------------------------------------
 
     def _new_index(
-        self, write_id: str, t: float, slot: int, status: int, cold: tuple, code: int,
+        self,
+        write_id: str,
+        t: float,
+        slot: int,
+        status: int,
+        cold: tuple,
+        code: int,
         parent: int,
     ) -> int:
         i = len(self.ids)
@@ -674,8 +689,13 @@ class Ledger:
             self.duplicates.append(event)
 
     def _echo(
-        self, over: list[tuple[int, int]], exempt: set[int] | None, system: str, slot: int,
-        via: str, bound: int | None,
+        self,
+        over: list[tuple[int, int]],
+        exempt: set[int] | None,
+        system: str,
+        slot: int,
+        via: str,
+        bound: int | None,
     ) -> None:
         # Applies that overwrote a local save are not echoes; this one may be one of them.
         for i, applies in over:
@@ -695,8 +715,10 @@ class Ledger:
         slot = self._slot[event["system"]]
         for i in reversed(self.pending_writes()):
             cold = self.cold[i]
-            if self.home[i] == slot and cold[C_ENTITY] == event["entity"] and (
-                cold[C_KEY] == event["key"]
+            if (
+                self.home[i] == slot
+                and cold[C_ENTITY] == event["entity"]
+                and (cold[C_KEY] == event["key"])
             ):
                 self.status[i] = APPLIED
                 return

@@ -85,7 +85,8 @@ class MonotoneLifecycle(Invariant):
         system = event["system"]
         via = event["via"]
         carrier = (
-            describe_write(self.ledger, new_id, field) if via == "user"
+            describe_write(self.ledger, new_id, field)
+            if via == "user"
             else f"{describe_via(via)} carrying {describe_write(self.ledger, new_id, field)}"
         )
         text = (
@@ -93,11 +94,20 @@ class MonotoneLifecycle(Invariant):
             f"{value_words(old_status)} ({ledger.ids[old]}) to {value_words(new_status)} at "
             f"{when(event['t'])} by {carrier}."
         )
-        self.found.add(Anomaly(
-            self.name, "status-backwards", text, write_ids=(new_id, ledger.ids[old]),
-            system=system,
-            entity=entity, key=event["key"], field=field, t=event["t"], via=via,
-        ))
+        self.found.add(
+            Anomaly(
+                self.name,
+                "status-backwards",
+                text,
+                write_ids=(new_id, ledger.ids[old]),
+                system=system,
+                entity=entity,
+                key=event["key"],
+                field=field,
+                t=event["t"],
+                via=via,
+            )
+        )
 
     def verdict(self) -> Verdict:
         found = self.found
@@ -107,11 +117,17 @@ class MonotoneLifecycle(Invariant):
             "changes_unjudged": self.unjudged,
         }
         note = (
-            f"{plural(found.count, 'status change')} went backwards" if found.count
-            else f"all {plural(self.changes, 'status change')} moved forward" if self.changes
+            f"{plural(found.count, 'status change')} went backwards"
+            if found.count
+            else f"all {plural(self.changes, 'status change')} moved forward"
+            if self.changes
             else "no status changed"
         )
         return make_verdict(
-            self.name, found.items, found.count, sanctioned=self.is_sanctioned,
-            metrics=metrics, note=note,
+            self.name,
+            found.items,
+            found.count,
+            sanctioned=self.is_sanctioned,
+            metrics=metrics,
+            note=note,
         )

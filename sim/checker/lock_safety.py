@@ -65,16 +65,28 @@ class LockSafety(Invariant):
         for other in self.latest.get(record, ()):
             actor, _e, _k, granted, expires, released = self.grants[other]
             if released is None and expires > t and actor != event["actor"]:
-                self.found.add(Anomaly(
-                    self.name, "two-holders",
-                    f"{event['actor']} was granted lease token {token} on {record[0]} "
-                    f"{record[1]} at {when(t)} while {actor} still held token {other} "
-                    f"(granted {when(granted)}, valid until {when(expires)}): two valid "
-                    "leases on one record.",
-                    entity=record[0], key=record[1], t=t))
+                self.found.add(
+                    Anomaly(
+                        self.name,
+                        "two-holders",
+                        f"{event['actor']} was granted lease token {token} on {record[0]} "
+                        f"{record[1]} at {when(t)} while {actor} still held token {other} "
+                        f"(granted {when(granted)}, valid until {when(expires)}): two valid "
+                        "leases on one record.",
+                        entity=record[0],
+                        key=record[1],
+                        t=t,
+                    )
+                )
                 break
-        self.grants[token] = [event["actor"], record[0], record[1], t,
-                              event.get("expires_t") or t, None]
+        self.grants[token] = [
+            event["actor"],
+            record[0],
+            record[1],
+            t,
+            event.get("expires_t") or t,
+            None,
+        ]
         self.latest.setdefault(record, []).append(token)
 
     def on_release(self, event: Event) -> None:
@@ -94,33 +106,57 @@ class LockSafety(Invariant):
                 continue
             judged += 1
             actor, entity, key, granted, expires, _released = grant
-            newer = [n for n in self.latest.get((entity, key), ())
-                     if n > token and self.grants[n][3] <= t]
+            newer = [
+                n
+                for n in self.latest.get((entity, key), ())
+                if n > token and self.grants[n][3] <= t
+            ]
             if newer:
                 other = self.grants[newer[0]]
-                self.found.add(Anomaly(
-                    self.name, "superseded-lease",
-                    f"{describe_write(ledger, i)} was accepted under lease token {token} "
-                    f"(granted {when(granted)}), although {other[0]} had been granted token "
-                    f"{newer[0]} on {entity} {key} at {when(other[3])}: the design did not "
-                    "fence the older lease, so both edited the record believing they held "
-                    "the lock.",
-                    write_ids=(write_id,), entity=entity, key=key, t=t))
+                self.found.add(
+                    Anomaly(
+                        self.name,
+                        "superseded-lease",
+                        f"{describe_write(ledger, i)} was accepted under lease token {token} "
+                        f"(granted {when(granted)}), although {other[0]} had been granted token "
+                        f"{newer[0]} on {entity} {key} at {when(other[3])}: the design did not "
+                        "fence the older lease, so both edited the record believing they held "
+                        "the lock.",
+                        write_ids=(write_id,),
+                        entity=entity,
+                        key=key,
+                        t=t,
+                    )
+                )
             elif t >= expires:
-                self.found.add(Anomaly(
-                    self.name, "expired-lease",
-                    f"{describe_write(ledger, i)} was accepted under lease token {token}, "
-                    f"which had expired at {when(expires)} (the holder was stalled past "
-                    "its lease): without fencing the late save went through.",
-                    write_ids=(write_id,), entity=entity, key=key, t=t))
-        metrics = {"leases_granted": float(len(self.grants)),
-                   "saves_under_lease": float(judged)}
+                self.found.add(
+                    Anomaly(
+                        self.name,
+                        "expired-lease",
+                        f"{describe_write(ledger, i)} was accepted under lease token {token}, "
+                        f"which had expired at {when(expires)} (the holder was stalled past "
+                        "its lease): without fencing the late save went through.",
+                        write_ids=(write_id,),
+                        entity=entity,
+                        key=key,
+                        t=t,
+                    )
+                )
+        metrics = {"leases_granted": float(len(self.grants)), "saves_under_lease": float(judged)}
         if not self.grants:
             note = "no leases in this history"
         elif self.found.count:
             note = f"{plural(self.found.count, 'lock safety violation')}"
         else:
-            note = (f"{plural(len(self.grants), 'lease')}, never two valid at once; "
-                    f"{plural(judged, 'accepted save')} under a valid lease")
-        return make_verdict(self.name, self.found.items, self.found.count,
-                            sanctioned=self.is_sanctioned, metrics=metrics, note=note)
+            note = (
+                f"{plural(len(self.grants), 'lease')}, never two valid at once; "
+                f"{plural(judged, 'accepted save')} under a valid lease"
+            )
+        return make_verdict(
+            self.name,
+            self.found.items,
+            self.found.count,
+            sanctioned=self.is_sanctioned,
+            metrics=metrics,
+            note=note,
+        )

@@ -237,15 +237,18 @@ class NoLostUpdate(Invariant):
             "lost_write_fields": len(lost),
             "lost_writes": len({i for i, _ in lost}),
             "surfaced_not_lost": surfaced,
-            "lost_write_fields_per_1000_writes": (round(1000.0 * len(lost) / saves, 3)
-                                                  if saves else 0.0),
+            "lost_write_fields_per_1000_writes": (
+                round(1000.0 * len(lost) / saves, 3) if saves else 0.0
+            ),
             "conflicts": ledger.conflict_count,
             "model_reported_overwrites": ledger.model_overwrites,
         }
         if lost:
             writes = len({i for i, _ in lost})
-            note = (f"{plural(len(lost), 'write field')} in {plural(writes, 'write')} lost "
-                    "without anyone being shown")
+            note = (
+                f"{plural(len(lost), 'write field')} in {plural(writes, 'write')} lost "
+                "without anyone being shown"
+            )
             if self.is_sanctioned:
                 note += " (the design accepts this: sanctioned)"
             if not ledger.quiescent:
@@ -256,8 +259,12 @@ class NoLostUpdate(Invariant):
         else:
             note = f"every one of {plural(judged, 'write field')} survives or was surfaced"
         return make_verdict(
-            self.name, found.items, found.count, sanctioned=self.is_sanctioned,
-            metrics=metrics, note=note,
+            self.name,
+            found.items,
+            found.count,
+            sanctioned=self.is_sanctioned,
+            metrics=metrics,
+            note=note,
         )
 
     def anomaly(self, i: int, field: str) -> Anomaly:
@@ -276,8 +283,16 @@ class NoLostUpdate(Invariant):
             if trigger is not None:
                 write_ids += (ledger.ids[trigger],)
         return Anomaly(
-            self.name, "lost-update", text, write_ids=write_ids, system=home,
-            entity=cold[C_ENTITY], key=cold[C_KEY], field=field, t=t, via=via,
+            self.name,
+            "lost-update",
+            text,
+            write_ids=write_ids,
+            system=home,
+            entity=cold[C_ENTITY],
+            key=cold[C_KEY],
+            field=field,
+            t=t,
+            via=via,
         )
 
     def _story(self, i: int, field: str, depth: int = 0) -> str:
@@ -289,10 +304,7 @@ class NoLostUpdate(Invariant):
         write_id = ledger.ids[i]
         displaced = ledger.displacement(i, field)
         if displaced is None:
-            return (
-                f"is neither the final version of {field} nor an ancestor of it in any "
-                "replica."
-            )
+            return f"is neither the final version of {field} nor an ancestor of it in any replica."
         t, via, by = displaced
         by_id = ledger.ids[by]
         if via == "user":

@@ -60,12 +60,10 @@ class Ownership(Invariant):
         by_system = editable.get(entity)
         if by_system is None or system not in by_system:
             systems = sorted(by_system) if by_system else []
-            where = (
-                f"editable only in {' and '.join(systems)}" if systems
-                else "editable nowhere"
-            )
+            where = f"editable only in {' and '.join(systems)}" if systems else "editable nowhere"
             self.suspects[event["write_id"]] = (
-                "read-only-system", f"{entity} is read-only in {system} ({where})"
+                "read-only-system",
+                f"{entity} is read-only in {system} ({where})",
             )
             return
         condition = by_system[system]
@@ -101,7 +99,12 @@ class Ownership(Invariant):
         }
         if ledger.contract.editable is None:
             return make_verdict(
-                self.name, [], 0, sanctioned=False, unknown=True, metrics=metrics,
+                self.name,
+                [],
+                0,
+                sanctioned=False,
+                unknown=True,
+                metrics=metrics,
                 note="the contract has no 'editable' section: ownership cannot be judged",
             )
         found = AnomalyList()
@@ -115,10 +118,19 @@ class Ownership(Invariant):
             cold = ledger.cold[i]
             home = ledger.home_system(i)
             text = f"{describe_write(ledger, i)} was accepted in {home} although {detail}."
-            found.add(Anomaly(
-                self.name, code, text, write_ids=(write_id,), system=home,
-                entity=cold[C_ENTITY], key=cold[C_KEY], t=ledger.write_time(i), via="user",
-            ))
+            found.add(
+                Anomaly(
+                    self.name,
+                    code,
+                    text,
+                    write_ids=(write_id,),
+                    system=home,
+                    entity=cold[C_ENTITY],
+                    key=cold[C_KEY],
+                    t=ledger.write_time(i),
+                    via="user",
+                )
+            )
         metrics["violations"] = found.count
         note = (
             f"{plural(found.count, 'save')} accepted where the design forbids it"
@@ -128,6 +140,10 @@ class Ownership(Invariant):
         if found.count and found.items:
             note += f" (first at {when(found.items[0].t)})"
         return make_verdict(
-            self.name, found.items, found.count, sanctioned=self.is_sanctioned,
-            metrics=metrics, note=note,
+            self.name,
+            found.items,
+            found.count,
+            sanctioned=self.is_sanctioned,
+            metrics=metrics,
+            note=note,
         )

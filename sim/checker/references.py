@@ -52,7 +52,8 @@ class ReferentialIntegrity(Invariant):
     def _bind(self, contract: Contract) -> None:
         self._refs = {
             name: dict(spec.references)
-            for name, spec in contract.entities.items() if spec.references
+            for name, spec in contract.entities.items()
+            if spec.references
         }
         self._targets = set(contract.referenced_by())
         for entity, refs in sorted(self._refs.items()):
@@ -158,10 +159,18 @@ class ReferentialIntegrity(Invariant):
                     f"(field {field}), which does not exist in {system}; dangling since "
                     f"{when(since)}."
                 )
-                found.add(Anomaly(
-                    self.name, "dangling-reference", text, system=system, entity=entity,
-                    key=key, field=field, t=since,
-                ))
+                found.add(
+                    Anomaly(
+                        self.name,
+                        "dangling-reference",
+                        text,
+                        system=system,
+                        entity=entity,
+                        key=key,
+                        field=field,
+                        t=since,
+                    )
+                )
         metrics = {
             "dangling_reference_s": round(self.area_s, 3),
             "max_dangling": self.max_count,
@@ -174,8 +183,13 @@ class ReferentialIntegrity(Invariant):
                 f"{plural(self.count, 'reference')} dangling at the end"
             )
             return make_verdict(
-                self.name, found.items, found.count, sanctioned=False, unknown=True,
-                metrics=metrics, note=note,
+                self.name,
+                found.items,
+                found.count,
+                sanctioned=False,
+                unknown=True,
+                metrics=metrics,
+                note=note,
             )
         note = (
             f"{plural(found.count, 'reference')} still dangling after quiescence"
@@ -184,6 +198,10 @@ class ReferentialIntegrity(Invariant):
             f"during the run, at most {self.max_count} at once"
         )
         return make_verdict(
-            self.name, found.items, found.count, sanctioned=self.is_sanctioned,
-            metrics=metrics, note=note,
+            self.name,
+            found.items,
+            found.count,
+            sanctioned=self.is_sanctioned,
+            metrics=metrics,
+            note=note,
         )

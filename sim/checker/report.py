@@ -34,13 +34,15 @@ class CheckReport:
         """True when an invariant listed in ``contract.promises`` is violated."""
         return any(
             self.verdicts[name].status == VIOLATED
-            for name in self.promises if name in self.verdicts
+            for name in self.promises
+            if name in self.verdicts
         )
 
     @property
     def broken_promises(self) -> list[str]:
         return [
-            name for name in self.promises
+            name
+            for name in self.promises
             if name in self.verdicts and self.verdicts[name].status == VIOLATED
         ]
 
@@ -104,7 +106,10 @@ class CheckReport:
 def ordered_anomalies(report: Any) -> list[tuple[str, Anomaly]]:
     """``(invariant, anomaly)`` for every kept anomaly of a check report: violations
     first, then sanctioned ones, each invariant's in its own (history) order."""
-    return [(name, anomaly)
-            for wanted in ("violated", "sanctioned")
-            for name, verdict in report.verdicts.items() if verdict.status == wanted
-            for anomaly in verdict.anomalies]
+    return [
+        (name, anomaly)
+        for wanted in ("violated", "sanctioned")
+        for name, verdict in report.verdicts.items()
+        if verdict.status == wanted
+        for anomaly in verdict.anomalies
+    ]

@@ -86,22 +86,47 @@ class NoRetiredBundleLines(Invariant):
                 hours += exposure_h
                 lines += 1
                 bundle = self._value(row, BUNDLE)
-                found.add(Anomaly(
-                    self.name, "retired-product-in-bundle",
-                    f"bundle {bundle} line {key} in {system} still sells product {product}, "
-                    f"retired at {when(retired_t)} by {describe_write(ledger, by, 'status')}: "
-                    f"{exposure_h:.1f} line-hours on offer after its retirement.",
-                    write_ids=(ledger.ids[by],), system=system, entity=LINE, key=key,
-                    field=PRODUCT, t=retired_t))
-        metrics = {"bundle_lines_retired": float(lines),
-                   "bundle_line_retired_hours": round(hours, 3),
-                   "products_retired": float(len(self.retired))}
+                found.add(
+                    Anomaly(
+                        self.name,
+                        "retired-product-in-bundle",
+                        f"bundle {bundle} line {key} in {system} still sells product {product}, "
+                        f"retired at {when(retired_t)} by {describe_write(ledger, by, 'status')}: "
+                        f"{exposure_h:.1f} line-hours on offer after its retirement.",
+                        write_ids=(ledger.ids[by],),
+                        system=system,
+                        entity=LINE,
+                        key=key,
+                        field=PRODUCT,
+                        t=retired_t,
+                    )
+                )
+        metrics = {
+            "bundle_lines_retired": float(lines),
+            "bundle_line_retired_hours": round(hours, 3),
+            "products_retired": float(len(self.retired)),
+        }
         if not ledger.quiescent:
-            return make_verdict(self.name, [], 0, sanctioned=self.is_sanctioned, unknown=True,
-                                metrics=metrics,
-                                note=f"not judged: {ledger.quiescence_words()}")
-        note = (f"{plural(lines, 'bundle line')} still sell a retired product "
-                f"({hours:.1f} line-hours since retirement)" if lines else
-                f"no bundle line sells any of the {plural(len(self.retired), 'retired product')}")
-        return make_verdict(self.name, found.items, found.count, sanctioned=self.is_sanctioned,
-                            metrics=metrics, note=note)
+            return make_verdict(
+                self.name,
+                [],
+                0,
+                sanctioned=self.is_sanctioned,
+                unknown=True,
+                metrics=metrics,
+                note=f"not judged: {ledger.quiescence_words()}",
+            )
+        note = (
+            f"{plural(lines, 'bundle line')} still sell a retired product "
+            f"({hours:.1f} line-hours since retirement)"
+            if lines
+            else f"no bundle line sells any of the {plural(len(self.retired), 'retired product')}"
+        )
+        return make_verdict(
+            self.name,
+            found.items,
+            found.count,
+            sanctioned=self.is_sanctioned,
+            metrics=metrics,
+            note=note,
+        )

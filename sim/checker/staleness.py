@@ -42,7 +42,7 @@ class Staleness(Invariant):
         metrics: dict[str, float] = {}
         found = AnomalyList()
         arrivals = ledger.arrivals
-        for (entity, origin, destination) in sorted(arrivals):
+        for entity, origin, destination in sorted(arrivals):
             delays = np.frombuffer(arrivals[(entity, origin, destination)], dtype=np.float64)
             flow = flow_name(entity, origin, destination)
             p99 = nearest_rank(delays, 0.99)
@@ -57,9 +57,15 @@ class Staleness(Invariant):
                     f"exceeds the objective of {objective:.0f} s over "
                     f"{plural(int(delays.size), 'write')} (max {delays.max():.0f} s)."
                 )
-                found.add(Anomaly(
-                    self.name, "stale", text, system=destination, entity=entity,
-                ))
+                found.add(
+                    Anomaly(
+                        self.name,
+                        "stale",
+                        text,
+                        system=destination,
+                        entity=entity,
+                    )
+                )
         measured = len(arrivals)
         if found.count:
             note = f"{plural(found.count, 'flow')} above its p99 objective"
@@ -68,6 +74,10 @@ class Staleness(Invariant):
         else:
             note = f"{plural(measured, 'flow')} measured; no objective in the contract"
         return make_verdict(
-            self.name, found.items, found.count, sanctioned=self.is_sanctioned,
-            metrics=metrics, note=note,
+            self.name,
+            found.items,
+            found.count,
+            sanctioned=self.is_sanctioned,
+            metrics=metrics,
+            note=note,
         )

@@ -62,12 +62,13 @@ class ContractValidator:
         self.count += 1
         kind = event["kind"]
         if kind not in KINDS:
-            return (f"unknown event kind {kind!r} (the contract defines: "
-                    f"{', '.join(sorted(KINDS))})")
+            return f"unknown event kind {kind!r} (the contract defines: {', '.join(sorted(KINDS))})"
         if not self.started:
             if kind != "run_start":
-                return (f"a history starts with a run_start event (its contract: systems, "
-                        f"promises), but the first event is {kind!r}")
+                return (
+                    f"a history starts with a run_start event (its contract: systems, "
+                    f"promises), but the first event is {kind!r}"
+                )
             self.started = True
         elif kind == "run_start":
             return "a second run_start: one history holds one run"
@@ -77,8 +78,10 @@ class ContractValidator:
         if t is None:
             return f"{kind} event: it has no time 't'"
         if t < self.last_t:
-            return (f"time goes backwards: t={t} after an event at t={self.last_t} "
-                    "(events are in time order)")
+            return (
+                f"time goes backwards: t={t} after an event at t={self.last_t} "
+                "(events are in time order)"
+            )
         self.last_t = t
         if kind == "write":
             write_id = event["write_id"]
@@ -96,14 +99,16 @@ class ContractValidator:
             if event["write_id"] not in self.writes:
                 return f"reject of {event['write_id']}, a write that never happened"
         elif kind == "overwrite":
-            return (self._named(event, "lost_write", event.get("lost_write"))
-                    or self._named(event, "by_write", event.get("by_write")))
+            return self._named(event, "lost_write", event.get("lost_write")) or self._named(
+                event, "by_write", event.get("by_write")
+            )
         elif kind == "conflict":
             return self._named_list(event, "write_ids")
         elif kind == "send":
             cause = event.get("cause")
-            problem = ((self._named(event, "cause", cause) if cause is not None else None)
-                       or self._named_list(event, "write_ids"))
+            problem = (
+                self._named(event, "cause", cause) if cause is not None else None
+            ) or self._named_list(event, "write_ids")
             if problem:
                 return problem
             self.messages.add(event["message_id"])
@@ -119,8 +124,7 @@ class ContractValidator:
         """``write_id`` (the event's field ``name``) is a write that happened."""
         kind = event["kind"]
         if type(write_id) is not str:
-            return (f"{kind} event: {name!r} must be the id of a write (text), not "
-                    f"{write_id!r}")
+            return f"{kind} event: {name!r} must be the id of a write (text), not {write_id!r}"
         if write_id not in self.writes:
             return f"{kind} names write {write_id} ({name}), which never happened before it"
         return None
@@ -144,12 +148,16 @@ class ContractValidator:
             return None
         for field, parents in base.items():
             if type(parents) is not list:
-                return (f"write {write_id}: base[{field!r}] must be a list of write ids, "
-                        f"not {parents!r}")
+                return (
+                    f"write {write_id}: base[{field!r}] must be a list of write ids, "
+                    f"not {parents!r}"
+                )
             for parent in parents:
                 if type(parent) is not str or parent not in self.writes:
-                    return (f"write {write_id}: base[{field!r}] names write {parent!r}, "
-                            "which never happened before it")
+                    return (
+                        f"write {write_id}: base[{field!r}] names write {parent!r}, "
+                        "which never happened before it"
+                    )
         return None
 
     def _reapply(self, event: dict[str, Any]) -> str | None:
@@ -157,26 +165,36 @@ class ContractValidator:
         # the record exists there.
         for field, write_id in event["fields"].items():
             if write_id not in self.writes:
-                return (f"reapply names write {write_id} (field {field!r}), which never "
-                        "happened before it")
+                return (
+                    f"reapply names write {write_id} (field {field!r}), which never "
+                    "happened before it"
+                )
         record = (event["system"], event["entity"], event["key"])
         if record not in self.records:
-            return (f"reapply to {record[1]} {record[2]} in {record[0]}, a record never "
-                    "created there (no earlier apply with created: true)")
+            return (
+                f"reapply to {record[1]} {record[2]} in {record[0]}, a record never "
+                "created there (no earlier apply with created: true)"
+            )
         return None
 
     def _apply(self, event: dict[str, Any]) -> str | None:
         for field, write_id in event["fields"].items():
             if write_id not in self.writes:
-                return (f"apply names write {write_id} (field {field!r}), which never "
-                        "happened before it")
+                return (
+                    f"apply names write {write_id} (field {field!r}), which never "
+                    "happened before it"
+                )
         record = (event["system"], event["entity"], event["key"])
         if event.get("created"):
             if record in self.records:
-                return (f"apply creates {record[1]} {record[2]} in {record[0]}, which "
-                        "already exists there")
+                return (
+                    f"apply creates {record[1]} {record[2]} in {record[0]}, which "
+                    "already exists there"
+                )
             self.records.add(record)
         elif record not in self.records:
-            return (f"apply to {record[1]} {record[2]} in {record[0]}, a record never "
-                    "created there (no earlier apply with created: true)")
+            return (
+                f"apply to {record[1]} {record[2]} in {record[0]}, a record never "
+                "created there (no earlier apply with created: true)"
+            )
         return None

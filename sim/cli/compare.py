@@ -49,11 +49,15 @@ def cmd_compare(args: argparse.Namespace) -> int:
         check_run_folder(default_out(root, scenario, name, seed))
     checker = installed_checker()
     if not args.json and sys.stderr.isatty():
-        print(f"running {scenario.name} under {len(names)} design(s), "
-              f"{min(workers, len(names))} at a time ...", file=sys.stderr)
+        print(
+            f"running {scenario.name} under {len(names)} design(s), "
+            f"{min(workers, len(names))} at a time ...",
+            file=sys.stderr,
+        )
     started = time.perf_counter()
-    done = map_designs(functools.partial(run_design, scenario, seed, root, checker is not None),
-                       names, workers)
+    done = map_designs(
+        functools.partial(run_design, scenario, seed, root, checker is not None), names, workers
+    )
     wall_s = time.perf_counter() - started
     columns = []
     notes = []
@@ -69,43 +73,69 @@ def cmd_compare(args: argparse.Namespace) -> int:
         report = result.check
         if report is not None:
             failed = failed or report.failed
-            verdicts[name] = {inv: {"status": v.status, "violations": v.violations,
-                                    "sanctioned": v.sanctioned,
-                                    "promised": inv in report.promises}
-                              for inv, v in report.verdicts.items()}
+            verdicts[name] = {
+                inv: {
+                    "status": v.status,
+                    "violations": v.violations,
+                    "sanctioned": v.sanctioned,
+                    "promised": inv in report.promises,
+                }
+                for inv, v in report.verdicts.items()
+            }
     if args.json:
-        print(json.dumps({
-            "scenario": scenario.name, "seed": seed, "designs": names,
-            "metrics": {name: result.metrics for name, result in columns},
-            "headline": figures, "invariants": verdicts,
-            "trace_sha256": {name: result.trace_sha256 for name, result in columns},
-            "notes": notes, "failed": failed, "wall_s": round(wall_s, 3),
-            "workers": min(workers, len(names)),
-            "design_wall_s": {name: round(t.wall_s, 3) for name, t in timings.items()},
-            "design_peak_rss_mb": {name: round(t.peak_rss_mb, 1)
-                                   for name, t in timings.items()},
-        }, sort_keys=True))
+        print(
+            json.dumps(
+                {
+                    "scenario": scenario.name,
+                    "seed": seed,
+                    "designs": names,
+                    "metrics": {name: result.metrics for name, result in columns},
+                    "headline": figures,
+                    "invariants": verdicts,
+                    "trace_sha256": {name: result.trace_sha256 for name, result in columns},
+                    "notes": notes,
+                    "failed": failed,
+                    "wall_s": round(wall_s, 3),
+                    "workers": min(workers, len(names)),
+                    "design_wall_s": {name: round(t.wall_s, 3) for name, t in timings.items()},
+                    "design_peak_rss_mb": {
+                        name: round(t.peak_rss_mb, 1) for name, t in timings.items()
+                    },
+                },
+                sort_keys=True,
+            )
+        )
         return EXIT_FAILED if failed else EXIT_OK
     if args.markdown:
         print("\n".join(invariant_matrix(verdicts, names)))
         return EXIT_FAILED if failed else EXIT_OK
     labels = list(next(iter(figures.values())).keys()) if figures else []
     rows = [[label, *(_cell(figures[name].get(label)) for name in names)] for label in labels]
-    lines = [f"p2c compare: {scenario.name}, seed {seed} (same seed for every design: "
-             "common random numbers)", ""]
+    lines = [
+        f"p2c compare: {scenario.name}, seed {seed} (same seed for every design: "
+        "common random numbers)",
+        "",
+    ]
     lines += table(rows, ["", *names])
     if verdicts:
         invariants = list(next(iter(verdicts.values())).keys())
-        rows = [[inv, *(_verdict_cell(verdicts[name].get(inv)) for name in names)]
-                for inv in invariants]
+        rows = [
+            [inv, *(_verdict_cell(verdicts[name].get(inv)) for name in names)] for inv in invariants
+        ]
         lines += ["", "Invariants (* = promised by the design; a promised violation fails):"]
         lines += table(rows, ["", *names])
-    lines += ["", f"Wall time {wall_s:.1f} s, {min(workers, len(names))} design(s) at a time; "
-              "each design: " + ", ".join(f"{name} {t.wall_s:.1f} s"
-                                          for name, t in timings.items())]
-    lines += ["", *notes, f"Run folders under {root}/",
-              f"Reproduce: p2c compare {args.scenario} --seed {seed} "
-              + " ".join(f"--design {n}" for n in names)]
+    lines += [
+        "",
+        f"Wall time {wall_s:.1f} s, {min(workers, len(names))} design(s) at a time; "
+        "each design: " + ", ".join(f"{name} {t.wall_s:.1f} s" for name, t in timings.items()),
+    ]
+    lines += [
+        "",
+        *notes,
+        f"Run folders under {root}/",
+        f"Reproduce: p2c compare {args.scenario} --seed {seed} "
+        + " ".join(f"--design {n}" for n in names),
+    ]
     print("\n".join(lines))
     return EXIT_FAILED if failed else EXIT_OK
 
@@ -145,24 +175,44 @@ def verdict_hook(checker: Any) -> Any:
 def add_compare_parser(sub: Any) -> None:
     """Add ``p2c compare`` to p2c's subcommands."""
     compare = sub.add_parser(
-        "compare", help="run a scenario under several designs, side by side",
+        "compare",
+        help="run a scenario under several designs, side by side",
         description="Same organisation, workload and seed under each design (common random "
-                    "numbers); one table of metrics and invariant verdicts.")
-    compare.add_argument("scenario",
-                         help="scenario YAML file, e.g. scenarios/prospect_to_cash.yaml")
-    compare.add_argument("--design", action="append", metavar="NAME",
-                         help="a catalogue design; repeat (default: every design)")
+        "numbers); one table of metrics and invariant verdicts.",
+    )
+    compare.add_argument(
+        "scenario", help="scenario YAML file, e.g. scenarios/prospect_to_cash.yaml"
+    )
+    compare.add_argument(
+        "--design",
+        action="append",
+        metavar="NAME",
+        help="a catalogue design; repeat (default: every design)",
+    )
     compare.add_argument("--all", action="store_true", help="every design in the catalogue")
-    compare.add_argument("--seed", type=seed_arg,
-                         help="root seed for every design (default: the scenario's seed)")
+    compare.add_argument(
+        "--seed", type=seed_arg, help="root seed for every design (default: the scenario's seed)"
+    )
     compare.add_argument("--out", help="folder for the run folders (default reports/compare)")
-    compare.add_argument("--yes", action="store_true",
-                         help="run even when the estimated size is beyond a few minutes")
-    compare.add_argument("--json", action="store_true",
-                         help="print one JSON object (metrics, verdicts, trace hashes per design)")
-    compare.add_argument("--workers", type=int, metavar="N",
-                         help="designs run at a time, each in its own process "
-                              "(default: the available cores)")
-    compare.add_argument("--markdown", action="store_true",
-                         help="print the invariant x design table as Markdown (README)")
+    compare.add_argument(
+        "--yes",
+        action="store_true",
+        help="run even when the estimated size is beyond a few minutes",
+    )
+    compare.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object (metrics, verdicts, trace hashes per design)",
+    )
+    compare.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="designs run at a time, each in its own process (default: the available cores)",
+    )
+    compare.add_argument(
+        "--markdown",
+        action="store_true",
+        help="print the invariant x design table as Markdown (README)",
+    )
     compare.set_defaults(func=cmd_compare)

@@ -30,7 +30,8 @@ EXIT_INTERRUPTED, EXIT_PIPE, EXIT_TERMINATED = 130, 141, 143
 EXIT_CODES_HELP = (
     "Exit codes: 0 ok, 1 a promised invariant (or expectation) failed, 2 bad input or an "
     "environment error (full disk, read-only folder, unreadable file), 130 interrupted "
-    "(SIGINT), 143 terminated (SIGTERM); both clean up first. 141: output pipe closed.")
+    "(SIGINT), 143 terminated (SIGTERM); both clean up first. 141: output pipe closed."
+)
 
 
 def seed_arg(text: str) -> int:

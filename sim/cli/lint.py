@@ -28,9 +28,17 @@ def cmd_lint(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise InputError(f"{png}: cannot write the picture ({exc.strerror or exc})") from None
     if getattr(args, "json", False):
-        print(json.dumps({"design": design.name, "target": str(target),
-                          "findings": [f.to_json() for f in findings], "png": str(png)},
-                         sort_keys=True))
+        print(
+            json.dumps(
+                {
+                    "design": design.name,
+                    "target": str(target),
+                    "findings": [f.to_json() for f in findings],
+                    "png": str(png),
+                },
+                sort_keys=True,
+            )
+        )
     else:
         print("\n".join(report_lines(design, findings, target, png)))
     return EXIT_FAILED if any(f.severity == "error" for f in findings) else EXIT_OK
@@ -39,14 +47,17 @@ def cmd_lint(args: argparse.Namespace) -> int:
 def add_lint_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add ``lint`` to ``p2c``'s subcommands (``add_lint_parser(sub)`` in build_parser)."""
     parser = subparsers.add_parser(
-        "lint", help="static analysis of a design's replicas and maps",
+        "lint",
+        help="static analysis of a design's replicas and maps",
         description="Check a design's topology before running it: edits that never leave "
-                    "their system, unguarded multi-writer entities, echo loops, references "
-                    "that arrive before what they point at. Exit 1 when any finding is "
-                    "an error.")
+        "their system, unguarded multi-writer entities, echo loops, references "
+        "that arrive before what they point at. Exit 1 when any finding is "
+        "an error.",
+    )
     parser.add_argument("target", help="a design (scenarios/designs/NAME.yaml) or a scenario")
-    parser.add_argument("--png", help="picture of the replica graph "
-                                      "(default: reports/lint/<design>.png)")
+    parser.add_argument(
+        "--png", help="picture of the replica graph (default: reports/lint/<design>.png)"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(func=cmd_lint)
     return parser

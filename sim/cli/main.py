@@ -28,11 +28,20 @@ from sim.cli.verify import add_verify_parser
 
 
 def build_parser() -> Parser:
-    parser = Parser(prog="p2c", description=(
-        "Simulate and verify the Dynamics 365 Sales <-> Operations prospect-to-cash "
-        "integration through the hub."), epilog=EXIT_CODES_HELP)
-    parser.add_argument("--version", action="version", version=f"p2c {__version__}",
-                        help="print the installed p2c-testbed version and exit")
+    parser = Parser(
+        prog="p2c",
+        description=(
+            "Simulate and verify the Dynamics 365 Sales <-> Operations prospect-to-cash "
+            "integration through the hub."
+        ),
+        epilog=EXIT_CODES_HELP,
+    )
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"p2c {__version__}",
+        help="print the installed p2c-testbed version and exit",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     add_run_parser(sub)
     add_compare_parser(sub)

@@ -33,8 +33,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"expected": expected, "got": result.trace_sha256, "same": same}))
     else:
-        print(f"replay of {folder} (seed {seed}): trace {result.trace_sha256[:16]} "
-              f"{'matches' if same else 'DIFFERS from'} the recorded {expected[:16]}")
+        print(
+            f"replay of {folder} (seed {seed}): trace {result.trace_sha256[:16]} "
+            f"{'matches' if same else 'DIFFERS from'} the recorded {expected[:16]}"
+        )
     return EXIT_OK if same else EXIT_FAILED
 
 
@@ -42,6 +44,9 @@ def add_replay_parser(sub: Any) -> None:
     """Add ``p2c replay`` to p2c's subcommands."""
     replay = sub.add_parser("replay", help="re-run a run folder and compare its trace hash")
     replay.add_argument("run_dir", help="a run folder written by p2c run (holds manifest.json)")
-    replay.add_argument("--json", action="store_true",
-                        help="print one JSON object: expected and got trace hash, same")
+    replay.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object: expected and got trace hash, same",
+    )
     replay.set_defaults(func=cmd_replay)

@@ -27,30 +27,44 @@ def cmd_run(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)
     if args.design:
         if args.design[0] not in catalogue_names():
-            raise InputError(f"unknown design {args.design[0]!r} "
-                             f"(known: {', '.join(catalogue_names())})")
+            raise InputError(
+                f"unknown design {args.design[0]!r} (known: {', '.join(catalogue_names())})"
+            )
         scenario = scenario.with_design(design_variant(scenario, args.design[0]).design)
     check_run_size(scenario, yes=args.yes)
     seed = scenario.spec.seed if args.seed is None else args.seed
     out = Path(args.out) if args.out else default_out(scenario.name, seed)
     progress = not args.json and sys.stderr.isatty()
-    result = run_to_folder(scenario, out, seed, progress=progress,
-                           finish=verdict_hook(installed_checker()))
+    result = run_to_folder(
+        scenario, out, seed, progress=progress, finish=verdict_hook(installed_checker())
+    )
     report = getattr(result, "check", None)
     failed = bool(report is not None and report.failed)
     pictures = _timelines(report, result, out, args.timeline) if args.timeline else []
     if args.json:
         invariants = {}
         if report is not None:
-            invariants = {name: {"status": v.status, "violations": v.violations,
-                                 "sanctioned": v.sanctioned}
-                          for name, v in report.verdicts.items()}
-        print(json.dumps({
-            "scenario": result.scenario, "design": result.design, "seed": result.seed,
-            "trace_sha256": result.trace_sha256, "run_dir": str(out),
-            "quiescent": result.quiescent, "metrics": result.metrics,
-            "invariants": invariants, "failed": failed, "replaced": result.replaced,
-        }, sort_keys=True))
+            invariants = {
+                name: {"status": v.status, "violations": v.violations, "sanctioned": v.sanctioned}
+                for name, v in report.verdicts.items()
+            }
+        print(
+            json.dumps(
+                {
+                    "scenario": result.scenario,
+                    "design": result.design,
+                    "seed": result.seed,
+                    "trace_sha256": result.trace_sha256,
+                    "run_dir": str(out),
+                    "quiescent": result.quiescent,
+                    "metrics": result.metrics,
+                    "invariants": invariants,
+                    "failed": failed,
+                    "replaced": result.replaced,
+                },
+                sort_keys=True,
+            )
+        )
     else:
         lines = summary_lines(result, scenario)
         incidents = scripted_lines(scenario, result.events, report)
@@ -64,8 +78,11 @@ def cmd_run(args: argparse.Namespace) -> int:
                 lines += ["", "First overwritten writes:", *("  " + x for x in explained)]
         lines += [f"Timeline: {p}" for p in pictures]
         replaced = " (replaced the earlier run folder there)" if result.replaced else ""
-        lines += ["", f"Run folder: {out}{replaced}",
-                  f"Reproduce:  p2c run {args.scenario} --seed {seed}"]
+        lines += [
+            "",
+            f"Run folder: {out}{replaced}",
+            f"Reproduce:  p2c run {args.scenario} --seed {seed}",
+        ]
         print("\n".join(lines))
     return EXIT_FAILED if failed else EXIT_OK
 
@@ -87,22 +104,41 @@ def default_out(scenario_name: str, seed: int) -> Path:
 
 def add_run_parser(sub: Any) -> None:
     """Add ``p2c run`` to p2c's subcommands."""
-    run = sub.add_parser("run", help="run a scenario and print its summary",
-                         description="Run a scenario, write a run folder, print a summary.",
-                         epilog=LOSS_GLOSSARY,
-                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    run = sub.add_parser(
+        "run",
+        help="run a scenario and print its summary",
+        description="Run a scenario, write a run folder, print a summary.",
+        epilog=LOSS_GLOSSARY,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     run.add_argument("scenario", help="scenario YAML file, e.g. scenarios/prospect_to_cash.yaml")
     run.add_argument("--seed", type=seed_arg, help="root seed (default: the scenario's seed)")
     run.add_argument("--out", help="run folder (default: reports/runs/<scenario>-seed<N>)")
     run.add_argument("--json", action="store_true", help="print one JSON object")
-    run.add_argument("--yes", action="store_true",
-                     help="run even when the estimated size (user-days, initial records) is "
-                          "beyond what runs in a few minutes")
-    run.add_argument("--explain", type=count_arg, default=5, metavar="N",
-                     help="how many anomaly explanations to print (default 5)")
-    run.add_argument("--timeline", type=count_arg, default=0, metavar="N",
-                     help="draw a timeline PNG for each of the first N anomalies "
-                          "(run folder, timelines/)")
-    run.add_argument("--design", action="append", metavar="NAME",
-                     help="run under this catalogue design instead; repeat to compare")
+    run.add_argument(
+        "--yes",
+        action="store_true",
+        help="run even when the estimated size (user-days, initial records) is "
+        "beyond what runs in a few minutes",
+    )
+    run.add_argument(
+        "--explain",
+        type=count_arg,
+        default=5,
+        metavar="N",
+        help="how many anomaly explanations to print (default 5)",
+    )
+    run.add_argument(
+        "--timeline",
+        type=count_arg,
+        default=0,
+        metavar="N",
+        help="draw a timeline PNG for each of the first N anomalies (run folder, timelines/)",
+    )
+    run.add_argument(
+        "--design",
+        action="append",
+        metavar="NAME",
+        help="run under this catalogue design instead; repeat to compare",
+    )
     run.set_defaults(func=cmd_run)

@@ -32,7 +32,7 @@ def _partial(schema: dict[str, Any], prefix: str = "Partial") -> dict[str, Any]:
                 if key == "required":
                     continue
                 if key == "$ref" and isinstance(value, str) and value.startswith("#/$defs/"):
-                    out[key] = "#/$defs/" + prefix + value[len("#/$defs/"):]
+                    out[key] = "#/$defs/" + prefix + value[len("#/$defs/") :]
                 else:
                     out[key] = strip(value)
             return out
@@ -67,15 +67,21 @@ def _design_forms(target: dict[str, Any]) -> list[dict[str, Any]]:
     target["$defs"]["DesignSpec"] = body
     extension = _merge_defs(target, _partial(full))
     extension["properties"] = {
-        "extends": {"type": "string", "minLength": 1,
-                    "description": "the design this one starts from (a catalogue name or a "
-                                   "designs/ file beside the scenario)"},
-        **extension["properties"]}
+        "extends": {
+            "type": "string",
+            "minLength": 1,
+            "description": "the design this one starts from (a catalogue name or a "
+            "designs/ file beside the scenario)",
+        },
+        **extension["properties"],
+    }
     extension["required"] = ["extends"]
     extension["title"] = "Design extension"
-    extension["description"] = ("extends: NAME, and any part of a design to override "
-                                "(mappings merge into the named design's; lists and values "
-                                "replace them)")
+    extension["description"] = (
+        "extends: NAME, and any part of a design to override "
+        "(mappings merge into the named design's; lists and values "
+        "replace them)"
+    )
     target["$defs"]["DesignExtension"] = extension
     return [{"$ref": "#/$defs/DesignSpec"}, {"$ref": "#/$defs/DesignExtension"}]
 
@@ -101,22 +107,35 @@ def _scenario() -> dict[str, Any]:
     schema = ScenarioSpec.model_json_schema()
     properties = schema["properties"]
     properties["design"] = {
-        "anyOf": [{"type": "string", "minLength": 1,
-                   "description": "a design name (scenarios/designs/, or designs/ beside "
-                                  "the scenario)"},
-                  *_design_forms(schema)],
+        "anyOf": [
+            {
+                "type": "string",
+                "minLength": 1,
+                "description": "a design name (scenarios/designs/, or designs/ beside "
+                "the scenario)",
+            },
+            *_design_forms(schema),
+        ],
         "description": "the integration design: a name, extends: NAME with overrides, or "
-                       "a design written out in full", "title": "Design"}
+        "a design written out in full",
+        "title": "Design",
+    }
     option = _merge_defs(schema, _option_spec().model_json_schema())
     schema["$defs"]["OptionSpec"] = option
-    properties["options"] = {"type": "array", "items": {"$ref": "#/$defs/OptionSpec"},
-                             "description": properties["options"].get("description", ""),
-                             "title": "Options"}
+    properties["options"] = {
+        "type": "array",
+        "items": {"$ref": "#/$defs/OptionSpec"},
+        "description": properties["options"].get("description", ""),
+        "title": "Options",
+    }
     expect = _merge_defs(schema, ExpectBlock.model_json_schema())
     schema["$defs"]["ExpectBlock"] = expect
-    properties["expect"] = {"anyOf": [{"$ref": "#/$defs/ExpectBlock"}, {"type": "null"}],
-                            "default": None, "title": "Expect",
-                            "description": "regression expectations (p2c check)"}
+    properties["expect"] = {
+        "anyOf": [{"$ref": "#/$defs/ExpectBlock"}, {"type": "null"}],
+        "default": None,
+        "title": "Expect",
+        "description": "regression expectations (p2c check)",
+    }
     return schema
 
 
@@ -135,9 +154,13 @@ def _sweep() -> dict[str, Any]:
     schema = SweepSpec.model_json_schema()
     factor = schema["$defs"]["Factor"]
     schema["$defs"]["Factor"] = {
-        "anyOf": [{"type": "array", "minItems": 1, "description": "levels: shorthand"},
-                  {k: v for k, v in factor.items() if k not in ("title", "description")}],
-        "title": factor.get("title", "Factor"), "description": factor.get("description", "")}
+        "anyOf": [
+            {"type": "array", "minItems": 1, "description": "levels: shorthand"},
+            {k: v for k, v in factor.items() if k not in ("title", "description")},
+        ],
+        "title": factor.get("title", "Factor"),
+        "description": factor.get("description", ""),
+    }
     return schema
 
 
@@ -151,9 +174,13 @@ def _suite() -> dict[str, Any]:
     schema["$defs"]["SuiteScenario"] = full
     partial = _merge_defs(schema, _partial(scenario))
     partial["properties"] = {
-        "base": {"type": "string", "minLength": 1,
-                 "description": "a scenario file (relative to this one) to start from"},
-        **partial["properties"]}
+        "base": {
+            "type": "string",
+            "minLength": 1,
+            "description": "a scenario file (relative to this one) to start from",
+        },
+        **partial["properties"],
+    }
     partial["properties"]["expect"] = {"$ref": "#/$defs/ExpectBlock"}
     partial["required"] = ["base", "expect"]
     partial["title"] = "Suite case on a base scenario"
@@ -170,7 +197,10 @@ def _pricebook() -> dict[str, Any]:
 
 
 BUILDERS: dict[str, Callable[[], dict[str, Any]]] = {
-    "scenario": _scenario, "design": _design, "sweep": _sweep, "suite": _suite,
+    "scenario": _scenario,
+    "design": _design,
+    "sweep": _sweep,
+    "suite": _suite,
     "pricebook": _pricebook,
 }
 
@@ -192,10 +222,12 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 def add_schema_parser(sub: Any) -> None:
     parser = sub.add_parser(
-        "schema", help="print the JSON Schema of a file kind (for editors and scripts)",
+        "schema",
+        help="print the JSON Schema of a file kind (for editors and scripts)",
         description="Print the JSON Schema of scenario, design, sweep, suite or price-book "
-                    "files, generated from the models that validate them. The same "
-                    "schemas are committed in scenarios/schema/.")
+        "files, generated from the models that validate them. The same "
+        "schemas are committed in scenarios/schema/.",
+    )
     parser.add_argument("kind", choices=KINDS, help="which kind of file: " + ", ".join(KINDS))
     parser.set_defaults(func=cmd_schema)
 
@@ -203,8 +235,13 @@ def add_schema_parser(sub: Any) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m sim.cli.schema --write [FOLDER]`` rewrites the committed schemas."""
     parser = argparse.ArgumentParser(prog="python -m sim.cli.schema")
-    parser.add_argument("--write", metavar="FOLDER", nargs="?", const="scenarios/schema",
-                        help="write every kind's schema as FOLDER/KIND.json")
+    parser.add_argument(
+        "--write",
+        metavar="FOLDER",
+        nargs="?",
+        const="scenarios/schema",
+        help="write every kind's schema as FOLDER/KIND.json",
+    )
     args = parser.parse_args(argv)
     if args.write is None:
         parser.print_help()

@@ -33,26 +33,54 @@ def add_verify_parser(sub: Any) -> None:
     from sim.checker import INVARIANTS
 
     verify = sub.add_parser(
-        "verify", help="judge a history file (or a run folder's) against every invariant",
+        "verify",
+        help="judge a history file (or a run folder's) against every invariant",
         description="Check a history on disk in one streamed pass: every invariant, or those "
-                    "named with --only. Exit 1 when an invariant the design promises is "
-                    "violated.")
-    verify.add_argument("history", help="history.jsonl or history.jsonl.gz, a run folder "
-                                        "holding one, or - for JSON lines on standard input")
-    verify.add_argument("--only", action="append", metavar="INVARIANT",
-                        choices=list(INVARIANTS),
-                        help="judge only this invariant; repeat for several (choices: "
-                             + ", ".join(INVARIANTS) + ")")
-    verify.add_argument("--explain", type=int, default=5, metavar="N",
-                        help="how many explanations to print per invariant (default 5)")
-    verify.add_argument("--out", metavar="DIR",
-                        help="write verdict.json (and timelines/) here, once the check is done")
-    verify.add_argument("--timeline", type=int, default=0, metavar="N",
-                        help="draw a timeline PNG for each of the first N anomalies (needs --out)")
-    verify.add_argument("--timeline-of", action="append", metavar="ID", default=[],
-                        help="draw the timeline of every anomaly naming this write id or "
-                             "record key (e.g. W-operations-165, ACC-00012); repeat for "
-                             "several (needs --out)")
+        "named with --only. Exit 1 when an invariant the design promises is "
+        "violated.",
+    )
+    verify.add_argument(
+        "history",
+        help="history.jsonl or history.jsonl.gz, a run folder "
+        "holding one, or - for JSON lines on standard input",
+    )
+    verify.add_argument(
+        "--only",
+        action="append",
+        metavar="INVARIANT",
+        choices=list(INVARIANTS),
+        help="judge only this invariant; repeat for several (choices: "
+        + ", ".join(INVARIANTS)
+        + ")",
+    )
+    verify.add_argument(
+        "--explain",
+        type=int,
+        default=5,
+        metavar="N",
+        help="how many explanations to print per invariant (default 5)",
+    )
+    verify.add_argument(
+        "--out",
+        metavar="DIR",
+        help="write verdict.json (and timelines/) here, once the check is done",
+    )
+    verify.add_argument(
+        "--timeline",
+        type=int,
+        default=0,
+        metavar="N",
+        help="draw a timeline PNG for each of the first N anomalies (needs --out)",
+    )
+    verify.add_argument(
+        "--timeline-of",
+        action="append",
+        metavar="ID",
+        default=[],
+        help="draw the timeline of every anomaly naming this write id or "
+        "record key (e.g. W-operations-165, ACC-00012); repeat for "
+        "several (needs --out)",
+    )
     verify.add_argument("--json", action="store_true", help="print one JSON object")
     verify.set_defaults(func=cmd_verify)
 
@@ -62,11 +90,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from sim.checker.files import HistoryFileError, check_file, history_path
 
     if (args.timeline or args.timeline_of) and not args.out:
-        raise InputError("p2c verify: --timeline and --timeline-of need --out DIR for the "
-                         "pictures")
+        raise InputError("p2c verify: --timeline and --timeline-of need --out DIR for the pictures")
     if (args.timeline or args.timeline_of) and args.history == "-":
-        raise InputError("p2c verify: --timeline reads the history again, so it needs a "
-                         "file, not standard input")
+        raise InputError(
+            "p2c verify: --timeline reads the history again, so it needs a file, not standard input"
+        )
     if args.explain < 0 or args.timeline < 0:
         raise InputError("p2c verify: --explain and --timeline take a count >= 0")
     progress = not args.json and sys.stderr.isatty()
@@ -78,22 +106,41 @@ def cmd_verify(args: argparse.Namespace) -> int:
     except HistoryFileError as exc:
         raise InputError(str(exc)) from None
     failed = report.failed
-    invariants = {name: {"status": v.status, "violations": v.violations,
-                         "sanctioned": v.sanctioned, "promised": name in report.promises}
-                  for name, v in report.verdicts.items()}
+    invariants = {
+        name: {
+            "status": v.status,
+            "violations": v.violations,
+            "sanctioned": v.sanctioned,
+            "promised": name in report.promises,
+        }
+        for name, v in report.verdicts.items()
+    }
     if args.json:
-        print(json.dumps({
-            "history": str(path), "events": report.events, "run": report.run,
-            "quiescent": bool(report.quiescence and report.quiescence.get("reached")),
-            "invariants": invariants, "problems": report.problems, "failed": failed,
-            "written": [str(p) for p in written],
-        }, sort_keys=True, default=str))
+        print(
+            json.dumps(
+                {
+                    "history": str(path),
+                    "events": report.events,
+                    "run": report.run,
+                    "quiescent": bool(report.quiescence and report.quiescence.get("reached")),
+                    "invariants": invariants,
+                    "problems": report.problems,
+                    "failed": failed,
+                    "written": [str(p) for p in written],
+                },
+                sort_keys=True,
+                default=str,
+            )
+        )
         return EXIT_FAILED if failed else EXIT_OK
     run = report.run
     about = ", ".join(f"{k} {run[k]}" for k in ("scenario", "design", "seed") if k in run)
     name = "standard input" if args.history == "-" else path
-    lines = [f"p2c verify: {name} ({report.events:,} events{'; ' + about if about else ''})",
-             "", *report.summary_lines(max_explanations=args.explain)]
+    lines = [
+        f"p2c verify: {name} ({report.events:,} events{'; ' + about if about else ''})",
+        "",
+        *report.summary_lines(max_explanations=args.explain),
+    ]
     lines += [f"Wrote: {p}" for p in written]
     lines += ["", f"Reproduce: {reproduce_command(args)}"]
     print("\n".join(lines))
@@ -129,7 +176,8 @@ def _chosen_anomalies(report: Any, first: int, named: list[str]) -> list[tuple[s
             kept = sum(len(v.anomalies) for v in report.verdicts.values())
             raise InputError(
                 f"p2c verify: no anomaly names {wanted!r} ({kept} anomalies kept; beyond "
-                f"{MAX_ANOMALIES:,} per invariant anomalies are counted, not kept)")
+                f"{MAX_ANOMALIES:,} per invariant anomalies are counted, not kept)"
+            )
         chosen += [pair for pair in found if pair not in chosen]
     return chosen
 

@@ -53,23 +53,27 @@ class FaultState:
 
 
 def _tables(state: FaultState, fault: Fault):
-    return {"latency_spike": (state.spikes, fault.factor),
-            "duplicate": (state.duplicate, fault.probability),
-            "loss": (state.losses, (fault.probability, fault.redelivery_s)),
-            "reorder": (state.reorder, fault.max_extra_s)}.get(fault.kind)
+    return {
+        "latency_spike": (state.spikes, fault.factor),
+        "duplicate": (state.duplicate, fault.probability),
+        "loss": (state.losses, (fault.probability, fault.redelivery_s)),
+        "reorder": (state.reorder, fault.max_extra_s),
+    }.get(fault.kind)
 
 
 def describe(fault: Fault) -> str:
-    target = (fault.actor or fault.system
-              or (" <-> ".join(fault.between) if fault.between else None)
-              or (", ".join(fault.maps) if fault.maps else "every map"))
+    target = (
+        fault.actor
+        or fault.system
+        or (" <-> ".join(fault.between) if fault.between else None)
+        or (", ".join(fault.maps) if fault.maps else "every map")
+    )
     return f"{fault.kind} of {target} from {format_t(fault.at_s)} for {fault.duration_s:g} s"
 
 
 def _paused_maps(integ, fault: Fault) -> list[str]:
     """The maps a pause fault stops: those it names, else every live and queue map."""
-    return list(fault.maps or [n for n, s in integ.design.maps.items()
-                               if s.transport != "batch"])
+    return list(fault.maps or [n for n, s in integ.design.maps.items() if s.transport != "batch"])
 
 
 def fault_process(env, world, fault: Fault, index: int):
@@ -78,8 +82,15 @@ def fault_process(env, world, fault: Fault, index: int):
     if fault.at_s > env.now:
         yield env.timeout(fault.at_s - env.now)
     fault_id = f"F-{index + 1}"
-    world.emit({"t": env.now, "kind": ev.FAULT_START, "fault_id": fault_id,
-                "fault": fault.kind, "detail": describe(fault)})
+    world.emit(
+        {
+            "t": env.now,
+            "kind": ev.FAULT_START,
+            "fault_id": fault_id,
+            "fault": fault.kind,
+            "detail": describe(fault),
+        }
+    )
     world.metrics.counts[f"faults.{fault.kind}"] += 1
     table = _tables(world.faults, fault)
     keys = list(fault.maps) if fault.maps else [None]
@@ -93,8 +104,9 @@ def fault_process(env, world, fault: Fault, index: int):
             integ.paused[name] = env.now
         world.courier_pause(names, env.now)
     elif fault.kind == "client_pause":
-        world.client_paused[fault.actor] = max(world.client_paused.get(fault.actor, 0.0),
-                                               env.now + fault.duration_s)
+        world.client_paused[fault.actor] = max(
+            world.client_paused.get(fault.actor, 0.0), env.now + fault.duration_s
+        )
     elif table is not None:
         for key in keys:
             table[0].setdefault(key, []).append(table[1])

@@ -148,8 +148,17 @@ class HistoryRecorder:
     hash of the lines one after another, so the trace hash does not depend on blocks).
     """
 
-    __slots__ = ("events", "_hash", "_file", "_raw", "_tmp", "_path", "_flushed", "_block",
-                 "_append")
+    __slots__ = (
+        "events",
+        "_hash",
+        "_file",
+        "_raw",
+        "_tmp",
+        "_path",
+        "_flushed",
+        "_block",
+        "_append",
+    )
 
     def __init__(self, keep: bool = True, path: Path | None = None) -> None:
         self.events: list[Event] | None = [] if keep else None
@@ -164,8 +173,9 @@ class HistoryRecorder:
             self._tmp = path.with_name(path.name + ".partial")
             # mtime=0 keeps the gzip bytes themselves reproducible.
             raw = open(self._tmp, "wb")  # noqa: SIM115 - closed in close()
-            self._file = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0,
-                                       compresslevel=COMPRESS_LEVEL)
+            self._file = gzip.GzipFile(
+                filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=COMPRESS_LEVEL
+            )
             self._raw = raw
 
     def record(self, event: Event) -> None:

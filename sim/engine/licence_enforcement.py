@@ -65,8 +65,9 @@ def role_required_rights(role, design: DesignSpec) -> frozenset[Right]:
 class LicenceGate:
     """Answers "may this user save this?" for roles whose licences the scenario fixes."""
 
-    def __init__(self, book: PriceBook, fixed: Mapping[str, tuple[str, ...]],
-                 home: Mapping[str, str]) -> None:
+    def __init__(
+        self, book: PriceBook, fixed: Mapping[str, tuple[str, ...]], home: Mapping[str, str]
+    ) -> None:
         self.book = book
         self.fixed = dict(fixed)
         self.home = dict(home)
@@ -80,8 +81,10 @@ class LicenceGate:
         key = (role, system, entity)
         allowed = self._cache.get(key)
         if allowed is None:
-            allowed = coverage(self.book, skus,
-                               [Right(system, _right_entity(entity), "write")]) is not None
+            allowed = (
+                coverage(self.book, skus, [Right(system, _right_entity(entity), "write")])
+                is not None
+            )
             self._cache[key] = allowed
         return allowed
 
@@ -89,8 +92,11 @@ class LicenceGate:
         """The first role (scenario order) working in ``system`` whose licences allow it
         (a role whose licences the scenario leaves open is assumed licensed for it)."""
         for role in self.home:
-            if role != exclude and self.home.get(role) == system and self.allows(
-                    role, system, entity):
+            if (
+                role != exclude
+                and self.home.get(role) == system
+                and self.allows(role, system, entity)
+            ):
                 return role
         return None
 
@@ -99,8 +105,9 @@ class LicenceGate:
 REQUESTS_PER_SAVE = 2
 
 
-def entitlement_metrics(scenario, per_role_day: dict[tuple[str, int], int],
-                        integration_day: dict[int, int]) -> dict[str, float]:
+def entitlement_metrics(
+    scenario, per_role_day: dict[tuple[str, int], int], integration_day: dict[int, int]
+) -> dict[str, float]:
     """Requests consumed per 24 h against the licences' daily entitlements.
 
     Consumption is the busiest simulated day (entitlements are per rolling 24 h): a
@@ -118,13 +125,15 @@ def entitlement_metrics(scenario, per_role_day: dict[tuple[str, int], int],
         busiest = max((n for (r, _), n in per_role_day.items() if r == role_name), default=0)
         if role.headcount:
             metrics[f"requests_per_user_per_24h.{role_name}"] = (
-                REQUESTS_PER_SAVE * busiest / role.headcount)
+                REQUESTS_PER_SAVE * busiest / role.headcount
+            )
         if role.licences is not None and book is not None:
             per_line: dict[str, int] = {}
             for sku_id in role.licences:
                 sku = book.sku(sku_id)
-                per_line[sku.product_line] = max(per_line.get(sku.product_line, 0),
-                                                 sku.requests_per_day)
+                per_line[sku.product_line] = max(
+                    per_line.get(sku.product_line, 0), sku.requests_per_day
+                )
             metrics[f"entitlement_per_user_per_24h.{role_name}"] = float(sum(per_line.values()))
             if role.licences:
                 pool_users += role.headcount

@@ -40,8 +40,9 @@ def profile_weights(profile, start_s: float, end_s: float) -> list[float]:
         raw = [float(w) for w in profile]
     else:
         p0, p1 = profile.window_s
-        raw = [profile.factor if p0 < (h + 1) * HOUR_S and h * HOUR_S < p1 else 1.0
-               for h in range(24)]
+        raw = [
+            profile.factor if p0 < (h + 1) * HOUR_S and h * HOUR_S < p1 else 1.0 for h in range(24)
+        ]
     mass = sum(w * overlap(h, start_s, end_s) for h, w in enumerate(raw))
     if mass <= 0:
         raise ValueError("the hourly profile gives no weight to any working hour")
@@ -66,9 +67,18 @@ class RhythmCalendar:
     the instant ``work_s`` seconds of *weighted* working time after ``now_s``.
     """
 
-    def __init__(self, *, start_date: date, horizon_days: float, workdays: tuple[int, ...],
-                 start_s: float, end_s: float, zone: str | None = None, profile=None,
-                 month_end=None) -> None:
+    def __init__(
+        self,
+        *,
+        start_date: date,
+        horizon_days: float,
+        workdays: tuple[int, ...],
+        start_s: float,
+        end_s: float,
+        zone: str | None = None,
+        profile=None,
+        month_end=None,
+    ) -> None:
         tz = ZoneInfo(zone) if zone else UTC
         weights = profile_weights(profile, start_s, end_s)
         origin = datetime(start_date.year, start_date.month, start_date.day, tzinfo=UTC)
@@ -78,16 +88,18 @@ class RhythmCalendar:
             day = start_date + timedelta(days=d)
             if day.weekday() not in workdays:
                 continue
-            factor = (month_end.factor if month_end is not None
-                      and in_month_end(day, month_end.last_days) else 1.0)
+            factor = (
+                month_end.factor
+                if month_end is not None and in_month_end(day, month_end.last_days)
+                else 1.0
+            )
             midnight = datetime(day.year, day.month, day.day, tzinfo=tz)
             for hour in range(24):
                 seconds = overlap(hour, start_s, end_s)
                 if seconds <= 0 or weights[hour] <= 0:
                     continue
                 lo = max(start_s, hour * HOUR_S)
-                t0 = ((midnight + timedelta(seconds=lo)).astimezone(UTC) - origin
-                      ).total_seconds()
+                t0 = ((midnight + timedelta(seconds=lo)).astimezone(UTC) - origin).total_seconds()
                 pieces.append((t0, t0 + seconds, weights[hour] * factor))
         pieces.sort()
         self.pieces = pieces

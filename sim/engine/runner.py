@@ -104,38 +104,51 @@ def run_scenario(
         world = World(scenario, seed, recorder)
         env = world.env
         integ = world.integration
-        world.emit({
-            "t": 0.0, "kind": ev.RUN_START, "scenario": spec.name, "seed": seed,
-            "design": scenario.design.name,
-            "contract": integ.contract(spec.objectives.staleness_p99_s),
-        })
+        world.emit(
+            {
+                "t": 0.0,
+                "kind": ev.RUN_START,
+                "scenario": spec.name,
+                "seed": seed,
+                "design": scenario.design.name,
+                "contract": integ.contract(spec.objectives.staleness_p99_s),
+            }
+        )
         data = spec.initial_data
         courier = Courier(env, world)
         timed = spec.initial_sync == "timed"
         if timed:  # the migration's changes travel like any other
             integ.on_send = courier.send
-        seed_initial_data(integ, world.streams.get("initial-data"),
-                          accounts=data.accounts, contacts_per_account=data.contacts_per_account,
-                          products=data.products, bundles=data.bundles,
-                          bundle_lines_per_bundle=data.bundle_lines_per_bundle)
+        seed_initial_data(
+            integ,
+            world.streams.get("initial-data"),
+            accounts=data.accounts,
+            contacts_per_account=data.contacts_per_account,
+            products=data.products,
+            bundles=data.bundles,
+            bundle_lines_per_bundle=data.bundle_lines_per_bundle,
+        )
         if data.custom:
             editable = scenario.design.editable
-            seed_custom_data(integ, world.streams, data.custom,
-                             lambda entity: next(iter(editable.get(entity, {})),
-                                                 scenario.design.systems[0]))
+            seed_custom_data(
+                integ,
+                world.streams,
+                data.custom,
+                lambda entity: next(iter(editable.get(entity, {})), scenario.design.systems[0]),
+            )
         if not timed:
             integ.initial_load(0.0)
         integ.on_send = courier.send
         world.courier_pause, world.courier_resume = courier.pause, courier.resume
         faults = list(spec.faults)
         if spec.swarm is not None:
-            faults += swarm_faults(spec.swarm, integ.design, world.workload_end_s,
-                                   world.streams.get("faults"))
+            faults += swarm_faults(
+                spec.swarm, integ.design, world.workload_end_s, world.streams.get("faults")
+            )
         for index, fault in enumerate(faults):
             if fault.kind != "clock_skew":
                 env.process(fault_process(env, world, fault, index))
-        integ.on_conflict = lambda conflict: env.process(
-            resolver_process(env, world, conflict))
+        integ.on_conflict = lambda conflict: env.process(resolver_process(env, world, conflict))
         for user in build_users(world):
             env.process(user_process(env, world, user))
         for i, action in enumerate(spec.scripted):
@@ -148,22 +161,38 @@ def run_scenario(
         deadline_s = world.workload_end_s + spec.quiescence_max_s
         _run_until(env, done, deadline_s, progress, scenario.name)
         reached = bool(done.triggered)
-        world.emit({"t": float(env.now), "kind": ev.QUIESCENCE, "reached": reached,
-                    "workload_end_t": world.workload_end_s, "deadline_t": deadline_s})
+        world.emit(
+            {
+                "t": float(env.now),
+                "kind": ev.QUIESCENCE,
+                "reached": reached,
+                "workload_end_t": world.workload_end_s,
+                "deadline_t": deadline_s,
+            }
+        )
         recorder.close()
     except BaseException:
         recorder.abort()
         raise
     metrics = world.metrics.result()
-    metrics.update(entitlement_metrics(scenario, world.metrics.role_day,
-                                       world.metrics.integration_day))
+    metrics.update(
+        entitlement_metrics(scenario, world.metrics.role_day, world.metrics.integration_day)
+    )
     metrics["sim_end_s"] = float(env.now)
     metrics["quiescent"] = 1.0 if reached else 0.0
     return RunResult(
-        scenario=spec.name, design=scenario.design.name, seed=seed,
-        trace_sha256=recorder.sha256, metrics=metrics, quiescent=reached, end_s=float(env.now),
-        sim_events=sim_event_count(env), event_count=recorder.count, events=recorder.events,
-        history_path=history_path, overwrites_by=dict(world.metrics.overwrites_by),
+        scenario=spec.name,
+        design=scenario.design.name,
+        seed=seed,
+        trace_sha256=recorder.sha256,
+        metrics=metrics,
+        quiescent=reached,
+        end_s=float(env.now),
+        sim_events=sim_event_count(env),
+        event_count=recorder.count,
+        events=recorder.events,
+        history_path=history_path,
+        overwrites_by=dict(world.metrics.overwrites_by),
     )
 
 
@@ -180,9 +209,14 @@ def _run_until(env, done, deadline_s: float, progress: bool, label: str) -> None
         env.run(until=_first_of(env, done, deadline_s))
         return
     day_s = 86_400.0
-    with tqdm(total=round(deadline_s / day_s, 2), unit="sim-day", desc=label, delay=2.0,
-              leave=False, bar_format="{desc}: {n:.2f}/{total:.2f} sim-days "
-                                      "[{elapsed}<{remaining}]") as bar:
+    with tqdm(
+        total=round(deadline_s / day_s, 2),
+        unit="sim-day",
+        desc=label,
+        delay=2.0,
+        leave=False,
+        bar_format="{desc}: {n:.2f}/{total:.2f} sim-days [{elapsed}<{remaining}]",
+    ) as bar:
         while not done.triggered and env.now < deadline_s:
             step = min(deadline_s, env.now + day_s / 8)
             env.run(until=_first_of(env, done, step))
@@ -217,8 +251,11 @@ def run_size(scenario: Scenario) -> tuple[float, int, float]:
     users = sum(role.headcount for role in spec.roles.values())
     user_days = users * spec.duration_days
     data = spec.initial_data
-    records = int(data.accounts * (1 + data.contacts_per_account) + data.products
-                  + data.bundles * (1 + data.bundle_lines_per_bundle))
+    records = int(
+        data.accounts * (1 + data.contacts_per_account)
+        + data.products
+        + data.bundles * (1 + data.bundle_lines_per_bundle)
+    )
     seconds = user_days * SECONDS_PER_USER_DAY + records * SECONDS_PER_RECORD
     return user_days, records, seconds
 
@@ -232,7 +269,8 @@ def check_run_size(scenario: Scenario, *, yes: bool = False) -> None:
         f"{scenario.path or scenario.name}: a large run: {user_days:,.0f} user-days "
         f"(limit {MAX_USER_DAYS:,}) and {records:,} initial records (limit "
         f"{MAX_INITIAL_RECORDS:,}), estimated {seconds / 60:,.0f} min or more and memory to "
-        "match; lower headcount, duration_days or initial_data, or run it anyway with --yes")
+        "match; lower headcount, duration_days or initial_data, or run it anyway with --yes"
+    )
 
 
 # -------------------------------------------------------------- run folders
@@ -245,8 +283,13 @@ def code_commit() -> str | None:
     if not (root / "pyproject.toml").is_file() or not (root / ".git").exists():
         return None
     try:
-        out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
-                             text=True, timeout=5, check=False)
+        out = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None if out.returncode == 0 else None
@@ -254,8 +297,16 @@ def code_commit() -> str | None:
 
 def package_versions() -> dict[str, str]:
     versions = {"python": platform.python_version()}
-    for package in ("p2c-testbed", "simpy", "numpy", "networkx", "pydantic", "pyyaml",
-                    "hypothesis", "matplotlib"):
+    for package in (
+        "p2c-testbed",
+        "simpy",
+        "numpy",
+        "networkx",
+        "pydantic",
+        "pyyaml",
+        "hypothesis",
+        "matplotlib",
+    ):
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
@@ -281,8 +332,12 @@ def manifest(scenario: Scenario, result: RunResult) -> dict[str, Any]:
 
 
 def run_to_folder(
-    scenario: Scenario, out_dir: Path, seed: int | None = None, progress: bool = False,
-    finish: Callable[[RunResult], dict[str, Any]] | None = None, keep_events: bool = True,
+    scenario: Scenario,
+    out_dir: Path,
+    seed: int | None = None,
+    progress: bool = False,
+    finish: Callable[[RunResult], dict[str, Any]] | None = None,
+    keep_events: bool = True,
 ) -> RunResult:
     """Run and write the run folder: scenario.resolved.yaml, manifest.json,
     history.jsonl.gz, metrics.json, plus the JSON files ``finish(result)`` returns (the
@@ -300,8 +355,13 @@ def run_to_folder(
     staging = out_dir.parent / f".{out_dir.name}.staging-{_owner_tag()}-{secrets.token_hex(4)}"
     staging.mkdir(mode=0o755)
     try:
-        result = run_scenario(scenario, seed, keep_events=keep_events,
-                              history_path=staging / "history.jsonl.gz", progress=progress)
+        result = run_scenario(
+            scenario,
+            seed,
+            keep_events=keep_events,
+            history_path=staging / "history.jsonl.gz",
+            progress=progress,
+        )
         write_json(staging / "manifest.json", manifest(scenario, result))
         # The checker's files first: judging adds its loss counts to the run's metrics.
         finished = finish(result) if finish else {}
@@ -314,8 +374,9 @@ def run_to_folder(
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)
         if exc.filename is None:  # a write deep inside (gzip, json): name the folder
-            raise OSError(exc.errno, f"{exc.strerror or exc} (writing the run folder)",
-                          str(out_dir)) from None
+            raise OSError(
+                exc.errno, f"{exc.strerror or exc} (writing the run folder)", str(out_dir)
+            ) from None
         raise
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -334,8 +395,7 @@ def check_run_folder(out_dir: Path) -> bool:
     out_dir = Path(out_dir)
     for parent in reversed(out_dir.parents):
         if parent.exists() and not parent.is_dir():
-            raise InputError(f"{out_dir}: cannot be a run folder: {parent} is a file, "
-                             "not a folder")
+            raise InputError(f"{out_dir}: cannot be a run folder: {parent} is a file, not a folder")
     if not out_dir.exists():
         return False
     if not out_dir.is_dir():
@@ -343,9 +403,11 @@ def check_run_folder(out_dir: Path) -> bool:
     if (out_dir / "manifest.json").is_file():
         return True
     if any(out_dir.iterdir()):
-        raise InputError(f"{out_dir}: not a run folder (no manifest.json) and not empty; "
-                         "refusing to replace what is in it: choose another --out or move "
-                         "its contents away")
+        raise InputError(
+            f"{out_dir}: not a run folder (no manifest.json) and not empty; "
+            "refusing to replace what is in it: choose another --out or move "
+            "its contents away"
+        )
     return False
 
 
@@ -382,7 +444,7 @@ def clean_stale_staging(out_dir: Path) -> list[Path]:
     for kind in ("old", "staging"):  # a folder set aside is restored before staging goes
         prefix = f".{out_dir.name}.{kind}-{host}-"
         for path in sorted(parent.glob(f".{glob_escape(out_dir.name)}.{kind}-*")):
-            rest = path.name[len(prefix):] if path.name.startswith(prefix) else ""
+            rest = path.name[len(prefix) :] if path.name.startswith(prefix) else ""
             pid_text = rest.split("-", 1)[0]
             if not pid_text.isdigit() or _pid_alive(int(pid_text)):
                 continue  # another host's, or a run still going
@@ -399,9 +461,16 @@ def clean_stale_staging(out_dir: Path) -> list[Path]:
 
 
 #: What a run folder holds (and so what an earlier version's staging folder held).
-RUN_FOLDER_FILES = frozenset({
-    "history.jsonl.gz", "history.jsonl.gz.partial", "manifest.json", "metrics.json",
-    "scenario.resolved.yaml", "verdict.json"})
+RUN_FOLDER_FILES = frozenset(
+    {
+        "history.jsonl.gz",
+        "history.jsonl.gz.partial",
+        "manifest.json",
+        "metrics.json",
+        "scenario.resolved.yaml",
+        "verdict.json",
+    }
+)
 #: An earlier version's staging folder untouched this long is a dead run's (a live run
 #: writes its history continuously and its other files within seconds of each other).
 LEGACY_STALE_S = 600
@@ -420,8 +489,11 @@ def _clean_legacy_staging(out_dir: Path) -> list[Path]:
     """
     parent = out_dir.parent
     pattern = re.compile(rf"\.{re.escape(out_dir.name)}\.[a-z0-9_]{{8}}")
-    candidates = [p for p in sorted(parent.glob(f".{glob_escape(out_dir.name)}.*"))
-                  if pattern.fullmatch(p.name)]
+    candidates = [
+        p
+        for p in sorted(parent.glob(f".{glob_escape(out_dir.name)}.*"))
+        if pattern.fullmatch(p.name)
+    ]
     if not candidates:
         return []
     try:  # the file system's clock, the one that stamped those folders
@@ -453,8 +525,7 @@ def _dead_run_staging(path: Path, now: float) -> bool:
     if path.is_symlink() or not path.is_dir():
         return False
     entries = list(path.iterdir())
-    if any(e.name not in RUN_FOLDER_FILES or e.is_symlink() or not e.is_file()
-           for e in entries):
+    if any(e.name not in RUN_FOLDER_FILES or e.is_symlink() or not e.is_file() for e in entries):
         return False
     newest = max(e.stat().st_mtime for e in [path, *entries])
     if now - newest < LEGACY_STALE_S:
@@ -467,8 +538,9 @@ def _half_deleted_run_folder(out_dir: Path) -> bool:
     the earlier runner's ``rmtree`` left when it was killed."""
     if out_dir.is_symlink() or not out_dir.is_dir() or (out_dir / "manifest.json").exists():
         return False
-    return all(e.name in RUN_FOLDER_FILES and e.is_file() and not e.is_symlink()
-               for e in out_dir.iterdir())
+    return all(
+        e.name in RUN_FOLDER_FILES and e.is_file() and not e.is_symlink() for e in out_dir.iterdir()
+    )
 
 
 def _open_in_any_process(folder: Path) -> bool:

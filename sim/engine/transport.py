@@ -69,16 +69,20 @@ def batch_schedule(env, world, map_name: str):
             return  # quiescence was reached at this instant: no new run starts
         batch = integ.start_run(map_name, env.now)
         reachable_at_start = integ.reachable(spec.source, spec.target)
-        duration_s = settings.run_overhead_s + (_run_load_s(world, batch, settings)
-                                                if reachable_at_start else 0.0)
+        duration_s = settings.run_overhead_s + (
+            _run_load_s(world, batch, settings) if reachable_at_start else 0.0
+        )
         if duration_s > 0:
             yield env.timeout(duration_s)
         if reachable_at_start and integ.reachable(spec.source, spec.target):
             integ.finish_run(batch, env.now)
         else:
             down = sorted(integ.down & {spec.source, spec.target})
-            why = (f"{', '.join(down)} unavailable" if down
-                   else f"no route between {spec.source} and {spec.target}")
+            why = (
+                f"{', '.join(down)} unavailable"
+                if down
+                else f"no route between {spec.source} and {spec.target}"
+            )
             integ.fail_run(batch, env.now, f"run failed: {why}; retried at the next run")
             world.metrics.counts["batch_runs_failed"] += 1
         following = next_tick_s(env.now, settings.offset_s, settings.interval_s)
@@ -157,8 +161,14 @@ class Courier:
         integ = self.integ
         if not integ.reachable(message.source, message.target):
             down = sorted(integ.down & {message.source, message.target})
-            return ((f"{', '.join(down)} unavailable" if down else
-                     f"no route between {message.source} and {message.target}"), 0.0)
+            return (
+                (
+                    f"{', '.join(down)} unavailable"
+                    if down
+                    else f"no route between {message.source} and {message.target}"
+                ),
+                0.0,
+            )
         if self.limits.enabled:
             limiter = self.world.service_protection
             if message.target in DATAVERSE_SIDES and limiter is not None:
@@ -172,8 +182,10 @@ class Courier:
                 spec = self.specs[message.map_name]
                 wait = self.world.priority_throttle.admit(spec.priority, self.env.now)
                 if wait:
-                    return (f"429 from Operations ({spec.priority} priority, "
-                            f"Retry-After {wait:.1f} s)", wait)
+                    return (
+                        f"429 from Operations ({spec.priority} priority, Retry-After {wait:.1f} s)",
+                        wait,
+                    )
         return None, 0.0
 
     def _attempt(self, message, attempt: int, catch_up: bool) -> None:
@@ -184,8 +196,14 @@ class Courier:
         loss = self.world.faults.loss(message.map_name)
         if loss is not None and self._stream(message.map_name).random() < loss[0]:
             counts["deliveries_lost"] += 1
-            self.world.emit({"t": env.now, "kind": ev.DELIVERY_LOST,
-                             "message_id": message.message_id, "map": message.map_name})
+            self.world.emit(
+                {
+                    "t": env.now,
+                    "kind": ev.DELIVERY_LOST,
+                    "message_id": message.message_id,
+                    "map": message.map_name,
+                }
+            )
             if self.retry.redeliver_lost:
                 self._schedule(message, loss[1], attempt + 1, catch_up)  # redelivered
             return
@@ -210,17 +228,19 @@ class Courier:
             counts["deliveries_duplicated"] += 1
             self._schedule(message, self._latency_s(message.map_name), attempt, catch_up)
 
-    def _retry(self, message, attempt: int, reason: str, retry_after: float,
-               catch_up: bool) -> None:
+    def _retry(
+        self, message, attempt: int, reason: str, retry_after: float, catch_up: bool
+    ) -> None:
         env, counts, policy = self.env, self.counts, self.retry
         age = env.now - message.sent_s
-        limit_s = (self.live_limits.catch_up_error_retention_s if catch_up
-                   else policy.max_age_s)
+        limit_s = self.live_limits.catch_up_error_retention_s if catch_up else policy.max_age_s
         if attempt >= policy.max_attempts or age >= limit_s:
-            why = (f"purged: failed during catch-up and kept "
-                   f"{self.live_limits.catch_up_error_retention_s / 3600:g} h ({reason})"
-                   if catch_up else
-                   f"gave up after {attempt} attempts over {age:.0f} s: {reason}")
+            why = (
+                f"purged: failed during catch-up and kept "
+                f"{self.live_limits.catch_up_error_retention_s / 3600:g} h ({reason})"
+                if catch_up
+                else f"gave up after {attempt} attempts over {age:.0f} s: {reason}"
+            )
             counts["dead_letters." + ("purged" if catch_up else "retries_exhausted")] += 1
             self.integ.dead_letter(message, env.now, why)
             return
@@ -241,11 +261,14 @@ class Courier:
         limits = self.live_limits
         if env.now - since > limits.max_pause_s or held_bytes + size > limits.max_pause_bytes:
             counts["dead_letters.pause_overflow"] += 1
-            over = ("longer than " + f"{limits.max_pause_s / 3600:g} h"
-                    if env.now - since > limits.max_pause_s
-                    else f"over {limits.max_pause_bytes / 1e9:g} GB queued")
-            self.integ.dead_letter(message, env.now,
-                                   f"blocked: map {name} paused {over}; the change was lost")
+            over = (
+                "longer than " + f"{limits.max_pause_s / 3600:g} h"
+                if env.now - since > limits.max_pause_s
+                else f"over {limits.max_pause_bytes / 1e9:g} GB queued"
+            )
+            self.integ.dead_letter(
+                message, env.now, f"blocked: map {name} paused {over}; the change was lost"
+            )
             return
         self.held.setdefault(name, []).append(message)
         self.held_bytes[name] = held_bytes + size
@@ -268,12 +291,12 @@ class Courier:
             if waiting:
                 self.counts["catch_up_records"] += len(waiting)
                 self.counts["catch_up_duration_s"] = max(
-                    self.counts.get("catch_up_duration_s", 0.0), spacing_s * len(waiting))
+                    self.counts.get("catch_up_duration_s", 0.0), spacing_s * len(waiting)
+                )
                 env.process(_note_catch_up(env, self.world, name, spacing_s * len(waiting)))
 
 
 def _note_catch_up(env, world, name: str, duration_s: float):
-    world.emit({"t": env.now, "kind": ev.CATCH_UP_START, "map": name,
-                "expected_s": duration_s})
+    world.emit({"t": env.now, "kind": ev.CATCH_UP_START, "map": name, "expected_s": duration_s})
     yield env.timeout(duration_s)
     world.emit({"t": env.now, "kind": ev.CATCH_UP_END, "map": name})

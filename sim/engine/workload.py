@@ -102,7 +102,8 @@ def _reopen(integ: Integration, system: str, plan: Plan) -> None:
     for save in plan:
         if save.base is not None:
             save.base, save.opened_row_version = integ.open_form(
-                system, save.entity, save.key, tuple(save.fields))
+                system, save.entity, save.key, tuple(save.fields)
+            )
 
 
 def acquire_leases(env, world, actor: str, system: str, plan: Plan, rng, replan=None):
@@ -145,8 +146,17 @@ def acquire_leases(env, world, actor: str, system: str, plan: Plan, rng, replan=
     return None, plan
 
 
-def carry_out(env, world, actor: str, role: str, system: str, plan: Plan,
-              opened_s: float, rng: np.random.Generator, leases=None):
+def carry_out(
+    env,
+    world,
+    actor: str,
+    role: str,
+    system: str,
+    plan: Plan,
+    opened_s: float,
+    rng: np.random.Generator,
+    leases=None,
+):
     """Save every record of a plan: live writes wait for the other side, refusals may
     be handed off (readonly-workaround), leases are used and released."""
     integ = world.integration
@@ -162,8 +172,7 @@ def carry_out(env, world, actor: str, role: str, system: str, plan: Plan,
         live_delay_s = 0.0
         for name, spec in integ.links.get((system, save.entity), ()):
             if spec.transport == "live":
-                live_delay_s += draw_s(design.map_latency(spec),
-                                       world.streams.get(f"link:{name}"))
+                live_delay_s += draw_s(design.map_latency(spec), world.streams.get(f"link:{name}"))
         if live_delay_s > 0:
             # The user waits while the other side commits in the same transaction.
             counts["blocked_user_s"] += live_delay_s
@@ -174,12 +183,21 @@ def carry_out(env, world, actor: str, role: str, system: str, plan: Plan,
             # later, or nobody does.
             env.process(licence_handoff(env, world, role, system, save, rng))
             continue
-        write = integ.save(now_s=env.now, actor=actor, role=role, system=system,
-                           entity=save.entity, key=save.key, fields=save.fields,
-                           base=save.base, opened_s=opened_s,
-                           opened_row_version=save.opened_row_version,
-                           lease=lease_of.get((save.entity, save.key)),
-                           live_delay_s=live_delay_s, transaction_records=len(plan))
+        write = integ.save(
+            now_s=env.now,
+            actor=actor,
+            role=role,
+            system=system,
+            entity=save.entity,
+            key=save.key,
+            fields=save.fields,
+            base=save.base,
+            opened_s=opened_s,
+            opened_row_version=save.opened_row_version,
+            lease=lease_of.get((save.entity, save.key)),
+            live_delay_s=live_delay_s,
+            transaction_records=len(plan),
+        )
         refusal = integ.last_refusal
         if write is None and design.handoff is not None and refusal and "read-only" in refusal:
             env.process(handoff_process(env, world, actor, save, rng, role))
@@ -187,8 +205,7 @@ def carry_out(env, world, actor: str, role: str, system: str, plan: Plan,
         integ.release_lease(lease, env.now)
 
 
-def licence_handoff(env, world, role: str, system: str, save: Save,
-                    rng: np.random.Generator):
+def licence_handoff(env, world, role: str, system: str, save: Save, rng: np.random.Generator):
     """A save outside the user's licences: handed to a licensed colleague, or refused."""
     counts = world.metrics.counts
     rules = world.scenario.spec.licensing.handoff
@@ -204,14 +221,22 @@ def licence_handoff(env, world, role: str, system: str, save: Save,
     yield env.timeout(delay_s)
     integ = world.integration
     base, row_version = integ.open_form(system, save.entity, save.key, tuple(save.fields))
-    integ.save(now_s=env.now, actor=f"{colleague}-licence-handoff", role=colleague,
-               system=system, entity=save.entity, key=save.key, fields=save.fields,
-               base=base if integ.has_record(system, save.entity, save.key) else None,
-               opened_row_version=row_version)
+    integ.save(
+        now_s=env.now,
+        actor=f"{colleague}-licence-handoff",
+        role=colleague,
+        system=system,
+        entity=save.entity,
+        key=save.key,
+        fields=save.fields,
+        base=base if integ.has_record(system, save.entity, save.key) else None,
+        opened_row_version=row_version,
+    )
 
 
-def handoff_process(env, world, actor: str, save: Save, rng: np.random.Generator,
-                    role: str = "unknown"):
+def handoff_process(
+    env, world, actor: str, save: Save, rng: np.random.Generator, role: str = "unknown"
+):
     """readonly-workaround: the refused user asks a colleague who may edit it there.
     Counted in total and per requesting role and entity (``handoffs.<role>.<entity>``)."""
     integ = world.integration
@@ -232,9 +257,17 @@ def handoff_process(env, world, actor: str, save: Save, rng: np.random.Generator
         return
     colleague = f"{handoff.to_role}-handoff"
     base, row_version = integ.open_form(system, save.entity, save.key, tuple(save.fields))
-    integ.save(now_s=env.now, actor=colleague, role=handoff.to_role, system=system,
-               entity=save.entity, key=save.key, fields=save.fields, base=base,
-               opened_row_version=row_version)
+    integ.save(
+        now_s=env.now,
+        actor=colleague,
+        role=handoff.to_role,
+        system=system,
+        entity=save.entity,
+        key=save.key,
+        fields=save.fields,
+        base=base,
+        opened_row_version=row_version,
+    )
     counts["handoffs_done"] += 1
 
 
@@ -282,16 +315,21 @@ def form_session(env, world, user: User, action: ActionDef, system: str, plan: P
     leases = None
     if integ.rule.uses_leases:
         leases, plan = yield from acquire_leases(
-            env, world, user.actor, system, plan, rng,
-            replan=lambda: action.plan(integ, system, rng, user.desk))
+            env,
+            world,
+            user.actor,
+            system,
+            plan,
+            rng,
+            replan=lambda: action.plan(integ, system, rng, user.desk),
+        )
         if leases is None:
             world.open_forms -= 1
             return
     opened_s = env.now
     hold_s = float(np.exp(np.log(user.form_median_s) + user.form_sigma * rng.standard_normal()))
     yield env.timeout(hold_s)
-    yield from carry_out(env, world, user.actor, user.role, system, plan, opened_s, rng,
-                         leases)
+    yield from carry_out(env, world, user.actor, user.role, system, plan, opened_s, rng, leases)
     world.open_forms -= 1
 
 
@@ -301,18 +339,25 @@ def scripted_process(env, world, action, actor: str):
     opened_s = action.opened_s
     if opened_s > env.now:
         yield env.timeout(opened_s - env.now)
-    if not action.create and not integ.has_record(action.system, action.entity,
-                                                  action.key):
+    if not action.create and not integ.has_record(action.system, action.entity, action.key):
         raise InputError(
             f"scripted save at {action.at} ({actor}): {action.system} has no "
             f"{action.entity} {action.key} when the form is opened; a save that creates "
-            "the record says create: true")
+            "the record says create: true"
+        )
     world.open_forms += 1
-    base, row_version = integ.open_form(action.system, action.entity, action.key,
-                                        tuple(action.fields))
-    plan = [Save(action.entity, action.key, dict(action.fields),
-                 base if integ.has_record(action.system, action.entity, action.key)
-                 else None, row_version)]
+    base, row_version = integ.open_form(
+        action.system, action.entity, action.key, tuple(action.fields)
+    )
+    plan = [
+        Save(
+            action.entity,
+            action.key,
+            dict(action.fields),
+            base if integ.has_record(action.system, action.entity, action.key) else None,
+            row_version,
+        )
+    ]
     rng = world.streams.get(f"script:{actor}")
     leases = None
     if integ.rule.uses_leases:
@@ -323,8 +368,7 @@ def scripted_process(env, world, action, actor: str):
     if action.at_s > env.now:
         yield env.timeout(action.at_s - env.now)
     world.metrics.counts["actions.scripted"] += 1
-    yield from carry_out(env, world, actor, action.role, action.system, plan, opened_s, rng,
-                         leases)
+    yield from carry_out(env, world, actor, action.role, action.system, plan, opened_s, rng, leases)
     world.open_forms -= 1
 
 
@@ -348,10 +392,16 @@ def role_calendar(spec, role):
     workdays = tuple(WEEKDAY_NAMES.index(d) for d in role.workdays)
     if not role.has_rhythm:
         return WorkCalendar(workdays, start_s, end_s)
-    return RhythmCalendar(start_date=spec.start_date, horizon_days=spec.duration_days,
-                          workdays=workdays, start_s=start_s, end_s=end_s,
-                          zone=role.timezone, profile=role.hourly_profile,
-                          month_end=role.month_end)
+    return RhythmCalendar(
+        start_date=spec.start_date,
+        horizon_days=spec.duration_days,
+        workdays=workdays,
+        start_s=start_s,
+        end_s=end_s,
+        zone=role.timezone,
+        profile=role.hourly_profile,
+        month_end=role.month_end,
+    )
 
 
 def build_users(world) -> list[User]:
@@ -370,11 +420,19 @@ def build_users(world) -> list[User]:
         systems = tuple(next(s for s in role.systems if s in a.systems) for a in actions)
         for i in range(role.headcount):
             actor = f"{role_name}-{i + 1}"
-            users.append(User(
-                actor=actor, role=role_name, system=role.home_system,
-                rng=world.streams.get(f"user:{actor}"), calendar=calendar,
-                rate_per_s=total_per_h / 3600.0, cumulative=cumulative, actions=actions,
-                action_systems=systems, form_median_s=role.form_open.median_s,
-                form_sigma=role.form_open.sigma,
-            ))
+            users.append(
+                User(
+                    actor=actor,
+                    role=role_name,
+                    system=role.home_system,
+                    rng=world.streams.get(f"user:{actor}"),
+                    calendar=calendar,
+                    rate_per_s=total_per_h / 3600.0,
+                    cumulative=cumulative,
+                    actions=actions,
+                    action_systems=systems,
+                    form_median_s=role.form_open.median_s,
+                    form_sigma=role.form_open.sigma,
+                )
+            )
     return users

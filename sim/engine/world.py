@@ -37,7 +37,7 @@ class Streams:
         stream = self._streams.get(name)
         if stream is None:
             digest = hashlib.sha256(name.encode("utf-8")).digest()
-            spawn_key = tuple(int.from_bytes(digest[i:i + 4], "little") for i in range(0, 16, 4))
+            spawn_key = tuple(int.from_bytes(digest[i : i + 4], "little") for i in range(0, 16, 4))
             sequence = np.random.SeedSequence(entropy=self.root_seed, spawn_key=spawn_key)
             stream = np.random.Generator(np.random.PCG64(sequence))
             self._streams[name] = stream
@@ -47,12 +47,14 @@ class Streams:
 def _licence_gate(scenario: Scenario):
     """A gate when some role's licences are fixed by the scenario, else None."""
     roles = scenario.spec.roles
-    fixed = {name: tuple(role.licences) for name, role in roles.items()
-             if role.licences is not None}
+    fixed = {
+        name: tuple(role.licences) for name, role in roles.items() if role.licences is not None
+    }
     if not fixed or scenario.price_book is None:
         return None
-    return LicenceGate(scenario.price_book, fixed,
-                       {name: role.home_system for name, role in roles.items()})
+    return LicenceGate(
+        scenario.price_book, fixed, {name: role.home_system for name, role in roles.items()}
+    )
 
 
 class World:
@@ -76,12 +78,14 @@ class World:
         extra = observers
 
         if extra:
+
             def emit(event: dict[str, Any]) -> None:
                 record(event)
                 observe(event)
                 for observer in extra:
                     observer(event)
         else:
+
             def emit(event: dict[str, Any]) -> None:
                 record(event)
                 observe(event)
@@ -93,8 +97,9 @@ class World:
             design = design.model_copy(update={"clock_skew_s": {**design.clock_skew_s, **skews}})
         self.integration = Integration(design, scenario.catalogue, emit)
         limits = design.limits
-        self.service_protection = (ServiceProtection(limits.service_protection)
-                                   if limits.enabled else None)
+        self.service_protection = (
+            ServiceProtection(limits.service_protection) if limits.enabled else None
+        )
         self.priority_throttle = PriorityThrottle(limits.operations)
         self.faults = FaultState()
         # Set by the runner once the courier exists (pause faults hold its messages).

@@ -22,7 +22,8 @@ Replica = tuple[str, str]
 def _looks_like_design(data: dict[str, Any]) -> bool:
     """A design file has systems/editable/maps at the top; a scenario names a design."""
     return "design" not in data and any(
-        key in data for key in ("systems", "maps", "editable", "extends"))
+        key in data for key in ("systems", "maps", "editable", "extends")
+    )
 
 
 def lint_target(path: Path | str) -> tuple[DesignSpec, Catalogue]:
@@ -37,8 +38,11 @@ def lint_target(path: Path | str) -> tuple[DesignSpec, Catalogue]:
     path = Path(path)
     data, linemap = load_yaml(path)
     if not isinstance(data, dict):
-        raise linemap.error((), "expected a design (systems, editable, maps) or a scenario "
-                                "(a mapping with a 'design' key)")
+        raise linemap.error(
+            (),
+            "expected a design (systems, editable, maps) or a scenario "
+            "(a mapping with a 'design' key)",
+        )
     if not _looks_like_design(data):
         scenario = scenario_from_data(data, linemap, path.parent, path)
         return scenario.design, scenario.catalogue
@@ -61,18 +65,21 @@ def _check_systems(data: dict[str, Any], linemap: LineMap) -> None:
         return  # DesignSpec reports the missing or malformed list
     declared = ", ".join(str(s) for s in systems)
     maps = data.get("maps")
-    for name, spec in (maps.items() if isinstance(maps, dict) else ()):
+    for name, spec in maps.items() if isinstance(maps, dict) else ():
         for end in ("source", "target"):
             value = spec.get(end) if isinstance(spec, dict) else None
             if isinstance(value, str) and value not in systems:
-                raise linemap.error(("maps", name, end),
-                                    f"unknown system {value!r} (the design has {declared})")
+                raise linemap.error(
+                    ("maps", name, end), f"unknown system {value!r} (the design has {declared})"
+                )
     editable = data.get("editable")
-    for entity, where in (editable.items() if isinstance(editable, dict) else ()):
-        for system in (where if isinstance(where, dict) else ()):
+    for entity, where in editable.items() if isinstance(editable, dict) else ():
+        for system in where if isinstance(where, dict) else ():
             if system not in systems:
-                raise linemap.error(("editable", entity, system),
-                                    f"unknown system {system!r} (the design has {declared})")
+                raise linemap.error(
+                    ("editable", entity, system),
+                    f"unknown system {system!r} (the design has {declared})",
+                )
 
 
 def _check_entities(design: DesignSpec, catalogue: Catalogue, linemap: LineMap) -> None:
@@ -81,8 +88,9 @@ def _check_entities(design: DesignSpec, catalogue: Catalogue, linemap: LineMap) 
     for name, spec in design.maps.items():
         where = ("maps", name)
         if spec.entity not in catalogue:
-            raise linemap.error(where + ("entity",),
-                                f"unknown entity {spec.entity!r} (known: {known})")
+            raise linemap.error(
+                where + ("entity",), f"unknown entity {spec.entity!r} (known: {known})"
+            )
         fields = catalogue[spec.entity].field_names
         for key in ("fields", "when"):
             for field in getattr(spec, key) or ():
@@ -94,8 +102,9 @@ def _check_entities(design: DesignSpec, catalogue: Catalogue, linemap: LineMap) 
         for system, condition in where_editable.items():
             for field in condition or {}:
                 if field not in catalogue[entity].field_names:
-                    raise linemap.error(("editable", entity, system, field),
-                                        f"{entity} has no field {field!r}")
+                    raise linemap.error(
+                        ("editable", entity, system, field), f"{entity} has no field {field!r}"
+                    )
 
 
 def _entity_order(design: DesignSpec, catalogue: Catalogue) -> list[str]:
@@ -130,12 +139,16 @@ def replica_graph(design: DesignSpec, catalogue: Catalogue) -> nx.DiGraph:
     for spec in design.maps.values():
         for system in (spec.source, spec.target):
             replicas.setdefault((system, spec.entity), None)
-    graph = nx.DiGraph(design=design.name, systems=tuple(design.systems),
-                       entities=tuple(entities))
+    graph = nx.DiGraph(design=design.name, systems=tuple(design.systems), entities=tuple(entities))
     for node in sorted(replicas, key=lambda n: (entity_rank[n[1]], system_rank[n[0]])):
         condition = replicas[node]
-        graph.add_node(node, system=node[0], entity=node[1], editable=condition is not None,
-                       condition=condition)
+        graph.add_node(
+            node,
+            system=node[0],
+            entity=node[1],
+            editable=condition is not None,
+            condition=condition,
+        )
     for name, spec in design.maps.items():
         source, target = (spec.source, spec.entity), (spec.target, spec.entity)
         if graph.has_edge(source, target):
@@ -146,12 +159,18 @@ def replica_graph(design: DesignSpec, catalogue: Catalogue) -> nx.DiGraph:
             continue
         batch = spec.settings(design.batch) if spec.transport == "batch" else None
         graph.add_edge(
-            source, target, map=name, maps=(name,), transport=spec.transport,
-            transports=(spec.transport,), echo_suppression=spec.echo_suppression,
+            source,
+            target,
+            map=name,
+            maps=(name,),
+            transport=spec.transport,
+            transports=(spec.transport,),
+            echo_suppression=spec.echo_suppression,
             offset_s=batch.offset_s if batch else None,
             interval_s=batch.interval_s if batch else None,
             latency_median_s=spec.latency.median_s if spec.latency else None,
-            when=spec.when)
+            when=spec.when,
+        )
     return graph
 
 

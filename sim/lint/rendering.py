@@ -65,9 +65,17 @@ def render_png(graph: nx.DiGraph, findings: Sequence[Finding], path: Path | str)
     errors = [f for f in findings if f.severity == "error"]
 
     width_in = max(7.0, 2.1 * len(systems) + 3.0)
-    notes = textwrap.wrap("; ".join(
-        f"{f.code} ({f.entity} in {'/'.join(f.systems)})" if f.entity else f.code
-        for f in errors), width=int(width_in * 14)) if errors else []
+    notes = (
+        textwrap.wrap(
+            "; ".join(
+                f"{f.code} ({f.entity} in {'/'.join(f.systems)})" if f.entity else f.code
+                for f in errors
+            ),
+            width=int(width_in * 14),
+        )
+        if errors
+        else []
+    )
     height_in = max(3.5, 0.8 * len(entities) + 1.8)
     fig = Figure(figsize=(width_in, height_in))
     FigureCanvasAgg(fig)
@@ -76,8 +84,12 @@ def render_png(graph: nx.DiGraph, findings: Sequence[Finding], path: Path | str)
     ax.set_ylim(-max(len(entities), 1) + 0.4, 0.65)
     for i, system in enumerate(systems):  # lanes
         if i % 2 == 0:
-            ax.axvspan(x_of[system] - column_dx / 2, x_of[system] + column_dx / 2,
-                       color="#f2f2f2", zorder=0)
+            ax.axvspan(
+                x_of[system] - column_dx / 2,
+                x_of[system] + column_dx / 2,
+                color="#f2f2f2",
+                zorder=0,
+            )
     ax.set_xticks([x_of[s] for s in systems], systems, fontsize=11, fontweight="bold")
     ax.xaxis.tick_top()
     ax.set_yticks([y_of[e] for e in entities], entities, fontsize=10)
@@ -85,8 +97,14 @@ def render_png(graph: nx.DiGraph, findings: Sequence[Finding], path: Path | str)
     for spine in ax.spines.values():
         spine.set_visible(False)
     if not entities:
-        ax.text(0.5, 0.5, "no replicas: the design edits and maps nothing",
-                transform=ax.transAxes, ha="center", va="center")
+        ax.text(
+            0.5,
+            0.5,
+            "no replicas: the design edits and maps nothing",
+            transform=ax.transAxes,
+            ha="center",
+            va="center",
+        )
 
     for node, data in graph.nodes(data=True):
         system, entity = node
@@ -95,18 +113,41 @@ def render_png(graph: nx.DiGraph, findings: Sequence[Finding], path: Path | str)
         x, y = x_of[system], y_of[entity]
         red = node in red_nodes
         face = "#f8d0d0" if red else ("#fff1bf" if data["editable"] else "white")
-        ax.add_patch(FancyBboxPatch(
-            (x - box_w / 2, y - box_h / 2), box_w, box_h,
-            boxstyle="round,pad=0,rounding_size=0.08", facecolor=face,
-            edgecolor=ERROR_RED if red else "#555555", linewidth=2.2 if red else 0.9,
-            zorder=3))
+        ax.add_patch(
+            FancyBboxPatch(
+                (x - box_w / 2, y - box_h / 2),
+                box_w,
+                box_h,
+                boxstyle="round,pad=0,rounding_size=0.08",
+                facecolor=face,
+                edgecolor=ERROR_RED if red else "#555555",
+                linewidth=2.2 if red else 0.9,
+                zorder=3,
+            )
+        )
         label = "editable" if data["editable"] else "copy"
         condition = _condition_text(data["condition"])
-        ax.text(x, y + (0.07 if condition else 0), label, ha="center", va="center",
-                fontsize=8, zorder=4, color=ERROR_RED if red else "black")
+        ax.text(
+            x,
+            y + (0.07 if condition else 0),
+            label,
+            ha="center",
+            va="center",
+            fontsize=8,
+            zorder=4,
+            color=ERROR_RED if red else "black",
+        )
         if condition:
-            ax.text(x, y - 0.11, condition, ha="center", va="center", fontsize=6, zorder=4,
-                    color="#444444")
+            ax.text(
+                x,
+                y - 0.11,
+                condition,
+                ha="center",
+                va="center",
+                fontsize=6,
+                zorder=4,
+                color="#444444",
+            )
 
     rank = {s: i for i, s in enumerate(systems)}
     for source, target, data in graph.edges(data=True):
@@ -121,43 +162,77 @@ def render_png(graph: nx.DiGraph, findings: Sequence[Finding], path: Path | str)
         control = ((x0 + x1) / 2, y + 2 * lift)
         red = any(name in red_maps for name in data["maps"])
         colour = TRANSPORT_COLOURS.get(data["transport"], "#777777")
-        ax.add_patch(FancyArrowPatch(
-            path=CurvePath([start, control, end],
-                           [CurvePath.MOVETO, CurvePath.CURVE3, CurvePath.CURVE3]),
-            arrowstyle="-|>", mutation_scale=11, color=colour,
-            linewidth=2.6 if red else 1.3, linestyle="-" if data["echo_suppression"] else "--",
-            zorder=2))
+        ax.add_patch(
+            FancyArrowPatch(
+                path=CurvePath(
+                    [start, control, end], [CurvePath.MOVETO, CurvePath.CURVE3, CurvePath.CURVE3]
+                ),
+                arrowstyle="-|>",
+                mutation_scale=11,
+                color=colour,
+                linewidth=2.6 if red else 1.3,
+                linestyle="-" if data["echo_suppression"] else "--",
+                zorder=2,
+            )
+        )
         if data["transport"] == "batch":
             text = f"+{duration(data['offset_s'])}" if data["offset_s"] else ""
         else:
             text = f"~{duration(data['latency_median_s'] or 0)}"
         if text:
-            ax.text((x0 + x1) / 2, y + lift + direction * 0.06, text, ha="center",
-                    va="bottom" if direction > 0 else "top", fontsize=6.5, color=colour,
-                    zorder=4, bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.3,
-                                    "alpha": 0.8})
+            ax.text(
+                (x0 + x1) / 2,
+                y + lift + direction * 0.06,
+                text,
+                ha="center",
+                va="bottom" if direction > 0 else "top",
+                fontsize=6.5,
+                color=colour,
+                zorder=4,
+                bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.3, "alpha": 0.8},
+            )
 
-    used = sorted({t for _, _, d in graph.edges(data=True) for t in d["transports"]},
-                  key=list(TRANSPORT_COLOURS).index)
-    handles = [Line2D([], [], color=TRANSPORT_COLOURS[t], linewidth=1.6, label=f"{t} map")
-               for t in used]
+    used = sorted(
+        {t for _, _, d in graph.edges(data=True) for t in d["transports"]},
+        key=list(TRANSPORT_COLOURS).index,
+    )
+    handles = [
+        Line2D([], [], color=TRANSPORT_COLOURS[t], linewidth=1.6, label=f"{t} map") for t in used
+    ]
     if any(not d["echo_suppression"] for _, _, d in graph.edges(data=True)):
-        handles.append(Line2D([], [], color="#555555", linestyle="--",
-                              label="no echo suppression"))
-    handles += [Patch(facecolor="#fff1bf", edgecolor="#555555", label="editable replica"),
-                Patch(facecolor="white", edgecolor="#555555", label="read-only copy"),
-                Patch(facecolor="#f8d0d0", edgecolor=ERROR_RED, label="in an error finding")]
-    legend = ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.01),
-                       ncol=min(len(handles), 4), fontsize=8, frameon=False)
+        handles.append(Line2D([], [], color="#555555", linestyle="--", label="no echo suppression"))
+    handles += [
+        Patch(facecolor="#fff1bf", edgecolor="#555555", label="editable replica"),
+        Patch(facecolor="white", edgecolor="#555555", label="read-only copy"),
+        Patch(facecolor="#f8d0d0", edgecolor=ERROR_RED, label="in an error finding"),
+    ]
+    legend = ax.legend(
+        handles=handles,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.01),
+        ncol=min(len(handles), 4),
+        fontsize=8,
+        frameon=False,
+    )
     design_name = graph.graph.get("design", "design")
-    ax.set_title(f"{design_name}: {counts['error']} errors, {counts['warning']} warnings, "
-                 f"{counts['info']} notes (labels: batch offset, queue/live latency)",
-                 fontsize=10, pad=28)
+    ax.set_title(
+        f"{design_name}: {counts['error']} errors, {counts['warning']} warnings, "
+        f"{counts['info']} notes (labels: batch offset, queue/live latency)",
+        fontsize=10,
+        pad=28,
+    )
     if notes:  # under the legend, wherever its rows ended up
         box = legend.get_window_extent(fig.canvas.get_renderer())
         below = box.transformed(fig.transFigure.inverted()).y0
-        fig.text(0.5, below - 0.01, "\n".join(["errors: " + notes[0], *notes[1:]]),
-                 fontsize=7.5, color=ERROR_RED, ha="center", va="top")
+        fig.text(
+            0.5,
+            below - 0.01,
+            "\n".join(["errors: " + notes[0], *notes[1:]]),
+            fontsize=7.5,
+            color=ERROR_RED,
+            ha="center",
+            va="top",
+        )
 
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -176,13 +251,15 @@ def default_png_path(design_name: str) -> Path:
     return Path("reports") / "lint" / f"{re.sub(r'[^A-Za-z0-9._+-]', '_', design_name)}.png"
 
 
-def report_lines(design: DesignSpec, findings: Sequence[Finding], target: Path | str,
-                 png: Path | str | None) -> list[str]:
+def report_lines(
+    design: DesignSpec, findings: Sequence[Finding], target: Path | str, png: Path | str | None
+) -> list[str]:
     """The readable report: a headline, then findings grouped by severity with their why."""
     counts = {s: sum(f.severity == s for f in findings) for s in SEVERITIES}
-    lines = [f"design {design.name} ({target}): {len(design.systems)} systems, "
-             f"{len(design.maps)} maps",
-             f"{counts['error']} errors, {counts['warning']} warnings, {counts['info']} notes"]
+    lines = [
+        f"design {design.name} ({target}): {len(design.systems)} systems, {len(design.maps)} maps",
+        f"{counts['error']} errors, {counts['warning']} warnings, {counts['info']} notes",
+    ]
     for severity in SEVERITIES:
         group = [f for f in findings if f.severity == severity]
         if not group:

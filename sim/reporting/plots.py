@@ -49,9 +49,18 @@ def _groups(frame: pd.DataFrame, by: str | None) -> list[tuple[Any, pd.DataFrame
     return list(frame.groupby(by, sort=True))
 
 
-def metric_vs_factor(runs: pd.DataFrame, factor: str, metric: str, *, by: str | None = "design",
-                     confidence: float = 0.95, ax: Axes | None = None, logx: bool = False,
-                     scale: float = 1.0, ylabel: str | None = None) -> Axes:
+def metric_vs_factor(
+    runs: pd.DataFrame,
+    factor: str,
+    metric: str,
+    *,
+    by: str | None = "design",
+    confidence: float = 0.95,
+    ax: Axes | None = None,
+    logx: bool = False,
+    scale: float = 1.0,
+    ylabel: str | None = None,
+) -> Axes:
     """Mean of ``metric`` at each level of ``factor``, one line per ``by`` group, with
     the confidence band of each mean shaded (``scale`` multiplies values, e.g. 1/60 for
     minutes)."""
@@ -72,7 +81,7 @@ def metric_vs_factor(runs: pd.DataFrame, factor: str, metric: str, *, by: str | 
             highs.append(interval.mean + width)
         if not levels:
             continue
-        line, = ax.plot(levels, means, marker="o", label=str(name) if name is not None else None)
+        (line,) = ax.plot(levels, means, marker="o", label=str(name) if name is not None else None)
         ax.fill_between(levels, lows, highs, alpha=0.2, color=line.get_color(), linewidth=0)
     if logx:
         ax.set_xscale("log")
@@ -85,8 +94,15 @@ def metric_vs_factor(runs: pd.DataFrame, factor: str, metric: str, *, by: str | 
     return ax
 
 
-def staleness(delays: pd.DataFrame, flow: str | None = None, *, by: str = "design",
-              ax: Axes | None = None, unit: str = "min", logx: bool = True) -> Axes:
+def staleness(
+    delays: pd.DataFrame,
+    flow: str | None = None,
+    *,
+    by: str = "design",
+    ax: Axes | None = None,
+    unit: str = "min",
+    logx: bool = True,
+) -> Axes:
     """ECDF of the propagation delays of ``flow`` (default: the flow with most samples)
     per ``by`` group; a frame from :func:`sim.api.propagation_delays`."""
     if delays.empty:
@@ -117,10 +133,18 @@ def staleness(delays: pd.DataFrame, flow: str | None = None, *, by: str = "desig
     return ax
 
 
-def cost_vs_risk(frame: pd.DataFrame, cost: str, risk: str, *, label: str = "design",
-                 senses: Sequence[str] = ("min", "min"), confidence: float = 0.95,
-                 ax: Axes | None = None, cost_label: str | None = None,
-                 risk_label: str | None = None) -> Axes:
+def cost_vs_risk(
+    frame: pd.DataFrame,
+    cost: str,
+    risk: str,
+    *,
+    label: str = "design",
+    senses: Sequence[str] = ("min", "min"),
+    confidence: float = 0.95,
+    ax: Axes | None = None,
+    cost_label: str | None = None,
+    risk_label: str | None = None,
+) -> Axes:
     """Cost against risk per ``label`` (means with CI error bars) and the Pareto front.
 
     ``frame`` may have several rows per label (replications): they are averaged. The
@@ -149,11 +173,16 @@ def cost_vs_risk(frame: pd.DataFrame, cost: str, risk: str, *, label: str = "des
         ax.annotate(name, (x, y), textcoords="offset points", xytext=(5, 4), fontsize="small")
     points = sorted((x, y) for x, y, on in zip(xs, ys, front, strict=True) if on)
     if len(points) > 1:
-        ax.step([p[0] for p in points], [p[1] for p in points], where="post",
-                color="tab:red", linewidth=1, label="Pareto front")
+        ax.step(
+            [p[0] for p in points],
+            [p[1] for p in points],
+            where="post",
+            color="tab:red",
+            linewidth=1,
+            label="Pareto front",
+        )
     elif points:
-        ax.scatter(*points[0], facecolors="none", edgecolors="tab:red", s=160,
-                   label="Pareto front")
+        ax.scatter(*points[0], facecolors="none", edgecolors="tab:red", s=160, label="Pareto front")
     ax.set_xlabel(cost_label or cost)
     ax.set_ylabel(risk_label or risk)
     ax.set_title(f"{risk_label or risk} vs {cost_label or cost} ({confidence:.0%} CI bars)")

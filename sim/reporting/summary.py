@@ -16,8 +16,10 @@ def table(rows: list[list[str]], header: list[str], align: str | None = None) ->
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
 
     def fmt(row: list[str]) -> str:
-        cells = [str(c).ljust(w) if a == "l" else str(c).rjust(w)
-                 for c, w, a in zip(row, widths, align, strict=True)]
+        cells = [
+            str(c).ljust(w) if a == "l" else str(c).rjust(w)
+            for c, w, a in zip(row, widths, align, strict=True)
+        ]
         return "  ".join(cells).rstrip()
 
     return [fmt(header), "  ".join("-" * w for w in widths), *(fmt(r) for r in rows)]
@@ -25,7 +27,7 @@ def table(rows: list[list[str]], header: list[str], align: str | None = None) ->
 
 def _flows(metrics: dict[str, float]) -> list[str]:
     prefix = "propagation_p50_s."
-    return [k[len(prefix):] for k in metrics if k.startswith(prefix)]
+    return [k[len(prefix) :] for k in metrics if k.startswith(prefix)]
 
 
 def _duration(seconds: float) -> str:
@@ -58,22 +60,30 @@ def overwrite_lines(events: Iterable[dict[str, Any]], limit: int = 5) -> list[st
             field = event["field"]
             by = event["by_write"]
             via = event["via"]
-            how = ("a save" if via == "user" else f"batch run {via}" if "#" in via
-                   else f"the sync {via}")
+            how = (
+                "a save"
+                if via == "user"
+                else f"batch run {via}"
+                if "#" in via
+                else f"the sync {via}"
+            )
             line = (
                 f"{lost['write_id']} ({lost['actor']} set {lost['entity']} {lost['key']} "
                 f"{field} {lost['fields'].get(field)!r} at {format_t(lost['t'])} in "
                 f"{lost['system']}) was overwritten at {format_t(event['t'])} in "
                 f"{event['system']} by {how} carrying {_write_words(writes.get(by), by, field)}"
-                ", whose base did not include it")
+                ", whose base did not include it"
+            )
             if via != "user":
                 carried = list((last_apply.get("fields") or {}).values())
                 trigger = max(carried, key=lambda w: order.get(w, -1), default=by)
                 record = f"{lost['entity']} {lost['key']}"
                 what = "the run" if "#" in via else "the sync"
                 if trigger != by and trigger in writes:
-                    line += (f"; {what} carried {record} because of "
-                             f"{_write_words(writes[trigger], trigger)}")
+                    line += (
+                        f"; {what} carried {record} because of "
+                        f"{_write_words(writes[trigger], trigger)}"
+                    )
                 elif by in writes:
                     line += f"; {what} carried {record} because of {by} itself"
             lines.append(line + ".")
@@ -89,8 +99,10 @@ def _write_words(write: dict[str, Any] | None, write_id: str, field: str | None 
     fields = write["fields"]
     shown = {field: fields[field]} if field is not None and field in fields else fields
     what = ", ".join(f"{f} {value_words(v)}" for f, v in shown.items())
-    return (f"{write_id} ({write['actor']} set {write['entity']} {write['key']} {what} at "
-            f"{format_t(write['t'])})")
+    return (
+        f"{write_id} ({write['actor']} set {write['entity']} {write['key']} {what} at "
+        f"{format_t(write['t'])})"
+    )
 
 
 def summary_lines(result: Any, scenario: Any) -> list[str]:
@@ -110,42 +122,62 @@ def summary_lines(result: Any, scenario: Any) -> list[str]:
             by_entity[(entity, system)] += int(value)
     systems = list(scenario.design.systems)
     entities = sorted({e for e, _ in by_entity}, key=scenario.catalogue.names().index)
-    rows = [[e, *(f"{by_entity[(e, s)]:,}" if by_entity[(e, s)] else "." for s in systems)]
-            for e in entities]
-    lines.append(f"User saves by entity and system ({int(m.get('writes', 0)):,} accepted, "
-                 f"{int(m.get('saves_rejected', 0)):,} refused):")
+    rows = [
+        [e, *(f"{by_entity[(e, s)]:,}" if by_entity[(e, s)] else "." for s in systems)]
+        for e in entities
+    ]
+    lines.append(
+        f"User saves by entity and system ({int(m.get('writes', 0)):,} accepted, "
+        f"{int(m.get('saves_rejected', 0)):,} refused):"
+    )
     lines += ["  " + x for x in table(rows, ["entity", *systems])]
     lines.append("")
-    lines.append(f"Batch runs: {int(m.get('batch_runs', 0)):,} over {len(scenario.design.maps)} "
-                 f"maps; records moved: {int(m.get('rows_moved', 0)):,}")
+    lines.append(
+        f"Batch runs: {int(m.get('batch_runs', 0)):,} over {len(scenario.design.maps)} "
+        f"maps; records moved: {int(m.get('rows_moved', 0)):,}"
+    )
     overwritten = int(m.get("overwritten_writes", 0))
-    lines.append(f"Overwritten writes: {overwritten:,} saves had a field replaced by a "
-                 "version that never saw it:")
+    lines.append(
+        f"Overwritten writes: {overwritten:,} saves had a field replaced by a "
+        "version that never saw it:"
+    )
     for where, count in sorted(result.overwrites_by.items(), key=lambda kv: (-kv[1], kv[0])):
         lines.append(f"  {count:>5,}  {where}")
     lines.append("")
-    entitled = sorted(k.split(".", 1)[1] for k in m
-                      if k.startswith("entitlement_per_user_per_24h."))
+    entitled = sorted(
+        k.split(".", 1)[1] for k in m if k.startswith("entitlement_per_user_per_24h.")
+    )
     if entitled or "integration_entitlement_per_24h" in m:
         lines.append("Requests per 24 h (busiest day) against licence entitlements:")
         for role in entitled:
             used = m.get(f"requests_per_user_per_24h.{role}", 0.0)
-            lines.append(f"  {role}: {used:,.0f} per user of "
-                         f"{m[f'entitlement_per_user_per_24h.{role}']:,.0f}")
+            lines.append(
+                f"  {role}: {used:,.0f} per user of "
+                f"{m[f'entitlement_per_user_per_24h.{role}']:,.0f}"
+            )
         if "integration_entitlement_per_24h" in m:
-            lines.append(f"  integration (tenant pool): {m['integration_requests_per_24h']:,.0f} "
-                         f"of {m['integration_entitlement_per_24h']:,.0f}")
+            lines.append(
+                f"  integration (tenant pool): {m['integration_requests_per_24h']:,.0f} "
+                f"of {m['integration_entitlement_per_24h']:,.0f}"
+            )
         lines.append("")
     flows = _flows(m)
     if flows:
-        rows = [[flow, _minutes(m[f"propagation_p50_s.{flow}"]),
-                 _minutes(m[f"propagation_p95_s.{flow}"]),
-                 _minutes(m[f"propagation_p99_s.{flow}"]),
-                 f"{int(m[f'propagation_count.{flow}']):,}"]
-                for flow in flows if "->hub" not in flow]
+        rows = [
+            [
+                flow,
+                _minutes(m[f"propagation_p50_s.{flow}"]),
+                _minutes(m[f"propagation_p95_s.{flow}"]),
+                _minutes(m[f"propagation_p99_s.{flow}"]),
+                f"{int(m[f'propagation_count.{flow}']):,}",
+            ]
+            for flow in flows
+            if "->hub" not in flow
+        ]
         lines.append("Propagation delay per flow (save to first apply at the destination):")
-        lines += ["  " + x for x in table(rows, ["flow", "p50 (min)", "p95 (min)", "p99 (min)",
-                                                  "writes"])]
+        lines += [
+            "  " + x for x in table(rows, ["flow", "p50 (min)", "p95 (min)", "p99 (min)", "writes"])
+        ]
     return lines
 
 
@@ -154,8 +186,9 @@ def _minutes(seconds: float) -> str:
     return f"{seconds / 60.0:,.1f}"
 
 
-def scripted_lines(scenario: Any, events: Iterable[dict[str, Any]] | None, report: Any,
-                   limit: int = 3) -> list[str]:
+def scripted_lines(
+    scenario: Any, events: Iterable[dict[str, Any]] | None, report: Any, limit: int = 3
+) -> list[str]:
     """The scenario's scripted saves (the incidents it was written to replay), each with
     the anomalies the checker found that name it, or that none does.
 
@@ -175,15 +208,25 @@ def scripted_lines(scenario: Any, events: Iterable[dict[str, Any]] | None, repor
     for action in scripted:
         # The earliest such write at or after its time (a lock or a synchronous save
         # may hold it back).
-        match = next((w for w in writes
-                      if w["t"] >= action.at_s and w["system"] == action.system
-                      and w["entity"] == action.entity and w["key"] == action.key
-                      and set(w["fields"]) == set(action.fields)
-                      and (action.actor is None or w["actor"] == action.actor)
-                      and w["role"] == action.role), None)
-        what = (f"{action.role} set {action.entity} {action.key} "
-                f"{', '.join(f'{k} {v!r}' for k, v in action.fields.items())} in "
-                f"{action.system} at {format_t(action.at_s)}")
+        match = next(
+            (
+                w
+                for w in writes
+                if w["t"] >= action.at_s
+                and w["system"] == action.system
+                and w["entity"] == action.entity
+                and w["key"] == action.key
+                and set(w["fields"]) == set(action.fields)
+                and (action.actor is None or w["actor"] == action.actor)
+                and w["role"] == action.role
+            ),
+            None,
+        )
+        what = (
+            f"{action.role} set {action.entity} {action.key} "
+            f"{', '.join(f'{k} {v!r}' for k, v in action.fields.items())} in "
+            f"{action.system} at {format_t(action.at_s)}"
+        )
         if match is None:
             lines.append(f"  - {what}: not saved (refused, handed off or never reached)")
             continue

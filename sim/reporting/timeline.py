@@ -34,8 +34,7 @@ _BY = "#ff7f0e"
 _TRIGGER = "#1f77b4"
 _OTHER = "#7f7f7f"
 #: Tick spacings on the time axis: whole minutes, hours and days.
-_TICK_STEPS_S = (60, 300, 600, 900, 1800, 3600, 7200, 14400, 21600, 43200, 86400, 172800,
-                 604800)
+_TICK_STEPS_S = (60, 300, 600, 900, 1800, 3600, 7200, 14400, 21600, 43200, 86400, 172800, 604800)
 
 
 def plot_anomaly(
@@ -116,8 +115,16 @@ def plot_anomaly(
         y = lane.get(event.get("system"), 0)
         c = colour(write_id)
         marker = "X" if event["kind"] in ("reject", "conflict") else "o"
-        axes.scatter([event["t"]], [y], s=140, color=c, marker=marker, zorder=3,
-                     edgecolor="black", linewidth=0.6)
+        axes.scatter(
+            [event["t"]],
+            [y],
+            s=140,
+            color=c,
+            marker=marker,
+            zorder=3,
+            edgecolor="black",
+            linewidth=0.6,
+        )
         if c != _OTHER:
             what = ""
             if event["kind"] == "write" and field and field in (event.get("fields") or {}):
@@ -126,28 +133,51 @@ def plot_anomaly(
                 shown, value = next(iter(event["fields"].items()))
                 what = f"\n{shown}={value_words(value)}"
             label = f"{write_id}{what}" if event["kind"] == "write" else f"{kind_word(event)}"
-            axes.annotate(label, (event["t"], y), xytext=(0, 12), textcoords="offset points",
-                          ha="center", fontsize=8, color=c, fontweight="bold")
+            axes.annotate(
+                label,
+                (event["t"], y),
+                xytext=(0, 12),
+                textcoords="offset points",
+                ha="center",
+                fontsize=8,
+                color=c,
+                fontweight="bold",
+            )
         elif len(saves) <= 12:
             label = write_id if event["kind"] == "write" else kind_word(event)
             before = last_label.get(y)
             step = (before[1] + 1) % 3 if before and event["t"] - before[0] < near_s else 0
             last_label[y] = (event["t"], step)
-            axes.annotate(label, (event["t"], y), xytext=(0, 12 + 9 * step),
-                          textcoords="offset points", ha="center", fontsize=7, color=_OTHER)
+            axes.annotate(
+                label,
+                (event["t"], y),
+                xytext=(0, 12 + 9 * step),
+                textcoords="offset points",
+                ha="center",
+                fontsize=7,
+                color=_OTHER,
+            )
     for event in applies:
         carried = event["fields"]
         write_id = carried.get(field) if field else None
         if write_id is None:
             ids = list(carried.values())
-            write_id = next((w for w in ids if w in (lost, overwriter, trigger)),
-                            ids[0] if ids else None)
+            write_id = next(
+                (w for w in ids if w in (lost, overwriter, trigger)), ids[0] if ids else None
+            )
         y = lane.get(event["system"], 0)
         c = colour(write_id)
         axes.scatter([event["t"]], [y], s=40, color=c, marker="s", zorder=2)
         if c != _OTHER and event.get("via") != "user":
-            axes.annotate(f"{write_id}\nvia {event['via']}", (event["t"], y), xytext=(0, -26),
-                          textcoords="offset points", ha="center", fontsize=7, color=c)
+            axes.annotate(
+                f"{write_id}\nvia {event['via']}",
+                (event["t"], y),
+                xytext=(0, -26),
+                textcoords="offset points",
+                ha="center",
+                fontsize=7,
+                color=c,
+            )
     axes.set_yticks(list(lane.values()))
     axes.set_yticklabels(list(lane))
     axes.set_ylim(-0.8, len(systems) - 0.2)
@@ -174,8 +204,7 @@ def plot_anomaly(
     ]
     for marker, c, text in legend:
         axes.scatter([], [], marker=marker, color=c, label=text)
-    axes.legend(loc="upper left", fontsize=7, frameon=False, ncol=4,
-                bbox_to_anchor=(0.0, -0.12))
+    axes.legend(loc="upper left", fontsize=7, frameon=False, ncol=4, bbox_to_anchor=(0.0, -0.12))
     wrapped = "\n".join(textwrap.wrap(anomaly.explain(), width=int(width_in * 14)))
     figure.text(0.02, 0.04, wrapped, fontsize=8, va="bottom", ha="left")
     path = Path(path)
@@ -190,9 +219,11 @@ def incident_window(anomaly: Anomaly, saves: list[Event]) -> tuple[float, float]
     if anomaly.t is None or not anomaly.write_ids:
         return None
     named = set(anomaly.write_ids)
-    starts = [min(e["t"], e.get("opened_t", e["t"])) for e in saves
-              if e["kind"] == "write" and e.get("write_id") in named
-              and e.get("role") != "migration"]
+    starts = [
+        min(e["t"], e.get("opened_t", e["t"]))
+        for e in saves
+        if e["kind"] == "write" and e.get("write_id") in named and e.get("role") != "migration"
+    ]
     if not starts:
         return None
     low, high = min(starts), max(float(anomaly.t), max(starts))
@@ -207,7 +238,8 @@ def kind_word(event: Event) -> str:
 
 
 def plot_anomalies(
-    chosen: list[tuple[str, Anomaly]], events: Callable[[], Iterable[Event]],
+    chosen: list[tuple[str, Anomaly]],
+    events: Callable[[], Iterable[Event]],
     folder: Path | str,
 ) -> list[Path]:
     """One timeline per ``(invariant, anomaly)`` in ``chosen``, as
@@ -216,8 +248,10 @@ def plot_anomalies(
     folder = Path(folder)
     if chosen:
         folder.mkdir(parents=True, exist_ok=True)
-    return [plot_anomaly(events(), anomaly, folder / f"{i:02d}-{name}.png")
-            for i, (name, anomaly) in enumerate(chosen, start=1)]
+    return [
+        plot_anomaly(events(), anomaly, folder / f"{i:02d}-{name}.png")
+        for i, (name, anomaly) in enumerate(chosen, start=1)
+    ]
 
 
 def plot_first_anomalies(

@@ -38,10 +38,11 @@ def metric_unit(name: str) -> Unit:
     base, _, detail = name.partition(".")
     suffix = f" {detail}" if detail else ""
     if base.endswith("_s"):
-        return Unit(f"{base[:-2]}{suffix} ({DURATION_UNIT})", DURATION_UNIT,
-                    _SECONDS_PER_DURATION_UNIT)
+        return Unit(
+            f"{base[:-2]}{suffix} ({DURATION_UNIT})", DURATION_UNIT, _SECONDS_PER_DURATION_UNIT
+        )
     if base.endswith("_per_24h"):
-        return Unit(f"{base[:-len('_per_24h')]}{suffix} (requests/24 h)", "requests/24 h", 1.0)
+        return Unit(f"{base[: -len('_per_24h')]}{suffix} (requests/24 h)", "requests/24 h", 1.0)
     if base == "quiescent":
         return Unit(f"{base}{suffix} (share of runs)", "share of runs", 1.0)
     return Unit(f"{base}{suffix} (count)", "count", 1.0)

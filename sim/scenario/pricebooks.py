@@ -33,8 +33,13 @@ def read_price_book_file(path: Path) -> PriceBookFile:
 
     def sku_named(loc: PathKey) -> str:
         skus = data.get("skus")
-        if len(loc) >= 2 and loc[0] == "skus" and isinstance(loc[1], int) and isinstance(
-                skus, list) and loc[1] < len(skus):
+        if (
+            len(loc) >= 2
+            and loc[0] == "skus"
+            and isinstance(loc[1], int)
+            and isinstance(skus, list)
+            and loc[1] < len(skus)
+        ):
             sku = skus[loc[1]]
             if isinstance(sku, dict) and isinstance(sku.get("id"), str):
                 return f" (SKU {sku['id']})"
@@ -61,8 +66,9 @@ def read_price_book(
     """
     path = Path(path)
     parsed = read_price_book_file(path)
-    return build_price_book(parsed, overrides, as_of=as_of, billed_monthly=billed_monthly,
-                            source=str(path))
+    return build_price_book(
+        parsed, overrides, as_of=as_of, billed_monthly=billed_monthly, source=str(path)
+    )
 
 
 def load_price_book(
@@ -87,7 +93,9 @@ def load_price_book(
         if near is not None and not path.is_absolute():
             path = near / path
         if not path.is_file():
-            raise PriceBookError(f"no price book {str(era_or_path)!r}: give an era "
-                                 f"({', '.join(catalogue.ERAS)}) or a YAML file"
-                                 + (f" (relative to {near})" if near is not None else ""))
+            raise PriceBookError(
+                f"no price book {str(era_or_path)!r}: give an era "
+                f"({', '.join(catalogue.ERAS)}) or a YAML file"
+                + (f" (relative to {near})" if near is not None else "")
+            )
     return read_price_book(path, overrides, as_of=as_of, billed_monthly=billed_monthly)

@@ -55,7 +55,6 @@ WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _HOURS = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
 
 
-
 class FormOpen(Strict):
     """How long a form stays open between reading and saving: log-normal."""
 
@@ -101,16 +100,21 @@ class Role(Strict):
     other_systems: list[str] = Field(default_factory=list)
     working_hours: str = "08:00-17:00"
     workdays: list[Literal["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]] = Field(
-        default_factory=lambda: ["Mon", "Tue", "Wed", "Thu", "Fri"])
+        default_factory=lambda: ["Mon", "Tue", "Wed", "Thu", "Fri"]
+    )
     actions: dict[str, Annotated[float, Field(ge=0, le=3600)]] = Field(
-        default_factory=dict, description="action -> rate per user per working hour")
+        default_factory=dict, description="action -> rate per user per working hour"
+    )
     form_open: FormOpen = Field(default_factory=FormOpen)
     licences: list[str] | None = Field(
-        None, description="SKU ids every user of the role holds; unset: not checked")
+        None, description="SKU ids every user of the role holds; unset: not checked"
+    )
     timezone: str | None = Field(None, description="IANA time zone of the role's hours")
-    hourly_profile: (Annotated[list[Annotated[float, Field(ge=0, le=1000)]],
-                               Field(min_length=24, max_length=24)] | PeakWindow | None) = Field(
-        None, description="24 weights for local hours 0-23, or {peak: 'HH:MM-HH:MM', factor}")
+    hourly_profile: (
+        Annotated[list[Annotated[float, Field(ge=0, le=1000)]], Field(min_length=24, max_length=24)]
+        | PeakWindow
+        | None
+    ) = Field(None, description="24 weights for local hours 0-23, or {peak: 'HH:MM-HH:MM', factor}")
     month_end: MonthEnd | None = None
     description: str = ""
 
@@ -124,8 +128,11 @@ class Role(Strict):
     @property
     def has_rhythm(self) -> bool:
         """True when the role's hours follow more than a flat UTC working day."""
-        return (self.timezone is not None or self.hourly_profile is not None
-                or self.month_end is not None)
+        return (
+            self.timezone is not None
+            or self.hourly_profile is not None
+            or self.month_end is not None
+        )
 
     @field_validator("working_hours")
     @classmethod
@@ -149,9 +156,13 @@ class ScriptedAction(Strict):
     key: str
     fields: dict[str, Any]
     opened_at: str | float | None = Field(
-        None, description="when the form was opened (its base); default: at")
-    create: bool = Field(False, description="the save creates the record; without it, a "
-                                            "save to a record that does not exist is an error")
+        None, description="when the form was opened (its base); default: at"
+    )
+    create: bool = Field(
+        False,
+        description="the save creates the record; without it, a "
+        "save to a record that does not exist is an error",
+    )
 
     @field_validator("at", "opened_at")
     @classmethod
@@ -217,13 +228,24 @@ class Licensing(Strict):
 
     price_book: str = Field("current", description="2017, 2019, current, or a file path")
     overrides: dict[str, Annotated[float, Field(ge=0)]] = Field(
-        default_factory=dict, description="SKU id (or 'id.attach') -> negotiated price")
+        default_factory=dict, description="SKU id (or 'id.attach') -> negotiated price"
+    )
     billed_monthly: bool = False
     handoff: LicenceHandoff = Field(default_factory=LicenceHandoff)
 
 
-FAULT_KINDS = ("outage", "crash", "partition", "latency_spike", "duplicate", "reorder",
-               "loss", "pause", "clock_skew", "client_pause")
+FAULT_KINDS = (
+    "outage",
+    "crash",
+    "partition",
+    "latency_spike",
+    "duplicate",
+    "reorder",
+    "loss",
+    "pause",
+    "clock_skew",
+    "client_pause",
+)
 
 
 class Fault(Strict):
@@ -276,8 +298,15 @@ class Swarm(Strict):
 
     faults_per_day: float = Field(2.0, gt=0, le=1000)
     kinds: list[Literal[FAULT_KINDS]] = Field(  # type: ignore[valid-type]
-        default_factory=lambda: ["outage", "partition", "latency_spike", "duplicate",
-                                 "reorder", "loss"])
+        default_factory=lambda: [
+            "outage",
+            "partition",
+            "latency_spike",
+            "duplicate",
+            "reorder",
+            "loss",
+        ]
+    )
     max_duration_s: float = Field(3600.0, gt=0)
 
 
@@ -313,15 +342,19 @@ class FieldGenerator(Strict):
     choice: list[str | int | float] | None = Field(None, min_length=1)
     text: bool | None = None
     reference: str | None = None
-    status: list[str] | None = Field(None, min_length=1,
-                                     description="a status field with these values")
+    status: list[str] | None = Field(
+        None, min_length=1, description="a status field with these values"
+    )
 
     model_config = ConfigDict(populate_by_name=True)
 
     @model_validator(mode="after")
     def _one(self) -> FieldGenerator:
-        given = [k for k in ("int_", "float_", "choice", "text", "reference", "status")
-                 if getattr(self, k) is not None]
+        given = [
+            k
+            for k in ("int_", "float_", "choice", "text", "reference", "status")
+            if getattr(self, k) is not None
+        ]
         if len(given) != 1:
             raise ValueError("give exactly one of int, float, choice, text, reference, status")
         return self
@@ -363,12 +396,15 @@ class CustomEntity(Strict):
     key_prefix: str = Field(min_length=1, max_length=8)
     fields: dict[str, FieldType | FieldGenerator] = Field(min_length=1)
     references: dict[str, str] = Field(
-        default_factory=dict, description="field -> entity (or write {reference: entity})")
+        default_factory=dict, description="field -> entity (or write {reference: entity})"
+    )
     description: str = ""
 
     def field_types(self) -> dict[str, str]:
-        return {name: ("str" if spec == "text" else spec) if isinstance(spec, str)
-                else spec.type for name, spec in self.fields.items()}
+        return {
+            name: ("str" if spec == "text" else spec) if isinstance(spec, str) else spec.type
+            for name, spec in self.fields.items()
+        }
 
     def all_references(self) -> dict[str, str]:
         refs = dict(self.references)
@@ -378,8 +414,11 @@ class CustomEntity(Strict):
         return refs
 
     def generators(self) -> dict[str, ValueGen]:
-        return {name: spec.generator() for name, spec in self.fields.items()
-                if isinstance(spec, FieldGenerator) and spec.reference is None}
+        return {
+            name: spec.generator()
+            for name, spec in self.fields.items()
+            if isinstance(spec, FieldGenerator) and spec.reference is None
+        }
 
 
 class ScenarioSpec(Strict):
@@ -390,16 +429,19 @@ class ScenarioSpec(Strict):
     seed: int = Field(1, ge=0, lt=2**63)
     design: str | dict[str, Any]
     start_date: date = Field(
-        date(2024, 1, 1), description="the run's day 1 (a Monday; month ends and time "
-        "zone offsets follow from it)")
+        date(2024, 1, 1),
+        description="the run's day 1 (a Monday; month ends and time zone offsets follow from it)",
+    )
     duration_days: float = Field(5.0, gt=0, le=366)
     quiescence_max_s: float = Field(86_400.0, ge=0, description="bound on the drain phase")
     initial_data: InitialData = Field(default_factory=InitialData)
     initial_sync: Literal["instant", "timed"] = Field(
-        "instant", description="instant: the initial data crosses every map in zero-time "
+        "instant",
+        description="instant: the initial data crosses every map in zero-time "
         "runs at t=0 (the default); timed: the migration saves at t=0 and the maps carry "
         "it like any other change (scheduled runs taking their row time, queued messages "
-        "their latency), so a migration or first sync can be studied")
+        "their latency), so a migration or first sync can be studied",
+    )
     entities: dict[str, CustomEntity] = Field(default_factory=dict)
     roles: dict[str, Role] = Field(default_factory=dict)
     scripted: list[ScriptedAction] = Field(default_factory=list)
@@ -409,9 +451,11 @@ class ScenarioSpec(Strict):
     swarm: Swarm | None = None
     options: list[dict[str, Any]] = Field(
         default_factory=list,
-        description="alternatives a report compares (validated by sim.reporting.licensing)")
+        description="alternatives a report compares (validated by sim.reporting.licensing)",
+    )
     expect: dict[str, Any] | None = Field(
-        None, description="regression expectations (validated by sim/study/regression.py)")
+        None, description="regression expectations (validated by sim/study/regression.py)"
+    )
 
 
 def check_timezone(name: str) -> None:
@@ -419,8 +463,9 @@ def check_timezone(name: str) -> None:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {name!r} (an IANA name such as "
-                         "America/Chicago or Europe/Warsaw)") from None
+        raise ValueError(
+            f"unknown time zone {name!r} (an IANA name such as America/Chicago or Europe/Warsaw)"
+        ) from None
 
 
 def hours_range(text: str) -> tuple[float, float]:
@@ -440,9 +485,16 @@ def hours_range(text: str) -> tuple[float, float]:
 class Scenario:
     """A loaded, validated scenario with its design resolved and entities catalogued."""
 
-    def __init__(self, spec: ScenarioSpec, design: DesignSpec, catalogue: Catalogue,
-                 path: Path | None, raw: dict[str, Any], design_raw: dict[str, Any],
-                 price_book: Any = None) -> None:
+    def __init__(
+        self,
+        spec: ScenarioSpec,
+        design: DesignSpec,
+        catalogue: Catalogue,
+        path: Path | None,
+        raw: dict[str, Any],
+        design_raw: dict[str, Any],
+        price_book: Any = None,
+    ) -> None:
         self.spec = spec
         self.design = design
         self.catalogue = catalogue
@@ -467,8 +519,15 @@ class Scenario:
 
     def with_design(self, design: DesignSpec) -> Scenario:
         """The same organisation and workload under another design (comparisons)."""
-        return Scenario(self.spec, design, self.catalogue, self.path, self.raw,
-                        design.model_dump(mode="json"), self.price_book)
+        return Scenario(
+            self.spec,
+            design,
+            self.catalogue,
+            self.path,
+            self.raw,
+            design.model_dump(mode="json"),
+            self.price_book,
+        )
 
 
 # ----------------------------------------------------------------- loading
@@ -487,12 +546,15 @@ def _find_design(name: str, near: Path | None) -> Path:
     if name.endswith((".yaml", ".yml")):
         file = Path(name) if Path(name).is_absolute() or near is None else near / name
         if not file.is_file():
-            raise LookupError(f"no design file {name!r}" + (f" (relative to {near})"
-                                                             if near is not None else ""))
+            raise LookupError(
+                f"no design file {name!r}" + (f" (relative to {near})" if near is not None else "")
+            )
         return file
     if not _DESIGN_NAME.match(name) or ".." in name:
-        raise LookupError(f"{name!r} is not a design name (names have no '/', '\\' or "
-                          "'..'; to use a file, give its path ending in .yaml)")
+        raise LookupError(
+            f"{name!r} is not a design name (names have no '/', '\\' or "
+            "'..'; to use a file, give its path ending in .yaml)"
+        )
     candidates = []
     if near is not None:
         candidates += [near / "designs" / f"{name}.yaml", near.parent / "designs" / f"{name}.yaml"]
@@ -512,9 +574,10 @@ _REPLACED_WHOLE = (("editable", "*"), ("maps", "*", "when"), ("maps", "*", "fiel
 
 
 def _replaced_whole(path: tuple[str, ...]) -> bool:
-    return any(len(path) == len(rule) and all(r in ("*", p) for r, p in zip(rule, path,
-                                                                            strict=True))
-               for rule in _REPLACED_WHOLE)
+    return any(
+        len(path) == len(rule) and all(r in ("*", p) for r, p in zip(rule, path, strict=True))
+        for rule in _REPLACED_WHOLE
+    )
 
 
 def deep_merge(base: Any, override: Any, path: tuple[str, ...] = ()) -> Any:
@@ -530,8 +593,12 @@ def deep_merge(base: Any, override: Any, path: tuple[str, ...] = ()) -> Any:
 
 
 def load_design(
-    ref: str | dict[str, Any], linemap: LineMap, near: Path | None, path: PathKey = ("design",),
-    depth: int = 0, chain: tuple[tuple[str, Path], ...] = (),
+    ref: str | dict[str, Any],
+    linemap: LineMap,
+    near: Path | None,
+    path: PathKey = ("design",),
+    depth: int = 0,
+    chain: tuple[tuple[str, Path], ...] = (),
     origin: tuple[LineMap, PathKey] | None = None,
 ) -> tuple[DesignSpec, dict[str, Any]]:
     """Resolve ``design: NAME`` or ``design: {extends: NAME, ...overrides}``.
@@ -568,15 +635,15 @@ def load_design(
     resolved = file.resolve()
     if any(seen == resolved for _, seen in chain):
         cycle = " -> ".join([*(n for n, _ in chain), name])
-        raise origin[0].error(origin[1], f"design 'extends' cycle: {cycle} "
-                                         f"(at {linemap.where(where)})")
+        raise origin[0].error(
+            origin[1], f"design 'extends' cycle: {cycle} (at {linemap.where(where)})"
+        )
     chain = (*chain, (name, resolved))
     data, design_lines = load_yaml(file)
     if not isinstance(data, dict):
         raise InputError(f"{file}:1: a design file must be a mapping")
     if "extends" in data:
-        _, parent_raw = load_design(data, design_lines, file.parent, (), depth + 1, chain,
-                                    origin)
+        _, parent_raw = load_design(data, design_lines, file.parent, (), depth + 1, chain, origin)
         data = deep_merge(parent_raw, {k: v for k, v in data.items() if k != "extends"})
     try:
         DesignSpec.model_validate(data)
@@ -619,8 +686,9 @@ def _price_book(spec: ScenarioSpec, linemap: LineMap, near: Path | None):
     licensing = spec.licensing
     where: PathKey = ("licensing", "price_book")
     try:
-        book = load_price_book(licensing.price_book,
-                               billed_monthly=licensing.billed_monthly, near=near)
+        book = load_price_book(
+            licensing.price_book, billed_monthly=licensing.billed_monthly, near=near
+        )
     except (PriceBookError, FileNotFoundError, KeyError, ValueError) as exc:
         raise linemap.error(where, str(exc)) from None
     # One override at a time, so a bad one is named at its own line (issue 11, 7a).
@@ -636,38 +704,58 @@ def _price_book(spec: ScenarioSpec, linemap: LineMap, near: Path | None):
         for i, sku in enumerate(role.licences or ()):
             if not book.has(sku):
                 known = ", ".join(s.id for s in book.user_skus + book.device_skus)
-                raise linemap.error(("roles", role_name, "licences", i),
-                                    f"no licence {sku!r} in price book {licensing.price_book} "
-                                    f"(known: {known})")
+                raise linemap.error(
+                    ("roles", role_name, "licences", i),
+                    f"no licence {sku!r} in price book {licensing.price_book} (known: {known})",
+                )
     return book
 
 
-def _check_scripted_key(spec: ScenarioSpec, catalogue: Catalogue, action: ScriptedAction,
-                        linemap: LineMap, where: PathKey) -> None:
+def _check_scripted_key(
+    spec: ScenarioSpec,
+    catalogue: Catalogue,
+    action: ScriptedAction,
+    linemap: LineMap,
+    where: PathKey,
+) -> None:
     """An update of a record the initial data does not hold (``ACC-99999`` of 200
     accounts) is refused before the run; one created during the run is checked when the
     save happens (sim/engine/workload.py)."""
     data = spec.initial_data
-    counts = {"account": data.accounts, "product": data.products, "bundle": data.bundles,
-              "contact": int(round(data.accounts * data.contacts_per_account))}
+    counts = {
+        "account": data.accounts,
+        "product": data.products,
+        "bundle": data.bundles,
+        "contact": int(round(data.accounts * data.contacts_per_account)),
+    }
     if action.entity not in counts:
         return
     prefix = catalogue[action.entity].key_prefix
     match = re.fullmatch(re.escape(prefix) + r"-(\d+)", action.key)
-    created = any(other.create and (other.entity, other.key) == (action.entity, action.key)
-                  and other.at_s <= action.at_s for other in spec.scripted)
+    created = any(
+        other.create
+        and (other.entity, other.key) == (action.entity, action.key)
+        and other.at_s <= action.at_s
+        for other in spec.scripted
+    )
     if created:
         return
     if match is None:
-        raise linemap.error(where + ("key",), f"no {action.entity} {action.key!r}: keys are "
-                            f"{prefix}-NNNNN; a save that creates the record says create: true")
+        raise linemap.error(
+            where + ("key",),
+            f"no {action.entity} {action.key!r}: keys are "
+            f"{prefix}-NNNNN; a save that creates the record says create: true",
+        )
     # Records the workload creates during the run follow the initial ones; a key far
     # beyond the initial data (more than the initial count again) is a typo.
     if int(match.group(1)) > 2 * counts[action.entity] + 1000:
-        raise linemap.error(where + ("key",), f"no {action.entity} {action.key!r}: the "
-                            f"initial data has {prefix}-00001..{prefix}-"
-                            f"{counts[action.entity]:05d}; a save that creates the record "
-                            "says create: true")
+        raise linemap.error(
+            where + ("key",),
+            f"no {action.entity} {action.key!r}: the "
+            f"initial data has {prefix}-00001..{prefix}-"
+            f"{counts[action.entity]:05d}; a save that creates the record "
+            "says create: true",
+        )
 
 
 def _catalogue(spec: ScenarioSpec, linemap: LineMap) -> Catalogue:
@@ -677,41 +765,57 @@ def _catalogue(spec: ScenarioSpec, linemap: LineMap) -> Catalogue:
         if name in {e.name for e in STANDARD_ENTITIES}:
             raise linemap.error(("entities", name), "a standard entity cannot be redefined")
         if not re.match(r"^[a-z][a-z0-9_]*$", name):
-            raise linemap.error(("entities", name), "an entity name is lowercase letters, "
-                                "digits and _ (delivery_slot)")
+            raise linemap.error(
+                ("entities", name),
+                "an entity name is lowercase letters, digits and _ (delivery_slot)",
+            )
         for field, target in custom.references.items():
             if field not in custom.fields:
-                raise linemap.error(("entities", name, "references", field),
-                                    "references a field the entity does not declare")
+                raise linemap.error(
+                    ("entities", name, "references", field),
+                    "references a field the entity does not declare",
+                )
             if target not in known:
-                raise linemap.error(("entities", name, "references", field),
-                                    f"unknown entity {target!r}")
+                raise linemap.error(
+                    ("entities", name, "references", field), f"unknown entity {target!r}"
+                )
         for field, target in custom.all_references().items():
             if target not in known:
-                raise linemap.error(("entities", name, "fields", field, "reference"),
-                                    f"unknown entity {target!r} (known: "
-                                    f"{', '.join(sorted(known))})")
-        entities.append(custom_entity(name, custom.key_prefix, custom.field_types(),
-                                      custom.all_references(), custom.generators()))
+                raise linemap.error(
+                    ("entities", name, "fields", field, "reference"),
+                    f"unknown entity {target!r} (known: {', '.join(sorted(known))})",
+                )
+        entities.append(
+            custom_entity(
+                name,
+                custom.key_prefix,
+                custom.field_types(),
+                custom.all_references(),
+                custom.generators(),
+            )
+        )
     try:
         return Catalogue(entities)
     except ValueError as exc:
         raise linemap.error(("entities",), str(exc)) from None
 
 
-def _cross_check(spec: ScenarioSpec, design: DesignSpec, catalogue: Catalogue,
-                 linemap: LineMap) -> None:
+def _cross_check(
+    spec: ScenarioSpec, design: DesignSpec, catalogue: Catalogue, linemap: LineMap
+) -> None:
     systems = set(design.systems)
 
     def need_system(where: PathKey, system: str) -> None:
         if system not in systems:
-            raise linemap.error(where, f"unknown system {system!r} "
-                                       f"(the design has {', '.join(design.systems)})")
+            raise linemap.error(
+                where, f"unknown system {system!r} (the design has {', '.join(design.systems)})"
+            )
 
     def need_entity(where: PathKey, entity: str) -> None:
         if entity not in catalogue:
-            raise linemap.error(where, f"unknown entity {entity!r} "
-                                       f"(known: {', '.join(catalogue.names())})")
+            raise linemap.error(
+                where, f"unknown entity {entity!r} (known: {', '.join(catalogue.names())})"
+            )
 
     # The design's own references to entities and fields.
     for name, spec_map in design.maps.items():
@@ -726,14 +830,19 @@ def _cross_check(spec: ScenarioSpec, design: DesignSpec, catalogue: Catalogue,
 
     for entity in spec.initial_data.custom:
         if entity not in spec.entities:
-            raise linemap.error(("initial_data", entity),
-                                "not a custom entity of this scenario (standard entities are "
-                                "counted by accounts, products, ...; declared: "
-                                f"{', '.join(spec.entities) or 'none'})")
+            raise linemap.error(
+                ("initial_data", entity),
+                "not a custom entity of this scenario (standard entities are "
+                "counted by accounts, products, ...; declared: "
+                f"{', '.join(spec.entities) or 'none'})",
+            )
     if spec.start_date.weekday() != 0:
-        raise linemap.error(("start_date",), f"{spec.start_date} is a "
-                            f"{WEEKDAY_NAMES[spec.start_date.weekday()]}: day 1 of a run is a "
-                            "Monday")
+        raise linemap.error(
+            ("start_date",),
+            f"{spec.start_date} is a "
+            f"{WEEKDAY_NAMES[spec.start_date.weekday()]}: day 1 of a run is a "
+            "Monday",
+        )
     for role_name, role in spec.roles.items():
         where = ("roles", role_name)
         if role.hourly_profile is not None:
@@ -743,8 +852,9 @@ def _cross_check(spec: ScenarioSpec, design: DesignSpec, catalogue: Catalogue,
             try:
                 profile_weights(role.hourly_profile, *hours_range(role.working_hours))
             except ValueError as exc:
-                raise linemap.error(where + ("hourly_profile",),
-                                    f"{exc} ({role.working_hours})") from None
+                raise linemap.error(
+                    where + ("hourly_profile",), f"{exc} ({role.working_hours})"
+                ) from None
         need_system(where + ("home_system",), role.home_system)
         for i, system in enumerate(role.other_systems):
             need_system(where + ("other_systems", i), system)
@@ -757,7 +867,8 @@ def _cross_check(spec: ScenarioSpec, design: DesignSpec, catalogue: Catalogue,
                 raise linemap.error(
                     where + ("actions", action),
                     f"{action} runs in {'/'.join(action_def.systems)}, but the role works in "
-                    f"{'/'.join(role.systems)}")
+                    f"{'/'.join(role.systems)}",
+                )
     end_s = spec.duration_days * 86_400.0
     for i, action in enumerate(spec.scripted):
         where = ("scripted", i)
@@ -768,21 +879,27 @@ def _cross_check(spec: ScenarioSpec, design: DesignSpec, catalogue: Catalogue,
         fields = catalogue[action.entity].field_names
         for field in action.fields:
             if field not in fields:
-                raise linemap.error(where + ("fields", field),
-                                    f"{action.entity} has no field {field!r} "
-                                    f"(fields: {', '.join(fields)})")
+                raise linemap.error(
+                    where + ("fields", field),
+                    f"{action.entity} has no field {field!r} (fields: {', '.join(fields)})",
+                )
         if action.at_s >= end_s:
-            raise linemap.error(where + ("at",), f"after the run ends (duration_days "
-                                                 f"{spec.duration_days:g})")
+            raise linemap.error(
+                where + ("at",), f"after the run ends (duration_days {spec.duration_days:g})"
+            )
         if action.opened_s > action.at_s:
-            raise linemap.error(where + ("opened_at",), "a form cannot be opened after it "
-                                                        "is saved")
+            raise linemap.error(where + ("opened_at",), "a form cannot be opened after it is saved")
         if not action.create:
             _check_scripted_key(spec, catalogue, action, linemap, where)
     for i, fault in enumerate(spec.faults):
         where = ("faults", i)
-        needs = {"outage": "system", "crash": "system", "clock_skew": "system",
-                 "partition": "between", "client_pause": "actor"}.get(fault.kind)
+        needs = {
+            "outage": "system",
+            "crash": "system",
+            "clock_skew": "system",
+            "partition": "between",
+            "client_pause": "actor",
+        }.get(fault.kind)
         if needs and getattr(fault, needs) is None:
             raise linemap.error(where, f"a {fault.kind} fault needs '{needs}'")
         if fault.system is not None:
@@ -793,8 +910,11 @@ def _cross_check(spec: ScenarioSpec, design: DesignSpec, catalogue: Catalogue,
             if name not in design.maps:
                 raise linemap.error(where + ("maps", j), f"the design has no map {name!r}")
         if fault.kind != "clock_skew" and fault.at_s + fault.duration_s > end_s:
-            raise linemap.error(where + ("duration_s",), "the fault must end before the "
-                                "workload does, so the quiescence phase can judge convergence")
+            raise linemap.error(
+                where + ("duration_s",),
+                "the fault must end before the "
+                "workload does, so the quiescence phase can judge convergence",
+            )
     for flow in spec.objectives.staleness_p99_s:
         where = ("objectives", "staleness_p99_s", flow)
         match = re.match(r"^([\w-]+):([\w-]+)->([\w-]+)$", flow)

@@ -48,6 +48,7 @@ def design_variant(scenario: Scenario, name: str) -> DesignVariant:
     try:
         design = DesignSpec.model_validate(deep_merge(raw, overrides))
     except ValidationError as exc:
-        raise InputError(f"the scenario's design overrides do not fit design {name!r}: "
-                         f"{exc.errors()[0]['msg']}") from None
+        raise InputError(
+            f"the scenario's design overrides do not fit design {name!r}: {exc.errors()[0]['msg']}"
+        ) from None
     return DesignVariant(design, dropped)

@@ -35,8 +35,9 @@ PathKey = tuple[str | int, ...]
 MAX_NODES = 100_000
 
 _STANDARD = "tag:yaml.org,2002:"
-_ALLOWED_TAGS = frozenset(_STANDARD + name for name in (
-    "str", "int", "float", "bool", "null", "timestamp", "map", "seq"))
+_ALLOWED_TAGS = frozenset(
+    _STANDARD + name for name in ("str", "int", "float", "bool", "null", "timestamp", "map", "seq")
+)
 
 
 class InputError(Exception):
@@ -93,18 +94,25 @@ class _Builder:
         self.scalars = yaml.SafeLoader("")
 
     def fail(self, node: yaml.Node, path: PathKey, message: str) -> InputError:
-        return InputError(f"{self.file}:{node.start_mark.line + 1}: {format_path(path)}: "
-                          f"{message}")
+        return InputError(f"{self.file}:{node.start_mark.line + 1}: {format_path(path)}: {message}")
 
     def build(self, node: yaml.Node, path: PathKey, record: bool = True) -> Any:
         self.count += 1
         if self.count > MAX_NODES:
-            raise self.fail(node, path, f"more than {MAX_NODES:,} values once aliases are "
-                                        "expanded (an alias bomb?); refusing to build it")
+            raise self.fail(
+                node,
+                path,
+                f"more than {MAX_NODES:,} values once aliases are "
+                "expanded (an alias bomb?); refusing to build it",
+            )
         if node.tag not in _ALLOWED_TAGS:
-            raise self.fail(node, path, f"tag {node.tag.replace(_STANDARD, '!!')!r} is not "
-                                        "allowed (only plain YAML: strings, numbers, booleans, "
-                                        "null, dates, mappings, lists)")
+            raise self.fail(
+                node,
+                path,
+                f"tag {node.tag.replace(_STANDARD, '!!')!r} is not "
+                "allowed (only plain YAML: strings, numbers, booleans, "
+                "null, dates, mappings, lists)",
+            )
         if record:
             self.lines.setdefault(path, node.start_mark.line + 1)
         if isinstance(node, yaml.ScalarNode):
@@ -132,8 +140,9 @@ class _Builder:
         for key_node, value_node in node.value:
             if key_node.tag == _STANDARD + "merge":
                 # "<<: *anchor": keys of the anchored mapping(s), explicit keys win.
-                sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [
-                    value_node]
+                sources = (
+                    value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+                )
                 for source in sources:
                     value = self.build(source, path, record)
                     if not isinstance(value, dict):
@@ -202,7 +211,7 @@ def _pydantic_message(error: dict[str, Any]) -> str:
         return "required key is missing"
     message = error.get("msg", "invalid value")
     if message.startswith("Value error, "):
-        message = message[len("Value error, "):]
+        message = message[len("Value error, ") :]
     given = error.get("input")
     if kind not in ("missing",) and not isinstance(given, dict | list):
         message += f" (got {given!r})"
@@ -210,7 +219,9 @@ def _pydantic_message(error: dict[str, Any]) -> str:
 
 
 def validation_error(
-    exc: ValidationError, linemap: LineMap, prefix: PathKey = (),
+    exc: ValidationError,
+    linemap: LineMap,
+    prefix: PathKey = (),
     label: Callable[[PathKey], str] | None = None,
 ) -> InputError:
     """Turn a pydantic error into an :class:`InputError`: one line per problem.
@@ -231,6 +242,16 @@ def validation_error(
 def _is_union_tag(part: str | int) -> bool:
     if not isinstance(part, str):
         return False
-    return part in {"str", "int", "float", "bool", "list[...]", "dict[...]", "function-after",
-                    "function-before", "function-wrap", "constrained-str", "none"} or (
-        part.startswith(("list[", "dict[", "function-", "literal[", "tagged-union[")))
+    return part in {
+        "str",
+        "int",
+        "float",
+        "bool",
+        "list[...]",
+        "dict[...]",
+        "function-after",
+        "function-before",
+        "function-wrap",
+        "constrained-str",
+        "none",
+    } or (part.startswith(("list[", "dict[", "function-", "literal[", "tagged-union[")))

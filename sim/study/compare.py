@@ -43,11 +43,16 @@ def headline(result: Any) -> dict[str, float | None]:
         "batch runs": m.get("batch_runs", 0.0),
         "messages sent": m.get("messages_sent", 0.0),
     }
-    for flow in ("account:sales->operations", "account:operations->sales",
-                 "order:operations->sales"):
+    for flow in (
+        "account:sales->operations",
+        "account:operations->sales",
+        "order:operations->sales",
+    ):
         figures[f"p95 delay {flow} (min)"] = (
             round(m[f"propagation_p95_s.{flow}"] / 60.0, 1)
-            if f"propagation_p95_s.{flow}" in m else None)
+            if f"propagation_p95_s.{flow}" in m
+            else None
+        )
     report = getattr(result, "check", None)
     if report is not None:
         lost = report.verdicts.get("no_lost_update")
@@ -72,8 +77,7 @@ def invariant_matrix(verdicts: dict[str, dict[str, dict[str, Any]]], names: list
     if not verdicts:
         return ["(no verdicts: the checker is not installed)"]
     invariants = list(next(iter(verdicts.values())).keys())
-    lines = ["| invariant | " + " | ".join(names) + " |",
-             "|---|" + "---|" * len(names)]
+    lines = ["| invariant | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
     for invariant in invariants:
         cells = []
         for name in names:
@@ -110,8 +114,7 @@ def _timed_call(job: tuple[Callable[[str], Any], str]) -> tuple[str, Any, Design
     function, name = job
     wall, cpu = time.perf_counter(), time.process_time()
     result = function(name)
-    timing = DesignTiming(time.perf_counter() - wall, time.process_time() - cpu,
-                          _peak_rss_mb())
+    timing = DesignTiming(time.perf_counter() - wall, time.process_time() - cpu, _peak_rss_mb())
     return name, result, timing
 
 
@@ -143,8 +146,9 @@ def map_designs(
     return {name: by_name[name] for name in names}
 
 
-def run_design(scenario: Scenario, seed: int, root: Path | None, check: bool,
-               name: str) -> tuple[Any, list[str]]:
+def run_design(
+    scenario: Scenario, seed: int, root: Path | None, check: bool, name: str
+) -> tuple[Any, list[str]]:
     """One column of ``p2c compare``: ``scenario`` under design ``name`` with ``seed``,
     its run folder written under ``root`` (none when ``root`` is None), checked when
     ``check``. Returns the run's result without its events (they stay in the worker)
@@ -160,7 +164,12 @@ def run_design(scenario: Scenario, seed: int, root: Path | None, check: bool,
             finish(result)
     else:
         # No event kept in memory: the checker streams the history back from the file.
-        result = run_to_folder(configured, default_out(root, scenario, name, seed), seed,
-                               finish=finish, keep_events=False)
+        result = run_to_folder(
+            configured,
+            default_out(root, scenario, name, seed),
+            seed,
+            finish=finish,
+            keep_events=False,
+        )
     result.events = None
     return result, variant.dropped

@@ -30,7 +30,7 @@ def set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
         data["design"] = {"extends": data["design"]}
     node: Any = data
     for depth, part in enumerate(parts[:-1]):
-        where = ".".join(parts[:depth + 1])
+        where = ".".join(parts[: depth + 1])
         if isinstance(node, list):
             node = node[_index(part, node, where)]
         elif isinstance(node, dict):
@@ -38,8 +38,10 @@ def set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
                 node[part] = {}
             node = node[part]
         else:
-            raise ValueError(f"{'.'.join(parts[:depth]) or 'the scenario'} is "
-                             f"{type(node).__name__}, not a mapping, so {where} cannot be set")
+            raise ValueError(
+                f"{'.'.join(parts[:depth]) or 'the scenario'} is "
+                f"{type(node).__name__}, not a mapping, so {where} cannot be set"
+            )
         if not isinstance(node, dict | list):
             raise ValueError(f"{where} is {node!r}, not a mapping, so {dotted} cannot be set")
     last = parts[-1]
@@ -80,8 +82,13 @@ class Configured:
 
 
 def configure(
-    raw: dict[str, Any], overrides: dict[str, Any], design: str | None = None, *,
-    near: Path | None = None, source: Path | None = None, linemap: LineMap | None = None,
+    raw: dict[str, Any],
+    overrides: dict[str, Any],
+    design: str | None = None,
+    *,
+    near: Path | None = None,
+    source: Path | None = None,
+    linemap: LineMap | None = None,
 ) -> Configured:
     """Build and validate the scenario for one configuration (raises :class:`InputError`).
 

@@ -123,14 +123,19 @@ def execute(task: RunTask) -> RunOutcome:
     """Run one task: rebuild the scenario, run it, check it, summarise (the worker side)."""
 
     started = time.perf_counter()
-    configured = configure(task.raw, dict(task.overrides), task.design,
-                           near=Path(task.near) if task.near else None,
-                           source=Path(task.source) if task.source else None)
+    configured = configure(
+        task.raw,
+        dict(task.overrides),
+        task.design,
+        near=Path(task.near) if task.near else None,
+        source=Path(task.source) if task.source else None,
+    )
     if configured.config_hash != task.config_hash:
         raise RuntimeError(
             f"configuration {task.label or task.config_hash[:12]} hashes to "
             f"{configured.config_hash[:12]} on this worker but {task.config_hash[:12]} where "
-            "it was planned: the worker runs other code or other design files")
+            "it was planned: the worker runs other code or other design files"
+        )
     result = run_scenario(configured.scenario, task.seed, keep_events=True)
     verdicts: dict[str, dict[str, Any]] = {}
     failed = False
@@ -143,12 +148,20 @@ def execute(task: RunTask) -> RunOutcome:
             check_error = f"{type(exc).__name__}: {exc}"
     delays = propagation_delays(result.events or []) if task.keep_delays else None
     return RunOutcome(
-        config_hash=task.config_hash, seed=result.seed, design=result.design,
-        trace_sha256=result.trace_sha256, replication=task.replication,
-        metrics=dict(result.metrics), verdicts=verdicts,
-        failed=failed, quiescent=result.quiescent,
-        elapsed_s=time.perf_counter() - started, check_error=check_error, delays=delays,
-        dropped=list(configured.dropped), label=task.label,
+        config_hash=task.config_hash,
+        seed=result.seed,
+        design=result.design,
+        trace_sha256=result.trace_sha256,
+        replication=task.replication,
+        metrics=dict(result.metrics),
+        verdicts=verdicts,
+        failed=failed,
+        quiescent=result.quiescent,
+        elapsed_s=time.perf_counter() - started,
+        check_error=check_error,
+        delays=delays,
+        dropped=list(configured.dropped),
+        label=task.label,
     )
 
 
@@ -159,9 +172,12 @@ def verdict_summary(
     whether a promise failed, and the run's loss metrics (``lost_writes``, ...)."""
     report = check_history(events)
     summary = {
-        name: {"status": verdict.status, "violations": int(verdict.violations or 0),
-               "sanctioned": int(verdict.sanctioned or 0),
-               "promised": name in report.promises}
+        name: {
+            "status": verdict.status,
+            "violations": int(verdict.violations or 0),
+            "sanctioned": int(verdict.sanctioned or 0),
+            "promised": name in report.promises,
+        }
         for name, verdict in report.verdicts.items()
     }
     return summary, bool(report.failed), loss_metrics(report)
@@ -272,10 +288,14 @@ class LocalExecutor(_Closing):
             self._pool = ProcessPoolExecutor(
                 max_workers=max(1, min(self.workers, len(pending))),
                 mp_context=multiprocessing.get_context(start_method()),
-                initializer=_worker_signals)
+                initializer=_worker_signals,
+            )
         pool = self._pool
-        return _windowed(lambda task: pool.submit(execute, task), pending,
-                         self.workers * TASKS_IN_FLIGHT_PER_WORKER)
+        return _windowed(
+            lambda task: pool.submit(execute, task),
+            pending,
+            self.workers * TASKS_IN_FLIGHT_PER_WORKER,
+        )
 
     def close(self) -> None:
         if self._pool is not None:
@@ -329,7 +349,8 @@ class DaskExecutor(_Closing):
             raise InputError(
                 f"--scheduler {scheduler}: running on a Dask cluster needs Dask distributed, "
                 "which is not installed; install the cluster extra: "
-                "pip install 'p2c-testbed[cluster]'") from None
+                "pip install 'p2c-testbed[cluster]'"
+            ) from None
         # Dask again: only importable once the import above succeeded.
         from distributed.comm import parse_address
         from distributed.comm.addressing import parse_host_port
@@ -341,8 +362,10 @@ class DaskExecutor(_Closing):
                 if not 0 < int(port) < 65536:
                     raise ValueError(f"port {port} is not from 1 to 65535")
         except (ValueError, TypeError) as exc:
-            raise InputError(f"--scheduler {scheduler}: not a scheduler address ({exc}); "
-                             "give one such as tcp://10.0.0.5:8786") from None
+            raise InputError(
+                f"--scheduler {scheduler}: not a scheduler address ({exc}); "
+                "give one such as tcp://10.0.0.5:8786"
+            ) from None
         try:
             self._client = Client(scheduler, timeout=timeout_s, set_as_default=False)
         except (OSError, TimeoutError, ValueError) as exc:
@@ -355,8 +378,11 @@ class DaskExecutor(_Closing):
     def imap_unordered(self, tasks: Iterable[RunTask]) -> Iterator[RunOutcome]:
         # Workers may join after start-up: size the window by the cluster as it is now.
         self.workers = max(1, sum(self._client.nthreads().values()))
-        return _windowed(lambda task: self._executor.submit(execute, task), list(tasks),
-                         self.workers * TASKS_IN_FLIGHT_PER_WORKER)
+        return _windowed(
+            lambda task: self._executor.submit(execute, task),
+            list(tasks),
+            self.workers * TASKS_IN_FLIGHT_PER_WORKER,
+        )
 
     def close(self) -> None:
         self._client.close()

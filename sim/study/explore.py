@@ -137,12 +137,16 @@ class Story:
     @property
     def size(self) -> tuple[int, int, int]:
         """Shorter stories sort first: fewer saves, fewer faults, less time."""
-        return (len(self.steps), len(self.faults),
-                sum(s.gap_min + s.form_open_min for s in self.steps))
+        return (
+            len(self.steps),
+            len(self.faults),
+            sum(s.gap_min + s.form_open_min for s in self.steps),
+        )
 
 
-def _design_overrides(design: Any, maps: Sequence[str], latencies_s: Sequence[float]
-                      ) -> dict[str, Any]:
+def _design_overrides(
+    design: Any, maps: Sequence[str], latencies_s: Sequence[float]
+) -> dict[str, Any]:
     """Fixed latencies: the story's for the entity's maps, the median for every other
     queued or live map; fixed resolution and handoff delays."""
     chosen = dict(zip(maps, latencies_s, strict=True))
@@ -159,25 +163,29 @@ def _design_overrides(design: Any, maps: Sequence[str], latencies_s: Sequence[fl
     # conflict, ...): the registry says which settings they are.
     from models.concurrency import RULES
 
-    delays = {name: {"distribution": "fixed",
-                     "median_s": getattr(design.concurrency, name).median_s}
-              for name in RULES[design.concurrency.mode].delays}
+    delays = {
+        name: {"distribution": "fixed", "median_s": getattr(design.concurrency, name).median_s}
+        for name in RULES[design.concurrency.mode].delays
+    }
     if delays:
         overrides["concurrency"] = delays
     if design.handoff is not None:
-        overrides["handoff"] = {"delay": {"distribution": "fixed",
-                                          "median_s": design.handoff.delay.median_s}}
+        overrides["handoff"] = {
+            "delay": {"distribution": "fixed", "median_s": design.handoff.delay.median_s}
+        }
     return overrides
 
 
-def load_space(target: str | Path, *, seed: int | None = None, faults: Sequence[str] = (),
-               max_saves: int = 6) -> Space:
+def load_space(
+    target: str | Path, *, seed: int | None = None, faults: Sequence[str] = (), max_saves: int = 6
+) -> Space:
     """The story space of a catalogue design (by name), a design file, or a scenario
     file (its organisation's roles, their systems and licences, its objectives)."""
     unknown = [kind for kind in faults if kind not in FAULT_KINDS]
     if unknown:
-        raise InputError(f"unknown fault kind(s) {', '.join(unknown)} (known: "
-                         f"{', '.join(FAULT_KINDS)})")
+        raise InputError(
+            f"unknown fault kind(s) {', '.join(unknown)} (known: {', '.join(FAULT_KINDS)})"
+        )
     if max_saves < 1:
         raise InputError("--max-saves must be at least 1")
     text = str(target)
@@ -195,9 +203,14 @@ def load_space(target: str | Path, *, seed: int | None = None, faults: Sequence[
             design_full = copy.deepcopy(scenario.design_raw)
             design_ref: str | dict[str, Any] = design_full
             label = scenario.name
-            roles = {name: {**role.model_dump(mode="json", exclude_defaults=True),
-                            "headcount": 0, "actions": {}}
-                     for name, role in scenario.spec.roles.items()}
+            roles = {
+                name: {
+                    **role.model_dump(mode="json", exclude_defaults=True),
+                    "headcount": 0,
+                    "actions": {},
+                }
+                for name, role in scenario.spec.roles.items()
+            }
             for name in ("entities", "licensing", "objectives"):
                 if name in scenario.raw:
                     kept[name] = copy.deepcopy(scenario.raw[name])
@@ -226,15 +239,27 @@ def load_space(target: str | Path, *, seed: int | None = None, faults: Sequence[
     if not isinstance(design, DesignSpec):  # pragma: no cover - load_design's contract
         raise TypeError(design)
     if not savers:
-        raise InputError(f"{label}: nothing to explore: no user may save an {ENTITY} "
-                         "in any system")
-    maps = tuple(name for name, spec in design.maps.items()
-                 if spec.entity == ENTITY and spec.latency is not None)
+        raise InputError(f"{label}: nothing to explore: no user may save an {ENTITY} in any system")
+    maps = tuple(
+        name
+        for name, spec in design.maps.items()
+        if spec.entity == ENTITY and spec.latency is not None
+    )
     all_maps = tuple(name for name, spec in design.maps.items() if spec.entity == ENTITY)
-    return Space(label=label, design=design, design_ref=design_ref, design_full=design_full,
-                 roles=roles, savers=tuple(savers), maps=maps, all_maps=all_maps,
-                 fault_kinds=tuple(dict.fromkeys(faults)),
-                 seed=1 if seed is None else int(seed), kept=kept, max_saves=max_saves)
+    return Space(
+        label=label,
+        design=design,
+        design_ref=design_ref,
+        design_full=design_full,
+        roles=roles,
+        savers=tuple(savers),
+        maps=maps,
+        all_maps=all_maps,
+        fault_kinds=tuple(dict.fromkeys(faults)),
+        seed=1 if seed is None else int(seed),
+        kept=kept,
+        max_saves=max_saves,
+    )
 
 
 def _default_roles(design: Any) -> tuple[dict[str, dict[str, Any]], list[tuple[str, str]]]:
@@ -270,9 +295,13 @@ def story_strategy(space: Space, max_saves: int | None = None):
     steps = st.lists(step, min_size=1, max_size=max_saves or space.max_saves).map(tuple)
     latencies = st.tuples(*(st.sampled_from(LATENCIES_S) for _ in space.maps))
     if space.fault_kinds:
-        fault = st.builds(FaultStep, kind=st.sampled_from(space.fault_kinds),
-                          start_min=st.integers(0, 40), duration_min=st.integers(1, 60),
-                          where=st.integers(0, 7))
+        fault = st.builds(
+            FaultStep,
+            kind=st.sampled_from(space.fault_kinds),
+            start_min=st.integers(0, 40),
+            duration_min=st.integers(1, 60),
+            where=st.integers(0, 7),
+        )
         faults = st.lists(fault, max_size=2).map(tuple)
     else:
         faults = st.just(())
@@ -293,8 +322,11 @@ def _value(field_name: str, index: int) -> Any:
 
 def _fault(space: Space, fault: FaultStep, story: Story, actors: Sequence[str]) -> dict[str, Any]:
     start_s = STORY_START_S + 60.0 * fault.start_min
-    out: dict[str, Any] = {"kind": fault.kind, "at": format_t(start_s),
-                           "duration_s": 60.0 * fault.duration_min}
+    out: dict[str, Any] = {
+        "kind": fault.kind,
+        "at": format_t(start_s),
+        "duration_s": 60.0 * fault.duration_min,
+    }
     systems = list(space.design.systems)
     maps = list(space.all_maps)
     if fault.kind in ("outage", "crash", "clock_skew"):
@@ -302,7 +334,7 @@ def _fault(space: Space, fault: FaultStep, story: Story, actors: Sequence[str]) 
         if fault.kind == "clock_skew":
             out["skew_s"] = 600.0 if fault.where % 2 == 0 else -600.0
     elif fault.kind == "partition":
-        pairs = [[a, b] for i, a in enumerate(systems) for b in systems[i + 1:]]
+        pairs = [[a, b] for i, a in enumerate(systems) for b in systems[i + 1 :]]
         out["between"] = pairs[fault.where % len(pairs)]
     elif fault.kind == "client_pause":
         out["actor"] = actors[fault.where % len(actors)]
@@ -319,8 +351,9 @@ def _fault(space: Space, fault: FaultStep, story: Story, actors: Sequence[str]) 
     return out
 
 
-def story_scenario(space: Space, story: Story, *, name: str, readable: bool = True
-                   ) -> dict[str, Any]:
+def story_scenario(
+    space: Space, story: Story, *, name: str, readable: bool = True
+) -> dict[str, Any]:
     """The story as a complete scenario: the design (named and extended when it is a
     catalogue design, ``readable``; else written out in full), fixed latencies, the
     organisation's roles with no random work, ``scripted:`` saves and the faults."""
@@ -338,9 +371,15 @@ def story_scenario(space: Space, story: Story, *, name: str, readable: bool = Tr
         at_s = opened_s + 60.0 * step.form_open_min
         actor = f"{role}-{index}"
         actors.append(actor)
-        save = {"at": format_t(at_s), "role": role, "actor": actor, "system": system,
-                "entity": ENTITY, "key": step.key,
-                "fields": {step.field: _value(step.field, index)}}
+        save = {
+            "at": format_t(at_s),
+            "role": role,
+            "actor": actor,
+            "system": system,
+            "entity": ENTITY,
+            "key": step.key,
+            "fields": {step.field: _value(step.field, index)},
+        }
         if at_s > opened_s:
             save = {"opened_at": format_t(opened_s), **save}
         scripted.append(save)
@@ -354,8 +393,12 @@ def story_scenario(space: Space, story: Story, *, name: str, readable: bool = Tr
         "design": design,
         "duration_days": round(end_s / 86_400.0 + 1e-6, 6),
         "quiescence_max_s": 86_400.0,
-        "initial_data": {"accounts": len(KEYS), "contacts_per_account": 0, "products": 0,
-                         "bundles": 0},
+        "initial_data": {
+            "accounts": len(KEYS),
+            "contacts_per_account": 0,
+            "products": 0,
+            "bundles": 0,
+        },
         "roles": copy.deepcopy(space.roles),
         "scripted": scripted,
     }
@@ -381,8 +424,9 @@ def judge(data: dict[str, Any], invariants: Sequence[str] | None = None) -> Judg
     (an anomaly counted, violated or sanctioned)."""
     scenario = scenario_from_data(copy.deepcopy(data), LineMap(data.get("name", "story")))
     replay = run_and_check(scenario, only=invariants)
-    broken = {name: verdict for name, verdict in replay.report.verdicts.items()
-              if verdict.count > 0}
+    broken = {
+        name: verdict for name, verdict in replay.report.verdicts.items() if verdict.count > 0
+    }
     return Judgement(broken, replay.trace_sha256, replay.events, replay.report)
 
 
@@ -425,16 +469,26 @@ class Exploration:
     def summary(self) -> dict[str, Any]:
         """A JSON-able summary (``p2c explore --json``)."""
         return {
-            "target": self.label, "invariants": self.invariants, "found": self.found,
-            "broken": self.broken, "saves": self.saves,
+            "target": self.label,
+            "invariants": self.invariants,
+            "found": self.found,
+            "broken": self.broken,
+            "saves": self.saves,
             "faults": len(self.story.faults) if self.story else 0,
-            "stories_tried": self.tried, "largest_story_saves": self.largest_story,
-            "search_s": round(self.search_s, 2), "shrink_s": round(self.shrink_s, 2),
-            "shrink_complete": self.shrink_complete, "budget_s": self.budget_s,
-            "seed": self.seed, "fault_kinds": list(self.fault_kinds),
-            "replayed": self.replayed, "trace_sha256": self.trace_sha256,
-            "anomalies": [{"invariant": n, "code": a.code, "explanation": a.explain()}
-                          for n, a in self.anomalies[:5]],
+            "stories_tried": self.tried,
+            "largest_story_saves": self.largest_story,
+            "search_s": round(self.search_s, 2),
+            "shrink_s": round(self.shrink_s, 2),
+            "shrink_complete": self.shrink_complete,
+            "budget_s": self.budget_s,
+            "seed": self.seed,
+            "fault_kinds": list(self.fault_kinds),
+            "replayed": self.replayed,
+            "trace_sha256": self.trace_sha256,
+            "anomalies": [
+                {"invariant": n, "code": a.code, "explanation": a.explain()}
+                for n, a in self.anomalies[:5]
+            ],
             "story": self.story_rows(),
         }
 
@@ -445,15 +499,22 @@ def check_invariants(names: Sequence[str] | None) -> list[str]:
         return list(INVARIANTS)
     unknown = [n for n in names if n not in INVARIANTS]
     if unknown:
-        raise InputError(f"unknown invariant(s) {', '.join(unknown)} (known: "
-                         f"{', '.join(INVARIANTS)})")
+        raise InputError(
+            f"unknown invariant(s) {', '.join(unknown)} (known: {', '.join(INVARIANTS)})"
+        )
     return [n for n in INVARIANTS if n in names]  # registry order, each once
 
 
 def explore(
-    target: str | Path, invariants: Sequence[str] | None = None, *, budget_s: float = 30.0,
-    seed: int | None = None, faults: Sequence[str] = (), max_saves: int = 6,
-    max_stories: int | None = None, shrink_s: float | None = None,
+    target: str | Path,
+    invariants: Sequence[str] | None = None,
+    *,
+    budget_s: float = 30.0,
+    seed: int | None = None,
+    faults: Sequence[str] = (),
+    max_saves: int = 6,
+    max_stories: int | None = None,
+    shrink_s: float | None = None,
     database: str | Path | None = None,
 ) -> Exploration:
     """Search stories against ``target`` for one that breaks one of ``invariants``
@@ -504,15 +565,27 @@ def explore(
     left = max_stories
     for level in range(1, space.max_saves + 1):
         last = level == space.max_saves
-        examples = (left or 1_000_000) if last else min(STORIES_PER_LEVEL * level,
-                                                         left or STORIES_PER_LEVEL * level)
+        examples = (
+            (left or 1_000_000)
+            if last
+            else min(STORIES_PER_LEVEL * level, left or STORIES_PER_LEVEL * level)
+        )
         before = result.tried
         config = settings(
-            database=db, max_examples=examples, deadline=None, phases=phases,
-            suppress_health_check=list(HealthCheck), report_multiple_bugs=False)
+            database=db,
+            max_examples=examples,
+            deadline=None,
+            phases=phases,
+            suppress_health_check=list(HealthCheck),
+            report_multiple_bugs=False,
+        )
         try:
-            found = find(story_strategy(space, level), breaks, settings=config,
-                         random=random.Random(f"{space.seed}:{level}"))
+            found = find(
+                story_strategy(space, level),
+                breaks,
+                settings=config,
+                random=random.Random(f"{space.seed}:{level}"),
+            )
         except (NoSuchExample, Unsatisfiable):
             found = None
         except _OutOfTime:
@@ -552,7 +625,8 @@ def _conclude(result: Exploration, space: Space, story: Story, names: list[str])
         raise RuntimeError(
             f"explore: the counterexample for {space.label} did not replay to the same "
             f"anomaly (search trace {search_run.trace_sha256[:16]}, replay "
-            f"{replay.trace_sha256[:16]}, broken {broken}): a bug in explore")
+            f"{replay.trace_sha256[:16]}, broken {broken}): a bug in explore"
+        )
     result.story = story
     result.scenario = data
     result.broken = broken
@@ -569,22 +643,29 @@ def slug(text: str) -> str:
 # --------------------------------------------------------------- outputs
 
 
-def finding_files(result: Exploration, out: Path, to_suite: Path | None = None
-                  ) -> dict[str, str]:
+def finding_files(result: Exploration, out: Path, to_suite: Path | None = None) -> dict[str, str]:
     """The texts of ``counterexample.yaml`` and ``story.md`` for a finding."""
     assert result.scenario is not None
-    header = (f"Found by p2c explore on {result.label}: a story of {result.saves} save(s) "
-              f"that breaks {', '.join(result.broken)}.\n"
-              f"Replay: p2c run {out / 'counterexample.yaml'}")
+    header = (
+        f"Found by p2c explore on {result.label}: a story of {result.saves} save(s) "
+        f"that breaks {', '.join(result.broken)}.\n"
+        f"Replay: p2c run {out / 'counterexample.yaml'}"
+    )
     files = {"counterexample.yaml": dump_scenario(result.scenario, header)}
-    title = (f"{result.label}: {', '.join(result.broken)} broken in {result.saves} "
-             f"save(s)")
-    notes = [f"Found after {result.tried} stories ({result.search_s:.1f} s search, "
-             f"{result.shrink_s:.1f} s shrinking"
-             f"{'' if result.shrink_complete else ', stopped at the shrink limit'}); "
-             f"seed {result.seed}."]
-    files["story.md"] = story_markdown(title, result.scenario, result.anomalies[:5],
-                                       f"p2c run {out / 'counterexample.yaml'}", notes)
+    title = f"{result.label}: {', '.join(result.broken)} broken in {result.saves} save(s)"
+    notes = [
+        f"Found after {result.tried} stories ({result.search_s:.1f} s search, "
+        f"{result.shrink_s:.1f} s shrinking"
+        f"{'' if result.shrink_complete else ', stopped at the shrink limit'}); "
+        f"seed {result.seed}."
+    ]
+    files["story.md"] = story_markdown(
+        title,
+        result.scenario,
+        result.anomalies[:5],
+        f"p2c run {out / 'counterexample.yaml'}",
+        notes,
+    )
     return files
 
 
@@ -599,8 +680,10 @@ def suite_entry(result: Exploration, path: Path) -> str:
     for name in result.broken:
         statuses[name] = next(v.status for n, v in _verdicts(result).items() if n == name)
     data["expect"] = {"invariants": statuses}
-    header = (f"Found by p2c explore on {result.label}: {', '.join(result.broken)} broken "
-              f"by {result.saves} save(s). If a design change fixes it, p2c check says so.")
+    header = (
+        f"Found by p2c explore on {result.label}: {', '.join(result.broken)} broken "
+        f"by {result.saves} save(s). If a design change fixes it, p2c check says so."
+    )
     return dump_scenario(data, header)
 
 
@@ -608,8 +691,7 @@ def _verdicts(result: Exploration) -> dict[str, Any]:
     return check_history(result.events, only=result.broken).verdicts
 
 
-def write_finding(result: Exploration, out: Path, to_suite: Path | None = None
-                  ) -> list[Path]:
+def write_finding(result: Exploration, out: Path, to_suite: Path | None = None) -> list[Path]:
     """``out/counterexample.yaml``, ``out/story.md`` and ``out/timeline.png`` (all or
     nothing), and the suite file when ``to_suite`` names one."""
     out = Path(out)
@@ -628,20 +710,32 @@ def write_finding(result: Exploration, out: Path, to_suite: Path | None = None
 
 def summary_lines(result: Exploration, out: Path | None) -> list[str]:
     """What ``p2c explore`` prints."""
-    lines = [f"p2c explore: {result.label}; invariants: {', '.join(result.invariants)}"
-             + (f"; faults: {', '.join(result.fault_kinds)}" if result.fault_kinds else "")]
+    lines = [
+        f"p2c explore: {result.label}; invariants: {', '.join(result.invariants)}"
+        + (f"; faults: {', '.join(result.fault_kinds)}" if result.fault_kinds else "")
+    ]
     if not result.found:
-        lines += ["", f"Nothing found within the budget: {result.tried} stories tried in "
-                      f"{result.search_s:.1f} s (budget {result.budget_s:g} s), the largest "
-                      f"with {result.largest_story} saves; seed {result.seed}."]
+        lines += [
+            "",
+            f"Nothing found within the budget: {result.tried} stories tried in "
+            f"{result.search_s:.1f} s (budget {result.budget_s:g} s), the largest "
+            f"with {result.largest_story} saves; seed {result.seed}.",
+        ]
         return lines
-    lines += ["", f"Found: {', '.join(result.broken)} broken by a story of {result.saves} "
-                  f"save(s) (after {result.tried} stories: {result.search_s:.1f} s search, "
-                  f"{result.shrink_s:.1f} s shrinking"
-                  f"{'' if result.shrink_complete else ', stopped at the shrink limit'}).", ""]
+    lines += [
+        "",
+        f"Found: {', '.join(result.broken)} broken by a story of {result.saves} "
+        f"save(s) (after {result.tried} stories: {result.search_s:.1f} s search, "
+        f"{result.shrink_s:.1f} s shrinking"
+        f"{'' if result.shrink_complete else ', stopped at the shrink limit'}).",
+        "",
+    ]
     lines += [f"  {i}. {text}" for i, text in enumerate(story_steps(result.scenario), start=1)]
     lines += [""] + [f"  {n}: {a.explain()}" for n, a in result.anomalies[:3]]
     if out is not None:
-        lines += ["", f"Wrote {out}/counterexample.yaml, story.md, timeline.png",
-                  f"Replay: p2c run {out / 'counterexample.yaml'}"]
+        lines += [
+            "",
+            f"Wrote {out}/counterexample.yaml, story.md, timeline.png",
+            f"Replay: p2c run {out / 'counterexample.yaml'}",
+        ]
     return lines

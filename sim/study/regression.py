@@ -111,13 +111,14 @@ class ExpectBlock(Expectation):
     """The ``expect:`` block of a suite file."""
 
     replications: int = Field(1, ge=1, le=1000)
-    seed: int | None = Field(None, ge=0, lt=2**63, description="root seed (default: the "
-                                                                "scenario's)")
-    seeds: list[int] | None = Field(None, min_length=1, description="explicit seeds instead "
-                                                                    "of derived ones")
+    seed: int | None = Field(
+        None, ge=0, lt=2**63, description="root seed (default: the scenario's)"
+    )
+    seeds: list[int] | None = Field(
+        None, min_length=1, description="explicit seeds instead of derived ones"
+    )
     confidence: float = Field(0.95, gt=0, lt=1)
-    slow: bool = Field(False, description="mark the case slow (left out of the default test "
-                                          "run)")
+    slow: bool = Field(False, description="mark the case slow (left out of the default test run)")
     designs: list[str] | Literal["all"] | dict[str, Expectation | None] | None = None
 
     @model_validator(mode="after")
@@ -160,10 +161,20 @@ class SuiteCase:
         return f"{self.file.name}::{self.design_name}"
 
     def tasks(self) -> list[RunTask]:
-        return [RunTask(raw=self.raw, overrides=(), design=self.design, seed=seed,
-                        config_hash=self.configured.config_hash, replication=r,
-                        near=str(self.near), source=str(self.file), label=self.id)
-                for r, seed in enumerate(self.seeds)]
+        return [
+            RunTask(
+                raw=self.raw,
+                overrides=(),
+                design=self.design,
+                seed=seed,
+                config_hash=self.configured.config_hash,
+                replication=r,
+                near=str(self.near),
+                source=str(self.file),
+                label=self.id,
+            )
+            for r, seed in enumerate(self.seeds)
+        ]
 
 
 # ------------------------------------------------------------------ loading
@@ -220,22 +231,32 @@ def load_suite_file(path: Path | str) -> list[SuiteCase]:
         per_design = dict(expect.designs)
     for name in per_design:
         if name is not None and name not in known:
-            raise lines.error(("expect", "designs", name),
-                              f"unknown design {name!r} (known: {', '.join(known)})")
+            raise lines.error(
+                ("expect", "designs", name), f"unknown design {name!r} (known: {', '.join(known)})"
+            )
 
     cases = []
     for design, extra in per_design.items():
         configured = configure(raw, {}, design, near=near, source=path, linemap=lines)
         seeds = expect.seed_list(configured.scenario.spec.seed)
-        cases.append(SuiteCase(
-            file=path, design=design, design_name=design or _design_name(raw),
-            expectation=_combine(expect, extra), seeds=seeds, confidence=expect.confidence,
-            slow=expect.slow, configured=configured, raw=raw, near=near))
+        cases.append(
+            SuiteCase(
+                file=path,
+                design=design,
+                design_name=design or _design_name(raw),
+                expectation=_combine(expect, extra),
+                seeds=seeds,
+                confidence=expect.confidence,
+                slow=expect.slow,
+                configured=configured,
+                raw=raw,
+                near=near,
+            )
+        )
     return cases
 
 
-def _scenario_data(path: Path, data: dict[str, Any],
-                   lines: LineMap) -> tuple[dict[str, Any], Path]:
+def _scenario_data(path: Path, data: dict[str, Any], lines: LineMap) -> tuple[dict[str, Any], Path]:
     """The scenario a suite file describes: itself, or its ``base`` with it merged in."""
     base = data.pop("base", None)
     if base is None:
@@ -272,21 +293,28 @@ def _design_name(raw: dict[str, Any]) -> str:
 def _combine(common: Expectation, extra: Expectation | None) -> Expectation:
     if extra is None:
         return Expectation(invariants=dict(common.invariants), metrics=dict(common.metrics))
-    return Expectation(invariants={**common.invariants, **extra.invariants},
-                       metrics={**common.metrics, **extra.metrics})
+    return Expectation(
+        invariants={**common.invariants, **extra.invariants},
+        metrics={**common.metrics, **extra.metrics},
+    )
 
 
 def _check_invariant_names(expect: ExpectBlock, lines: LineMap) -> None:
     blocks: list[tuple[tuple[str, ...], Expectation]] = [(("expect",), expect)]
     if isinstance(expect.designs, dict):
-        blocks += [(("expect", "designs", name), extra)
-                   for name, extra in expect.designs.items() if extra is not None]
+        blocks += [
+            (("expect", "designs", name), extra)
+            for name, extra in expect.designs.items()
+            if extra is not None
+        ]
     for where, block in blocks:
         for name in block.invariants:
             if name not in INVARIANTS:
-                raise lines.error(where + ("invariants", name),
-                                  f"unknown invariant{closest(name, INVARIANTS)} "
-                                  f"(known: {', '.join(INVARIANTS)})")
+                raise lines.error(
+                    where + ("invariants", name),
+                    f"unknown invariant{closest(name, INVARIANTS)} "
+                    f"(known: {', '.join(INVARIANTS)})",
+                )
         for name in block.metrics:
             problem = unknown_metric(name)
             if problem:
@@ -333,8 +361,10 @@ class CaseResult:
         reps = f"{len(case.seeds)} replication(s)"
         if self.passed:
             return [f"PASS {case.id} ({reps})"]
-        out = [f"FAIL {case.id}: {len(self.mismatches)} expectation(s) not met over {reps} "
-               f"(seeds {seeds})"]
+        out = [
+            f"FAIL {case.id}: {len(self.mismatches)} expectation(s) not met over {reps} "
+            f"(seeds {seeds})"
+        ]
         for mismatch in self.mismatches:
             out.append(f"  - {mismatch.subject}")
             out.append(f"      expected: {mismatch.expected}")
@@ -355,10 +385,14 @@ def judge(case: SuiteCase, outcomes: Sequence[RunOutcome]) -> CaseResult:
     mismatches: list[Mismatch] = []
     crashed = [o for o in runs if o.check_error]
     if crashed and case.expectation.invariants:
-        mismatches.append(Mismatch(
-            "the invariant checker", "a verdict for every run",
-            f"it crashed on seed {crashed[0].seed}: {crashed[0].check_error}",
-            seed=crashed[0].seed))
+        mismatches.append(
+            Mismatch(
+                "the invariant checker",
+                "a verdict for every run",
+                f"it crashed on seed {crashed[0].seed}: {crashed[0].check_error}",
+                seed=crashed[0].seed,
+            )
+        )
     for invariant, wanted in case.expectation.invariants.items():
         allowed = [wanted] if isinstance(wanted, str) else list(wanted)
         mismatch = _judge_invariant(invariant, allowed, [o for o in runs if not o.check_error])
@@ -371,8 +405,7 @@ def judge(case: SuiteCase, outcomes: Sequence[RunOutcome]) -> CaseResult:
     return CaseResult(case, list(runs), mismatches)
 
 
-def _judge_invariant(name: str, allowed: list[str],
-                     runs: Sequence[RunOutcome]) -> Mismatch | None:
+def _judge_invariant(name: str, allowed: list[str], runs: Sequence[RunOutcome]) -> Mismatch | None:
     observed: dict[str, list[RunOutcome]] = {}
     for run in runs:
         status = run.verdicts.get(name, {}).get("status", "missing")
@@ -384,35 +417,44 @@ def _judge_invariant(name: str, allowed: list[str],
     for status, status_runs in observed.items():
         counts = ""
         if status in ("violated", "sanctioned"):
-            numbers = [run.verdicts[name][status if status == "sanctioned" else "violations"]
-                       for run in status_runs]
+            numbers = [
+                run.verdicts[name][status if status == "sanctioned" else "violations"]
+                for run in status_runs
+            ]
             counts = f" ({', '.join(str(n) for n in numbers)} anomalies)"
         seeds = ", ".join(str(r.seed) for r in status_runs)
-        parts.append(f"{status} in {len(status_runs)} of {len(runs)} run(s){counts} "
-                     f"[seeds {seeds}]")
+        parts.append(
+            f"{status} in {len(status_runs)} of {len(runs)} run(s){counts} [seeds {seeds}]"
+        )
     first = next(iter(wrong.values()))[0]
-    return Mismatch(f"invariant {name}", " or ".join(allowed), "; ".join(parts),
-                    seed=first.seed)
+    return Mismatch(f"invariant {name}", " or ".join(allowed), "; ".join(parts), seed=first.seed)
 
 
-def _judge_metric(name: str, bound: MetricBound, runs: Sequence[RunOutcome],
-                  confidence: float) -> Mismatch | None:
+def _judge_metric(
+    name: str, bound: MetricBound, runs: Sequence[RunOutcome], confidence: float
+) -> Mismatch | None:
     values = [metric_value(run.metrics, name) for run in runs]
     reported = any(name in run.metrics for run in runs)
     expected = _bound_text(bound, confidence, len(values))
     per_seed = "per seed: " + ", ".join(f"{_fmt(v)}" for v in values)
     renamed = RENAMED_METRICS.get(name.split(".", 1)[0])
     if not reported and renamed is not None:
-        return Mismatch(f"metric {name}", expected,
-                        f"this metric is now called {renamed} (README: Words for loss)")
+        return Mismatch(
+            f"metric {name}",
+            expected,
+            f"this metric is now called {renamed} (README: Words for loss)",
+        )
     if not reported and not known_metric(name):
-        return Mismatch(f"metric {name}", expected,
-                        "no run reported this metric, and the simulator has no metric of "
-                        "that name (misspelt?)")
+        return Mismatch(
+            f"metric {name}",
+            expected,
+            "no run reported this metric, and the simulator has no metric of that name (misspelt?)",
+        )
     interval = mean_interval(values, confidence)
     if interval.n == 0:
-        return Mismatch(f"metric {name}", expected, "no value in any run (nothing measured)",
-                        [per_seed])
+        return Mismatch(
+            f"metric {name}", expected, "no value in any run (nothing measured)", [per_seed]
+        )
     single = interval.n == 1
     low = interval.mean if single else interval.low
     high = interval.mean if single else interval.high
@@ -426,8 +468,11 @@ def _judge_metric(name: str, bound: MetricBound, runs: Sequence[RunOutcome],
     if not problems:
         return None
     observed = _interval_text(interval) + ": " + "; ".join(problems)
-    worst = max(runs, key=lambda r: metric_value(r.metrics, name)) if bound.max is not None \
+    worst = (
+        max(runs, key=lambda r: metric_value(r.metrics, name))
+        if bound.max is not None
         else min(runs, key=lambda r: metric_value(r.metrics, name))
+    )
     return Mismatch(f"metric {name}", expected, observed, [per_seed], seed=worst.seed)
 
 
@@ -435,19 +480,23 @@ def _bound_text(bound: MetricBound, confidence: float, n: int) -> str:
     level = f"{confidence:.0%} CI"
     parts = []
     if bound.min is not None:
-        parts.append(f"{level} lower bound >= {_fmt(bound.min)}" if n > 1
-                     else f"value >= {_fmt(bound.min)}")
+        parts.append(
+            f"{level} lower bound >= {_fmt(bound.min)}" if n > 1 else f"value >= {_fmt(bound.min)}"
+        )
     if bound.max is not None:
-        parts.append(f"{level} upper bound <= {_fmt(bound.max)}" if n > 1
-                     else f"value <= {_fmt(bound.max)}")
+        parts.append(
+            f"{level} upper bound <= {_fmt(bound.max)}" if n > 1 else f"value <= {_fmt(bound.max)}"
+        )
     return " and ".join(parts)
 
 
 def _interval_text(interval: Interval) -> str:
     if interval.n == 1:
         return f"value {_fmt(interval.mean)} (1 run, no interval)"
-    return (f"mean {_fmt(interval.mean)}, {interval.confidence:.0%} CI "
-            f"[{_fmt(interval.low)}, {_fmt(interval.high)}] (n={interval.n})")
+    return (
+        f"mean {_fmt(interval.mean)}, {interval.confidence:.0%} CI "
+        f"[{_fmt(interval.low)}, {_fmt(interval.high)}] (n={interval.n})"
+    )
 
 
 def _fmt(value: float) -> str:
@@ -461,8 +510,11 @@ def _fmt(value: float) -> str:
 @functools.lru_cache(maxsize=1)
 def _source_text() -> str:
     # The installed packages' own sources (a wheel ships them too), not a checkout's.
-    files = [p for package in (sim, models)
-             for p in sorted(Path(next(iter(package.__path__))).rglob("*.py"))]
+    files = [
+        p
+        for package in (sim, models)
+        for p in sorted(Path(next(iter(package.__path__))).rglob("*.py"))
+    ]
     return "\n".join(p.read_text(encoding="utf-8", errors="replace") for p in files)
 
 
@@ -521,22 +573,23 @@ class SuiteResult:
         for result in self.results:
             out += result.lines()
         runs = sum(len(r.outcomes) for r in self.results)
-        verdict = (f"{len(self.failed)} regression(s)" if self.failed
-                   else "no regressions")
+        verdict = f"{len(self.failed)} regression(s)" if self.failed else "no regressions"
         out += ["", f"p2c check: {len(self.results)} case(s), {runs} run(s): {verdict}"]
         return out
 
 
-def run_cases(cases: Sequence[SuiteCase], executor: Executor | None = None, *,
-              progress: bool = False) -> SuiteResult:
+def run_cases(
+    cases: Sequence[SuiteCase], executor: Executor | None = None, *, progress: bool = False
+) -> SuiteResult:
     """Run every replication of every case (through ``executor``) and judge each case."""
     executor = executor or InlineExecutor()
     tasks = [task for case in cases for task in case.tasks()]
     by_case: dict[str, list[RunOutcome]] = {case.id: [] for case in cases}
     bar = None
     if progress:
-        bar = tqdm(total=len(tasks), unit="run", desc="p2c check", file=sys.stderr,
-                   dynamic_ncols=True)
+        bar = tqdm(
+            total=len(tasks), unit="run", desc="p2c check", file=sys.stderr, dynamic_ncols=True
+        )
     try:
         for outcome in executor.imap_unordered(tasks):
             by_case[outcome.label].append(outcome)
@@ -553,9 +606,14 @@ def check_case(case: SuiteCase) -> CaseResult:
     return run_cases([case]).results[0]
 
 
-def check_paths(paths: Iterable[Path | str], *, workers: int | None = None,
-                scheduler: str | None = None, out: Path | str | None = None,
-                progress: bool = False) -> SuiteResult:
+def check_paths(
+    paths: Iterable[Path | str],
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    out: Path | str | None = None,
+    progress: bool = False,
+) -> SuiteResult:
     """What ``p2c check PATH...`` does: load, run, judge; write a resolved scenario for
     each failed case under ``out`` so the reproduce line works."""
     cases = load_suite(paths)
@@ -579,6 +637,7 @@ def write_resolved(case: SuiteCase, out: Path) -> Path:
     target = out / f"{name}.yaml"
     with open(target, "w", encoding="utf-8") as handle:
         handle.write(f"# resolved from {case.file} under {case.design_name} by p2c check\n")
-        yaml.safe_dump(case.configured.scenario.resolved(), handle, sort_keys=False,
-                       allow_unicode=True)
+        yaml.safe_dump(
+            case.configured.scenario.resolved(), handle, sort_keys=False, allow_unicode=True
+        )
     return target

@@ -69,9 +69,15 @@ class Incident:
 
 def _save_of(write: dict[str, Any]) -> dict[str, Any]:
     """A write event of the history as a scripted save (same actor, times and fields)."""
-    save = {"at": format_t(write["t"]) if _whole(write["t"]) else write["t"],
-            "role": write["role"], "actor": write["actor"], "system": write["system"],
-            "entity": write["entity"], "key": write["key"], "fields": dict(write["fields"])}
+    save = {
+        "at": format_t(write["t"]) if _whole(write["t"]) else write["t"],
+        "role": write["role"],
+        "actor": write["actor"],
+        "system": write["system"],
+        "entity": write["entity"],
+        "key": write["key"],
+        "fields": dict(write["fields"]),
+    }
     # The shrunk story keeps only the saves, not the initial data they edited: a save may
     # find its record missing and create it, as before scripted saves had to say so.
     save["create"] = True
@@ -90,9 +96,11 @@ def _find_anomaly(report: Any, wanted: str) -> tuple[str, Any]:
         if wanted in anomaly.write_ids or anomaly.key == wanted:
             return name, anomaly
     kept = sum(len(v.anomalies) for v in report.verdicts.values())
-    raise InputError(f"p2c shrink: the run has no anomaly naming {wanted!r} ({kept} "
-                     "anomalies kept; give a write id such as W-operations-165 or a "
-                     "record key)")
+    raise InputError(
+        f"p2c shrink: the run has no anomaly naming {wanted!r} ({kept} "
+        "anomalies kept; give a write id such as W-operations-165 or a "
+        "record key)"
+    )
 
 
 def shrink_run(run_dir: str | Path, anomaly_id: str, *, max_runs: int = 400) -> Incident:
@@ -101,8 +109,7 @@ def shrink_run(run_dir: str | Path, anomaly_id: str, *, max_runs: int = 400) -> 
     folder = Path(run_dir)
     resolved = folder / "scenario.resolved.yaml"
     if not folder.is_dir() or not resolved.is_file():
-        raise InputError(f"p2c shrink: {folder} is not a run folder (no "
-                         "scenario.resolved.yaml)")
+        raise InputError(f"p2c shrink: {folder} is not a run folder (no scenario.resolved.yaml)")
     try:
         report = check_file(folder)
         invariant, anomaly = _find_anomaly(report, anomaly_id)
@@ -123,20 +130,17 @@ def shrink_run(run_dir: str | Path, anomaly_id: str, *, max_runs: int = 400) -> 
         record = (subject_write["entity"], subject_write["key"])
         writes = [w for w in _all_writes(folder) if (w["entity"], w["key"]) == record]
     if not writes:
-        raise InputError(f"p2c shrink: no save in the run touches the record of "
-                         f"{anomaly_id!r}")
+        raise InputError(f"p2c shrink: no save in the run touches the record of {anomaly_id!r}")
     raw, _ = load_yaml(resolved)
     base = _base_scenario(raw)
     resolver = (raw.get("design") or {}).get("concurrency", {}).get("resolver_role")
     # Saves the run's own machinery makes again by itself (a handoff's colleague, a
     # conflict's resolver) are not scripted: the scripted refused save brings them back.
-    saves = [w for w in writes if not str(w["actor"]).endswith("handoff")
-             and w["role"] != resolver]
+    saves = [w for w in writes if not str(w["actor"]).endswith("handoff") and w["role"] != resolver]
     incident = Incident(folder, anomaly_id, invariant, anomaly, len(saves))
     target = _Target(invariant, anomaly, subject_write)
 
-    def reproduces(subset: Sequence[dict[str, Any]], maps: Sequence[str] | None = None
-                   ) -> bool:
+    def reproduces(subset: Sequence[dict[str, Any]], maps: Sequence[str] | None = None) -> bool:
         if incident.runs >= max_runs:
             return False
         incident.runs += 1
@@ -146,13 +150,15 @@ def shrink_run(run_dir: str | Path, anomaly_id: str, *, max_runs: int = 400) -> 
     if not reproduces(saves):
         raise InputError(
             f"p2c shrink: the {len(saves)} saves on {record[0]} {record[1]} alone do not "
-            f"reproduce the anomaly ({anomaly.code}): it depends on other records")
+            f"reproduce the anomaly ({anomaly.code}): it depends on other records"
+        )
     fixed = [w for w in saves if subject_write is not None and w is subject_write]
     rest = [w for w in saves if w not in fixed]
     kept = ddmin(rest, lambda part: reproduces(_in_order(fixed + part)))
     chosen = _in_order(fixed + kept)
-    entity_maps = [name for name, spec in raw["design"]["maps"].items()
-                   if spec.get("entity") == record[0]]
+    entity_maps = [
+        name for name, spec in raw["design"]["maps"].items() if spec.get("entity") == record[0]
+    ]
     maps = entity_maps if entity_maps and reproduces(chosen, entity_maps) else None
     data = _candidate(base, raw, chosen, maps, name=f"{raw.get('name', 'run')}-incident")
     found = _replay_from_file(data, target)
@@ -181,7 +187,7 @@ def ddmin(items: list[Any], test: Callable[[list[Any]], bool]) -> list[Any]:
         if not current:
             break
         size = max(1, math.ceil(len(current) / granularity))
-        chunks = [current[i:i + size] for i in range(0, len(current), size)]
+        chunks = [current[i : i + size] for i in range(0, len(current), size)]
         reduced = False
         for chunk in chunks:  # try a chunk alone
             if len(chunks) > 1 and test(chunk):
@@ -215,13 +221,17 @@ def _base_scenario(raw: dict[str, Any]) -> dict[str, Any]:
         role["actions"] = {}
         roles[name] = role
     base["roles"] = roles
-    base["initial_data"] = {"accounts": 0, "contacts_per_account": 0, "products": 0,
-                            "bundles": 0}
+    base["initial_data"] = {"accounts": 0, "contacts_per_account": 0, "products": 0, "bundles": 0}
     return base
 
 
-def _candidate(base: dict[str, Any], raw: dict[str, Any], saves: Sequence[dict[str, Any]],
-               maps: Sequence[str] | None, name: str = "shrink-candidate") -> dict[str, Any]:
+def _candidate(
+    base: dict[str, Any],
+    raw: dict[str, Any],
+    saves: Sequence[dict[str, Any]],
+    maps: Sequence[str] | None,
+    name: str = "shrink-candidate",
+) -> dict[str, Any]:
     data = copy.deepcopy(base)
     design = copy.deepcopy(raw["design"])
     if maps is not None:
@@ -231,13 +241,20 @@ def _candidate(base: dict[str, Any], raw: dict[str, Any], saves: Sequence[dict[s
         if save["role"] not in roles:
             roles[save["role"]] = {"headcount": 0, "home_system": save["system"]}
     end_s = max([w["t"] for w in saves] or [0.0]) + SETTLE_S
-    faults = [f for f in raw.get("faults") or []
-              if _fault_end(f) <= end_s and (maps is None or set(f.get("maps") or ()) <=
-                                             set(maps))]
-    out = {"name": name, **{k: data.pop(k) for k in ("seed",) if k in data},
-           "design": design, "duration_days": round(end_s / 86_400.0 + 1e-6, 6),
-           "quiescence_max_s": raw.get("quiescence_max_s", 86_400.0), **data,
-           "scripted": [_save_of(w) for w in saves]}
+    faults = [
+        f
+        for f in raw.get("faults") or []
+        if _fault_end(f) <= end_s and (maps is None or set(f.get("maps") or ()) <= set(maps))
+    ]
+    out = {
+        "name": name,
+        **{k: data.pop(k) for k in ("seed",) if k in data},
+        "design": design,
+        "duration_days": round(end_s / 86_400.0 + 1e-6, 6),
+        "quiescence_max_s": raw.get("quiescence_max_s", 86_400.0),
+        **data,
+        "scripted": [_save_of(w) for w in saves],
+    }
     if faults:
         out["faults"] = faults
     return out
@@ -256,8 +273,9 @@ class _Target:
     subject: dict[str, Any] | None
 
     def found_in(self, data: dict[str, Any]) -> tuple[Any, list[dict[str, Any]]] | None:
-        replay = run_and_check(scenario_from_data(copy.deepcopy(data), LineMap("candidate")),
-                               only=[self.invariant])
+        replay = run_and_check(
+            scenario_from_data(copy.deepcopy(data), LineMap("candidate")), only=[self.invariant]
+        )
         return self.match(replay)
 
     def match(self, replay: Any) -> tuple[Any, list[dict[str, Any]]] | None:
@@ -265,16 +283,23 @@ class _Target:
         subject_id = None
         if self.subject is not None:
             for event in replay.events:
-                if (event.get("kind") == "write" and event["actor"] == self.subject["actor"]
-                        and event["t"] == self.subject["t"]
-                        and event["key"] == self.subject["key"]):
+                if (
+                    event.get("kind") == "write"
+                    and event["actor"] == self.subject["actor"]
+                    and event["t"] == self.subject["t"]
+                    and event["key"] == self.subject["key"]
+                ):
                     subject_id = event["write_id"]
                     break
             if subject_id is None:
                 return None
         for anomaly in replay.report.verdicts[self.invariant].anomalies:
             if (anomaly.code, anomaly.entity, anomaly.key, anomaly.field) != (
-                    wanted.code, wanted.entity, wanted.key, wanted.field):
+                wanted.code,
+                wanted.entity,
+                wanted.key,
+                wanted.field,
+            ):
                 continue
             if subject_id is None or (anomaly.write_ids and anomaly.write_ids[0] == subject_id):
                 return anomaly, replay.events
@@ -291,22 +316,30 @@ def _replay_from_file(data: dict[str, Any], target: _Target):
 def write_incident(incident: Incident, out: Path) -> list[Path]:
     """``out/incident.yaml``, ``out/story.md`` and ``out/timeline.png``, all or nothing."""
     out = Path(out)
-    header = (f"Shrunk by p2c shrink from {incident.run_dir}, anomaly {incident.anomaly_id}: "
-              f"{incident.saves} of the {incident.candidates} saves on the record, "
-              f"{incident.runs} candidate runs.\nReplay: p2c run {out / 'incident.yaml'}")
+    header = (
+        f"Shrunk by p2c shrink from {incident.run_dir}, anomaly {incident.anomaly_id}: "
+        f"{incident.saves} of the {incident.candidates} saves on the record, "
+        f"{incident.runs} candidate runs.\nReplay: p2c run {out / 'incident.yaml'}"
+    )
     files = {"incident.yaml": dump_scenario(incident.scenario, header)}
-    notes = [f"Cut down from run `{incident.run_dir}`: the anomaly there was",
-             "", f"> {incident.anomaly.explain()}", "",
-             f"{incident.saves} of the {incident.candidates} saves made on that record "
-             f"still show it ({incident.runs} candidate scenarios run). Maps kept: "
-             f"{', '.join(incident.maps_kept)}."]
+    notes = [
+        f"Cut down from run `{incident.run_dir}`: the anomaly there was",
+        "",
+        f"> {incident.anomaly.explain()}",
+        "",
+        f"{incident.saves} of the {incident.candidates} saves made on that record "
+        f"still show it ({incident.runs} candidate scenarios run). Maps kept: "
+        f"{', '.join(incident.maps_kept)}.",
+    ]
     files["story.md"] = story_markdown(
-        f"Incident: {incident.invariant} in {incident.saves} saves", incident.scenario,
-        [(incident.invariant, incident.replay_anomaly)], f"p2c run {out / 'incident.yaml'}",
-        notes)
+        f"Incident: {incident.invariant} in {incident.saves} saves",
+        incident.scenario,
+        [(incident.invariant, incident.replay_anomaly)],
+        f"p2c run {out / 'incident.yaml'}",
+        notes,
+    )
 
     def pictures(folder: Path) -> list[Path]:
-        return [draw_timeline(incident.events, incident.replay_anomaly,
-                              folder / "timeline.png")]
+        return [draw_timeline(incident.events, incident.replay_anomaly, folder / "timeline.png")]
 
     return write_folder(out, files, pictures)

@@ -46,8 +46,9 @@ def _betainc(a: float, b: float, x: float) -> float:
         return 0.0
     if x >= 1:
         return 1.0
-    front = math.exp(math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
-                     + a * math.log(x) + b * math.log1p(-x))
+    front = math.exp(
+        math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
+    )
     if x < (a + 1) / (a + b + 2):
         return front * _betacf(a, b, x) / a
     return 1 - front * _betacf(b, a, 1 - x) / b
@@ -61,8 +62,10 @@ def _betacf(a: float, b: float, x: float) -> float:
     h = d
     for m in range(1, 300):
         m2 = 2 * m
-        for aa in (m * (b - m) * x / ((qam + m2) * (a + m2)),
-                   -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))):
+        for aa in (
+            m * (b - m) * x / ((qam + m2) * (a + m2)),
+            -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2)),
+        ):
             d = 1 + aa * d
             d = 1 / (d if abs(d) > tiny else tiny)
             c = 1 + aa / c
@@ -99,8 +102,10 @@ class Interval:
             return "no data"
         if self.n == 1 or math.isnan(self.half_width):
             return f"{self.mean:.{digits}g} (n=1, no interval)"
-        return (f"{self.mean:.{digits}g} +- {self.half_width:.{digits}g} "
-                f"[{self.low:.{digits}g}, {self.high:.{digits}g}] (n={self.n})")
+        return (
+            f"{self.mean:.{digits}g} +- {self.half_width:.{digits}g} "
+            f"[{self.low:.{digits}g}, {self.high:.{digits}g}] (n={self.n})"
+        )
 
 
 def mean_interval(values: Iterable[float], confidence: float = 0.95) -> Interval:
@@ -133,18 +138,21 @@ def pareto_front(points: Sequence[Sequence[float]], senses: Sequence[str]) -> li
     better. Points with a NaN coordinate are never on the front.
     """
     signs = [1.0 if sense == "min" else -1.0 for sense in senses]
-    keyed = [None if any(math.isnan(x) for x in p) else [s * x for s, x in zip(signs, p,
-                                                                             strict=True)]
-             for p in points]
+    keyed = [
+        None if any(math.isnan(x) for x in p) else [s * x for s, x in zip(signs, p, strict=True)]
+        for p in points
+    ]
     front = []
     for i, mine in enumerate(keyed):
         if mine is None:
             front.append(False)
             continue
         dominated = any(
-            other is not None and j != i
+            other is not None
+            and j != i
             and all(o <= m for o, m in zip(other, mine, strict=True))
             and any(o < m for o, m in zip(other, mine, strict=True))
-            for j, other in enumerate(keyed))
+            for j, other in enumerate(keyed)
+        )
         front.append(not dominated)
     return front

@@ -103,8 +103,14 @@ class ResultStore:
     ``meta`` is remembered as key/value text (the sweep's name and spec).
     """
 
-    def __init__(self, path: Path | str, *, fresh: bool = False,
-                 meta: dict[str, str] | None = None, note: str = "") -> None:
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        fresh: bool = False,
+        meta: dict[str, str] | None = None,
+        note: str = "",
+    ) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._clear_before_first_add = fresh
@@ -117,8 +123,9 @@ class ResultStore:
         self._db.executescript(SCHEMA)
         with self._transaction():
             for key, value in (meta or {}).items():
-                self._db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
-                                 (key, value))
+                self._db.execute(
+                    "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value)
+                )
             cursor = self._db.execute("INSERT INTO sessions(note) VALUES (?)", (note,))
         self.session = int(cursor.lastrowid or 0)
 
@@ -139,8 +146,12 @@ class ResultStore:
         """
         if self._clear_before_first_add:
             return set()
-        return {(h, int(s)) for h, s in self._db.execute(
-            "SELECT config_hash, seed FROM runs WHERE check_error IS NULL")}
+        return {
+            (h, int(s))
+            for h, s in self._db.execute(
+                "SELECT config_hash, seed FROM runs WHERE check_error IS NULL"
+            )
+        }
 
     def add(self, outcome: RunOutcome, configuration: Configuration | None = None) -> None:
         """Insert one finished run and commit it (raises on a duplicate key, unless the
@@ -150,17 +161,31 @@ class ResultStore:
         with self._transaction():
             if self._clear_before_first_add:
                 self._db.execute("DELETE FROM runs")
-            self._db.execute("DELETE FROM runs WHERE config_hash = ? AND seed = ? AND "
-                             "check_error IS NOT NULL", (outcome.config_hash, int(outcome.seed)))
+            self._db.execute(
+                "DELETE FROM runs WHERE config_hash = ? AND seed = ? AND check_error IS NOT NULL",
+                (outcome.config_hash, int(outcome.seed)),
+            )
             self._db.execute(
                 "INSERT INTO runs(config_hash, seed, replication, label, design, configuration,"
                 " trace_sha256, metrics, verdicts, failed, quiescent, elapsed_s, check_error,"
                 " session) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (outcome.config_hash, int(outcome.seed), int(outcome.replication), label,
-                 outcome.design, _dumps(values), outcome.trace_sha256,
-                 _dumps(outcome.metrics), _dumps(outcome.verdicts), int(outcome.failed),
-                 int(outcome.quiescent), float(outcome.elapsed_s), outcome.check_error,
-                 self.session))
+                (
+                    outcome.config_hash,
+                    int(outcome.seed),
+                    int(outcome.replication),
+                    label,
+                    outcome.design,
+                    _dumps(values),
+                    outcome.trace_sha256,
+                    _dumps(outcome.metrics),
+                    _dumps(outcome.verdicts),
+                    int(outcome.failed),
+                    int(outcome.quiescent),
+                    float(outcome.elapsed_s),
+                    outcome.check_error,
+                    self.session,
+                ),
+            )
         self._clear_before_first_add = False
 
     def rows(self) -> list[StoredRun]:
@@ -172,8 +197,10 @@ class ResultStore:
 
     def sessions(self) -> dict[int, int]:
         """Session number -> how many runs that session stored."""
-        return {int(s): int(n) for s, n in self._db.execute(
-            "SELECT session, COUNT(*) FROM runs GROUP BY session")}
+        return {
+            int(s): int(n)
+            for s, n in self._db.execute("SELECT session, COUNT(*) FROM runs GROUP BY session")
+        }
 
     def meta(self) -> dict[str, str]:
         return dict(self._db.execute("SELECT key, value FROM meta"))
@@ -202,17 +229,32 @@ class _Transaction:
         self.db.execute("ROLLBACK" if kind is not None else "COMMIT")
 
 
-_SELECT = ("SELECT config_hash, seed, replication, label, design, configuration, trace_sha256,"
-           " metrics, verdicts, failed, quiescent, elapsed_s, check_error, session FROM runs")
+_SELECT = (
+    "SELECT config_hash, seed, replication, label, design, configuration, trace_sha256,"
+    " metrics, verdicts, failed, quiescent, elapsed_s, check_error, session FROM runs"
+)
 
 
 def read_rows(cursor: Iterable[tuple[Any, ...]]) -> list[StoredRun]:
-    return [StoredRun(
-        config_hash=row[0], seed=int(row[1]), replication=int(row[2]), label=row[3],
-        design=row[4], values=json.loads(row[5]), trace_sha256=row[6],
-        metrics=json.loads(row[7]), verdicts=json.loads(row[8]), failed=bool(row[9]),
-        quiescent=bool(row[10]), elapsed_s=float(row[11]), check_error=row[12],
-        session=int(row[13])) for row in cursor]
+    return [
+        StoredRun(
+            config_hash=row[0],
+            seed=int(row[1]),
+            replication=int(row[2]),
+            label=row[3],
+            design=row[4],
+            values=json.loads(row[5]),
+            trace_sha256=row[6],
+            metrics=json.loads(row[7]),
+            verdicts=json.loads(row[8]),
+            failed=bool(row[9]),
+            quiescent=bool(row[10]),
+            elapsed_s=float(row[11]),
+            check_error=row[12],
+            session=int(row[13]),
+        )
+        for row in cursor
+    ]
 
 
 def stored_run_count(path: Path | str) -> int:

@@ -57,15 +57,21 @@ def story_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
     for index, save in enumerate(data.get("scripted", []), start=1):
         at_s = parse_when(save["at"])
         opened_s = parse_when(save.get("opened_at", save["at"]))
-        rows.append({
-            "step": index, "opened_at": format_t(opened_s), "at": format_t(at_s),
-            "form_open_s": at_s - opened_s, "actor": save.get("actor") or save["role"],
-            "role": save["role"], "system": save["system"], "entity": save["entity"],
-            "key": save["key"],
-            "fields": ", ".join(f"{k}={v}" for k, v in save["fields"].items()),
-        })
-    rows.sort(key=lambda row: (parse_when(row["opened_at"]), parse_when(row["at"]),
-                             row["step"]))
+        rows.append(
+            {
+                "step": index,
+                "opened_at": format_t(opened_s),
+                "at": format_t(at_s),
+                "form_open_s": at_s - opened_s,
+                "actor": save.get("actor") or save["role"],
+                "role": save["role"],
+                "system": save["system"],
+                "entity": save["entity"],
+                "key": save["key"],
+                "fields": ", ".join(f"{k}={v}" for k, v in save["fields"].items()),
+            }
+        )
+    rows.sort(key=lambda row: (parse_when(row["opened_at"]), parse_when(row["at"]), row["step"]))
     return rows
 
 
@@ -80,16 +86,22 @@ def sentence(save: dict[str, Any]) -> str:
     opened_s = parse_when(save.get("opened_at", save["at"]))
     who = save.get("actor") or save["role"]
     where = SYSTEM_WORDS.get(save["system"], save["system"])
-    what = " and ".join(f"{field.replace('_', ' ')} to {value}"
-                        for field, value in save["fields"].items())
+    what = " and ".join(
+        f"{field.replace('_', ' ')} to {value}" for field, value in save["fields"].items()
+    )
     if save["role"] == "migration":
-        values = ", ".join(f"{field.replace('_', ' ')} {value}"
-                           for field, value in save["fields"].items())
-        return (f"{format_t(at_s)}: the migration creates {save['entity']} {save['key']} "
-                f"in {where} ({values}).")
+        values = ", ".join(
+            f"{field.replace('_', ' ')} {value}" for field, value in save["fields"].items()
+        )
+        return (
+            f"{format_t(at_s)}: the migration creates {save['entity']} {save['key']} "
+            f"in {where} ({values})."
+        )
     if opened_s < at_s:
-        return (f"{format_t(opened_s)}: {who} opens {save['entity']} {save['key']} in "
-                f"{where}; at {format_t(at_s)} sets {what} and saves.")
+        return (
+            f"{format_t(opened_s)}: {who} opens {save['entity']} {save['key']} in "
+            f"{where}; at {format_t(at_s)} sets {what} and saves."
+        )
     return f"{format_t(at_s)}: {who} sets {what} on {save['entity']} {save['key']} in {where}."
 
 
@@ -105,20 +117,28 @@ def fault_sentence(fault: dict[str, Any]) -> str:
     kind = fault["kind"]
     if kind == "client_pause":
         who = fault.get("actor", "a user")
-        return (f"{format_t(start)}: {who}'s computer freezes for {_minutes(duration_s)} "
-                f"(client_pause): nothing they save goes out before "
-                f"{format_t(start + duration_s)}; a save made meanwhile is sent then, under "
-                "whatever lock they took before.")
+        return (
+            f"{format_t(start)}: {who}'s computer freezes for {_minutes(duration_s)} "
+            f"(client_pause): nothing they save goes out before "
+            f"{format_t(start + duration_s)}; a save made meanwhile is sent then, under "
+            "whatever lock they took before."
+        )
     if kind in ("outage", "crash") and fault.get("system"):
         where = SYSTEM_WORDS.get(fault["system"], fault["system"])
         verb = "is down" if kind == "outage" else "crashes and restarts"
         return f"{format_t(start)}: {where} {verb} for {_minutes(duration_s)} ({kind})."
     if kind == "partition" and fault.get("between"):
         a, b = (SYSTEM_WORDS.get(s, s) for s in fault["between"][:2])
-        return (f"{format_t(start)}: the network between {a} and {b} is cut for "
-                f"{_minutes(duration_s)} (partition).")
-    where = fault.get("system") or "/".join(fault.get("between") or []) or \
-        ", ".join(fault.get("maps") or []) or "every map"
+        return (
+            f"{format_t(start)}: the network between {a} and {b} is cut for "
+            f"{_minutes(duration_s)} (partition)."
+        )
+    where = (
+        fault.get("system")
+        or "/".join(fault.get("between") or [])
+        or ", ".join(fault.get("maps") or [])
+        or "every map"
+    )
     return f"{format_t(start)}: fault {kind} ({where}) for {_minutes(duration_s)}."
 
 
@@ -132,20 +152,32 @@ def story_steps(data: dict[str, Any]) -> list[str]:
     return [text for *_order, text in sorted(timed, key=lambda item: item[:3])]
 
 
-def story_markdown(title: str, data: dict[str, Any], anomalies: Sequence[tuple[str, Any]],
-                   replay_command: str, notes: Sequence[str] = ()) -> str:
+def story_markdown(
+    title: str,
+    data: dict[str, Any],
+    anomalies: Sequence[tuple[str, Any]],
+    replay_command: str,
+    notes: Sequence[str] = (),
+) -> str:
     """``story.md``: the saves and faults step by step, what the checker found."""
     lines = [f"# {title}", ""]
     lines += [*notes, ""] if notes else []
     design = data.get("design")
-    design_name = design if isinstance(design, str) else (
-        design.get("extends") or design.get("name") or "the design")
-    lines += [f"Design: `{design_name}`. Every save below is scripted at an exact time; "
-              "nothing else happens (no random workload).", "", "## What happens", ""]
+    design_name = (
+        design
+        if isinstance(design, str)
+        else (design.get("extends") or design.get("name") or "the design")
+    )
+    lines += [
+        f"Design: `{design_name}`. Every save below is scripted at an exact time; "
+        "nothing else happens (no random workload).",
+        "",
+        "## What happens",
+        "",
+    ]
     lines += [f"{i}. {text}" for i, text in enumerate(story_steps(data), start=1)]
     lines += ["", "## What the checker finds", ""]
-    lines += [f"- **{name}** ({anomaly.code}): {anomaly.explain()}"
-              for name, anomaly in anomalies]
+    lines += [f"- **{name}** ({anomaly.code}): {anomaly.explain()}" for name, anomaly in anomalies]
     lines += ["", "## Replay", "", "```sh", replay_command, "```", ""]
     return "\n".join(lines)
 
@@ -156,8 +188,9 @@ def dump_scenario(data: dict[str, Any], header: str) -> str:
     return comment + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
 
 
-def write_folder(out: Path, files: dict[str, str | bytes],
-                 pictures: Callable[[Path], list[Path]] | None = None) -> list[Path]:
+def write_folder(
+    out: Path, files: dict[str, str | bytes], pictures: Callable[[Path], list[Path]] | None = None
+) -> list[Path]:
     """Write ``files`` (name -> text) and the pictures into ``out``, all or nothing: they
     are made in a scratch folder beside ``out`` and moved in only when all are done, so an
     interrupted command leaves ``out`` as it was. Returns the paths written."""

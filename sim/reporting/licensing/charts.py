@@ -10,8 +10,13 @@ from sim.reporting.licensing.comparison import Comparison
 from sim.reporting.licensing.text import money
 
 BUILD_PART = "build and run (amortised)"
-_COLOURS = {"front": "#1f5fa8", "other": "#8a8f98", "recommended": "#1a8a4a",
-            "excluded": "#c0392b", "threshold": "#d68910"}
+_COLOURS = {
+    "front": "#1f5fa8",
+    "other": "#8a8f98",
+    "recommended": "#1a8a4a",
+    "excluded": "#c0392b",
+    "threshold": "#d68910",
+}
 
 
 def _label(text: str) -> str:
@@ -30,30 +35,65 @@ def cost_risk_figure(data: Mapping[str, Any] | Comparison):
     fig = Figure(figsize=(8.0, 4.8), dpi=100, layout="constrained")
     ax = fig.add_subplot()
     options = [o for o in data["options"] if o["row"]["risk_per_1000"] is not None]
-    front = sorted((o for o in options if o["on_front"]),
-                   key=lambda o: (o["row"]["cost_usd_month"], o["row"]["risk_per_1000"]))
+    front = sorted(
+        (o for o in options if o["on_front"]),
+        key=lambda o: (o["row"]["cost_usd_month"], o["row"]["risk_per_1000"]),
+    )
     if len(front) > 1:
-        ax.step([o["row"]["cost_usd_month"] for o in front],
-                [o["row"]["risk_per_1000"] for o in front], where="post",
-                color=_COLOURS["front"], linewidth=1.4, alpha=0.7, zorder=1)
+        ax.step(
+            [o["row"]["cost_usd_month"] for o in front],
+            [o["row"]["risk_per_1000"] for o in front],
+            where="post",
+            color=_COLOURS["front"],
+            linewidth=1.4,
+            alpha=0.7,
+            zorder=1,
+        )
     cheapest = min((o["row"]["cost_usd_month"] for o in options), default=0.0)
     for option in options:
         x, y = option["row"]["cost_usd_month"], option["row"]["risk_per_1000"]
         excluded = not option["compliant"] or bool(option["broken_promises"])
-        colour = (_COLOURS["excluded"] if excluded else
-                  _COLOURS["front"] if option["on_front"] else _COLOURS["other"])
+        colour = (
+            _COLOURS["excluded"]
+            if excluded
+            else _COLOURS["front"]
+            if option["on_front"]
+            else _COLOURS["other"]
+        )
         spread = option.get("risk_range_per_1000")
         if spread and spread[1] > spread[0]:
-            ax.errorbar([x], [y], yerr=[[y - spread[0]], [spread[1] - y]], fmt="none",
-                        ecolor=colour, elinewidth=1, capsize=3, zorder=2)
+            ax.errorbar(
+                [x],
+                [y],
+                yerr=[[y - spread[0]], [spread[1] - y]],
+                fmt="none",
+                ecolor=colour,
+                elinewidth=1,
+                capsize=3,
+                zorder=2,
+            )
         ax.scatter([x], [y], s=70, color=colour, marker="X" if excluded else "o", zorder=3)
         if option["recommended"]:
-            ax.scatter([x], [y], s=330, facecolors="none", edgecolors=_COLOURS["recommended"],
-                       linewidths=2.2, zorder=4)
+            ax.scatter(
+                [x],
+                [y],
+                s=330,
+                facecolors="none",
+                edgecolors=_COLOURS["recommended"],
+                linewidths=2.2,
+                zorder=4,
+            )
         delta = x - cheapest
         tag = f"{money(x)}" + (f" (+{money(delta)})" if delta > 0.005 else " (cheapest)")
-        ax.annotate(_label(f"{option['name']}\n{tag}"), (x, y), xytext=(11, 7),
-                    textcoords="offset points", fontsize=9, color="#222222", zorder=5)
+        ax.annotate(
+            _label(f"{option['name']}\n{tag}"),
+            (x, y),
+            xytext=(11, 7),
+            textcoords="offset points",
+            fontsize=9,
+            color="#222222",
+            zorder=5,
+        )
     threshold = data["max_risk_per_1000"]
     ax.axhline(threshold, color=_COLOURS["threshold"], linestyle="--", linewidth=1.2, zorder=0)
     xs = [o["row"]["cost_usd_month"] for o in options] or [0.0]
@@ -61,8 +101,10 @@ def cost_risk_figure(data: Mapping[str, Any] | Comparison):
     ax.set_xlim(0.0, max(max(xs), 1.0) * 1.45)  # money starts at zero; labels give deltas
     top = max(max(ys), threshold)
     ax.set_ylim(-0.05 * max(top, 1.0), 1.15 * max(top, 1.0))
-    ax.set_xlabel("cost, US dollars per month (licences + build and run + extra); "
-                  "labels: + cost above the cheapest")
+    ax.set_xlabel(
+        "cost, US dollars per month (licences + build and run + extra); "
+        "labels: + cost above the cheapest"
+    )
     ax.set_ylabel("writes at risk per 1,000 saves\n(lost + conflicting + abandoned)")
     ax.xaxis.set_major_formatter(lambda value, _: f"${value:,.0f}")
     ax.grid(True, color="#e5e7eb", linewidth=0.8, zorder=0)
@@ -70,13 +112,32 @@ def cost_risk_figure(data: Mapping[str, Any] | Comparison):
     handles = [
         Line2D([], [], marker="o", linestyle="-", color=_COLOURS["front"], label="Pareto front"),
         Line2D([], [], marker="o", linestyle="", color=_COLOURS["other"], label="dominated"),
-        Line2D([], [], marker="X", linestyle="", color=_COLOURS["excluded"],
-               label="not compliant / broken promise"),
-        Line2D([], [], marker="o", linestyle="", markerfacecolor="none", markersize=13,
-               markeredgecolor=_COLOURS["recommended"], markeredgewidth=2,
-               label="recommended"),
-        Line2D([], [], linestyle="--", color=_COLOURS["threshold"],
-               label=f"threshold {threshold:g} per 1,000"),
+        Line2D(
+            [],
+            [],
+            marker="X",
+            linestyle="",
+            color=_COLOURS["excluded"],
+            label="not compliant / broken promise",
+        ),
+        Line2D(
+            [],
+            [],
+            marker="o",
+            linestyle="",
+            markerfacecolor="none",
+            markersize=13,
+            markeredgecolor=_COLOURS["recommended"],
+            markeredgewidth=2,
+            label="recommended",
+        ),
+        Line2D(
+            [],
+            [],
+            linestyle="--",
+            color=_COLOURS["threshold"],
+            label=f"threshold {threshold:g} per 1,000",
+        ),
     ]
     ax.legend(handles=handles, loc="upper right", fontsize=8, framealpha=0.9)
     ax.set_title("Cost versus risk (lower left is better)", fontsize=11)
@@ -93,8 +154,18 @@ def cost_breakdown_figure(data: Mapping[str, Any] | Comparison):
     options = data["options"]
     roles = list(dict.fromkeys(r["role"] for o in options for r in o["licences"]["roles"]))
     parts = [*roles, "unused minimum seats", BUILD_PART, "extra costs"]
-    palette = ["#1f5fa8", "#5b8fd1", "#2e8b57", "#7fbf7f", "#b8860b", "#d9a441", "#6a5acd",
-               "#9f94e0", "#8b4513", "#c08a5a"]
+    palette = [
+        "#1f5fa8",
+        "#5b8fd1",
+        "#2e8b57",
+        "#7fbf7f",
+        "#b8860b",
+        "#d9a441",
+        "#6a5acd",
+        "#9f94e0",
+        "#8b4513",
+        "#c08a5a",
+    ]
     colours = {part: palette[i % len(palette)] for i, part in enumerate(roles)}
     colours["unused minimum seats"] = "#c0c4cc"
     colours["extra costs"] = "#c0392b"
@@ -114,16 +185,35 @@ def cost_breakdown_figure(data: Mapping[str, Any] | Comparison):
             elif part == "extra costs":
                 widths.append(sum(e["usd_month"] for e in licences["extra_costs"]))
             else:
-                widths.append(sum(r["cost_usd_month"] for r in licences["roles"]
-                                  if r["role"] == part))
+                widths.append(
+                    sum(r["cost_usd_month"] for r in licences["roles"] if r["role"] == part)
+                )
         if not any(widths):
             continue
-        bars = ax.barh(names, widths, left=left, color=colours[part], label=_label(part),
-                       edgecolor="white", linewidth=0.6)
-        scale = max(sum(r["cost_usd_month"] for r in o["licences"]["roles"])
-                    + o["licences"]["padding_usd_month"] for o in options) or 1.0
-        ax.bar_label(bars, labels=[_segment_label(w, scale) for w in widths],
-                     label_type="center", fontsize=7.5, color="white")
+        bars = ax.barh(
+            names,
+            widths,
+            left=left,
+            color=colours[part],
+            label=_label(part),
+            edgecolor="white",
+            linewidth=0.6,
+        )
+        scale = (
+            max(
+                sum(r["cost_usd_month"] for r in o["licences"]["roles"])
+                + o["licences"]["padding_usd_month"]
+                for o in options
+            )
+            or 1.0
+        )
+        ax.bar_label(
+            bars,
+            labels=[_segment_label(w, scale) for w in widths],
+            label_type="center",
+            fontsize=7.5,
+            color="white",
+        )
         left = [a + b for a, b in zip(left, widths, strict=True)]
     for i, total in enumerate(left):
         ax.text(total, i, f"  ${total:,.0f}", va="center", fontsize=9)
@@ -167,5 +257,3 @@ def figure_png(fig) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=120, metadata={"Software": None})
     return buffer.getvalue()
-
-

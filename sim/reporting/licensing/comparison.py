@@ -69,10 +69,17 @@ class Comparison:
 
     def rows(self) -> list[dict[str, Any]]:
         """The options table: one flat dict per option (name, design, flags, figures)."""
-        return [{"option": option["name"], "design": option["design"],
-                 "recommended": option["recommended"], "on_front": option["on_front"],
-                 "compliant": option["compliant"], **option["row"]}
-                for option in self.data["options"]]
+        return [
+            {
+                "option": option["name"],
+                "design": option["design"],
+                "recommended": option["recommended"],
+                "on_front": option["on_front"],
+                "compliant": option["compliant"],
+                **option["row"],
+            }
+            for option in self.data["options"]
+        ]
 
     def frame(self):
         """The options table as a pandas DataFrame indexed by option (needs pandas)."""
@@ -90,16 +97,37 @@ class Comparison:
         # Imported when used: p2c builds its parser from this package (p2c --help stays fast).
         from sim.reporting.summary import table
 
-        header = ["option", "design", "$/month", "lost fields/1k", "confl/1k", "risk/1k",
-                  "p95 stale min", "blocked min", "handoffs", "refusals", "front"]
+        header = [
+            "option",
+            "design",
+            "$/month",
+            "lost fields/1k",
+            "confl/1k",
+            "risk/1k",
+            "p95 stale min",
+            "blocked min",
+            "handoffs",
+            "refusals",
+            "front",
+        ]
         rows = []
         for option in self.data["options"]:
             row = option["row"]
-            rows.append([option["name"], option["design"], money(row["cost_usd_month"]),
-                         number(row["lost_per_1000"]), number(row["conflicts_per_1000"]),
-                         number(row["risk_per_1000"]), number(row["p95_staleness_min"]),
-                         number(row["blocked_user_minutes"]), number(row["handoffs"], 0),
-                         number(row["refusals"], 0), "yes" if option["on_front"] else ""])
+            rows.append(
+                [
+                    option["name"],
+                    option["design"],
+                    money(row["cost_usd_month"]),
+                    number(row["lost_per_1000"]),
+                    number(row["conflicts_per_1000"]),
+                    number(row["risk_per_1000"]),
+                    number(row["p95_staleness_min"]),
+                    number(row["blocked_user_minutes"]),
+                    number(row["handoffs"], 0),
+                    number(row["refusals"], 0),
+                    "yes" if option["on_front"] else "",
+                ]
+            )
         return table(rows, header, "ll" + "r" * (len(header) - 2))
 
 
@@ -133,8 +161,11 @@ def compare_options(
         path = Path(scenario)
         scenario = load_scenario(path)
         linemap = load_yaml(path)[1]
-    if not (isinstance(max_risk_per_1000, int | float) and math.isfinite(max_risk_per_1000)
-            and max_risk_per_1000 >= 0):
+    if not (
+        isinstance(max_risk_per_1000, int | float)
+        and math.isfinite(max_risk_per_1000)
+        and max_risk_per_1000 >= 0
+    ):
         raise InputError(f"--max-risk must be a number >= 0, got {max_risk_per_1000!r}")
     chosen = _seeds(scenario, seeds)
     options = load_options(scenario, linemap)
@@ -147,19 +178,36 @@ def compare_options(
             runs.append(run_option(option, seed))
         results.append(OptionResult(option, runs, mean_figures(runs), _bill(option, runs)))
     data = _report_data(scenario, chosen, max_risk_per_1000, results)
-    return Comparison(scenario, chosen, max_risk_per_1000, results, data["recommendation"],
-                      data["pareto_front"], data)
+    return Comparison(
+        scenario,
+        chosen,
+        max_risk_per_1000,
+        results,
+        data["recommendation"],
+        data["pareto_front"],
+        data,
+    )
 
 
-def _bill(option: Option, runs: Sequence[RunFigures], book: Any = None,
-          compare_fixed: bool = True) -> LicenceCosting:
+def _bill(
+    option: Option, runs: Sequence[RunFigures], book: Any = None, compare_fixed: bool = True
+) -> LicenceCosting:
     """An option's licence bill (with ``book`` instead of the scenario's, if given), its
     requests per user taken on the busiest seed."""
-    requests = {role: max(run.requests_per_user_per_day.get(role, 0.0) for run in runs)
-                for role in option.scenario.spec.roles}
+    requests = {
+        role: max(run.requests_per_user_per_day.get(role, 0.0) for run in runs)
+        for role in option.scenario.spec.roles
+    }
     integration = max(run.integration_requests_per_day for run in runs)
-    return license_option(option.scenario, requests, integration, option.extra_costs,
-                          option.build, book=book, compare_fixed=compare_fixed)
+    return license_option(
+        option.scenario,
+        requests,
+        integration,
+        option.extra_costs,
+        option.build,
+        book=book,
+        compare_fixed=compare_fixed,
+    )
 
 
 def _round(value: Any, digits: int = 3) -> Any:
@@ -238,11 +286,13 @@ def _mean_explained(runs: Sequence[RunFigures]) -> list[dict[str, Any]]:
 def _build_warning(option: Mapping[str, Any]) -> list[str]:
     if not option["custom_design"] or option["licences"]["build"] is not None:
         return []
-    return [f"{option['name']} uses {option['design']}, a custom integration (no product "
-            "provides it), but the option gives no build or run cost: its "
-            f"{money(option['row']['cost_usd_month'])} a month is licences only. Building and "
-            "running it is not free; give the option a build: {one_off_usd, run_usd_year, "
-            "amortise_years, basis} before relying on this comparison."]
+    return [
+        f"{option['name']} uses {option['design']}, a custom integration (no product "
+        "provides it), but the option gives no build or run cost: its "
+        f"{money(option['row']['cost_usd_month'])} a month is licences only. Building and "
+        "running it is not free; give the option a build: {one_off_usd, run_usd_year, "
+        "amortise_years, basis} before relying on this comparison."
+    ]
 
 
 def _option_entry(result: OptionResult, days: float) -> dict[str, Any]:
@@ -250,18 +300,36 @@ def _option_entry(result: OptionResult, days: float) -> dict[str, Any]:
     option, figures, costing = result.option, result.figures, result.licensing
     writes_per_day = (figures["writes"] or 0.0) / days
     risk = figures["risk_per_1000"]
-    per_month = (None if risk is None
-                 else risk / 1000.0 * writes_per_day * WORKING_DAYS_PER_MONTH)
-    row = {"cost_usd_month": costing.cost_usd_month, "cost_usd_year": costing.cost_usd_year,
-           "licences_usd_month": costing.licences_usd_month,
-           "build_usd_month": costing.build["usd_month"] if costing.build else None}
-    row.update({key: figures[key] for key in (
-        "lost_per_1000", "conflicts_per_1000", "abandoned_per_1000", "risk_per_1000")})
+    per_month = None if risk is None else risk / 1000.0 * writes_per_day * WORKING_DAYS_PER_MONTH
+    row = {
+        "cost_usd_month": costing.cost_usd_month,
+        "cost_usd_year": costing.cost_usd_year,
+        "licences_usd_month": costing.licences_usd_month,
+        "build_usd_month": costing.build["usd_month"] if costing.build else None,
+    }
+    row.update(
+        {
+            key: figures[key]
+            for key in (
+                "lost_per_1000",
+                "conflicts_per_1000",
+                "abandoned_per_1000",
+                "risk_per_1000",
+            )
+        }
+    )
     row["risk_per_month"] = per_month
-    row.update({key: figures[key] for key in (
-        "p95_staleness_min", "blocked_user_minutes", "handoffs", "refusals")})
-    risks = [run.figures["risk_per_1000"] for run in result.runs
-             if run.figures["risk_per_1000"] is not None]
+    row.update(
+        {
+            key: figures[key]
+            for key in ("p95_staleness_min", "blocked_user_minutes", "handoffs", "refusals")
+        }
+    )
+    risks = [
+        run.figures["risk_per_1000"]
+        for run in result.runs
+        if run.figures["risk_per_1000"] is not None
+    ]
     return {
         "name": option.name,
         "description": option.description,
@@ -278,8 +346,11 @@ def _option_entry(result: OptionResult, days: float) -> dict[str, Any]:
         "recommended": False,
         "licences": _licences_entry(costing),
         "runs": [_run_entry(run) for run in result.runs],
-        "notes": list(dict.fromkeys([*option.notes, *costing.notes,
-                                     *(p for run in result.runs for p in run.problems)])),
+        "notes": list(
+            dict.fromkeys(
+                [*option.notes, *costing.notes, *(p for run in result.runs for p in run.problems)]
+            )
+        ),
         "handoffs_per_day": (figures["handoffs"] or 0.0) / days,
         "explained": _mean_explained(result.runs),
     }
@@ -287,17 +358,26 @@ def _option_entry(result: OptionResult, days: float) -> dict[str, Any]:
 
 def _licences_entry(costing: LicenceCosting) -> dict[str, Any]:
     return {
-        "roles": [{
-            "role": r.role, "headcount": r.headcount, "fixed": r.fixed,
-            "lines": r.lines, "per_user_usd_month": r.per_user_usd_month,
-            "cost_usd_month": r.cost_usd_month, "required": r.required,
-            "compliant": r.compliant, "missing": r.missing, "problems": r.problems,
-            "cheapest": r.cheapest,
-            "cheapest_per_user_usd_month": r.cheapest_per_user_usd_month,
-            "requests_per_user_per_day": r.requests_per_user_per_day,
-            "requests_entitled_per_user_per_day": r.requests_entitled_per_user_per_day,
-            "over_entitlement": r.over_entitlement,
-        } for r in costing.roles],
+        "roles": [
+            {
+                "role": r.role,
+                "headcount": r.headcount,
+                "fixed": r.fixed,
+                "lines": r.lines,
+                "per_user_usd_month": r.per_user_usd_month,
+                "cost_usd_month": r.cost_usd_month,
+                "required": r.required,
+                "compliant": r.compliant,
+                "missing": r.missing,
+                "problems": r.problems,
+                "cheapest": r.cheapest,
+                "cheapest_per_user_usd_month": r.cheapest_per_user_usd_month,
+                "requests_per_user_per_day": r.requests_per_user_per_day,
+                "requests_entitled_per_user_per_day": r.requests_entitled_per_user_per_day,
+                "over_entitlement": r.over_entitlement,
+            }
+            for r in costing.roles
+        ],
         "seats": costing.seats,
         "padding_usd_month": costing.padding_usd_month,
         "licences_usd_month": costing.licences_usd_month,
@@ -314,9 +394,13 @@ def _licences_entry(costing: LicenceCosting) -> dict[str, Any]:
 
 def _run_entry(run: RunFigures) -> dict[str, Any]:
     return {
-        "seed": run.seed, "trace_sha256": run.trace_sha256, "quiescent": run.quiescent,
-        "figures": run.figures, "invariants": run.invariants,
-        "broken_promises": run.broken_promises, "examples": run.examples,
+        "seed": run.seed,
+        "trace_sha256": run.trace_sha256,
+        "quiescent": run.quiescent,
+        "figures": run.figures,
+        "invariants": run.invariants,
+        "broken_promises": run.broken_promises,
+        "examples": run.examples,
         "problems": run.problems,
         "requests_per_user_per_day": run.requests_per_user_per_day,
         "integration_requests_per_day": run.integration_requests_per_day,
@@ -327,12 +411,15 @@ def _summary(option: Mapping[str, Any]) -> dict[str, Any]:
     """What :func:`recommend` needs of one option."""
     row = option["row"]
     return {
-        "name": option["name"], "cost_usd_month": row["cost_usd_month"],
-        "risk_per_1000": row["risk_per_1000"], "risk_per_month": row["risk_per_month"],
+        "name": option["name"],
+        "cost_usd_month": row["cost_usd_month"],
+        "risk_per_1000": row["risk_per_1000"],
+        "risk_per_month": row["risk_per_month"],
         "lost_per_1000": row["lost_per_1000"],
         "conflicts_per_1000": row["conflicts_per_1000"],
         "abandoned_per_1000": row["abandoned_per_1000"],
-        "compliant": option["compliant"], "broken_promises": option["broken_promises"],
+        "compliant": option["compliant"],
+        "broken_promises": option["broken_promises"],
         "licence_issues": _licence_issues(option["licences"]["roles"]),
         "handoffs_per_day": option["handoffs_per_day"],
         "mean_handoff_delay_min": option["figures"]["mean_handoff_delay_min"],
@@ -340,61 +427,86 @@ def _summary(option: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _repriced(results: Sequence[OptionResult], options: Sequence[Mapping[str, Any]],
-              book: Any) -> list[dict[str, Any]]:
+def _repriced(
+    results: Sequence[OptionResult], options: Sequence[Mapping[str, Any]], book: Any
+) -> list[dict[str, Any]]:
     """Each option's summary (as :func:`recommend` takes it) with its bill in ``book``.
     An option fixing a licence ``book`` does not sell cannot be priced: not compliant."""
     summaries = []
     for result, option in zip(results, options, strict=True):
         off_sale = fixed_licences_off_sale(result.option.scenario, book)
         if off_sale:
-            summaries.append({**_summary(option), "compliant": False, "not_priced": True,
-                              "mix": None, "licence_issues": [
-                                  f"it fixes {', '.join(off_sale)}, not on sale then"]})
+            summaries.append(
+                {
+                    **_summary(option),
+                    "compliant": False,
+                    "not_priced": True,
+                    "mix": None,
+                    "licence_issues": [f"it fixes {', '.join(off_sale)}, not on sale then"],
+                }
+            )
             continue
         costing = _bill(result.option, result.runs, book, compare_fixed=False)
-        entry = {**option, "compliant": costing.compliant,
-                 "row": {**option["row"], "cost_usd_month": costing.cost_usd_month},
-                 "licences": {**option["licences"], "roles": _licences_entry(costing)["roles"]}}
+        entry = {
+            **option,
+            "compliant": costing.compliant,
+            "row": {**option["row"], "cost_usd_month": costing.cost_usd_month},
+            "licences": {**option["licences"], "roles": _licences_entry(costing)["roles"]},
+        }
         summaries.append({**_summary(entry), "mix": mix_text(costing.seats)})
     return summaries
 
 
-def _rests_on(scenario: Any, results: Sequence[OptionResult],
-              options: Sequence[Mapping[str, Any]], max_risk: float) -> list[dict[str, Any]]:
+def _rests_on(
+    scenario: Any,
+    results: Sequence[OptionResult],
+    options: Sequence[Mapping[str, Any]],
+    max_risk: float,
+) -> list[dict[str, Any]]:
     """The unverified price-book entries the recommendation rests on (see
     :mod:`sim.reporting.licensing.sensitivity`)."""
     book = scenario.price_book
     entries = candidate_entries(book, [o["licences"]["seats"] for o in options])
     now = [{**_summary(o), "mix": mix_text(o["licences"]["seats"])} for o in options]
-    return rests_on(book, entries, lambda variant: _repriced(results, options, variant),
-                    now, max_risk)
+    return rests_on(
+        book, entries, lambda variant: _repriced(results, options, variant), now, max_risk
+    )
 
 
 def _prices_used(book: Any, options: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Every licence some option holds, with its price, confidence and source."""
-    used_skus = sorted({line["sku"] for o in options for r in o["licences"]["roles"]
-                        for line in r["lines"]})
+    used_skus = sorted(
+        {line["sku"] for o in options for r in o["licences"]["roles"] for line in r["lines"]}
+    )
     prices = []
     for sku_id in used_skus:
         sku = book.sku(sku_id)
-        entry = {"sku": sku_id, "name": sku.name, "price_usd_month": book.price_usd_month(sku_id),
-                 "list_price_usd_month": book.list_price_usd_month(sku_id),
-                 "confidence": sku.confidence, "source": sku.source,
-                 "min_seats": sku.min_seats, "min_seats_confidence": sku.min_seats_confidence,
-                 "min_seats_source": sku.min_seats_source,
-                 "requests_per_day": sku.requests_per_day,
-                 "attach": None}
+        entry = {
+            "sku": sku_id,
+            "name": sku.name,
+            "price_usd_month": book.price_usd_month(sku_id),
+            "list_price_usd_month": book.list_price_usd_month(sku_id),
+            "confidence": sku.confidence,
+            "source": sku.source,
+            "min_seats": sku.min_seats,
+            "min_seats_confidence": sku.min_seats_confidence,
+            "min_seats_source": sku.min_seats_source,
+            "requests_per_day": sku.requests_per_day,
+            "attach": None,
+        }
         if sku.attach is not None:
-            entry["attach"] = {"price_usd_month": book.price_usd_month(sku_id, "attach"),
-                               "confidence": sku.attach.confidence,
-                               "source": sku.attach.source}
+            entry["attach"] = {
+                "price_usd_month": book.price_usd_month(sku_id, "attach"),
+                "confidence": sku.attach.confidence,
+                "source": sku.attach.source,
+            }
         prices.append(entry)
     return prices
 
 
-def _provenance(scenario: Any, seeds: list[int], max_risk: float,
-                options: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def _provenance(
+    scenario: Any, seeds: list[int], max_risk: float, options: Sequence[Mapping[str, Any]]
+) -> dict[str, Any]:
     # Imported when used: p2c builds its parser from this package (p2c --help stays fast).
     from sim.engine.runner import code_commit, package_versions
 
@@ -406,28 +518,37 @@ def _provenance(scenario: Any, seeds: list[int], max_risk: float,
         "commit": code_commit(),
         "packages": package_versions(),
         "price_book": {
-            "era": book.era, "title": book.title, "as_of": str(book.as_of),
+            "era": book.era,
+            "title": book.title,
+            "as_of": str(book.as_of),
             "licensing_model": book.licensing_model,
             "file": _project_relative(Path(book.source) if book.source else None),
             "billed_monthly": book.billed_monthly,
             "billing_uplift_fraction": book.billing_uplift_fraction,
             "requests_source": book.requests.source,
         },
-        "overrides": [{"price": key, "list_usd_month": old, "negotiated_usd_month": new}
-                      for key, (old, new) in book.overridden.items()],
+        "overrides": [
+            {"price": key, "list_usd_month": old, "negotiated_usd_month": new}
+            for key, (old, new) in book.overridden.items()
+        ],
         "prices": _prices_used(book, options),
-        "reproduce": (f"p2c report {source} --seeds {len(seeds)} --max-risk {max_risk:g}"
-                      if source and consecutive else None),
+        "reproduce": (
+            f"p2c report {source} --seeds {len(seeds)} --max-risk {max_risk:g}"
+            if source and consecutive
+            else None
+        ),
     }
 
 
-def _report_data(scenario: Any, seeds: list[int], max_risk: float,
-                 results: Sequence[OptionResult]) -> dict[str, Any]:
+def _report_data(
+    scenario: Any, seeds: list[int], max_risk: float, results: Sequence[OptionResult]
+) -> dict[str, Any]:
     """The whole report as plain data: what report.json holds and the page shows."""
     days = working_days(scenario.spec.duration_days)
     options = [_option_entry(result, days) for result in results]
-    front_idx = pareto_front([(o["row"]["cost_usd_month"], o["row"]["risk_per_1000"])
-                              for o in options])
+    front_idx = pareto_front(
+        [(o["row"]["cost_usd_month"], o["row"]["risk_per_1000"]) for o in options]
+    )
     for i in front_idx:
         options[i]["on_front"] = True
     for option in options:
@@ -440,14 +561,22 @@ def _report_data(scenario: Any, seeds: list[int], max_risk: float,
         "format": REPORT_FORMAT,
         "title": f"Licensing decision: {scenario.name}",
         "scenario": {
-            "name": scenario.name, "description": scenario.spec.description,
+            "name": scenario.name,
+            "description": scenario.spec.description,
             "file": str(scenario.path) if scenario.path is not None else None,
             "sha256": scenario.sha256(),
-            "duration_days": scenario.spec.duration_days, "working_days": days,
+            "duration_days": scenario.spec.duration_days,
+            "working_days": days,
             "headcount": sum(role.headcount for role in scenario.spec.roles.values()),
-            "roles": [{"role": name, "headcount": role.headcount,
-                       "home_system": role.home_system, "description": role.description}
-                      for name, role in scenario.spec.roles.items()],
+            "roles": [
+                {
+                    "role": name,
+                    "headcount": role.headcount,
+                    "home_system": role.home_system,
+                    "description": role.description,
+                }
+                for name, role in scenario.spec.roles.items()
+            ],
         },
         "seeds": seeds,
         "max_risk_per_1000": max_risk,
@@ -461,9 +590,9 @@ def _report_data(scenario: Any, seeds: list[int], max_risk: float,
             "working_days_per_month": WORKING_DAYS_PER_MONTH,
             "risk": "lost + conflicting + abandoned edits per 1,000 accepted user saves",
             "cost": "licences + build and run (one-off cost spread over the option's stated "
-                    "years, plus yearly running cost) + extra costs, per month",
+            "years, plus yearly running cost) + extra costs, per month",
             "staleness": "larger p95 propagation delay of account changes between Sales "
-                         "and Operations",
+            "and Operations",
         },
         "provenance": _provenance(scenario, seeds, max_risk, options),
     }

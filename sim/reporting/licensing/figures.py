@@ -53,24 +53,29 @@ def account_staleness_p95_s(metrics: Mapping[str, float]) -> float | None:
     prefix = "propagation_p95_s.account:"
     for key, value in metrics.items():
         if key.startswith(prefix):
-            origin, _, target = key[len(prefix):].partition("->")
+            origin, _, target = key[len(prefix) :].partition("->")
             if origin in USER_SYSTEMS and target in USER_SYSTEMS:
                 values.append(value)
     return max(values) if values else None
 
 
-def figures_from_run(metrics: Mapping[str, float], lost_updates: float | None
-                     ) -> dict[str, float | None]:
+def figures_from_run(
+    metrics: Mapping[str, float], lost_updates: float | None
+) -> dict[str, float | None]:
     """The report's figures from a run's metrics and the checker's lost-update count."""
     get = metrics.get
     writes = float(get("writes", 0.0))
     lost = lost_updates
     conflicts = float(get("conflicts", 0.0))
-    abandoned = (float(get("handoffs_abandoned", 0.0)) + float(get("licence_refusals", 0.0))
-                 + float(get("lock_abandoned", 0.0)))
+    abandoned = (
+        float(get("handoffs_abandoned", 0.0))
+        + float(get("licence_refusals", 0.0))
+        + float(get("lock_abandoned", 0.0))
+    )
     handoffs = float(get("handoffs", 0.0)) + float(get("licence_handoffs", 0.0))
-    handoff_delay_s = float(get("handoff_delay_s", 0.0)) + float(get("licence_handoff_delay_s",
-                                                                     0.0))
+    handoff_delay_s = float(get("handoff_delay_s", 0.0)) + float(
+        get("licence_handoff_delay_s", 0.0)
+    )
     staleness = account_staleness_p95_s(metrics)
     at_risk = None if lost is None else lost + conflicts + abandoned
     return {
@@ -94,8 +99,9 @@ def figures_from_run(metrics: Mapping[str, float], lost_updates: float | None
     }
 
 
-def request_counts(events: Sequence[Mapping[str, Any]], headcounts: Mapping[str, int]
-                   ) -> tuple[dict[str, float], float]:
+def request_counts(
+    events: Sequence[Mapping[str, Any]], headcounts: Mapping[str, int]
+) -> tuple[dict[str, float], float]:
     """Requests per user per day for each role, and integration requests per day.
 
     The busiest simulated day counts (entitlements are per rolling 24 hours). A role's
@@ -125,17 +131,24 @@ def request_counts(events: Sequence[Mapping[str, Any]], headcounts: Mapping[str,
 #: ``(metric prefix, column it adds to, sentence)``.
 EXPLAINED = (
     ("handoffs", "handoffs", "handed to a colleague: the design refused the save there"),
-    ("licence_handoffs", "handoffs",
-     "handed to a colleague: the user's licences do not allow the save"),
+    (
+        "licence_handoffs",
+        "handoffs",
+        "handed to a colleague: the user's licences do not allow the save",
+    ),
     ("saves_rejected", "refusals", "refused by the system (read-only, a changed row, ...)"),
-    ("licence_refusals", "refusals and abandoned",
-     "never made: no licensed colleague took it over, or the user gave up"),
+    (
+        "licence_refusals",
+        "refusals and abandoned",
+        "never made: no licensed colleague took it over, or the user gave up",
+    ),
     ("handoffs_abandoned", "abandoned", "never made: the user gave up the handoff"),
 )
 
 
-def explain_counts(metrics: Mapping[str, float], events: Sequence[Mapping[str, Any]]
-                   ) -> list[dict[str, Any]]:
+def explain_counts(
+    metrics: Mapping[str, float], events: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
     """Handoffs, refusals and abandoned edits by the role that asked and the entity:
     ``[{"kind", "adds_to", "what", "role", "entity", "count"}]``, largest first.
 
@@ -148,7 +161,7 @@ def explain_counts(metrics: Mapping[str, float], events: Sequence[Mapping[str, A
         if kind == "saves_rejected":
             continue
         for key, value in metrics.items():
-            role, _, entity = key[len(kind) + 1:].partition(".")
+            role, _, entity = key[len(kind) + 1 :].partition(".")
             if key.startswith(kind + ".") and entity and "." not in entity and value:
                 counted[(kind, role, entity)] += int(value)
     role_of: dict[str, str] = {}
@@ -160,11 +173,20 @@ def explain_counts(metrics: Mapping[str, float], events: Sequence[Mapping[str, A
             counted[("saves_rejected", role, event["entity"])] += 1
     words = {kind: (adds_to, what) for kind, adds_to, what in EXPLAINED}
     order = [kind for kind, _, _ in EXPLAINED]
-    return [{"kind": kind, "adds_to": words[kind][0], "what": words[kind][1], "role": role,
-             "entity": entity, "count": count}
-            for (kind, role, entity), count in sorted(
-                counted.items(), key=lambda item: (order.index(item[0][0]), -item[1],
-                                                   item[0][1], item[0][2]))]
+    return [
+        {
+            "kind": kind,
+            "adds_to": words[kind][0],
+            "what": words[kind][1],
+            "role": role,
+            "entity": entity,
+            "count": count,
+        }
+        for (kind, role, entity), count in sorted(
+            counted.items(),
+            key=lambda item: (order.index(item[0][0]), -item[1], item[0][1], item[0][2]),
+        )
+    ]
 
 
 def run_option(option: Option, seed: int) -> RunFigures:
@@ -190,14 +212,19 @@ def run_option(option: Option, seed: int) -> RunFigures:
     if check is not None:
         result.check = check
         for name, verdict in check.verdicts.items():
-            invariants[name] = {"status": verdict.status, "violations": verdict.violations,
-                                "sanctioned": verdict.sanctioned,
-                                "promised": name in check.promises}
+            invariants[name] = {
+                "status": verdict.status,
+                "violations": verdict.violations,
+                "sanctioned": verdict.sanctioned,
+                "promised": name in check.promises,
+            }
         broken = list(check.broken_promises)
         verdict = check.verdicts.get("no_lost_update")
         if verdict is not None and verdict.status == "unknown":
-            problems.append(f"seed {seed}: lost updates could not be judged ({verdict.note}); "
-                            "the option's risk is left unmeasured")
+            problems.append(
+                f"seed {seed}: lost updates could not be judged ({verdict.note}); "
+                "the option's risk is left unmeasured"
+            )
         elif verdict is not None:
             lost = float(verdict.violations + verdict.sanctioned)
             examples += [a.explain() for a in verdict.anomalies[:3]]
@@ -205,16 +232,25 @@ def run_option(option: Option, seed: int) -> RunFigures:
             examples += [a.explain() for a in check.verdicts[name].anomalies[:2]]
         problems += list(check.problems)
     if not result.quiescent:
-        problems.append(f"seed {seed}: the run did not drain within quiescence_max_s "
-                        f"({option.scenario.spec.quiescence_max_s:g} s)")
+        problems.append(
+            f"seed {seed}: the run did not drain within quiescence_max_s "
+            f"({option.scenario.spec.quiescence_max_s:g} s)"
+        )
     headcounts = {name: role.headcount for name, role in option.scenario.spec.roles.items()}
     per_user, integration = request_counts(events, headcounts)
-    return RunFigures(seed=seed, trace_sha256=result.trace_sha256, quiescent=result.quiescent,
-                      figures=figures_from_run(result.metrics, lost),
-                      requests_per_user_per_day=per_user,
-                      integration_requests_per_day=integration, invariants=invariants,
-                      broken_promises=broken, examples=examples, problems=problems,
-                      explained=explain_counts(result.metrics, events))
+    return RunFigures(
+        seed=seed,
+        trace_sha256=result.trace_sha256,
+        quiescent=result.quiescent,
+        figures=figures_from_run(result.metrics, lost),
+        requests_per_user_per_day=per_user,
+        integration_requests_per_day=integration,
+        invariants=invariants,
+        broken_promises=broken,
+        examples=examples,
+        problems=problems,
+        explained=explain_counts(result.metrics, events),
+    )
 
 
 def mean_figures(runs: Sequence[RunFigures]) -> dict[str, float | None]:
@@ -225,5 +261,3 @@ def mean_figures(runs: Sequence[RunFigures]) -> dict[str, float | None]:
         values = [run.figures[key] for run in runs if run.figures[key] is not None]
         out[key] = sum(values) / len(values) if values else None
     return out
-
-

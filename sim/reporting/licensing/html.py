@@ -44,14 +44,17 @@ def collect_sources(data: Mapping[str, Any]) -> list[dict[str, Any]]:
     found: dict[str, list[str]] = {}
     prov = data["provenance"]
     for price in prov["prices"]:
-        found.setdefault(price["source"], []).append(f"{price['name']}: price "
-                                                     f"{money(price['price_usd_month'])}")
+        found.setdefault(price["source"], []).append(
+            f"{price['name']}: price {money(price['price_usd_month'])}"
+        )
         if price["attach"]:
             found.setdefault(price["attach"]["source"], []).append(
-                f"{price['name']}: attach price {money(price['attach']['price_usd_month'])}")
+                f"{price['name']}: attach price {money(price['attach']['price_usd_month'])}"
+            )
         if price.get("min_seats_source"):
             found.setdefault(price["min_seats_source"], []).append(
-                f"{price['name']}: minimum of {price['min_seats']} seats")
+                f"{price['name']}: minimum of {price['min_seats']} seats"
+            )
     for entry in data["recommendation"].get("rests_on") or []:
         found.setdefault(entry["source"], []).append(entry["what"])
     found.setdefault(prov["price_book"]["requests_source"], []).append("request limits")
@@ -59,8 +62,10 @@ def collect_sources(data: Mapping[str, Any]) -> list[dict[str, Any]]:
         build = option["licences"].get("build")
         if build:
             found.setdefault(build["basis"], []).append(f"{option['name']}: build and run cost")
-    return [{"id": f"src-{i + 1}", "text": text, "used_for": list(dict.fromkeys(uses))}
-            for i, (text, uses) in enumerate(found.items())]
+    return [
+        {"id": f"src-{i + 1}", "text": text, "used_for": list(dict.fromkeys(uses))}
+        for i, (text, uses) in enumerate(found.items())
+    ]
 
 
 def render_html(data: Mapping[str, Any]) -> str:
@@ -70,14 +75,20 @@ def render_html(data: Mapping[str, Any]) -> str:
 
     sources = collect_sources(data)
     ids = {source["text"]: source["id"] for source in sources}
-    return _environment().get_template(TEMPLATE).render(
-        report=data, axis=money_axis(data), source_id=ids, sources_page=SOURCES_PAGE)
+    return (
+        _environment()
+        .get_template(TEMPLATE)
+        .render(report=data, axis=money_axis(data), source_id=ids, sources_page=SOURCES_PAGE)
+    )
 
 
 def render_sources(data: Mapping[str, Any]) -> str:
     """``sources.html``: every source the report quotes, shipped beside it."""
-    return _environment().get_template(SOURCES_TEMPLATE).render(
-        report=data, sources=collect_sources(data))
+    return (
+        _environment()
+        .get_template(SOURCES_TEMPLATE)
+        .render(report=data, sources=collect_sources(data))
+    )
 
 
 def check_report_folder(out: Path) -> None:
@@ -89,8 +100,10 @@ def check_report_folder(out: Path) -> None:
         if not out.is_dir():
             raise InputError(f"{out}: exists and is not a folder")
         if any(out.iterdir()) and not (out / "report.json").is_file():
-            raise InputError(f"{out}: not empty and not a previous report; choose another "
-                             "--out (nothing was written)")
+            raise InputError(
+                f"{out}: not empty and not a previous report; choose another "
+                "--out (nothing was written)"
+            )
 
 
 def write_report(comparison: Comparison | Mapping[str, Any], out_dir: Path | str) -> Path:
@@ -106,12 +119,12 @@ def write_report(comparison: Comparison | Mapping[str, Any], out_dir: Path | str
     try:
         staging.chmod(0o755)  # mkdtemp makes it private; a report is for sharing
         (staging / IMAGES["cost_vs_risk"]).write_bytes(figure_png(cost_risk_figure(data)))
-        (staging / IMAGES["cost_breakdown"]).write_bytes(
-            figure_png(cost_breakdown_figure(data)))
+        (staging / IMAGES["cost_breakdown"]).write_bytes(figure_png(cost_breakdown_figure(data)))
         (staging / "index.html").write_text(render_html(data), encoding="utf-8")
         (staging / SOURCES_PAGE).write_text(render_sources(data), encoding="utf-8")
         (staging / "report.json").write_text(
-            json.dumps(data, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+            json.dumps(data, indent=2, allow_nan=False) + "\n", encoding="utf-8"
+        )
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
             os.replace(out, old / "report")
@@ -125,5 +138,3 @@ def write_report(comparison: Comparison | Mapping[str, Any], out_dir: Path | str
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
     return out / "index.html"
-
-

@@ -102,8 +102,9 @@ def _option_linemap(linemap: LineMap, index: int, overrides: Mapping[str, Any]) 
     book, an action in the wrong system) then name the line in the option that caused it.
     """
     merged = LineMap(linemap.file)
-    merged.lines = {path: line for path, line in linemap.lines.items()
-                    if not (path and path[0] == "options")}
+    merged.lines = {
+        path: line for path, line in linemap.lines.items() if not (path and path[0] == "options")
+    }
     prefix: PathKey = ("options", index, "roles")
 
     def replace(path: tuple[str | int, ...], value: Any) -> None:
@@ -112,7 +113,7 @@ def _option_linemap(linemap: LineMap, index: int, overrides: Mapping[str, Any]) 
                 replace(path + (key,), inner)
             return
         target = ("roles",) + path
-        for old in [p for p in merged.lines if p[:len(target)] == target and p != target]:
+        for old in [p for p in merged.lines if p[: len(target)] == target and p != target]:
             del merged.lines[old]
 
     for role, change in overrides.items():
@@ -130,7 +131,7 @@ def _known_designs(near: Path | None) -> set[str]:
     from sim.scenario.variants import catalogue_names
 
     names = set(catalogue_names())
-    for folder in ([near / "designs", near.parent / "designs"] if near is not None else []):
+    for folder in [near / "designs", near.parent / "designs"] if near is not None else []:
         names |= {p.stem for p in folder.glob("*.yaml") if not p.stem.startswith("_")}
     return names
 
@@ -146,13 +147,23 @@ def load_options(scenario: Any, linemap: LineMap | None = None) -> list[Option]:
     from sim.scenario.variants import design_variant
 
     if linemap is None:
-        linemap = (load_yaml(scenario.path)[1] if scenario.path is not None
-                   else LineMap(f"scenario {scenario.name}"))
+        linemap = (
+            load_yaml(scenario.path)[1]
+            if scenario.path is not None
+            else LineMap(f"scenario {scenario.name}")
+        )
     raw_options = scenario.raw.get("options") or []
     if not raw_options:
-        return [Option(0, scenario.design.name, scenario.spec.description or "",
-                       scenario.design.name, scenario,
-                       notes=("the scenario lists no options: it is reported as written",))]
+        return [
+            Option(
+                0,
+                scenario.design.name,
+                scenario.spec.description or "",
+                scenario.design.name,
+                scenario,
+                notes=("the scenario lists no options: it is reported as written",),
+            )
+        ]
     near = scenario.path.parent if scenario.path is not None else None
     role_keys = set(Role.model_fields)
     seen: dict[str, int] = {}
@@ -160,27 +171,34 @@ def load_options(scenario: Any, linemap: LineMap | None = None) -> list[Option]:
     for index, raw in enumerate(raw_options):
         where: PathKey = ("options", index)
         if not isinstance(raw, dict):
-            raise linemap.error(where, "an option is a mapping: {name: ..., design: ..., "
-                                       "roles: {...}}")
+            raise linemap.error(
+                where, "an option is a mapping: {name: ..., design: ..., roles: {...}}"
+            )
         try:
             spec = OptionSpec.model_validate(raw)
         except ValidationError as exc:
             raise validation_error(exc, linemap, where) from None
         if spec.name in seen:
-            raise linemap.error(where + ("name",), f"duplicate option name {spec.name!r} "
-                                                   f"(also options[{seen[spec.name]}])")
+            raise linemap.error(
+                where + ("name",),
+                f"duplicate option name {spec.name!r} (also options[{seen[spec.name]}])",
+            )
         seen[spec.name] = index
         for role, change in spec.roles.items():
             if role not in scenario.spec.roles:
-                raise linemap.error(where + ("roles", role),
-                                    f"no role {role!r} in the scenario (roles: "
-                                    f"{', '.join(scenario.spec.roles)})")
+                raise linemap.error(
+                    where + ("roles", role),
+                    f"no role {role!r} in the scenario (roles: {', '.join(scenario.spec.roles)})",
+                )
             unknown = sorted(key for key in change if key not in role_keys)
             if unknown:
-                raise linemap.error(where + ("roles", role, unknown[0]),
-                                    f"unknown role key (keys: {', '.join(sorted(role_keys))})")
-        data = {key: copy.deepcopy(value) for key, value in scenario.raw.items()
-                if key != "options"}
+                raise linemap.error(
+                    where + ("roles", role, unknown[0]),
+                    f"unknown role key (keys: {', '.join(sorted(role_keys))})",
+                )
+        data = {
+            key: copy.deepcopy(value) for key, value in scenario.raw.items() if key != "options"
+        }
         roles = dict(data.get("roles") or {})
         for role, change in spec.roles.items():
             roles[role] = deep_merge(roles[role], change)
@@ -189,25 +207,38 @@ def load_options(scenario: Any, linemap: LineMap | None = None) -> list[Option]:
         try:
             built = scenario_from_data(data, lines, near, scenario.path)
         except InputError as exc:
-            raise InputError(f"{exc.message}\n  (in option {spec.name!r}, {format_path(where)})"
-                             ) from None
+            raise InputError(
+                f"{exc.message}\n  (in option {spec.name!r}, {format_path(where)})"
+            ) from None
         notes: list[str] = []
         design_name = spec.design or scenario.design.name
         if spec.design is not None:
             known = _known_designs(near)
             if spec.design not in known:
-                raise linemap.error(where + ("design",), f"unknown design {spec.design!r} "
-                                                         f"(known: {', '.join(sorted(known))})")
+                raise linemap.error(
+                    where + ("design",),
+                    f"unknown design {spec.design!r} (known: {', '.join(sorted(known))})",
+                )
             try:
                 variant = design_variant(built, spec.design)
             except InputError as exc:
                 raise linemap.error(where + ("design",), exc.message) from None
             built = built.with_design(variant.design)
-            notes += [f"scenario design override not applicable to {spec.design}: {item}"
-                      for item in variant.dropped]
-        options.append(Option(index, spec.name, spec.description, design_name, built,
-                              {role: dict(change) for role, change in spec.roles.items()},
-                              tuple(spec.extra_costs), spec.build, tuple(notes)))
+            notes += [
+                f"scenario design override not applicable to {spec.design}: {item}"
+                for item in variant.dropped
+            ]
+        options.append(
+            Option(
+                index,
+                spec.name,
+                spec.description,
+                design_name,
+                built,
+                {role: dict(change) for role, change in spec.roles.items()},
+                tuple(spec.extra_costs),
+                spec.build,
+                tuple(notes),
+            )
+        )
     return options
-
-

@@ -35,58 +35,77 @@ COST_TOLERANCE_USD = 0.005
 
 def bill_keys(seats: Sequence[Mapping[str, Any]]) -> set[str]:
     """The price entries (``PriceEntry.key``) a bill's seat lines rest on."""
-    return {f"{seat['sku']}.attach" if seat["held_as"] == "attach" else seat["sku"]
-            for seat in seats}
+    return {
+        f"{seat['sku']}.attach" if seat["held_as"] == "attach" else seat["sku"] for seat in seats
+    }
 
 
-def candidate_entries(book: PriceBook, bills: Sequence[Sequence[Mapping[str, Any]]]
-                      ) -> list[PriceEntry]:
+def candidate_entries(
+    book: PriceBook, bills: Sequence[Sequence[Mapping[str, Any]]]
+) -> list[PriceEntry]:
     """The entries of ``book`` that are not verified and could change a bill when
     dropped: every minimum, and the prices that some bill (its seat lines) uses."""
     used = set().union(*(bill_keys(seats) for seats in bills)) if bills else set()
-    return [entry for entry in book.entries() if not entry.verified
-            and (entry.kind == "min_seats" or entry.key in used)]
+    return [
+        entry
+        for entry in book.entries()
+        if not entry.verified and (entry.kind == "min_seats" or entry.key in used)
+    ]
 
 
 def mix_text(seats: Sequence[Mapping[str, Any]]) -> str:
     """``"20 finance (base), 7 sales_enterprise (attach)"``: seats paid per licence."""
-    return ", ".join(f"{seat['seats_paid']} {seat['sku']} ({seat['held_as']})"
-                     for seat in sorted(seats, key=lambda s: (s["sku"], s["held_as"])))
+    return ", ".join(
+        f"{seat['seats_paid']} {seat['sku']} ({seat['held_as']})"
+        for seat in sorted(seats, key=lambda s: (s["sku"], s["held_as"]))
+    )
 
 
 def _sentence(entry: PriceEntry, now: Mapping[str, Any], then: Mapping[str, Any]) -> str:
     label = {"third_party": "third party", "unverified": "unverified"}[entry.confidence]
-    head = (f"This rests on {entry.describe()} ({label}). Without it ({entry.dropped()}), ")
+    head = f"This rests on {entry.describe()} ({label}). Without it ({entry.dropped()}), "
     if then["option"] is None:
         return head + "no option could be recommended."
     if now["option"] is None:
-        return (head + f"{then['option']} would be recommended, at "
-                f"{money(then['cost_usd_month'])} a month.")
+        return (
+            head + f"{then['option']} would be recommended, at "
+            f"{money(then['cost_usd_month'])} a month."
+        )
     if then["option"] != now["option"]:
-        return (head + f"the recommendation would be {then['option']} at "
-                f"{money(then['cost_usd_month'])} a month instead of {now['option']} at "
-                f"{money(now['cost_usd_month'])}.")
+        return (
+            head + f"the recommendation would be {then['option']} at "
+            f"{money(then['cost_usd_month'])} a month instead of {now['option']} at "
+            f"{money(now['cost_usd_month'])}."
+        )
     if abs(then["cost_usd_month"] - now["cost_usd_month"]) > COST_TOLERANCE_USD:
-        return (head + f"{now['option']} would still be recommended, at "
-                f"{money(then['cost_usd_month'])} a month instead of "
-                f"{money(now['cost_usd_month'])} (licences: {then['mix']}).")
-    return (head + f"{now['option']} would still be recommended at the same cost, with other "
-            f"licences: {then['mix']} instead of {now['mix']}.")
+        return (
+            head + f"{now['option']} would still be recommended, at "
+            f"{money(then['cost_usd_month'])} a month instead of "
+            f"{money(now['cost_usd_month'])} (licences: {then['mix']})."
+        )
+    return (
+        head + f"{now['option']} would still be recommended at the same cost, with other "
+        f"licences: {then['mix']} instead of {now['mix']}."
+    )
 
 
-def _outcome(summaries: Sequence[Mapping[str, Any]], max_risk_per_1000: float
-             ) -> dict[str, Any]:
+def _outcome(summaries: Sequence[Mapping[str, Any]], max_risk_per_1000: float) -> dict[str, Any]:
     pick = recommend(summaries, max_risk_per_1000)["option"]
     chosen = next((s for s in summaries if s["name"] == pick), None)
-    return {"option": pick,
-            "cost_usd_month": None if chosen is None else chosen["cost_usd_month"],
-            "mix": None if chosen is None else chosen["mix"]}
+    return {
+        "option": pick,
+        "cost_usd_month": None if chosen is None else chosen["cost_usd_month"],
+        "mix": None if chosen is None else chosen["mix"],
+    }
 
 
-def rests_on(book: PriceBook, entries: Sequence[PriceEntry],
-             reprice: Callable[[PriceBook], list[dict[str, Any]]],
-             now: Sequence[Mapping[str, Any]], max_risk_per_1000: float
-             ) -> list[dict[str, Any]]:
+def rests_on(
+    book: PriceBook,
+    entries: Sequence[PriceEntry],
+    reprice: Callable[[PriceBook], list[dict[str, Any]]],
+    now: Sequence[Mapping[str, Any]],
+    max_risk_per_1000: float,
+) -> list[dict[str, Any]]:
     """The entries the recommendation rests on, each with what it would be without them.
 
     ``now`` holds each option's summary as :func:`recommend` takes it, plus ``mix`` (the
@@ -101,19 +120,31 @@ def rests_on(book: PriceBook, entries: Sequence[PriceEntry],
     for entry in entries:
         summaries = reprice(book.without(entry.key))
         then = _outcome(summaries, max_risk_per_1000)
-        same_cost = (current["cost_usd_month"] is not None
-                     and then["cost_usd_month"] is not None
-                     and abs(then["cost_usd_month"] - current["cost_usd_month"])
-                     <= COST_TOLERANCE_USD)
-        if then["option"] == current["option"] and then["mix"] == current["mix"] and (
-                same_cost or current["option"] is None):
+        same_cost = (
+            current["cost_usd_month"] is not None
+            and then["cost_usd_month"] is not None
+            and abs(then["cost_usd_month"] - current["cost_usd_month"]) <= COST_TOLERANCE_USD
+        )
+        if (
+            then["option"] == current["option"]
+            and then["mix"] == current["mix"]
+            and (same_cost or current["option"] is None)
+        ):
             continue
-        found.append({
-            "entry": entry.key, "kind": entry.kind, "sku": entry.sku_id,
-            "what": entry.describe(), "value": entry.value, "confidence": entry.confidence,
-            "source": entry.source, "without": entry.dropped(),
-            "now": current, "then": then,
-            "not_priced": [s["name"] for s in summaries if s.get("not_priced")],
-            "sentence": _sentence(entry, current, then),
-        })
+        found.append(
+            {
+                "entry": entry.key,
+                "kind": entry.kind,
+                "sku": entry.sku_id,
+                "what": entry.describe(),
+                "value": entry.value,
+                "confidence": entry.confidence,
+                "source": entry.source,
+                "without": entry.dropped(),
+                "now": current,
+                "then": then,
+                "not_priced": [s["name"] for s in summaries if s.get("not_priced")],
+                "sentence": _sentence(entry, current, then),
+            }
+        )
     return found

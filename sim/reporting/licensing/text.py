@@ -15,8 +15,5 @@ def risk_text(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
 
 
-
 def number(value: float | None, digits: int = 1) -> str:
     return "-" if value is None else f"{value:,.{digits}f}"
-
-

@@ -20,10 +20,12 @@ def summary_records(result: SweepResult) -> list[dict[str, Any]]:
     records = []
     for summary in result.summaries:
         configuration = summary.configuration
-        record: dict[str, Any] = {"configuration": configuration.index,
-                                  "config_hash": configuration.config_hash,
-                                  "label": configuration.label,
-                                  "design": configuration.design or ""}
+        record: dict[str, Any] = {
+            "configuration": configuration.index,
+            "config_hash": configuration.config_hash,
+            "label": configuration.label,
+            "design": configuration.design or "",
+        }
         record.update(configuration.as_dict())
         record["runs"] = len(summary.seeds)
         for name, interval in summary.intervals.items():
@@ -36,7 +38,8 @@ def summary_records(result: SweepResult) -> list[dict[str, Any]]:
             record["pareto"] = summary.pareto
         for invariant, tally in sorted(summary.verdicts.items()):
             record[f"invariant.{invariant}"] = " ".join(
-                f"{status}:{count}" for status, count in sorted(tally.items()))
+                f"{status}:{count}" for status, count in sorted(tally.items())
+            )
         records.append(record)
     return records
 
@@ -54,8 +57,11 @@ def write_outputs(result: SweepResult, out_dir: Path) -> dict[str, Path]:
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     records = summary_records(result)
-    paths = {"summary_csv": out_dir / "summary.csv", "summary_json": out_dir / "summary.json",
-             "runs_csv": out_dir / "runs.csv"}
+    paths = {
+        "summary_csv": out_dir / "summary.csv",
+        "summary_json": out_dir / "summary.json",
+        "runs_csv": out_dir / "runs.csv",
+    }
     plan = result.plan
     document = {
         "sweep": plan.spec.model_dump(mode="json"),
@@ -67,20 +73,30 @@ def write_outputs(result: SweepResult, out_dir: Path) -> dict[str, Path]:
         "objectives": plan.spec.objectives,
         "configurations": records,
         "pareto_front": [s.configuration.label for s in result.summaries if s.pareto],
-        "runs": len(result.runs), "executed": result.executed, "skipped": result.skipped,
+        "runs": len(result.runs),
+        "executed": result.executed,
+        "skipped": result.skipped,
         "failed_runs": result.failed_runs,
     }
     run_records = []
     order = {c.config_hash: c.index for c in plan.configurations}
     for run in sorted(result.runs, key=lambda r: (order.get(r.config_hash, -1), r.replication)):
-        record = {"config_hash": run.config_hash, "label": run.label, "design": run.design,
-                  "replication": run.replication, "seed": run.seed,
-                  **run.values, "trace_sha256": run.trace_sha256,
-                  "quiescent": run.quiescent, "failed": run.failed}
+        record = {
+            "config_hash": run.config_hash,
+            "label": run.label,
+            "design": run.design,
+            "replication": run.replication,
+            "seed": run.seed,
+            **run.values,
+            "trace_sha256": run.trace_sha256,
+            "quiescent": run.quiescent,
+            "failed": run.failed,
+        }
         record.update({name: _num(metric_value(run.metrics, name)) for name in plan.metrics})
         run_records.append(record)
-    temporary = {key: path.with_name(f".{path.name}.tmp-{os.getpid()}")
-                 for key, path in paths.items()}
+    temporary = {
+        key: path.with_name(f".{path.name}.tmp-{os.getpid()}") for key, path in paths.items()
+    }
     try:
         _write_csv(temporary["summary_csv"], records)
         with open(temporary["summary_json"], "w", encoding="utf-8") as handle:

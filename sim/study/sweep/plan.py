@@ -60,15 +60,22 @@ class SweepPlan:
     def seed(self, replication: int) -> int:
         return replication_seed(self.root_seed, replication)
 
-    def task(self, configuration: Configuration, replication: int,
-             keep_delays: bool = False) -> RunTask:
+    def task(
+        self, configuration: Configuration, replication: int, keep_delays: bool = False
+    ) -> RunTask:
         return RunTask(
-            raw=self.scenario_raw, overrides=configuration.overrides,
-            design=configuration.design, seed=self.seed(replication),
-            replication=replication, config_hash=configuration.config_hash,
+            raw=self.scenario_raw,
+            overrides=configuration.overrides,
+            design=configuration.design,
+            seed=self.seed(replication),
+            replication=replication,
+            config_hash=configuration.config_hash,
             near=str(self.scenario_path.parent),
-            source=str(self.scenario_path), check=self.spec.check, keep_delays=keep_delays,
-            label=configuration.label)
+            source=str(self.scenario_path),
+            check=self.spec.check,
+            keep_delays=keep_delays,
+            label=configuration.label,
+        )
 
 
 def load_sweep(path: Path | str) -> SweepPlan:
@@ -92,8 +99,9 @@ def _check_metric_names(spec: SweepSpec, linemap: LineMap) -> None:
             raise linemap.error(where, problem)
 
 
-def plan_sweep(data: Any, linemap: LineMap | None = None, near: Path | None = None,
-               path: Path | None = None) -> SweepPlan:
+def plan_sweep(
+    data: Any, linemap: LineMap | None = None, near: Path | None = None, path: Path | None = None
+) -> SweepPlan:
     """Validate sweep data (a parsed file, or a dict from the API) and build the plan."""
     linemap = linemap or LineMap(str(path) if path else "sweep")
     if not isinstance(data, dict):
@@ -116,8 +124,9 @@ def plan_sweep(data: Any, linemap: LineMap | None = None, near: Path | None = No
         chosen = known if spec.designs == "all" else list(dict.fromkeys(spec.designs))
         for i, name in enumerate(chosen):
             if name not in known:
-                raise linemap.error(("designs", i), f"unknown design {name!r} "
-                                                    f"(known: {', '.join(known)})")
+                raise linemap.error(
+                    ("designs", i), f"unknown design {name!r} (known: {', '.join(known)})"
+                )
         if not chosen:
             raise linemap.error(("designs",), "list at least one design")
         designs = list(chosen)
@@ -127,14 +136,17 @@ def plan_sweep(data: Any, linemap: LineMap | None = None, near: Path | None = No
         raise scenario_lines.error((), "a scenario file must be a mapping of keys to values")
     # The scenario with the fixed overrides alone: valid on its own, and its seed is the
     # default root seed.
-    base = _configure_for_plan(raw, dict(spec.overrides), None, scenario_path,
-                               scenario_lines, linemap, {})
+    base = _configure_for_plan(
+        raw, dict(spec.overrides), None, scenario_path, scenario_lines, linemap, {}
+    )
     root_seed = spec.seed if spec.seed is not None else base.scenario.spec.seed
 
     if spec.sampler == "grid":
         factor_names = list(spec.factors)
-        points = [dict(zip(factor_names, combo, strict=True)) for combo in itertools.product(
-            *(grid_values(spec.factors[n]) for n in factor_names))]
+        points = [
+            dict(zip(factor_names, combo, strict=True))
+            for combo in itertools.product(*(grid_values(spec.factors[n]) for n in factor_names))
+        ]
     else:
         assert spec.samples is not None
         points = latin_hypercube(spec.factors, spec.samples, root_seed)
@@ -143,38 +155,67 @@ def plan_sweep(data: Any, linemap: LineMap | None = None, near: Path | None = No
     seen: dict[str, int] = {}
     for point, design in itertools.product(points, designs):
         overrides = {**spec.overrides, **point}
-        configured = _configure_for_plan(raw, overrides, design, scenario_path, scenario_lines,
-                                         linemap, point)
+        configured = _configure_for_plan(
+            raw, overrides, design, scenario_path, scenario_lines, linemap, point
+        )
         if configured.config_hash in seen:
             continue  # two points that resolve to one scenario are one configuration
         seen[configured.config_hash] = len(configurations)
         parts = [design] if design else []
         parts += [f"{short[k]}={_fmt_value(v)}" for k, v in point.items()]
         label = " ".join(parts)
-        configurations.append(Configuration(
-            index=len(configurations), design=design, values=tuple(point.items()),
-            overrides=tuple(overrides.items()), config_hash=configured.config_hash,
-            label=label or configured.scenario.name, dropped=tuple(configured.dropped),
-            size=run_size(configured.scenario)))
-    return SweepPlan(spec=spec, path=path, scenario_path=scenario_path, scenario_raw=raw,
-                     scenario_name=base.scenario.name,
-                     root_seed=root_seed, configurations=configurations)
+        configurations.append(
+            Configuration(
+                index=len(configurations),
+                design=design,
+                values=tuple(point.items()),
+                overrides=tuple(overrides.items()),
+                config_hash=configured.config_hash,
+                label=label or configured.scenario.name,
+                dropped=tuple(configured.dropped),
+                size=run_size(configured.scenario),
+            )
+        )
+    return SweepPlan(
+        spec=spec,
+        path=path,
+        scenario_path=scenario_path,
+        scenario_raw=raw,
+        scenario_name=base.scenario.name,
+        root_seed=root_seed,
+        configurations=configurations,
+    )
 
 
-def _configure_for_plan(raw: dict[str, Any], overrides: dict[str, Any], design: str | None,
-                        scenario_path: Path, scenario_lines: LineMap, linemap: LineMap,
-                        point: dict[str, Any]) -> Configured:
+def _configure_for_plan(
+    raw: dict[str, Any],
+    overrides: dict[str, Any],
+    design: str | None,
+    scenario_path: Path,
+    scenario_lines: LineMap,
+    linemap: LineMap,
+    point: dict[str, Any],
+) -> Configured:
     """:func:`configure`, with an error that names the sweep file's line and the values."""
     try:
-        return configure(raw, overrides, design, near=scenario_path.parent,
-                         source=scenario_path, linemap=scenario_lines)
+        return configure(
+            raw,
+            overrides,
+            design,
+            near=scenario_path.parent,
+            source=scenario_path,
+            linemap=scenario_lines,
+        )
     except InputError as exc:
         culprit = next((("factors", k) for k in point), None) or (
-            ("overrides", next(iter(overrides))) if overrides else ("scenario",))
+            ("overrides", next(iter(overrides))) if overrides else ("scenario",)
+        )
         setting = ", ".join(f"{k}={v!r}" for k, v in overrides.items()) or "no overrides"
         under = f" under design {design}" if design else ""
-        raise InputError(f"{linemap.where(culprit)}: the configuration {setting}{under} "
-                         f"is not a valid scenario:\n  {exc.message}") from None
+        raise InputError(
+            f"{linemap.where(culprit)}: the configuration {setting}{under} "
+            f"is not a valid scenario:\n  {exc.message}"
+        ) from None
 
 
 def _short_names(names: list[str]) -> dict[str, str]:
@@ -186,8 +227,10 @@ def _short_names(names: list[str]) -> dict[str, str]:
         parts = name.split(".")
         for size in range(1, len(parts) + 1):
             suffix = ".".join(parts[-size:])
-            if not any(other != name and (other == suffix or other.endswith("." + suffix))
-                       for other in names):
+            if not any(
+                other != name and (other == suffix or other.endswith("." + suffix))
+                for other in names
+            ):
                 break
         short[name] = suffix
     return short

@@ -58,7 +58,11 @@ class SweepResult:
 
 
 def run_sweep(
-    plan: SweepPlan, executor: Executor, store: ResultStore, *, progress: bool = False,
+    plan: SweepPlan,
+    executor: Executor,
+    store: ResultStore,
+    *,
+    progress: bool = False,
 ) -> SweepResult:
     """Run every (configuration, replication) not yet in ``store``, then summarise.
 
@@ -88,8 +92,9 @@ def run_sweep(
             for outcome in executor.imap_unordered(tasks):
                 configuration = by_hash.get(outcome.config_hash)
                 if configuration is None:
-                    raise RuntimeError(f"a worker returned unknown configuration "
-                                       f"{outcome.config_hash[:12]}")
+                    raise RuntimeError(
+                        f"a worker returned unknown configuration {outcome.config_hash[:12]}"
+                    )
                 store.add(outcome, configuration)
                 done.add((outcome.config_hash, outcome.seed))
                 executed += 1
@@ -106,22 +111,35 @@ def run_sweep(
             bar.close()
     rows = _planned(store.rows(), wanted)
     summaries = summarise(plan, rows)
-    return SweepResult(plan=plan, runs=rows, summaries=summaries, executed=executed,
-                       skipped=skipped, elapsed_s=time.perf_counter() - started,
-                       executor=getattr(executor, "description", type(executor).__name__))
+    return SweepResult(
+        plan=plan,
+        runs=rows,
+        summaries=summaries,
+        executed=executed,
+        skipped=skipped,
+        elapsed_s=time.perf_counter() - started,
+        executor=getattr(executor, "description", type(executor).__name__),
+    )
 
 
 def _progress_bar(plan: SweepPlan, total: int, skipped: int):
     """tqdm on stderr: runs done of runs planned, rate, and the ETA from the rate."""
-    bar = tqdm(total=total, unit="run", desc=f"sweep {plan.spec.name}", file=sys.stderr,
-               dynamic_ncols=True, smoothing=0.1)
+    bar = tqdm(
+        total=total,
+        unit="run",
+        desc=f"sweep {plan.spec.name}",
+        file=sys.stderr,
+        dynamic_ncols=True,
+        smoothing=0.1,
+    )
     if skipped:
         bar.set_postfix_str(f"{skipped} already stored")
     return bar
 
 
-def _missing_tasks(plan: SweepPlan, wanted: dict[str, int], done: set[tuple[str, int]]
-                   ) -> tuple[list[RunTask], set[tuple[str, int]]]:
+def _missing_tasks(
+    plan: SweepPlan, wanted: dict[str, int], done: set[tuple[str, int]]
+) -> tuple[list[RunTask], set[tuple[str, int]]]:
     """The runs still to do (replication first), and the keys of those already done."""
     tasks: list[RunTask] = []
     already: set[tuple[str, int]] = set()
@@ -148,8 +166,9 @@ def _planned(rows: list[StoredRun], wanted: dict[str, int]) -> list[StoredRun]:
     return [r for r in rows if r.replication < wanted.get(r.config_hash, 0)]
 
 
-def _adaptive_targets(plan: SweepPlan, rows: list[StoredRun],
-                      wanted: dict[str, int]) -> dict[str, int]:
+def _adaptive_targets(
+    plan: SweepPlan, rows: list[StoredRun], wanted: dict[str, int]
+) -> dict[str, int]:
     """Configurations whose interval is still too wide, with how many runs to aim for.
 
     The target is the classic sample-size estimate ``n = (t * s / (r * mean))^2`` from
@@ -196,23 +215,31 @@ def summarise(plan: SweepPlan, rows: list[StoredRun]) -> list[ConfigurationSumma
     summaries = []
     for configuration in plan.configurations:
         runs = by_config.get(configuration.config_hash, [])
-        intervals = {name: mean_interval([metric_value(r.metrics, name) for r in runs],
-                                         plan.spec.confidence)
-                     for name in plan.metrics}
+        intervals = {
+            name: mean_interval([metric_value(r.metrics, name) for r in runs], plan.spec.confidence)
+            for name in plan.metrics
+        }
         verdicts: dict[str, dict[str, int]] = {}
         for run in runs:
             for invariant, verdict in run.verdicts.items():
                 tally = verdicts.setdefault(invariant, {})
                 tally[verdict["status"]] = tally.get(verdict["status"], 0) + 1
-        summaries.append(ConfigurationSummary(
-            configuration=configuration, seeds=[r.seed for r in runs], intervals=intervals,
-            verdicts=verdicts, failed_runs=sum(1 for r in runs if r.failed),
-            check_errors=sum(1 for r in runs if r.check_error)))
+        summaries.append(
+            ConfigurationSummary(
+                configuration=configuration,
+                seeds=[r.seed for r in runs],
+                intervals=intervals,
+                verdicts=verdicts,
+                failed_runs=sum(1 for r in runs if r.failed),
+                check_errors=sum(1 for r in runs if r.check_error),
+            )
+        )
     objectives = plan.spec.objectives
     if objectives:
         points = [[s.intervals[name].mean for name in objectives] for s in summaries]
-        for summary, on_front in zip(summaries, pareto_front(points, list(objectives.values())),
-                                     strict=True):
+        for summary, on_front in zip(
+            summaries, pareto_front(points, list(objectives.values())), strict=True
+        ):
             summary.pareto = on_front
     return summaries
 
@@ -221,10 +248,17 @@ def default_out(name: str) -> Path:
     return Path("reports") / "sweeps" / name
 
 
-def sweep_from_args(path: Path | str | dict[str, Any], *, workers: int | None = None,
-                    scheduler: str | None = None, out: Path | str | None = None,
-                    resume: bool = False, fresh: bool = False,
-                    progress: bool = False, yes: bool = False) -> SweepResult:
+def sweep_from_args(
+    path: Path | str | dict[str, Any],
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    out: Path | str | None = None,
+    resume: bool = False,
+    fresh: bool = False,
+    progress: bool = False,
+    yes: bool = False,
+) -> SweepResult:
     """Plan, run and write a sweep: what ``p2c sweep`` and :func:`sim.api.sweep` do.
 
     The order keeps a user's stored results safe: the plan is validated, the store
@@ -239,8 +273,9 @@ def sweep_from_args(path: Path | str | dict[str, Any], *, workers: int | None = 
     each written under a temporary name and renamed, even when the sweep stops early.
     """
     if resume and fresh:
-        raise InputError("p2c sweep: --resume keeps the stored runs and --fresh discards "
-                         "them; give one of them")
+        raise InputError(
+            "p2c sweep: --resume keeps the stored runs and --fresh discards them; give one of them"
+        )
     if isinstance(path, dict):
         plan = plan_sweep(path)
     else:
@@ -252,18 +287,24 @@ def sweep_from_args(path: Path | str | dict[str, Any], *, workers: int | None = 
     if stored and not (resume or fresh):
         raise InputError(
             f"{store_path}: holds {stored} finished run(s); keep them and run only what is "
-            "missing with --resume, or discard them with --fresh")
+            "missing with --resume, or discard them with --fresh"
+        )
     done = _done_keys(store_path) if stored and resume else set()
     check_sweep_size(plan, done, yes=yes)
     with make_executor(workers, scheduler) as executor:
         out_dir.mkdir(parents=True, exist_ok=True)
-        store = _store_call(store_path, ResultStore, store_path, fresh=fresh and bool(stored),
-                            meta={"sweep": plan.spec.name,
-                                  "spec": json.dumps(plan.spec.model_dump(mode="json"),
-                                                     sort_keys=True)})
+        store = _store_call(
+            store_path,
+            ResultStore,
+            store_path,
+            fresh=fresh and bool(stored),
+            meta={
+                "sweep": plan.spec.name,
+                "spec": json.dumps(plan.spec.model_dump(mode="json"), sort_keys=True),
+            },
+        )
         try:
-            result = _store_call(store_path, run_sweep, plan, executor, store,
-                                 progress=progress)
+            result = _store_call(store_path, run_sweep, plan, executor, store, progress=progress)
         except BaseException:
             executor.abort()  # no worker left running while the files are refreshed
             _refresh_outputs(plan, store, out_dir)
@@ -281,8 +322,9 @@ def sweep_from_args(path: Path | str | dict[str, Any], *, workers: int | None = 
 MAX_SWEEP_USER_DAYS = 200_000
 
 
-def sweep_size(plan: SweepPlan, done: Collection[tuple[str, int]] = frozenset()
-               ) -> tuple[int, float, float, float, int]:
+def sweep_size(
+    plan: SweepPlan, done: Collection[tuple[str, int]] = frozenset()
+) -> tuple[int, float, float, float, int]:
     """(runs, user-days, estimated seconds on one core, largest run's user-days, largest
     run's initial records) of every (configuration, replication) of ``plan`` not in
     ``done``: each configuration's :func:`sim.engine.runner.run_size` times its runs still
@@ -292,8 +334,10 @@ def sweep_size(plan: SweepPlan, done: Collection[tuple[str, int]] = frozenset()
     largest_days, largest_records = 0.0, 0
     for configuration in plan.configurations:
         days, records, one = configuration.size
-        todo = sum((configuration.config_hash, plan.seed(r)) not in done
-                   for r in range(_most_replications(plan)))
+        todo = sum(
+            (configuration.config_hash, plan.seed(r)) not in done
+            for r in range(_most_replications(plan))
+        )
         if todo:
             runs += todo
             user_days += todo * days
@@ -303,8 +347,9 @@ def sweep_size(plan: SweepPlan, done: Collection[tuple[str, int]] = frozenset()
     return runs, user_days, seconds, largest_days, largest_records
 
 
-def check_sweep_size(plan: SweepPlan, done: Collection[tuple[str, int]] = frozenset(), *,
-                     yes: bool = False) -> None:
+def check_sweep_size(
+    plan: SweepPlan, done: Collection[tuple[str, int]] = frozenset(), *, yes: bool = False
+) -> None:
     """Refuse (exit 2, the estimate printed) a sweep far beyond what runs in minutes,
     as ``p2c run`` refuses one large run, unless ``yes`` (``--yes``)."""
     runs, user_days, seconds, largest_days, largest_records = sweep_size(plan, done)
@@ -318,14 +363,16 @@ def check_sweep_size(plan: SweepPlan, done: Collection[tuple[str, int]] = frozen
             f"(limit {MAX_INITIAL_RECORDS:,}); {runs:,} runs, {user_days:,.0f} user-days in "
             f"all, estimated {seconds / 60:,.0f} min of one core or more and memory to match "
             "in each worker; lower headcount, duration_days or initial_data, or run it anyway "
-            "with --yes")
+            "with --yes"
+        )
     if user_days > MAX_SWEEP_USER_DAYS:
         raise InputError(
             f"{where}: a large sweep: {runs:,} runs to do ({len(plan.configurations)} "
             f"configurations x up to {_most_replications(plan)} replications), "
             f"{user_days:,.0f} user-days in all (limit {MAX_SWEEP_USER_DAYS:,}), estimated "
             f"{seconds / 60:,.0f} min of one core or more; fewer factor values, replications "
-            "or duration_days, or run it anyway with --yes")
+            "or duration_days, or run it anyway with --yes"
+        )
 
 
 def _done_keys(store_path: Path) -> set[tuple[str, int]]:
@@ -338,8 +385,9 @@ def _check_out_dir(out_dir: Path) -> None:
     """Refuse an ``--out`` that cannot be a folder, before anything runs."""
     for folder in (*reversed(out_dir.parents), out_dir):
         if folder.exists() and not folder.is_dir():
-            raise InputError(f"{out_dir}: cannot be the sweep's folder: {folder} is a file, "
-                             "not a folder")
+            raise InputError(
+                f"{out_dir}: cannot be the sweep's folder: {folder} is a file, not a folder"
+            )
 
 
 def _store_call(store_path: Path, function: Any, *args: Any, **kwargs: Any) -> Any:
@@ -370,8 +418,15 @@ def _refresh_outputs(plan: SweepPlan, store: Any, out_dir: Path) -> None:
             return  # nothing new committed: the store and its derived files still agree
         wanted = {c.config_hash: _most_replications(plan) for c in plan.configurations}
         rows = _planned(store.rows(), wanted)
-        partial = SweepResult(plan=plan, runs=rows, summaries=summarise(plan, rows),
-                              executed=0, skipped=len(rows), elapsed_s=0.0, executor="")
+        partial = SweepResult(
+            plan=plan,
+            runs=rows,
+            summaries=summarise(plan, rows),
+            executed=0,
+            skipped=len(rows),
+            elapsed_s=0.0,
+            executor="",
+        )
         write_outputs(partial, out_dir)
     except Exception:
         for stale in paths:

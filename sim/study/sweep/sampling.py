@@ -47,21 +47,24 @@ def latin_hypercube(factors: dict[str, Factor], samples: int, seed: int) -> list
     value maps onto ``[low, high]`` (geometrically for ``log``), or picks among
     ``levels`` (each level gets an equal share of strata).
     """
-    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(
-        entropy=int(seed), spawn_key=(0x4C4853,))))  # "LHS": apart from replication seeds
+    rng = np.random.Generator(
+        np.random.PCG64(np.random.SeedSequence(entropy=int(seed), spawn_key=(0x4C4853,)))
+    )  # "LHS": apart from replication seeds
     points: list[dict[str, Any]] = [{} for _ in range(samples)]
     for name, factor in factors.items():
         strata = rng.permutation(samples)
         unit = (strata + rng.random(samples)) / samples
         for point, u in zip(points, unit, strict=True):
             if factor.levels is not None:
-                point[name] = factor.levels[min(int(u * len(factor.levels)),
-                                                len(factor.levels) - 1)]
+                point[name] = factor.levels[
+                    min(int(u * len(factor.levels)), len(factor.levels) - 1)
+                ]
                 continue
             assert factor.low is not None and factor.high is not None
             if factor.log:
-                value = math.exp(math.log(factor.low)
-                                 + u * (math.log(factor.high) - math.log(factor.low)))
+                value = math.exp(
+                    math.log(factor.low) + u * (math.log(factor.high) - math.log(factor.low))
+                )
             else:
                 value = factor.low + u * (factor.high - factor.low)
             point[name] = _tidy(value, factor.integer)

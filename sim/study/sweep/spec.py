@@ -11,10 +11,13 @@ from models.strict import Strict
 
 #: Metrics reported when a sweep file names none: what architects compare first.
 DEFAULT_METRICS = (
-    "overwritten_writes", "conflicts", "saves_rejected", "handoffs", "blocked_user_s",
+    "overwritten_writes",
+    "conflicts",
+    "saves_rejected",
+    "handoffs",
+    "blocked_user_s",
     "propagation_p95_s.account:sales->operations",
 )
-
 
 
 class Factor(Strict):
@@ -94,8 +97,9 @@ class SweepSpec(Strict):
         if self.sampler == "latin_hypercube" and self.samples is None:
             raise ValueError("sampler latin_hypercube needs samples: N")
         if self.sampler == "grid" and self.samples is not None:
-            raise ValueError("samples is for sampler latin_hypercube (a grid is every "
-                             "combination of levels)")
+            raise ValueError(
+                "samples is for sampler latin_hypercube (a grid is every combination of levels)"
+            )
         if self.adaptive and self.adaptive.max_replications < self.replications:
             raise ValueError("adaptive.max_replications must be at least replications")
         return self
