@@ -384,7 +384,7 @@ def test_only_a_client_pause_carries_a_save_past_a_long_lease(tmp_path, capsys):
     assert pause["kind"] == "client_pause" and pause["actor"] == save["actor"]
     # The pause holds the save until at least the lease's expiry (the form's opening
     # + 1200 s), by the hand-worked rule above.
-    from sim.engine.clock import parse_when
+    from models.clock import parse_when
 
     opened_s = parse_when(save.get("opened_at", save["at"]))
     assert parse_when(pause["at"]) <= parse_when(save["at"])
