@@ -46,6 +46,9 @@ def _condition_text(condition: dict[str, list[Any]] | None) -> str:
     return text if len(text) <= 22 else text[:21] + "…"
 
 
+COLUMN_DX, BOX_W, BOX_H = 2.2, 0.95, 0.42
+
+
 def render_png(graph: nx.DiGraph, findings: Sequence[Finding], path: Path | str) -> Path:
     """Draw the replica graph: systems as columns, entities as rows, maps as arrows.
 
@@ -57,8 +60,7 @@ def render_png(graph: nx.DiGraph, findings: Sequence[Finding], path: Path | str)
     path = Path(path)
     systems = list(graph.graph.get("systems", ()))
     entities = list(graph.graph.get("entities", ()))
-    column_dx, box_w, box_h = 2.2, 0.95, 0.42
-    x_of = {s: i * column_dx for i, s in enumerate(systems)}
+    x_of = {s: i * COLUMN_DX for i, s in enumerate(systems)}
     y_of = {e: -float(i) for i, e in enumerate(entities)}
     red_nodes, red_maps = _error_replicas(findings)
     counts = {s: sum(f.severity == s for f in findings) for s in SEVERITIES}
@@ -80,13 +82,48 @@ def render_png(graph: nx.DiGraph, findings: Sequence[Finding], path: Path | str)
     fig = Figure(figsize=(width_in, height_in))
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
-    ax.set_xlim(-column_dx / 2, column_dx * (max(len(systems), 1) - 0.5))
+    _draw_lanes(ax, systems, entities, x_of, y_of)
+    _draw_replicas(ax, graph, x_of, y_of, red_nodes)
+    _draw_maps(ax, graph, systems, x_of, y_of, red_maps)
+    legend = _draw_legend(ax, graph)
+    design_name = graph.graph.get("design", "design")
+    ax.set_title(
+        f"{design_name}: {counts['error']} errors, {counts['warning']} warnings, "
+        f"{counts['info']} notes (labels: batch offset, queue/live latency)",
+        fontsize=10,
+        pad=28,
+    )
+    if notes:  # under the legend, wherever its rows ended up
+        box = legend.get_window_extent(fig.canvas.get_renderer())
+        below = box.transformed(fig.transFigure.inverted()).y0
+        fig.text(
+            0.5,
+            below - 0.01,
+            "\n".join(["errors: " + notes[0], *notes[1:]]),
+            fontsize=7.5,
+            color=ERROR_RED,
+            ha="center",
+            va="top",
+        )
+    _save_atomically(fig, path)
+    return path
+
+
+def _draw_lanes(
+    ax: Any,
+    systems: list[str],
+    entities: list[str],
+    x_of: dict[str, float],
+    y_of: dict[str, float],
+) -> None:
+    """The axes: alternate system columns shaded, systems on top, entities down the side."""
+    ax.set_xlim(-COLUMN_DX / 2, COLUMN_DX * (max(len(systems), 1) - 0.5))
     ax.set_ylim(-max(len(entities), 1) + 0.4, 0.65)
     for i, system in enumerate(systems):  # lanes
         if i % 2 == 0:
             ax.axvspan(
-                x_of[system] - column_dx / 2,
-                x_of[system] + column_dx / 2,
+                x_of[system] - COLUMN_DX / 2,
+                x_of[system] + COLUMN_DX / 2,
                 color="#f2f2f2",
                 zorder=0,
             )
@@ -106,6 +143,15 @@ def render_png(graph: nx.DiGraph, findings: Sequence[Finding], path: Path | str)
             va="center",
         )
 
+
+def _draw_replicas(
+    ax: Any,
+    graph: nx.DiGraph,
+    x_of: dict[str, float],
+    y_of: dict[str, float],
+    red_nodes: set[Replica],
+) -> None:
+    """One box per replica: shaded when editable, red when in an error finding."""
     for node, data in graph.nodes(data=True):
         system, entity = node
         if system not in x_of or entity not in y_of:
@@ -115,9 +161,9 @@ def render_png(graph: nx.DiGraph, findings: Sequence[Finding], path: Path | str)
         face = "#f8d0d0" if red else ("#fff1bf" if data["editable"] else "white")
         ax.add_patch(
             FancyBboxPatch(
-                (x - box_w / 2, y - box_h / 2),
-                box_w,
-                box_h,
+                (x - BOX_W / 2, y - BOX_H / 2),
+                BOX_W,
+                BOX_H,
                 boxstyle="round,pad=0,rounding_size=0.08",
                 facecolor=face,
                 edgecolor=ERROR_RED if red else "#555555",
@@ -149,6 +195,16 @@ def render_png(graph: nx.DiGraph, findings: Sequence[Finding], path: Path | str)
                 color="#444444",
             )
 
+
+def _draw_maps(
+    ax: Any,
+    graph: nx.DiGraph,
+    systems: list[str],
+    x_of: dict[str, float],
+    y_of: dict[str, float],
+    red_maps: set[str],
+) -> None:
+    """One curved arrow per map, coloured by transport, labelled with offset or latency."""
     rank = {s: i for i, s in enumerate(systems)}
     for source, target, data in graph.edges(data=True):
         if source[0] not in x_of or target[0] not in x_of or source[1] not in y_of:
@@ -157,8 +213,8 @@ def render_png(graph: nx.DiGraph, findings: Sequence[Finding], path: Path | str)
         direction = 1 if x1 > x0 else -1
         span = abs(rank[target[0]] - rank[source[0]])
         lift = direction * (0.2 + 0.16 * (span - 1))
-        start = (x0 + direction * box_w / 2, y + direction * 0.05)
-        end = (x1 - direction * box_w / 2, y + direction * 0.05)
+        start = (x0 + direction * BOX_W / 2, y + direction * 0.05)
+        end = (x1 - direction * BOX_W / 2, y + direction * 0.05)
         control = ((x0 + x1) / 2, y + 2 * lift)
         red = any(name in red_maps for name in data["maps"])
         colour = TRANSPORT_COLOURS.get(data["transport"], "#777777")
@@ -192,6 +248,9 @@ def render_png(graph: nx.DiGraph, findings: Sequence[Finding], path: Path | str)
                 bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.3, "alpha": 0.8},
             )
 
+
+def _draw_legend(ax: Any, graph: nx.DiGraph) -> Any:
+    """The legend under the plot: the transports used, dashes if any, the box shadings."""
     used = sorted(
         {t for _, _, d in graph.edges(data=True) for t in d["transports"]},
         key=list(TRANSPORT_COLOURS).index,
@@ -206,7 +265,7 @@ def render_png(graph: nx.DiGraph, findings: Sequence[Finding], path: Path | str)
         Patch(facecolor="white", edgecolor="#555555", label="read-only copy"),
         Patch(facecolor="#f8d0d0", edgecolor=ERROR_RED, label="in an error finding"),
     ]
-    legend = ax.legend(
+    return ax.legend(
         handles=handles,
         loc="upper center",
         bbox_to_anchor=(0.5, -0.01),
@@ -214,26 +273,10 @@ def render_png(graph: nx.DiGraph, findings: Sequence[Finding], path: Path | str)
         fontsize=8,
         frameon=False,
     )
-    design_name = graph.graph.get("design", "design")
-    ax.set_title(
-        f"{design_name}: {counts['error']} errors, {counts['warning']} warnings, "
-        f"{counts['info']} notes (labels: batch offset, queue/live latency)",
-        fontsize=10,
-        pad=28,
-    )
-    if notes:  # under the legend, wherever its rows ended up
-        box = legend.get_window_extent(fig.canvas.get_renderer())
-        below = box.transformed(fig.transFigure.inverted()).y0
-        fig.text(
-            0.5,
-            below - 0.01,
-            "\n".join(["errors: " + notes[0], *notes[1:]]),
-            fontsize=7.5,
-            color=ERROR_RED,
-            ha="center",
-            va="top",
-        )
 
+
+def _save_atomically(fig: Figure, path: Path) -> None:
+    """Write the PNG to a temporary file beside ``path``, then rename it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(handle)
@@ -243,7 +286,6 @@ def render_png(graph: nx.DiGraph, findings: Sequence[Finding], path: Path | str)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
-    return path
 
 
 def default_png_path(design_name: str) -> Path:
