@@ -36,9 +36,68 @@ class AccountedFor(Invariant):
 
     def verdict(self) -> Verdict:
         ledger = self.ledger
-        definite = AnomalyList()
-        open_items = AnomalyList()
+        definite = self._definite_anomalies()
+        pending = ledger.pending_writes()
+        writes_open = self._unaccounted_writes(pending)
+        open_items = self._open_runs_and_messages()
+        metrics = self._metrics(len(pending))
+        anomalies = definite.items
+        count = definite.count
+        if ledger.quiescence is not None:
+            anomalies = anomalies + writes_open.items
+            count += writes_open.count
+        if ledger.quiescent:
+            anomalies = anomalies + open_items.items
+            count += open_items.count
+        elif not count and (open_items.count or writes_open.count):
+            evidence = writes_open.items + open_items.items
+            return make_verdict(
+                self.name,
+                evidence,
+                0,
+                sanctioned=False,
+                unknown=True,
+                metrics=metrics,
+                note=f"not judged: {ledger.quiescence_words()}; "
+                f"{plural(open_items.count + writes_open.count, 'item')} still open at the end",
+            )
+        note = (
+            f"{plural(count, 'item')} not accounted for"
+            if count
+            else "every write, batch run and message is accounted for"
+        )
+        return make_verdict(
+            self.name,
+            anomalies,
+            count,
+            sanctioned=self.is_sanctioned,
+            metrics=metrics,
+            note=note,
+        )
 
+    def _definite_anomalies(self) -> AnomalyList:
+        """Violations whatever the history's end: duplicate ids, reasonless rejects and
+        dead letters, batch runs whose rows do not add up, ends without starts."""
+        ledger = self.ledger
+        definite = AnomalyList()
+        self._add_write_faults(definite)
+        self._add_batch_faults(definite)
+        for event in ledger.dead_letters_without_reason:
+            definite.add(
+                Anomaly(
+                    self.name,
+                    "dead-letter-without-reason",
+                    f"message {event['message_id']} was dead-lettered at {when(event['t'])} "
+                    "without a reason.",
+                    t=event["t"],
+                    via=event.get("message_id"),
+                )
+            )
+        return definite
+
+    def _add_write_faults(self, definite: AnomalyList) -> None:
+        """Write ids used twice, and rejects that give the user no reason."""
+        ledger = self.ledger
         for write_id, t in ledger.duplicate_write_ids:
             definite.add(
                 Anomaly(
@@ -63,6 +122,10 @@ class AccountedFor(Invariant):
                     t=event["t"],
                 )
             )
+
+    def _add_batch_faults(self, definite: AnomalyList) -> None:
+        """Batch runs whose rows do not add up, that end unstarted, or fail without why."""
+        ledger = self.ledger
         for start, end in ledger.batch_mismatches:
             rows = start.get("rows", 0)
             changed = end.get("rows_changed", 0)
@@ -107,20 +170,11 @@ class AccountedFor(Invariant):
                     via=event["run_id"],
                 )
             )
-        for event in ledger.dead_letters_without_reason:
-            definite.add(
-                Anomaly(
-                    self.name,
-                    "dead-letter-without-reason",
-                    f"message {event['message_id']} was dead-lettered at {when(event['t'])} "
-                    "without a reason.",
-                    t=event["t"],
-                    via=event.get("message_id"),
-                )
-            )
 
+    def _unaccounted_writes(self, pending: list[int]) -> AnomalyList:
+        """Writes neither applied in their home system nor rejected."""
+        ledger = self.ledger
         writes_open = AnomalyList()
-        pending = ledger.pending_writes()
         for i in pending:
             cold = ledger.cold[i]
             home = ledger.home_system(i)
@@ -136,6 +190,12 @@ class AccountedFor(Invariant):
                     t=ledger.write_time(i),
                 )
             )
+        return writes_open
+
+    def _open_runs_and_messages(self) -> AnomalyList:
+        """Batch runs started but not ended, messages sent but not delivered or dead-lettered."""
+        ledger = self.ledger
+        open_items = AnomalyList()
         for run_id, start in ledger.batches_open.items():
             open_items.add(
                 Anomaly(
@@ -162,12 +222,16 @@ class AccountedFor(Invariant):
                     via=message_id,
                 )
             )
+        return open_items
 
-        metrics = {
+    def _metrics(self, unaccounted: int) -> dict[str, int]:
+        """The counts the verdict reports, whatever it finds."""
+        ledger = self.ledger
+        return {
             "writes": ledger.writes,
             "writes_applied": ledger.status.count(APPLIED),
             "writes_rejected": ledger.status.count(REJECTED),
-            "writes_unaccounted": len(pending),
+            "writes_unaccounted": unaccounted,
             "batch_runs": ledger.batch_runs,
             "batch_runs_open": len(ledger.batches_open),
             "batch_runs_failed": ledger.batch_runs_failed,
@@ -176,36 +240,3 @@ class AccountedFor(Invariant):
             "messages_dead_lettered": ledger.dead_letters,
             "messages_open": len(ledger.messages_open),
         }
-        anomalies = definite.items
-        count = definite.count
-        if ledger.quiescence is not None:
-            anomalies = anomalies + writes_open.items
-            count += writes_open.count
-        if ledger.quiescent:
-            anomalies = anomalies + open_items.items
-            count += open_items.count
-        elif not count and (open_items.count or writes_open.count):
-            evidence = writes_open.items + open_items.items
-            return make_verdict(
-                self.name,
-                evidence,
-                0,
-                sanctioned=False,
-                unknown=True,
-                metrics=metrics,
-                note=f"not judged: {ledger.quiescence_words()}; "
-                f"{plural(open_items.count + writes_open.count, 'item')} still open at the end",
-            )
-        note = (
-            f"{plural(count, 'item')} not accounted for"
-            if count
-            else "every write, batch run and message is accounted for"
-        )
-        return make_verdict(
-            self.name,
-            anomalies,
-            count,
-            sanctioned=self.is_sanctioned,
-            metrics=metrics,
-            note=note,
-        )
