@@ -45,15 +45,61 @@ def plot_anomaly(
     ``events`` is the history (any iterable, read once). When the anomaly names no
     record (an echo names only its write), the record of its first write is used.
     """
+    lost = anomaly.write_ids[0] if anomaly.write_ids else None
+    overwriter = anomaly.write_ids[1] if len(anomaly.write_ids) > 1 else None
+    # A lost update's third write: the change that made the sync carry the record.
+    trigger = anomaly.write_ids[2] if len(anomaly.write_ids) > 2 else None
+    entity, key, systems, saves, applies = _record_events(events, anomaly)
+    window = incident_window(anomaly, saves)
+    if window is not None:
+        # Zoom on the incident: from the first of its saves to the overwrite, not from
+        # the migration that created the record.
+        saves = [e for e in saves if window[0] <= e["t"] <= window[1]]
+        applies = [e for e in applies if window[0] <= e["t"] <= window[1]]
+    lane = {system: len(systems) - 1 - n for n, system in enumerate(systems)}
+
+    figure = Figure(figsize=(width_in, 1.2 + 0.9 * len(systems) + 1.2))
+    FigureCanvasAgg(figure)
+    axes = figure.add_axes((0.12, 0.30, 0.84, 0.58))
+    for y in lane.values():
+        axes.axhline(y, color="#dddddd", linewidth=1, zorder=0)
+    field = anomaly.field
+
+    def colour(write_id: str | None) -> str:
+        if write_id is not None and write_id == lost:
+            return _LOST
+        if write_id is not None and write_id == overwriter:
+            return _BY
+        if write_id is not None and write_id == trigger:
+            return _TRIGGER
+        return _OTHER
+
+    times = [e["t"] for e in saves + applies]
+    _draw_saves(axes, saves, lane, colour, field, times)
+    _draw_applies(axes, applies, lane, colour, field, (lost, overwriter, trigger))
+    _draw_time_axis(axes, lane, systems, times)
+    title = f"{anomaly.invariant}: {anomaly.code}"
+    if entity is not None:
+        title += f" - {entity} {key}" + (f" {field}" if field else "")
+    axes.set_title(title, fontsize=11)
+    _draw_legend(axes)
+    wrapped = "\n".join(textwrap.wrap(anomaly.explain(), width=int(width_in * 14)))
+    figure.text(0.02, 0.04, wrapped, fontsize=8, va="bottom", ha="left")
+    path = Path(path)
+    figure.savefig(path, dpi=110)
+    return path
+
+
+def _record_events(
+    events: Iterable[Event], anomaly: Anomaly
+) -> tuple[str | None, Any, list[str], list[dict[str, Any]], list[dict[str, Any]]]:
+    """``(entity, key, systems, saves, applies)`` of the anomaly's record, keeping only
+    its events while the history streams past; systems in lane order, never empty."""
     entity, key = anomaly.entity, anomaly.key
     if key is None:
         entity = None
     # Without a record, the save of the anomaly's first write tells which one it is.
     locator = anomaly.write_ids[0] if entity is None and anomaly.write_ids else None
-    lost = anomaly.write_ids[0] if anomaly.write_ids else None
-    overwriter = anomaly.write_ids[1] if len(anomaly.write_ids) > 1 else None
-    # A lost update's third write: the change that made the sync carry the record.
-    trigger = anomaly.write_ids[2] if len(anomaly.write_ids) > 2 else None
     systems: list[str] = []
     saves: list[dict[str, Any]] = []
     applies: list[dict[str, Any]] = []
@@ -80,31 +126,19 @@ def plot_anomaly(
         systems.append(anomaly.system)
     if not systems:
         systems = ["(no system)"]
-    window = incident_window(anomaly, saves)
-    if window is not None:
-        # Zoom on the incident: from the first of its saves to the overwrite, not from
-        # the migration that created the record.
-        saves = [e for e in saves if window[0] <= e["t"] <= window[1]]
-        applies = [e for e in applies if window[0] <= e["t"] <= window[1]]
-    lane = {system: len(systems) - 1 - n for n, system in enumerate(systems)}
+    return entity, key, systems, saves, applies
 
-    figure = Figure(figsize=(width_in, 1.2 + 0.9 * len(systems) + 1.2))
-    FigureCanvasAgg(figure)
-    axes = figure.add_axes((0.12, 0.30, 0.84, 0.58))
-    for y in lane.values():
-        axes.axhline(y, color="#dddddd", linewidth=1, zorder=0)
-    field = anomaly.field
 
-    def colour(write_id: str | None) -> str:
-        if write_id is not None and write_id == lost:
-            return _LOST
-        if write_id is not None and write_id == overwriter:
-            return _BY
-        if write_id is not None and write_id == trigger:
-            return _TRIGGER
-        return _OTHER
-
-    times = [e["t"] for e in saves + applies]
+def _draw_saves(
+    axes: Any,
+    saves: list[dict[str, Any]],
+    lane: dict[str, int],
+    colour: Callable[[str | None], str],
+    field: str | None,
+    times: list[float],
+) -> None:
+    """A large dot (a cross for a reject or conflict) per save; the anomaly's own saves
+    labelled with their id and value, others with their id while there are few."""
     # Labels of other saves closer than this in time go up a step, so they never overlap.
     near_s = 0.06 * (max(times) - min(times)) if times else 0.0
     last_label: dict[int, tuple[float, int]] = {}  # lane -> (time, step) of its last label
@@ -157,14 +191,24 @@ def plot_anomaly(
                 fontsize=7,
                 color=_OTHER,
             )
+
+
+def _draw_applies(
+    axes: Any,
+    applies: list[dict[str, Any]],
+    lane: dict[str, int],
+    colour: Callable[[str | None], str],
+    field: str | None,
+    named: tuple[str | None, str | None, str | None],
+) -> None:
+    """A small square per apply, labelled with the path that carried the anomaly's
+    writes (``named``: lost, displacing, trigger)."""
     for event in applies:
         carried = event["fields"]
         write_id = carried.get(field) if field else None
         if write_id is None:
             ids = list(carried.values())
-            write_id = next(
-                (w for w in ids if w in (lost, overwriter, trigger)), ids[0] if ids else None
-            )
+            write_id = next((w for w in ids if w in named), ids[0] if ids else None)
         y = lane.get(event["system"], 0)
         c = colour(write_id)
         axes.scatter([event["t"]], [y], s=40, color=c, marker="s", zorder=2)
@@ -178,6 +222,12 @@ def plot_anomaly(
                 fontsize=7,
                 color=c,
             )
+
+
+def _draw_time_axis(
+    axes: Any, lane: dict[str, int], systems: list[str], times: list[float]
+) -> None:
+    """Lanes named on the left, time ticks at whole minutes, hours or days."""
     axes.set_yticks(list(lane.values()))
     axes.set_yticklabels(list(lane))
     axes.set_ylim(-0.8, len(systems) - 0.2)
@@ -191,10 +241,10 @@ def plot_anomaly(
     axes.xaxis.set_major_formatter(FuncFormatter(lambda t, _pos: format_t(max(t, 0.0))))
     for label in axes.get_xticklabels():
         label.set_fontsize(8)
-    title = f"{anomaly.invariant}: {anomaly.code}"
-    if entity is not None:
-        title += f" - {entity} {key}" + (f" {field}" if field else "")
-    axes.set_title(title, fontsize=11)
+
+
+def _draw_legend(axes: Any) -> None:
+    """What the colours and markers mean, under the chart."""
     legend = [
         ("o", _LOST, "lost / offending write"),
         ("o", _BY, "displacing write"),
@@ -205,11 +255,6 @@ def plot_anomaly(
     for marker, c, text in legend:
         axes.scatter([], [], marker=marker, color=c, label=text)
     axes.legend(loc="upper left", fontsize=7, frameon=False, ncol=4, bbox_to_anchor=(0.0, -0.12))
-    wrapped = "\n".join(textwrap.wrap(anomaly.explain(), width=int(width_in * 14)))
-    figure.text(0.02, 0.04, wrapped, fontsize=8, va="bottom", ha="left")
-    path = Path(path)
-    figure.savefig(path, dpi=110)
-    return path
 
 
 def incident_window(anomaly: Anomaly, saves: list[Event]) -> tuple[float, float] | None:
