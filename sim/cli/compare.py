@@ -18,7 +18,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
     """Run one scenario under several designs with the same seed; print a table."""
     # Imported when the command runs, not when p2c builds its parser: p2c --help stays fast.
     from sim.engine.runner import check_run_folder, check_run_size
-    from sim.reporting.summary import table
     from sim.scenario.spec import load_scenario
     from sim.scenario.variants import catalogue_names
     from sim.study.compare import (
@@ -31,13 +30,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from sim.study.executors import available_cores
 
     scenario = load_scenario(args.scenario)
-    names = list(dict.fromkeys(args.design or [])) or catalogue_names()
-    if args.all:
-        names = catalogue_names()
-    known = catalogue_names()
-    for name in names:
-        if name not in known:
-            raise InputError(f"unknown design {name!r} (known: {', '.join(known)})")
+    names = _design_names(args, catalogue_names())
     workers = getattr(args, "workers", None)
     if workers is not None and workers < 1:
         raise InputError("p2c compare: --workers must be >= 1")
@@ -67,21 +60,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         columns.append((name, result))
     timings = {name: timing for name, (_, timing) in done.items()}
     figures = {name: headline(result) for name, result in columns}
-    verdicts = {}
-    failed = False
-    for name, result in columns:
-        report = result.check
-        if report is not None:
-            failed = failed or report.failed
-            verdicts[name] = {
-                inv: {
-                    "status": v.status,
-                    "violations": v.violations,
-                    "sanctioned": v.sanctioned,
-                    "promised": inv in report.promises,
-                }
-                for inv, v in report.verdicts.items()
-            }
+    verdicts, failed = _verdicts(columns)
     if args.json:
         print(
             json.dumps(
@@ -109,6 +88,59 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.markdown:
         print("\n".join(invariant_matrix(verdicts, names)))
         return EXIT_FAILED if failed else EXIT_OK
+    timing = (wall_s, min(workers, len(names)), timings)
+    report = _text_report(args, scenario, seed, root, names, figures, verdicts, notes, timing)
+    print("\n".join(report))
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _design_names(args: argparse.Namespace, known: list[str]) -> list[str]:
+    """The designs to run: --all, else the --design names (deduplicated), else all."""
+    names = list(dict.fromkeys(args.design or [])) or list(known)
+    if args.all:
+        names = list(known)
+    for name in names:
+        if name not in known:
+            raise InputError(f"unknown design {name!r} (known: {', '.join(known)})")
+    return names
+
+
+def _verdicts(columns: list[tuple[str, Any]]) -> tuple[dict[str, dict[str, Any]], bool]:
+    """Per design, each invariant's verdict as plain data; and whether a promise failed."""
+    verdicts = {}
+    failed = False
+    for name, result in columns:
+        report = result.check
+        if report is not None:
+            failed = failed or report.failed
+            verdicts[name] = {
+                inv: {
+                    "status": v.status,
+                    "violations": v.violations,
+                    "sanctioned": v.sanctioned,
+                    "promised": inv in report.promises,
+                }
+                for inv, v in report.verdicts.items()
+            }
+    return verdicts, failed
+
+
+def _text_report(
+    args: argparse.Namespace,
+    scenario: Any,
+    seed: int,
+    root: Path,
+    names: list[str],
+    figures: dict[str, dict[str, Any]],
+    verdicts: dict[str, dict[str, Any]],
+    notes: list[str],
+    timing: tuple[float, int, dict[str, Any]],
+) -> list[str]:
+    """The plain-text report: headline table, invariant table, timings, reproduce line."""
+    # Imported when the command runs, not when p2c builds its parser: p2c --help stays fast.
+    from sim.reporting.summary import table
+
+    wall_s, at_a_time, timings = timing
     labels = list(next(iter(figures.values())).keys()) if figures else []
     rows = [[label, *(_cell(figures[name].get(label)) for name in names)] for label in labels]
     lines = [
@@ -126,7 +158,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         lines += table(rows, ["", *names])
     lines += [
         "",
-        f"Wall time {wall_s:.1f} s, {min(workers, len(names))} design(s) at a time; "
+        f"Wall time {wall_s:.1f} s, {at_a_time} design(s) at a time; "
         "each design: " + ", ".join(f"{name} {t.wall_s:.1f} s" for name, t in timings.items()),
     ]
     lines += [
@@ -136,8 +168,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         f"Reproduce: p2c compare {args.scenario} --seed {seed} "
         + " ".join(f"--design {n}" for n in names),
     ]
-    print("\n".join(lines))
-    return EXIT_FAILED if failed else EXIT_OK
+    return lines
 
 
 def _cell(value: Any) -> str:
