@@ -23,9 +23,11 @@ file) is taken relative to the scenario file, never to the working directory.
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -803,19 +805,10 @@ def _catalogue(spec: ScenarioSpec, linemap: LineMap) -> Catalogue:
 def _cross_check(
     spec: ScenarioSpec, design: DesignSpec, catalogue: Catalogue, linemap: LineMap
 ) -> None:
-    systems = set(design.systems)
-
-    def need_system(where: PathKey, system: str) -> None:
-        if system not in systems:
-            raise linemap.error(
-                where, f"unknown system {system!r} (the design has {', '.join(design.systems)})"
-            )
-
-    def need_entity(where: PathKey, entity: str) -> None:
-        if entity not in catalogue:
-            raise linemap.error(
-                where, f"unknown entity {entity!r} (known: {', '.join(catalogue.names())})"
-            )
+    """The scenario's references to the design and the catalogue, checked in a fixed order;
+    the first one that does not resolve is the error."""
+    need_system = functools.partial(_need_system, design, linemap)
+    need_entity = functools.partial(_need_entity, catalogue, linemap)
 
     # The design's own references to entities and fields.
     for name, spec_map in design.maps.items():
@@ -843,6 +836,38 @@ def _cross_check(
             f"{WEEKDAY_NAMES[spec.start_date.weekday()]}: day 1 of a run is a "
             "Monday",
         )
+    _check_roles(spec, catalogue, linemap, need_system)
+    end_s = spec.duration_days * 86_400.0
+    _check_scripted(spec, catalogue, linemap, need_system, need_entity, end_s)
+    _check_faults(spec, design, linemap, need_system, end_s)
+    for flow in spec.objectives.staleness_p99_s:
+        where = ("objectives", "staleness_p99_s", flow)
+        match = re.match(r"^([\w-]+):([\w-]+)->([\w-]+)$", flow)
+        if not match:
+            raise linemap.error(where, "a flow is named 'entity:origin->destination'")
+        need_entity(where, match.group(1))
+        need_system(where, match.group(2))
+        need_system(where, match.group(3))
+
+
+def _need_system(design: DesignSpec, linemap: LineMap, where: PathKey, system: str) -> None:
+    if system not in design.systems:
+        raise linemap.error(
+            where, f"unknown system {system!r} (the design has {', '.join(design.systems)})"
+        )
+
+
+def _need_entity(catalogue: Catalogue, linemap: LineMap, where: PathKey, entity: str) -> None:
+    if entity not in catalogue:
+        raise linemap.error(
+            where, f"unknown entity {entity!r} (known: {', '.join(catalogue.names())})"
+        )
+
+
+def _check_roles(
+    spec: ScenarioSpec, catalogue: Catalogue, linemap: LineMap, need_system: Callable[..., None]
+) -> None:
+    """Each role's hourly profile, systems and actions."""
     for role_name, role in spec.roles.items():
         where = ("roles", role_name)
         if role.hourly_profile is not None:
@@ -869,7 +894,17 @@ def _cross_check(
                     f"{action} runs in {'/'.join(action_def.systems)}, but the role works in "
                     f"{'/'.join(role.systems)}",
                 )
-    end_s = spec.duration_days * 86_400.0
+
+
+def _check_scripted(
+    spec: ScenarioSpec,
+    catalogue: Catalogue,
+    linemap: LineMap,
+    need_system: Callable[..., None],
+    need_entity: Callable[..., None],
+    end_s: float,
+) -> None:
+    """Each scripted action's role, system, entity, fields, times and key."""
     for i, action in enumerate(spec.scripted):
         where = ("scripted", i)
         if action.role not in spec.roles:
@@ -891,6 +926,16 @@ def _cross_check(
             raise linemap.error(where + ("opened_at",), "a form cannot be opened after it is saved")
         if not action.create:
             _check_scripted_key(spec, catalogue, action, linemap, where)
+
+
+def _check_faults(
+    spec: ScenarioSpec,
+    design: DesignSpec,
+    linemap: LineMap,
+    need_system: Callable[..., None],
+    end_s: float,
+) -> None:
+    """Each fault's required target, systems, maps and end time."""
     for i, fault in enumerate(spec.faults):
         where = ("faults", i)
         needs = {
@@ -915,11 +960,3 @@ def _cross_check(
                 "the fault must end before the "
                 "workload does, so the quiescence phase can judge convergence",
             )
-    for flow in spec.objectives.staleness_p99_s:
-        where = ("objectives", "staleness_p99_s", flow)
-        match = re.match(r"^([\w-]+):([\w-]+)->([\w-]+)$", flow)
-        if not match:
-            raise linemap.error(where, "a flow is named 'entity:origin->destination'")
-        need_entity(where, match.group(1))
-        need_system(where, match.group(2))
-        need_system(where, match.group(3))
