@@ -114,48 +114,11 @@ def run_scenario(
                 "contract": integ.contract(spec.objectives.staleness_p99_s),
             }
         )
-        data = spec.initial_data
         courier = Courier(env, world)
-        timed = spec.initial_sync == "timed"
-        if timed:  # the migration's changes travel like any other
-            integ.on_send = courier.send
-        seed_initial_data(
-            integ,
-            world.streams.get("initial-data"),
-            accounts=data.accounts,
-            contacts_per_account=data.contacts_per_account,
-            products=data.products,
-            bundles=data.bundles,
-            bundle_lines_per_bundle=data.bundle_lines_per_bundle,
-        )
-        if data.custom:
-            editable = scenario.design.editable
-            seed_custom_data(
-                integ,
-                world.streams,
-                data.custom,
-                lambda entity: next(iter(editable.get(entity, {})), scenario.design.systems[0]),
-            )
-        if not timed:
-            integ.initial_load(0.0)
+        _load_initial_data(scenario, world, courier)
         integ.on_send = courier.send
         world.courier_pause, world.courier_resume = courier.pause, courier.resume
-        faults = list(spec.faults)
-        if spec.swarm is not None:
-            faults += swarm_faults(
-                spec.swarm, integ.design, world.workload_end_s, world.streams.get("faults")
-            )
-        for index, fault in enumerate(faults):
-            if fault.kind != "clock_skew":
-                env.process(fault_process(env, world, fault, index))
-        integ.on_conflict = lambda conflict: env.process(resolver_process(env, world, conflict))
-        for user in build_users(world):
-            env.process(user_process(env, world, user))
-        for i, action in enumerate(spec.scripted):
-            actor = action.actor or f"{action.role}-script-{i + 1}"
-            env.process(scripted_process(env, world, action, actor))
-        for map_name in integ.maps:
-            env.process(batch_schedule(env, world, map_name))
+        _start_processes(scenario, world)
         done = env.event()
         env.process(_quiescence_monitor(env, world, done))
         deadline_s = world.workload_end_s + spec.quiescence_max_s
@@ -194,6 +157,60 @@ def run_scenario(
         history_path=history_path,
         overwrites_by=dict(world.metrics.overwrites_by),
     )
+
+
+def _load_initial_data(scenario: Scenario, world: World, courier: Courier) -> None:
+    """Seed the scenario's initial data; with ``initial_sync: timed`` its changes travel
+    through the courier like any other, else the initial load copies them at t=0."""
+    spec = scenario.spec
+    integ = world.integration
+    data = spec.initial_data
+    timed = spec.initial_sync == "timed"
+    if timed:  # the migration's changes travel like any other
+        integ.on_send = courier.send
+    seed_initial_data(
+        integ,
+        world.streams.get("initial-data"),
+        accounts=data.accounts,
+        contacts_per_account=data.contacts_per_account,
+        products=data.products,
+        bundles=data.bundles,
+        bundle_lines_per_bundle=data.bundle_lines_per_bundle,
+    )
+    if data.custom:
+        editable = scenario.design.editable
+        seed_custom_data(
+            integ,
+            world.streams,
+            data.custom,
+            lambda entity: next(iter(editable.get(entity, {})), scenario.design.systems[0]),
+        )
+    if not timed:
+        integ.initial_load(0.0)
+
+
+def _start_processes(scenario: Scenario, world: World) -> None:
+    """Start the faults, conflict resolver, users, scripted actions and batch schedules,
+    in that order (the order SimPy sees them is part of the trace)."""
+    spec = scenario.spec
+    env = world.env
+    integ = world.integration
+    faults = list(spec.faults)
+    if spec.swarm is not None:
+        faults += swarm_faults(
+            spec.swarm, integ.design, world.workload_end_s, world.streams.get("faults")
+        )
+    for index, fault in enumerate(faults):
+        if fault.kind != "clock_skew":
+            env.process(fault_process(env, world, fault, index))
+    integ.on_conflict = lambda conflict: env.process(resolver_process(env, world, conflict))
+    for user in build_users(world):
+        env.process(user_process(env, world, user))
+    for i, action in enumerate(spec.scripted):
+        actor = action.actor or f"{action.role}-script-{i + 1}"
+        env.process(scripted_process(env, world, action, actor))
+    for map_name in integ.maps:
+        env.process(batch_schedule(env, world, map_name))
 
 
 def sim_event_count(env) -> int:
