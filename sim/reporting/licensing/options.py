@@ -142,10 +142,6 @@ def load_options(scenario: Any, linemap: LineMap | None = None) -> list[Option]:
     ``linemap`` gives file lines for messages; by default the scenario file is read again
     for them. A scenario without options gives one option: the scenario as written.
     """
-    # Imported when used: p2c builds its parser from this package (p2c --help stays fast).
-    from sim.scenario.spec import Role, scenario_from_data
-    from sim.scenario.variants import design_variant
-
     if linemap is None:
         linemap = (
             load_yaml(scenario.path)[1]
@@ -165,80 +161,97 @@ def load_options(scenario: Any, linemap: LineMap | None = None) -> list[Option]:
             )
         ]
     near = scenario.path.parent if scenario.path is not None else None
-    role_keys = set(Role.model_fields)
     seen: dict[str, int] = {}
     options = []
     for index, raw in enumerate(raw_options):
-        where: PathKey = ("options", index)
-        if not isinstance(raw, dict):
-            raise linemap.error(
-                where, "an option is a mapping: {name: ..., design: ..., roles: {...}}"
-            )
-        try:
-            spec = OptionSpec.model_validate(raw)
-        except ValidationError as exc:
-            raise validation_error(exc, linemap, where) from None
-        if spec.name in seen:
-            raise linemap.error(
-                where + ("name",),
-                f"duplicate option name {spec.name!r} (also options[{seen[spec.name]}])",
-            )
+        spec = _option_spec(scenario, raw, index, seen, linemap)
         seen[spec.name] = index
-        for role, change in spec.roles.items():
-            if role not in scenario.spec.roles:
-                raise linemap.error(
-                    where + ("roles", role),
-                    f"no role {role!r} in the scenario (roles: {', '.join(scenario.spec.roles)})",
-                )
-            unknown = sorted(key for key in change if key not in role_keys)
-            if unknown:
-                raise linemap.error(
-                    where + ("roles", role, unknown[0]),
-                    f"unknown role key (keys: {', '.join(sorted(role_keys))})",
-                )
-        data = {
-            key: copy.deepcopy(value) for key, value in scenario.raw.items() if key != "options"
-        }
-        roles = dict(data.get("roles") or {})
-        for role, change in spec.roles.items():
-            roles[role] = deep_merge(roles[role], change)
-        data["roles"] = roles
-        lines = _option_linemap(linemap, index, spec.roles)
-        try:
-            built = scenario_from_data(data, lines, near, scenario.path)
-        except InputError as exc:
-            raise InputError(
-                f"{exc.message}\n  (in option {spec.name!r}, {format_path(where)})"
-            ) from None
-        notes: list[str] = []
-        design_name = spec.design or scenario.design.name
-        if spec.design is not None:
-            known = _known_designs(near)
-            if spec.design not in known:
-                raise linemap.error(
-                    where + ("design",),
-                    f"unknown design {spec.design!r} (known: {', '.join(sorted(known))})",
-                )
-            try:
-                variant = design_variant(built, spec.design)
-            except InputError as exc:
-                raise linemap.error(where + ("design",), exc.message) from None
-            built = built.with_design(variant.design)
-            notes += [
-                f"scenario design override not applicable to {spec.design}: {item}"
-                for item in variant.dropped
-            ]
-        options.append(
-            Option(
-                index,
-                spec.name,
-                spec.description,
-                design_name,
-                built,
-                {role: dict(change) for role, change in spec.roles.items()},
-                tuple(spec.extra_costs),
-                spec.build,
-                tuple(notes),
-            )
-        )
+        options.append(_build_option(scenario, spec, index, linemap, near))
     return options
+
+
+def _option_spec(
+    scenario: Any, raw: Any, index: int, seen: dict[str, int], linemap: LineMap
+) -> OptionSpec:
+    """``options[index]`` validated: its keys, a new name, roles the scenario has."""
+    # Imported when used: p2c builds its parser from this package (p2c --help stays fast).
+    from sim.scenario.spec import Role
+
+    role_keys = set(Role.model_fields)
+    where: PathKey = ("options", index)
+    if not isinstance(raw, dict):
+        raise linemap.error(where, "an option is a mapping: {name: ..., design: ..., roles: {...}}")
+    try:
+        spec = OptionSpec.model_validate(raw)
+    except ValidationError as exc:
+        raise validation_error(exc, linemap, where) from None
+    if spec.name in seen:
+        raise linemap.error(
+            where + ("name",),
+            f"duplicate option name {spec.name!r} (also options[{seen[spec.name]}])",
+        )
+    for role, change in spec.roles.items():
+        if role not in scenario.spec.roles:
+            raise linemap.error(
+                where + ("roles", role),
+                f"no role {role!r} in the scenario (roles: {', '.join(scenario.spec.roles)})",
+            )
+        unknown = sorted(key for key in change if key not in role_keys)
+        if unknown:
+            raise linemap.error(
+                where + ("roles", role, unknown[0]),
+                f"unknown role key (keys: {', '.join(sorted(role_keys))})",
+            )
+    return spec
+
+
+def _build_option(
+    scenario: Any, spec: OptionSpec, index: int, linemap: LineMap, near: Path | None
+) -> Option:
+    """The scenario with the option's role changes merged and its design applied."""
+    # Imported when used: p2c builds its parser from this package (p2c --help stays fast).
+    from sim.scenario.spec import scenario_from_data
+    from sim.scenario.variants import design_variant
+
+    where: PathKey = ("options", index)
+    data = {key: copy.deepcopy(value) for key, value in scenario.raw.items() if key != "options"}
+    roles = dict(data.get("roles") or {})
+    for role, change in spec.roles.items():
+        roles[role] = deep_merge(roles[role], change)
+    data["roles"] = roles
+    lines = _option_linemap(linemap, index, spec.roles)
+    try:
+        built = scenario_from_data(data, lines, near, scenario.path)
+    except InputError as exc:
+        raise InputError(
+            f"{exc.message}\n  (in option {spec.name!r}, {format_path(where)})"
+        ) from None
+    notes: list[str] = []
+    design_name = spec.design or scenario.design.name
+    if spec.design is not None:
+        known = _known_designs(near)
+        if spec.design not in known:
+            raise linemap.error(
+                where + ("design",),
+                f"unknown design {spec.design!r} (known: {', '.join(sorted(known))})",
+            )
+        try:
+            variant = design_variant(built, spec.design)
+        except InputError as exc:
+            raise linemap.error(where + ("design",), exc.message) from None
+        built = built.with_design(variant.design)
+        notes += [
+            f"scenario design override not applicable to {spec.design}: {item}"
+            for item in variant.dropped
+        ]
+    return Option(
+        index,
+        spec.name,
+        spec.description,
+        design_name,
+        built,
+        {role: dict(change) for role, change in spec.roles.items()},
+        tuple(spec.extra_costs),
+        spec.build,
+        tuple(notes),
+    )
