@@ -287,7 +287,6 @@ KNOWN_LONG = {
     # Lengths after the repo-wide ``ruff format`` (one argument per line lengthens calls).
     "sim.reporting.licensing.charts.cost_risk_figure": 118,
     "sim.bench.synthetic.bench_checker": 108,
-    "sim.study.explore.explore": 102,
 }
 
 

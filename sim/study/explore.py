@@ -33,7 +33,7 @@ import copy
 import random
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -556,6 +556,29 @@ def explore(
         return True
 
     db = DirectoryBasedExampleDatabase(str(database)) if database else None
+    found = _deepen(space, breaks, result, best, clock, max_stories, db)
+    end = time.perf_counter()
+    if clock["found"] is None:
+        result.search_s = end - clock["start"]
+        return result
+    result.search_s = clock["found"] - clock["start"]
+    result.shrink_s = end - clock["found"]
+    if found is None or ("story" in best and best["story"].size < found.size):
+        found = best["story"]
+    _conclude(result, space, found, names)
+    return result
+
+
+def _deepen(
+    space: Space,
+    breaks: Callable[[Story], bool],
+    result: Exploration,
+    best: dict[str, Any],
+    clock: dict[str, Any],
+    max_stories: int | None,
+    db: DirectoryBasedExampleDatabase | None,
+) -> Story | None:
+    """Hypothesis' search, level by level (see below); the story it found, if any."""
     phases = [Phase.generate, Phase.shrink] + ([Phase.reuse] if db else [])
     found: Story | None = None
     # Iterative deepening: a few stories of at most 1 save, then at most 2, ...; the
@@ -597,16 +620,7 @@ def explore(
             break
         if left is not None and left <= 0:
             break
-    end = time.perf_counter()
-    if clock["found"] is None:
-        result.search_s = end - clock["start"]
-        return result
-    result.search_s = clock["found"] - clock["start"]
-    result.shrink_s = end - clock["found"]
-    if found is None or ("story" in best and best["story"].size < found.size):
-        found = best["story"]
-    _conclude(result, space, found, names)
-    return result
+    return found
 
 
 def _conclude(result: Exploration, space: Space, story: Story, names: list[str]) -> None:
