@@ -24,6 +24,20 @@ def test_ruff_finds_nothing():
     assert out.returncode == 0, out.stdout + out.stderr
 
 
+def test_the_tree_stays_ruff_formatted():
+    ruff = shutil.which("ruff")
+    if ruff is None:
+        pytest.skip("ruff is not installed (pip install -e '.[test]' brings it)")
+    out = subprocess.run(
+        [ruff, "format", "--check", "."],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0, f"reproduce: ruff format --check .\n{out.stdout}{out.stderr}"
+
+
 def test_models_never_import_simpy():
     offenders = [
         str(p.relative_to(ROOT))

@@ -88,11 +88,9 @@ def _design_forms(target: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _option_spec() -> type:
     """The model of one ``options:`` entry (where the licensing report keeps it)."""
-    try:
-        from sim.reporting.licensing.options import OptionSpec  # type: ignore[import-not-found]
-    except ImportError:
-        # Imported when the command runs, not when p2c builds its parser: p2c --help stays fast.
-        from sim.reporting.licensing_report import OptionSpec
+    # Imported when the command runs, not when p2c builds its parser: p2c --help stays fast.
+    from sim.reporting.licensing.options import OptionSpec
+
     return OptionSpec
 
 
