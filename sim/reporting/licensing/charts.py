@@ -24,78 +24,57 @@ def _label(text: str) -> str:
     return text.replace("$", r"\$")
 
 
-def cost_risk_figure(data: Mapping[str, Any] | Comparison):
-    """Monthly cost against writes at risk per 1,000, the Pareto front as a step line,
-    the threshold dashed, the recommended option ringed; min-max over seeds as bars."""
-    # Imported when used: p2c builds its parser from this package (p2c --help stays fast).
-    from matplotlib.figure import Figure
-    from matplotlib.lines import Line2D
+def _option_colour(option: Mapping[str, Any], excluded: bool) -> str:
+    """The marker colour: excluded red, on the front blue, dominated grey."""
+    if excluded:
+        return _COLOURS["excluded"]
+    return _COLOURS["front"] if option["on_front"] else _COLOURS["other"]
 
-    data = data.to_json() if isinstance(data, Comparison) else data
-    fig = Figure(figsize=(8.0, 4.8), dpi=100, layout="constrained")
-    ax = fig.add_subplot()
-    options = [o for o in data["options"] if o["row"]["risk_per_1000"] is not None]
-    front = sorted(
-        (o for o in options if o["on_front"]),
-        key=lambda o: (o["row"]["cost_usd_month"], o["row"]["risk_per_1000"]),
+
+def _plot_option(ax, option: Mapping[str, Any], cheapest: float) -> None:
+    """One option on the cost-risk axes: seed spread bar, marker, ring if recommended,
+    and its label with the cost above the cheapest."""
+    x, y = option["row"]["cost_usd_month"], option["row"]["risk_per_1000"]
+    excluded = not option["compliant"] or bool(option["broken_promises"])
+    colour = _option_colour(option, excluded)
+    spread = option.get("risk_range_per_1000")
+    if spread and spread[1] > spread[0]:
+        ax.errorbar(
+            [x],
+            [y],
+            yerr=[[y - spread[0]], [spread[1] - y]],
+            fmt="none",
+            ecolor=colour,
+            elinewidth=1,
+            capsize=3,
+            zorder=2,
+        )
+    ax.scatter([x], [y], s=70, color=colour, marker="X" if excluded else "o", zorder=3)
+    if option["recommended"]:
+        ax.scatter(
+            [x],
+            [y],
+            s=330,
+            facecolors="none",
+            edgecolors=_COLOURS["recommended"],
+            linewidths=2.2,
+            zorder=4,
+        )
+    delta = x - cheapest
+    tag = f"{money(x)}" + (f" (+{money(delta)})" if delta > 0.005 else " (cheapest)")
+    ax.annotate(
+        _label(f"{option['name']}\n{tag}"),
+        (x, y),
+        xytext=(11, 7),
+        textcoords="offset points",
+        fontsize=9,
+        color="#222222",
+        zorder=5,
     )
-    if len(front) > 1:
-        ax.step(
-            [o["row"]["cost_usd_month"] for o in front],
-            [o["row"]["risk_per_1000"] for o in front],
-            where="post",
-            color=_COLOURS["front"],
-            linewidth=1.4,
-            alpha=0.7,
-            zorder=1,
-        )
-    cheapest = min((o["row"]["cost_usd_month"] for o in options), default=0.0)
-    for option in options:
-        x, y = option["row"]["cost_usd_month"], option["row"]["risk_per_1000"]
-        excluded = not option["compliant"] or bool(option["broken_promises"])
-        colour = (
-            _COLOURS["excluded"]
-            if excluded
-            else _COLOURS["front"]
-            if option["on_front"]
-            else _COLOURS["other"]
-        )
-        spread = option.get("risk_range_per_1000")
-        if spread and spread[1] > spread[0]:
-            ax.errorbar(
-                [x],
-                [y],
-                yerr=[[y - spread[0]], [spread[1] - y]],
-                fmt="none",
-                ecolor=colour,
-                elinewidth=1,
-                capsize=3,
-                zorder=2,
-            )
-        ax.scatter([x], [y], s=70, color=colour, marker="X" if excluded else "o", zorder=3)
-        if option["recommended"]:
-            ax.scatter(
-                [x],
-                [y],
-                s=330,
-                facecolors="none",
-                edgecolors=_COLOURS["recommended"],
-                linewidths=2.2,
-                zorder=4,
-            )
-        delta = x - cheapest
-        tag = f"{money(x)}" + (f" (+{money(delta)})" if delta > 0.005 else " (cheapest)")
-        ax.annotate(
-            _label(f"{option['name']}\n{tag}"),
-            (x, y),
-            xytext=(11, 7),
-            textcoords="offset points",
-            fontsize=9,
-            color="#222222",
-            zorder=5,
-        )
-    threshold = data["max_risk_per_1000"]
-    ax.axhline(threshold, color=_COLOURS["threshold"], linestyle="--", linewidth=1.2, zorder=0)
+
+
+def _cost_risk_axes(ax, options: list[Mapping[str, Any]], threshold: float) -> None:
+    """Limits (money from zero, room for labels), axis labels, dollar ticks and grid."""
     xs = [o["row"]["cost_usd_month"] for o in options] or [0.0]
     ys = [o["row"]["risk_per_1000"] for o in options] or [0.0]
     ax.set_xlim(0.0, max(max(xs), 1.0) * 1.45)  # money starts at zero; labels give deltas
@@ -109,7 +88,14 @@ def cost_risk_figure(data: Mapping[str, Any] | Comparison):
     ax.xaxis.set_major_formatter(lambda value, _: f"${value:,.0f}")
     ax.grid(True, color="#e5e7eb", linewidth=0.8, zorder=0)
     ax.set_axisbelow(True)
-    handles = [
+
+
+def _cost_risk_legend(threshold: float) -> list:
+    """The legend's proxy artists: front, dominated, excluded, recommended, threshold."""
+    # Imported when used: p2c builds its parser from this package (p2c --help stays fast).
+    from matplotlib.lines import Line2D
+
+    return [
         Line2D([], [], marker="o", linestyle="-", color=_COLOURS["front"], label="Pareto front"),
         Line2D([], [], marker="o", linestyle="", color=_COLOURS["other"], label="dominated"),
         Line2D(
@@ -139,7 +125,39 @@ def cost_risk_figure(data: Mapping[str, Any] | Comparison):
             label=f"threshold {threshold:g} per 1,000",
         ),
     ]
-    ax.legend(handles=handles, loc="upper right", fontsize=8, framealpha=0.9)
+
+
+def cost_risk_figure(data: Mapping[str, Any] | Comparison):
+    """Monthly cost against writes at risk per 1,000, the Pareto front as a step line,
+    the threshold dashed, the recommended option ringed; min-max over seeds as bars."""
+    # Imported when used: p2c builds its parser from this package (p2c --help stays fast).
+    from matplotlib.figure import Figure
+
+    data = data.to_json() if isinstance(data, Comparison) else data
+    fig = Figure(figsize=(8.0, 4.8), dpi=100, layout="constrained")
+    ax = fig.add_subplot()
+    options = [o for o in data["options"] if o["row"]["risk_per_1000"] is not None]
+    front = sorted(
+        (o for o in options if o["on_front"]),
+        key=lambda o: (o["row"]["cost_usd_month"], o["row"]["risk_per_1000"]),
+    )
+    if len(front) > 1:
+        ax.step(
+            [o["row"]["cost_usd_month"] for o in front],
+            [o["row"]["risk_per_1000"] for o in front],
+            where="post",
+            color=_COLOURS["front"],
+            linewidth=1.4,
+            alpha=0.7,
+            zorder=1,
+        )
+    cheapest = min((o["row"]["cost_usd_month"] for o in options), default=0.0)
+    for option in options:
+        _plot_option(ax, option, cheapest)
+    threshold = data["max_risk_per_1000"]
+    ax.axhline(threshold, color=_COLOURS["threshold"], linestyle="--", linewidth=1.2, zorder=0)
+    _cost_risk_axes(ax, options, threshold)
+    ax.legend(handles=_cost_risk_legend(threshold), loc="upper right", fontsize=8, framealpha=0.9)
     ax.set_title("Cost versus risk (lower left is better)", fontsize=11)
     return fig
 
