@@ -285,7 +285,6 @@ HOT_LOOPS = {
 #: and the test fails when one is split (so the entry goes).
 KNOWN_LONG = {
     # Lengths after the repo-wide ``ruff format`` (one argument per line lengthens calls).
-    "sim.bench.synthetic.bench_checker": 108,
 }
 
 

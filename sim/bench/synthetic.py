@@ -470,6 +470,53 @@ def _cpu_and_wall(run: Callable[[], Any]) -> tuple[Any, float, float]:
             gc.enable()
 
 
+def _measure_size(
+    n_writes: int, seed: int, repeat: int
+) -> tuple[dict[str, Any], float, float | None]:
+    """One size's three passes (see :func:`bench_checker`), best of each over the passes:
+    its rounded figures, and the unrounded checker and floor CPU seconds (floor ``None``
+    when too short to tell from the generator's time)."""
+    best_gen = best_gen_wall = best_total = best_total_wall = float("inf")
+    best_floor = float("inf")
+    events = 0
+    passes = 0
+    wanted = repeat
+    while passes < wanted:
+        _, gen_cpu, gen_wall = _cpu_and_wall(
+            lambda n=n_writes: deque(synthetic_history(n, seed), maxlen=0)
+        )
+        best_gen, best_gen_wall = min(best_gen, gen_cpu), min(best_gen_wall, gen_wall)
+        if passes == 0:
+            # Small sizes: repeat until the passes add up to a measurable time.
+            wanted = max(repeat, min(MAX_PASSES, math.ceil(MIN_PASS_S / max(gen_cpu, 1e-6))))
+        report, total_cpu, total_wall = _cpu_and_wall(
+            lambda n=n_writes: check_history(synthetic_history(n, seed))
+        )
+        best_total = min(best_total, total_cpu)
+        best_total_wall = min(best_total_wall, total_wall)
+        events = report.events
+        del report
+        _, floor_cpu, _ = _cpu_and_wall(lambda n=n_writes: floor_pass(synthetic_history(n, seed)))
+        best_floor = min(best_floor, floor_cpu)
+        passes += 1
+    check_cpu = max(best_total - best_gen, 0.0)
+    floor_cpu: float | None = best_floor - best_gen
+    if floor_cpu < max(RESOLUTION_S, 0.02 * best_gen):
+        floor_cpu = None  # too short to measure beside the generator's own time
+    figures = {
+        "seconds": round(check_cpu, 3),
+        "generate_seconds": round(best_gen, 3),
+        "total_seconds": round(best_total, 3),
+        "wall_seconds": round(max(best_total_wall - best_gen_wall, 0.0), 3),
+        "events": events,
+        "us_per_event": round(1e6 * check_cpu / events, 3),
+        "floor_seconds": None if floor_cpu is None else round(floor_cpu, 3),
+        "over_floor": None if floor_cpu is None else round(check_cpu / floor_cpu, 2),
+        "passes": passes,
+    }
+    return figures, check_cpu, floor_cpu
+
+
 def bench_checker(
     sizes: Sequence[int] = (100_000, 1_000_000), seed: int = 0, repeat: int = 1
 ) -> dict[str, Any]:
@@ -519,46 +566,7 @@ def bench_checker(
     results: dict[int, dict[str, Any]] = {}
     exact: dict[int, tuple[float, float | None]] = {}
     for n_writes in sizes:
-        best_gen = best_gen_wall = best_total = best_total_wall = float("inf")
-        best_floor = float("inf")
-        events = 0
-        passes = 0
-        wanted = repeat
-        while passes < wanted:
-            _, gen_cpu, gen_wall = _cpu_and_wall(
-                lambda n=n_writes: deque(synthetic_history(n, seed), maxlen=0)
-            )
-            best_gen, best_gen_wall = min(best_gen, gen_cpu), min(best_gen_wall, gen_wall)
-            if passes == 0:
-                # Small sizes: repeat until the passes add up to a measurable time.
-                wanted = max(repeat, min(MAX_PASSES, math.ceil(MIN_PASS_S / max(gen_cpu, 1e-6))))
-            report, total_cpu, total_wall = _cpu_and_wall(
-                lambda n=n_writes: check_history(synthetic_history(n, seed))
-            )
-            best_total = min(best_total, total_cpu)
-            best_total_wall = min(best_total_wall, total_wall)
-            events = report.events
-            del report
-            _, floor_cpu, _ = _cpu_and_wall(
-                lambda n=n_writes: floor_pass(synthetic_history(n, seed))
-            )
-            best_floor = min(best_floor, floor_cpu)
-            passes += 1
-        check_cpu = max(best_total - best_gen, 0.0)
-        floor_cpu: float | None = best_floor - best_gen
-        if floor_cpu < max(RESOLUTION_S, 0.02 * best_gen):
-            floor_cpu = None  # too short to measure beside the generator's own time
-        results[n_writes] = {
-            "seconds": round(check_cpu, 3),
-            "generate_seconds": round(best_gen, 3),
-            "total_seconds": round(best_total, 3),
-            "wall_seconds": round(max(best_total_wall - best_gen_wall, 0.0), 3),
-            "events": events,
-            "us_per_event": round(1e6 * check_cpu / events, 3),
-            "floor_seconds": None if floor_cpu is None else round(floor_cpu, 3),
-            "over_floor": None if floor_cpu is None else round(check_cpu / floor_cpu, 2),
-            "passes": passes,
-        }
+        results[n_writes], check_cpu, floor_cpu = _measure_size(n_writes, seed, repeat)
         exact[n_writes] = (check_cpu, floor_cpu)
         gc.collect()
     smallest, largest = min(results), max(results)
