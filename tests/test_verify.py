@@ -189,3 +189,18 @@ def test_a_timeline_on_request_for_the_anomaly_naming_a_write_or_a_record(tmp_pa
     )
     assert "no anomaly names 'W-sales-7'" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("inside", [False, True])
+def test_an_out_that_is_a_file_is_refused_before_anything_is_judged(tmp_path, capsys, inside):
+    path = _write(tmp_path / "history.jsonl", seed_story().events)
+    blocker = tmp_path / "taken"
+    blocker.write_text("a user's file\n")
+    out = blocker / "sub" if inside else blocker
+    assert main(["verify", str(path), "--out", str(out)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""  # refused before the check ran: no verdict printed
+    assert "is a file, not a folder; --out takes a folder" in captured.err, captured.err
+    assert str(blocker) in captured.err
+    assert blocker.read_text() == "a user's file\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["history.jsonl", "taken"]

@@ -97,6 +97,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
         )
     if args.explain < 0 or args.timeline < 0:
         raise InputError("p2c verify: --explain and --timeline take a count >= 0")
+    if args.out:
+        _check_out_folder(Path(args.out))
     progress = not args.json and sys.stderr.isatty()
     try:
         report = check_file(args.history, args.only, progress=progress)
@@ -180,6 +182,21 @@ def _chosen_anomalies(report: Any, first: int, named: list[str]) -> list[tuple[s
             )
         chosen += [pair for pair in found if pair not in chosen]
     return chosen
+
+
+def _check_out_folder(out: Path) -> None:
+    """Refuse an ``--out`` that cannot become a folder before anything is judged (a
+    million-write history takes tens of seconds to check; the answer must not be lost
+    to a typo found only afterwards)."""
+    for place in (out, *out.parents):
+        if place.exists():
+            if not place.is_dir():
+                what = f"--out {out}" if place == out else f"--out {out}: {place}"
+                raise InputError(
+                    f"p2c verify: {what} is a file, not a folder; --out takes a folder "
+                    "(created if missing) for verdict.json and timelines/"
+                )
+            return
 
 
 def _write_outputs(
