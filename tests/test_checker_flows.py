@@ -222,6 +222,11 @@ def test_a_whole_row_resend_overwriting_local_saves_is_not_an_echo():
     verdict = bounded_echo(h.events)
     assert verdict.status == HOLDS
     assert verdict.metrics["max_applies_per_write_replica"] == 5
+    # The note must not read "at most 5 applies (bound 1)" beside "holds".
+    assert verdict.note == (
+        "no write applied more than 1 time in a replica, not counting overwrites of a "
+        "save made there (bound 1); with them, at most 5"
+    )
     # The overwrites themselves are no_lost_update's business.
     assert no_lost_update(h.events).violations == 4
 
