@@ -128,7 +128,8 @@ def test_run_prints_the_scripted_incident_and_its_verdict_before_the_invariants(
     incident, phone = rest.splitlines()[1:3]
     assert incident.startswith("  - no_lost_update (sanctioned): W-operations-1 ")
     assert "credit_limit 95000" in incident and "carrying W-sales-1" in incident
-    assert phone.startswith("  - W-sales-4 (sales_rep set account ACC-00001 phone")
+    # Named by its actor, as the checker names the saves in its explanations.
+    assert phone.startswith("  - W-sales-4 (sales_rep-7 set account ACC-00001 phone")
     assert phone.endswith("no invariant names it")
     assert "p95 (min)" in out
 

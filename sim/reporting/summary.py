@@ -222,8 +222,11 @@ def scripted_lines(
             ),
             None,
         )
+        # The actor who saved it (as the checker's explanations name them), or the one
+        # the script named, or its role when any of the role's users could have.
+        who = match["actor"] if match is not None else (action.actor or action.role)
         what = (
-            f"{action.role} set {action.entity} {action.key} "
+            f"{who} set {action.entity} {action.key} "
             f"{', '.join(f'{k} {v!r}' for k, v in action.fields.items())} in "
             f"{action.system} at {format_t(action.at_s)}"
         )
