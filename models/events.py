@@ -4,7 +4,7 @@ A run's history is a stream of flat JSON objects, one per event, each with ``t``
 (simulated seconds since Monday 00:00) and ``kind``. This module defines every kind
 once: its name (a constant such as :data:`APPLY`), the fields it carries (a
 ``TypedDict`` per kind, :data:`EVENTS`), and the closed vocabularies some fields take
-(:class:`DeliveryOutcome`, :class:`ConflictResolution`). ``sim/engine/history.py``
+(:class:`DeliveryOutcome`, :class:`ConflictResolution`). ``sim/history.py``
 explains what each kind means; emitters (``models/integration.py``, ``sim/engine``)
 build events of these types and the checker (``sim/checker``) reads them by these
 names. :func:`event_problems` checks one event against its definition (the tests run it

@@ -4,7 +4,7 @@
 every method takes the current time, so SimPy (``sim/``) can drive it through a working
 week and Hypothesis can drive it through any interleaving of saves and batch runs.
 Everything it does is reported to ``emit`` as history events (defined in
-:mod:`models.events`, explained in ``sim/engine/history.py``), which is how checks and
+:mod:`models.events`, explained in ``sim/history.py``), which is how checks and
 metrics see it.
 """
 
@@ -847,7 +847,7 @@ class Integration:
             emit(overwrite)
 
     def contract(self, staleness_p99_s: Mapping[str, float] | None = None) -> dict[str, Any]:
-        """What the checker needs to judge a run of this design (see sim/engine/history.py)."""
+        """What the checker needs to judge a run of this design (see sim/history.py)."""
         design = self.design
         copies = design.copies()
         synced: dict[str, dict[str, list[str]]] = {}

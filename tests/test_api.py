@@ -228,7 +228,7 @@ def test_anomalies_are_one_row_each_with_the_verdicts_counts(tmp_path):
     from checker_histories import ALL_INVARIANTS, seed_story
 
     from sim.checker import check_history
-    from sim.engine.history import HistoryRecorder
+    from sim.history import HistoryRecorder
 
     events = seed_story(promises=ALL_INVARIANTS).events
     path = tmp_path / "history.jsonl.gz"

@@ -37,6 +37,7 @@ BASE = ("sim", "sim.glossary")
 #: The units, upstream first.
 ORDER = (
     "models",
+    "sim.history",
     "sim.catalogue",
     "sim.scenario",
     "sim.lint",
@@ -56,9 +57,6 @@ ORDER = (
 KNOWN_UPSTREAM = {
     ("sim.scenario.spec", "sim.engine.rhythm"): (
         "a role's rhythm (profile, peak window, time zone) is validated by building it"
-    ),
-    ("sim.checker.check", "sim.engine.history"): (
-        "verdict_files streams a run's history file with the engine's read_history"
     ),
     ("sim.study.story", "sim.reporting.timeline"): (
         "p2c explore and p2c shrink write an incident folder with its timeline.png"

@@ -20,8 +20,8 @@ from conftest import ROOT
 from sim.bench.bench import _verdict, bench_scale, measure_model, run_bench, scaled_scenario
 from sim.bench.synthetic import bench_checker
 from sim.cli.main import main
-from sim.engine.history import BLOCK_EVENTS, HistoryRecorder, read_history, trace_sha256
 from sim.engine.runner import run_scenario
+from sim.history import BLOCK_EVENTS, HistoryRecorder, read_history, trace_sha256
 from sim.scenario.spec import load_scenario
 from sim.study.compare import map_designs, run_design
 
@@ -189,7 +189,7 @@ def test_a_run_folder_checked_from_its_history_file_has_the_same_verdict(tmp_pat
 
 
 def test_the_history_is_read_back_whole_across_read_chunks(tmp_path, monkeypatch):
-    import sim.engine.history as history
+    import sim.history as history
 
     events = [{"t": float(i), "kind": "write", "note": "ü" * (i % 7)} for i in range(500)]
     path = tmp_path / "h.jsonl"

@@ -10,7 +10,7 @@ from checker_histories import ALL_INVARIANTS, History, at, seed_story
 from sim import checker
 from sim.checker import INVARIANTS, check_history, no_lost_update
 from sim.checker.verdicts import HOLDS, VIOLATED
-from sim.engine.history import HistoryRecorder, read_history
+from sim.history import HistoryRecorder, read_history
 from sim.reporting.timeline import plot_anomaly
 
 

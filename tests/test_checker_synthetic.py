@@ -8,7 +8,7 @@ from sim.bench.synthetic import bench_checker, floor_pass, synthetic_history
 from sim.checker import SANCTIONED, check_history
 from sim.checker.ledger import Ledger
 from sim.checker.verdicts import HOLDS
-from sim.engine.history import trace_sha256
+from sim.history import trace_sha256
 
 
 def test_a_synthetic_history_is_a_valid_stream():

@@ -1,4 +1,4 @@
-"""The history honours its contract (sim/engine/history.py; issue 12, point 8), checked
+"""The history honours its contract (sim/history.py; issue 12, point 8), checked
 over every event of every reference scenario (one working day each) and of the signature
 incident under every design, against expectations computed independently of the model:
 

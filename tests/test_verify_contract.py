@@ -1,7 +1,7 @@
 """``p2c verify`` refuses a history that breaks the contract (issue 11, point 13).
 
 Each case takes a valid history (the hand-written seed story, or a real run's) and
-breaks one rule of the contract in sim/engine/history.py. The expected line is worked
+breaks one rule of the contract in sim/history.py. The expected line is worked
 out from the mutation itself, not from the tool's output: exit 2, ``file:line: what``,
 nothing written under ``--out``.
 """

@@ -8,7 +8,7 @@ met:
    process. The floor is the least any simulator of this history must do per event:
    the run's own events, already built as Python objects, encoded as the history
    encodes them, hashed and compressed in blocks as the history writes them (a
-   :class:`~sim.engine.history.HistoryRecorder` writing a file, exactly the run's own
+   :class:`~sim.history.HistoryRecorder` writing a file, exactly the run's own
    recording path). It is measured by reading the run's history back a block at a time
    (decoding is not timed) and recording each block again; the floor's trace hash must
    equal the run's, or the bench refuses to report the ratio;
@@ -42,8 +42,8 @@ from typing import Any
 
 from sim import catalogue
 from sim.bench.synthetic import bench_checker
-from sim.engine.history import BLOCK_EVENTS, HistoryRecorder, read_history
 from sim.engine.runner import run_scenario
+from sim.history import BLOCK_EVENTS, HistoryRecorder, read_history
 from sim.scenario.spec import Scenario, scenario_from_data
 from sim.scenario.variants import catalogue_names
 from sim.scenario.yamlio import load_yaml

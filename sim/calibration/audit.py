@@ -40,7 +40,7 @@ from pathlib import Path
 import yaml
 
 from sim.checker.files import history_path
-from sim.engine.history import read_history
+from sim.history import read_history
 from sim.scenario.yamlio import InputError
 
 COLUMNS = (

@@ -1,6 +1,6 @@
 """The invariant checker: pure functions from a history to verdicts.
 
-A run's history (``sim/engine/history.py``) is the evidence; an *invariant* is a property every
+A run's history (``sim/history.py``) is the evidence; an *invariant* is a property every
 correct run of the design must have, judged from that evidence alone, without the
 simulator (Maelstrom's workload / nemesis / checker split). Each invariant gives a
 :class:`Verdict`: ``holds``, ``violated`` with one :class:`Anomaly` per problem, each
@@ -22,9 +22,9 @@ the command line prints; :func:`sim.reporting.timeline.plot_anomaly` draws one a
 timeline; :mod:`sim.bench.synthetic` makes histories of any size and benchmarks the
 checker on them.
 
-May import: ``models`` (the clock's words for simulated time). The checker judges a
-history alone: it never imports the engine that wrote it (one exception left, see
-``tests/test_architecture.py``).
+May import: ``models`` (the clock's words for simulated time), ``sim.history`` (the history
+file format, to read a run's file). The checker judges a history alone: it never imports the
+engine that wrote it.
 """
 
 from sim.checker.check import (

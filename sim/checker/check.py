@@ -33,6 +33,7 @@ from sim.checker.report import CheckReport
 from sim.checker.retired import NoRetiredBundleLines
 from sim.checker.staleness import Staleness
 from sim.checker.verdicts import Verdict
+from sim.history import read_history
 
 _JUDGES: dict[str, type[Invariant]] = {
     cls.name: cls
@@ -115,9 +116,6 @@ def verdict_files(result: Any) -> dict[str, Any]:
         path = getattr(result, "history_path", None)
         if path is None or not Path(path).exists():
             return {}
-        # Not at the top: an upstream import (tests/test_architecture.py KNOWN_UPSTREAM).
-        from sim.engine.history import read_history
-
         events = read_history(path)
     report = check_history(events)
     result.check = report

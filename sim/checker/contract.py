@@ -68,7 +68,7 @@ class InvoiceSpec:
 
 @dataclass(frozen=True)
 class Contract:
-    """The ``run_start.contract`` of a history, parsed; see ``sim/engine/history.py``.
+    """The ``run_start.contract`` of a history, parsed; see ``sim/history.py``.
 
     An empty contract (a history without ``run_start``) is allowed: invariants that need
     a part it lacks say so in their verdict instead of guessing.

@@ -3,7 +3,7 @@
 ``p2c verify`` judges a history that is already on disk: a run folder's
 ``history.jsonl.gz``, a history kept from an older run after the checker changed, or one
 written by hand or converted from another system's audit log in the same event format
-(``sim/engine/history.py``). :class:`HistoryReader` streams the events of such a file once,
+(``sim/history.py``). :class:`HistoryReader` streams the events of such a file once,
 never holding them, and remembers which line it is on, so that whatever goes wrong is
 reported as ``file:line: what`` instead of a traceback:
 
@@ -328,7 +328,7 @@ def check_file(
         raise HistoryFileError(
             reader.path,
             f"the checker cannot read this event ({what}); events follow the "
-            "format of sim/engine/history.py",
+            "format of sim/history.py",
             reader.line,
         ) from None
 

@@ -1,6 +1,6 @@
 """The history contract, checked line by line as a history file is streamed.
 
-A history that breaks the documented contract (``sim/engine/history.py``) is bad input,
+A history that breaks the documented contract (``sim/history.py``) is bad input,
 not a run with anomalies: a checker that judged it would report nonsense as verdicts (an
 apply of a write that never happened looks like a lost update; a history without its
 ``run_start`` has no promises, so every violation looks unpromised). ``p2c verify``
@@ -34,7 +34,7 @@ from typing import Any
 
 from models import events as ev
 
-#: Every event kind the history contract defines (sim/engine/history.py), as
+#: Every event kind the history contract defines (sim/history.py), as
 #: models/events.py defines them.
 KINDS = frozenset(ev.EVENTS)
 

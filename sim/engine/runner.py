@@ -45,11 +45,11 @@ from models import events as ev
 from models.actions import seed_custom_data, seed_initial_data
 from sim import __version__
 from sim.engine.faults import fault_process, swarm_faults
-from sim.engine.history import HistoryRecorder
 from sim.engine.licence_enforcement import entitlement_metrics
 from sim.engine.transport import Courier, batch_schedule
 from sim.engine.workload import build_users, resolver_process, scripted_process, user_process
 from sim.engine.world import World
+from sim.history import HistoryRecorder
 from sim.scenario.spec import Scenario
 from sim.scenario.yamlio import InputError
 

@@ -20,9 +20,9 @@ import simpy
 from models.integration import Integration
 from models.throttling import PriorityThrottle, ServiceProtection
 from sim.engine.faults import FaultState
-from sim.engine.history import HistoryRecorder
 from sim.engine.licence_enforcement import LicenceGate
 from sim.engine.metrics import MetricsCollector
+from sim.history import HistoryRecorder
 from sim.scenario.spec import Scenario
 
 

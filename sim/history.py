@@ -1,4 +1,12 @@
-"""The history: one JSON event per line, the evidence every check is judged from.
+"""The history file format: one JSON event per line, the evidence every check is judged from.
+
+This module is the contract between the engine, which writes a run's history
+(:class:`HistoryRecorder`), and the checker, which reads it (:func:`read_history`) without
+the engine: encoding, reading and the trace hash live here, below both, so neither imports
+the other. It is not in ``models/`` because it is about files (gzip, paths, orjson), which
+the model never touches; the typed events themselves stay in :mod:`models.events`.
+
+May import: nothing of ours (the standard library, orjson, isal).
 
 A run's history is an ordered stream of flat events. Each event is a JSON object with
 sorted keys and at least ``t`` (simulated seconds since the run started, Monday 00:00)
