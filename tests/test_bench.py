@@ -12,6 +12,7 @@ import functools
 import gzip
 import hashlib
 import json
+import re
 
 import orjson
 import pytest
@@ -169,6 +170,35 @@ def test_bench_json_names_every_target_with_met_or_not(capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["model"]["same_events"] and "model_over_recording_floor" in out
     assert orjson.dumps(out)  # plain JSON types only
+
+
+def test_bench_out_writes_the_json_figures_with_when_and_how_they_were_measured(tmp_path, capsys):
+    out = tmp_path / "bench" / "latest.json"
+    argv = ["bench", "--model", "--users", "10", "--days", "0.25", "--json", "--out", str(out)]
+    assert main(argv) == 0
+    printed = json.loads(capsys.readouterr().out)
+    written = json.loads(out.read_text(encoding="utf-8"))
+    meta = written.pop("meta")
+    # The file is the printed object (the run's own figures) plus its metadata.
+    assert written["model"]["trace_sha256"] == printed["model"]["trace_sha256"]
+    assert set(written) == set(printed)
+    assert meta["command"] == f"p2c bench --model --json --users 10 --days 0.25 --out {out}"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", meta["date_utc"])
+    for key in ("load_average_start", "load_average_end"):
+        assert len(meta[key]) == 3 and all(value >= 0 for value in meta[key])
+    assert meta["cpu_count"] >= 1 and meta["python"].count(".") == 2
+    assert [p.name for p in out.parent.iterdir()] == ["latest.json"]  # no temporary left
+    # Run again: the file is replaced (said on standard error), never appended to.
+    assert main(argv) == 0
+    assert "replaced the earlier one" in capsys.readouterr().err
+    assert [p.name for p in out.parent.iterdir()] == ["latest.json"]
+
+
+def test_bench_out_naming_a_folder_is_refused_before_anything_runs(tmp_path, capsys):
+    assert main(["bench", "--model", "--users", "10", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "--out" in err and "a folder" in err
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_run_folder_checked_from_its_history_file_has_the_same_verdict(tmp_path):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+from pathlib import Path
 from typing import Any
 
 from sim.cli.errors import EXIT_OK
@@ -13,6 +15,7 @@ from sim.scenario.yamlio import InputError
 def cmd_bench(args: argparse.Namespace) -> int:
     # Imported when the command runs, not when p2c builds its parser: p2c --help stays fast.
     from sim.bench.bench import bench_lines, run_bench
+    from sim.bench.record import bench_meta, load_average, write_bench_file
 
     if (args.users is not None and args.users < 1) or (args.days is not None and args.days <= 0):
         raise InputError("p2c bench: --users must be >= 1 and --days > 0")
@@ -23,6 +26,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
         parts = dict.fromkeys(parts, True)
     if args.no_checker:
         parts["checker"] = False
+    out = Path(args.out) if args.out is not None else None
+    if out is not None and out.is_dir():
+        raise InputError(
+            f"p2c bench: --out {out}: a folder; give a file name (e.g. {out}/bench.json)"
+        )
+    load_start = load_average()
     figures = run_bench(
         users=args.users, days=args.days, quick=args.quick, workers=args.workers, **parts
     )
@@ -30,7 +39,26 @@ def cmd_bench(args: argparse.Namespace) -> int:
         print(json.dumps(figures, sort_keys=True, default=str))
     else:
         print("\n".join(bench_lines(figures)))
+    if out is not None:
+        replaced = write_bench_file(out, figures, bench_meta(bench_command(args), load_start))
+        # On standard error: standard output stays one JSON object with --json.
+        print(
+            f"Bench file: {out}{' (replaced the earlier one)' if replaced else ''}", file=sys.stderr
+        )
     return EXIT_OK
+
+
+def bench_command(args: argparse.Namespace) -> str:
+    """The ``p2c bench`` command line the options in ``args`` come from (canonical order)."""
+    words = ["p2c", "bench"]
+    for flag in ("quick", "model", "week", "checker", "no_checker", "json"):
+        if getattr(args, flag):
+            words.append("--" + flag.replace("_", "-"))
+    for option in ("users", "days", "workers", "out"):
+        value = getattr(args, option)
+        if value is not None:
+            words += [f"--{option}", f"{value:g}" if isinstance(value, float) else str(value)]
+    return " ".join(words)
 
 
 def add_bench_parser(sub: Any) -> None:
@@ -75,5 +103,12 @@ def add_bench_parser(sub: Any) -> None:
         "--json",
         action="store_true",
         help="print one JSON object: every figure, each target met or not",
+    )
+    bench.add_argument(
+        "--out",
+        metavar="FILE",
+        help="also write the JSON figures to FILE with when and how they were measured "
+        "(date UTC, command, load average at start and end, cores, Python, git commit); "
+        "written to a temporary file and renamed, replacing an earlier FILE",
     )
     bench.set_defaults(func=cmd_bench)
