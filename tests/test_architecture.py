@@ -55,9 +55,6 @@ ORDER = (
 
 #: Upstream imports still to remove: (importer, imported module) -> why it is still there.
 KNOWN_UPSTREAM = {
-    ("sim.scenario.spec", "sim.engine.rhythm"): (
-        "a role's rhythm (profile, peak window, time zone) is validated by building it"
-    ),
     ("sim.study.story", "sim.reporting.timeline"): (
         "p2c explore and p2c shrink write an incident folder with its timeline.png"
     ),

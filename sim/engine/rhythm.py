@@ -18,46 +18,19 @@ user's next action is found by drawing an exponential amount of weighted time an
 the pieces (the time-change construction of a non-homogeneous Poisson process). The
 expected number of actions of a role in ``[t0, t1)`` is therefore ``rate x headcount x``
 the integral of the intensity over it, in hours: :meth:`RhythmCalendar.mass_s` / 3600.
+
+The rhythm as data (parsing working hours and peak windows, checking time zones, the
+normalised hourly weights, which days are month-end) is :mod:`sim.scenario.rhythm`, which
+the scenario's validation uses too; this module lays it out as a role's working time.
 """
 
 from __future__ import annotations
 
 import bisect
-import calendar as _calendar
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-HOUR_S = 3_600.0
-DAY_S = 86_400.0
-
-
-def profile_weights(profile, start_s: float, end_s: float) -> list[float]:
-    """24 local-hour weights from a role's ``hourly_profile`` (None: flat), normalised so
-    that their time-weighted mean over the working window ``[start_s, end_s)`` is 1."""
-    if profile is None:
-        raw = [1.0] * 24
-    elif isinstance(profile, list | tuple):
-        raw = [float(w) for w in profile]
-    else:
-        p0, p1 = profile.window_s
-        raw = [
-            profile.factor if p0 < (h + 1) * HOUR_S and h * HOUR_S < p1 else 1.0 for h in range(24)
-        ]
-    mass = sum(w * overlap(h, start_s, end_s) for h, w in enumerate(raw))
-    if mass <= 0:
-        raise ValueError("the hourly profile gives no weight to any working hour")
-    mean = mass / (end_s - start_s)
-    return [w / mean for w in raw]
-
-
-def overlap(hour: int, start_s: float, end_s: float) -> float:
-    """Seconds of local hour ``hour`` inside the working window."""
-    return max(0.0, min(end_s, (hour + 1) * HOUR_S) - max(start_s, hour * HOUR_S))
-
-
-def in_month_end(day: date, last_days: int) -> bool:
-    """True on the last ``last_days`` days of ``day``'s month."""
-    return day.day > _calendar.monthrange(day.year, day.month)[1] - last_days
+from sim.scenario.rhythm import HOUR_S, in_month_end, overlap, profile_weights
 
 
 class RhythmCalendar:

@@ -30,7 +30,8 @@ import numpy as np
 from models.actions import ActionDef, Desk, Plan, Save, resolve_action
 from models.integration import Integration
 from sim.engine.rhythm import RhythmCalendar
-from sim.scenario.spec import WEEKDAY_NAMES, hours_range
+from sim.scenario.rhythm import hours_range
+from sim.scenario.spec import WEEKDAY_NAMES
 from sim.scenario.yamlio import InputError
 
 # ------------------------------------------------------------ the users

@@ -31,7 +31,6 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
@@ -51,10 +50,10 @@ from models.licensing import PriceBookError
 from models.strict import Strict
 from sim import catalogue
 from sim.scenario.pricebooks import load_price_book
+from sim.scenario.rhythm import check_timezone, hours_range, profile_weights
 from sim.scenario.yamlio import InputError, LineMap, PathKey, load_yaml, validation_error
 
 WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_HOURS = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
 
 
 class FormOpen(Strict):
@@ -91,10 +90,11 @@ class MonthEnd(Strict):
 class Role(Strict):
     """A group of alike users: how many, where they work, when, and how often they act.
 
-    Rhythms (:mod:`sim.engine.rhythm`): ``timezone`` (IANA name; working hours and
-    workdays are local, the run clock is UTC), ``hourly_profile`` (24 weights for local
-    hours 0-23, or a peak window; normalised so the mean working hour has weight 1) and
-    ``month_end`` (a multiplier on the last days of each month).
+    Rhythms (:mod:`sim.engine.rhythm`, the data in :mod:`sim.scenario.rhythm`): ``timezone``
+    (IANA name; working hours and workdays are local, the run clock is UTC),
+    ``hourly_profile`` (24 weights for local hours 0-23, or a peak window; normalised so the
+    mean working hour has weight 1) and ``month_end`` (a multiplier on the last days of each
+    month).
     """
 
     headcount: int = Field(ge=0, le=1_000_000)
@@ -458,30 +458,6 @@ class ScenarioSpec(Strict):
     expect: dict[str, Any] | None = Field(
         None, description="regression expectations (validated by sim/study/regression.py)"
     )
-
-
-def check_timezone(name: str) -> None:
-    """Raise ValueError unless ``name`` is an IANA time zone this platform knows."""
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
-            f"unknown time zone {name!r} (an IANA name such as America/Chicago or Europe/Warsaw)"
-        ) from None
-
-
-def hours_range(text: str) -> tuple[float, float]:
-    """``"08:00-17:00"`` -> (28800.0, 61200.0) seconds after midnight."""
-    match = _HOURS.match(text.strip())
-    if not match:
-        raise ValueError(f"working_hours must look like '08:00-17:00', got {text!r}")
-    h0, m0, h1, m1 = (int(g) for g in match.groups())
-    if h0 > 24 or h1 > 24 or m0 > 59 or m1 > 59:
-        raise ValueError(f"no such time in working_hours {text!r}")
-    start, end = h0 * 3600.0 + m0 * 60, h1 * 3600.0 + m1 * 60
-    if not start < end <= 86_400:
-        raise ValueError(f"working_hours must start before they end within a day: {text!r}")
-    return start, end
 
 
 class Scenario:
@@ -871,9 +847,6 @@ def _check_roles(
     for role_name, role in spec.roles.items():
         where = ("roles", role_name)
         if role.hourly_profile is not None:
-            # Not at the top: an upstream import (tests/test_architecture.py KNOWN_UPSTREAM).
-            from sim.engine.rhythm import profile_weights
-
             try:
                 profile_weights(role.hourly_profile, *hours_range(role.working_hours))
             except ValueError as exc:
