@@ -434,6 +434,7 @@ def explore(
     finding's folder (``counterexample.yaml``, ``story.md``, ``timeline.png``) is written.
     """
     # Imported when called: importing sim.api in a notebook stays light.
+    from sim.reporting.timeline import plot_anomaly
     from sim.study.explore import explore as search
     from sim.study.explore import write_finding
 
@@ -448,7 +449,7 @@ def explore(
     )
     folder = None
     if result.found and out is not None:
-        write_finding(result, Path(out))
+        write_finding(result, Path(out), draw_timeline=plot_anomaly)
         folder = Path(out)
     rows = [
         {

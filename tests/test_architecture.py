@@ -14,9 +14,9 @@ which never run, are left out of the cycle check), and fails on
 - an import inside a function without a comment saying why (they are allowed only where
   they keep ``p2c --help`` fast or break what would otherwise be a cycle).
 
-The few upstream imports not yet removed are listed in :data:`KNOWN_UPSTREAM`, each with
-its reason (they are left out of the cycle check too); the test also fails when one of
-them is gone, so the list only shrinks.
+There are no exceptions: the last upstream imports (scenario -> engine for a role's
+rhythm, checker -> engine for the history file, study -> reporting for an incident's
+timeline) were removed, so every import against the flow fails.
 """
 
 from __future__ import annotations
@@ -52,13 +52,6 @@ ORDER = (
     "sim.cli",
     "sim.docs",
 )
-
-#: Upstream imports still to remove: (importer, imported module) -> why it is still there.
-KNOWN_UPSTREAM = {
-    ("sim.study.story", "sim.reporting.timeline"): (
-        "p2c explore and p2c shrink write an incident folder with its timeline.png"
-    ),
-}
 
 
 @dataclass(frozen=True)
@@ -181,7 +174,7 @@ def _declared(unit: str) -> list[str] | None:
 def test_no_import_cycles_counting_imports_inside_functions():
     graph = nx.DiGraph()
     for i, target in INTERNAL:
-        if not i.type_only and (i.importer, target) not in KNOWN_UPSTREAM:
+        if not i.type_only:
             graph.add_edge(i.importer, target)
     cycles = [sorted(c) for c in nx.strongly_connected_components(graph) if len(c) > 1]
     assert not cycles, "import cycles (each a set of modules that import one another):\n" + (
@@ -227,14 +220,10 @@ def test_every_top_level_module_belongs_to_a_unit():
 
 
 def test_each_unit_imports_only_what_its_docstring_allows():
-    seen_known = set()
     bad = []
     for i, target in INTERNAL:
         mine, theirs = _unit(i.importer), _unit(target)
         if theirs == mine or theirs in BASE:
-            continue
-        if (i.importer, target) in KNOWN_UPSTREAM:
-            seen_known.add((i.importer, target))
             continue
         if theirs not in (_declared(mine) or []):
             bad.append(
@@ -242,8 +231,6 @@ def test_each_unit_imports_only_what_its_docstring_allows():
                 f"imports {target} ({theirs} is not in {mine}'s 'May import')"
             )
     assert not bad, "imports against the flow:\n" + "\n".join(bad)
-    gone = set(KNOWN_UPSTREAM) - seen_known
-    assert not gone, f"no longer imported, remove from KNOWN_UPSTREAM: {sorted(gone)}"
 
 
 def test_imports_inside_functions_say_why():

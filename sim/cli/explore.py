@@ -94,6 +94,7 @@ def add_explore_parser(sub: Any) -> None:
 
 def cmd_explore(args: argparse.Namespace) -> int:
     # Imported when the command runs, not when p2c builds its parser: p2c --help stays fast.
+    from sim.reporting.timeline import plot_anomaly
     from sim.study.explore import explore, slug, summary_lines, write_finding
 
     faults = [kind.strip() for kind in args.faults.split(",") if kind.strip()]
@@ -112,7 +113,8 @@ def cmd_explore(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path("reports") / "explore" / slug(result.label)
     written = []
     if result.found:
-        written = write_finding(result, out, Path(args.to_suite) if args.to_suite else None)
+        to_suite = Path(args.to_suite) if args.to_suite else None
+        written = write_finding(result, out, to_suite, draw_timeline=plot_anomaly)
     if args.json:
         summary = result.summary()
         summary["written"] = [str(p) for p in written]
@@ -165,6 +167,7 @@ def add_shrink_parser(sub: Any) -> None:
 
 def cmd_shrink(args: argparse.Namespace) -> int:
     # Imported when the command runs, not when p2c builds its parser: p2c --help stays fast.
+    from sim.reporting.timeline import plot_anomaly
     from sim.study.shrink import shrink_run, write_incident
     from sim.study.story import sentence, story_rows
 
@@ -172,7 +175,7 @@ def cmd_shrink(args: argparse.Namespace) -> int:
         raise InputError("p2c shrink: --max-runs must be at least 1")
     incident = shrink_run(args.run_dir, args.anomaly, max_runs=args.max_runs)
     out = Path(args.out) if args.out else Path(args.run_dir) / f"shrunk-{args.anomaly}"
-    written = write_incident(incident, out)
+    written = write_incident(incident, out, draw_timeline=plot_anomaly)
     if args.json:
         print(
             json.dumps(

@@ -55,7 +55,7 @@ from sim.scenario.spec import (
 )
 from sim.scenario.yamlio import InputError, LineMap, load_yaml
 from sim.study.story import (
-    draw_timeline,
+    TimelineDrawer,
     dump_scenario,
     replay_file,
     run_and_check,
@@ -705,9 +705,16 @@ def _verdicts(result: Exploration) -> dict[str, Any]:
     return check_history(result.events, only=result.broken).verdicts
 
 
-def write_finding(result: Exploration, out: Path, to_suite: Path | None = None) -> list[Path]:
+def write_finding(
+    result: Exploration,
+    out: Path,
+    to_suite: Path | None = None,
+    *,
+    draw_timeline: TimelineDrawer,
+) -> list[Path]:
     """``out/counterexample.yaml``, ``out/story.md`` and ``out/timeline.png`` (all or
-    nothing), and the suite file when ``to_suite`` names one."""
+    nothing), and the suite file when ``to_suite`` names one; the picture is drawn by
+    ``draw_timeline`` (:func:`sim.reporting.timeline.plot_anomaly`)."""
     out = Path(out)
     files = finding_files(result, out)
     first = result.anomalies[0][1] if result.anomalies else None

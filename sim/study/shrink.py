@@ -36,7 +36,7 @@ from sim.checker.report import ordered_anomalies
 from sim.scenario.spec import scenario_from_data
 from sim.scenario.yamlio import InputError, LineMap, load_yaml
 from sim.study.story import (
-    draw_timeline,
+    TimelineDrawer,
     dump_scenario,
     replay_file,
     run_and_check,
@@ -313,8 +313,9 @@ def _replay_from_file(data: dict[str, Any], target: _Target):
         return target.match(replay_file(path))
 
 
-def write_incident(incident: Incident, out: Path) -> list[Path]:
-    """``out/incident.yaml``, ``out/story.md`` and ``out/timeline.png``, all or nothing."""
+def write_incident(incident: Incident, out: Path, *, draw_timeline: TimelineDrawer) -> list[Path]:
+    """``out/incident.yaml``, ``out/story.md`` and ``out/timeline.png``, all or nothing;
+    the picture is drawn by ``draw_timeline`` (:func:`sim.reporting.timeline.plot_anomaly`)."""
     out = Path(out)
     header = (
         f"Shrunk by p2c shrink from {incident.run_dir}, anomaly {incident.anomaly_id}: "

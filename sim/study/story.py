@@ -3,9 +3,11 @@
 ``p2c explore`` and ``p2c shrink`` both end with a small scenario of ``scripted:`` saves
 that reproduces an anomaly. This module turns such a scenario into what a person reads:
 ``story.md`` (each save as a sentence, then what the checker found), the story as table
-rows (the API's DataFrame), and the anomaly's timeline picture. It also replays a
-scenario file exactly as ``p2c run`` would, so a written counterexample is checked
-before anyone is told it exists.
+rows (the API's DataFrame), and the folder that holds them with the anomaly's timeline
+picture. The picture is drawn by a :data:`TimelineDrawer` the caller passes
+(:func:`sim.reporting.timeline.plot_anomaly`): reporting lies downstream of the study, so
+the study never imports it. It also replays a scenario file exactly as ``p2c run`` would,
+so a written counterexample is checked before anyone is told it exists.
 """
 
 from __future__ import annotations
@@ -23,8 +25,11 @@ import yaml
 from models.clock import format_t, parse_when
 from sim.checker import check_history
 from sim.engine.runner import run_scenario
-from sim.reporting.timeline import plot_anomaly
 from sim.scenario.spec import load_scenario
+
+#: Draws one anomaly's timeline from a run's events into the file given and returns its
+#: path: ``drawer(events, anomaly, path)``, i.e. :func:`sim.reporting.timeline.plot_anomaly`.
+TimelineDrawer = Callable[[list[dict[str, Any]], Any, Path], Path]
 
 #: How a field reads in a sentence ("credit limit", not "credit_limit").
 SYSTEM_WORDS = {"sales": "Sales", "operations": "Operations", "hub": "the hub"}
@@ -215,7 +220,3 @@ def write_folder(
         return [out / relative for relative in made]
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-
-
-def draw_timeline(events: list[dict[str, Any]], anomaly: Any, path: Path) -> Path:
-    return plot_anomaly(events, anomaly, path)
