@@ -8,18 +8,13 @@ it. Imports only ``models`` modules below the integration (records, messages, ev
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from models.concurrency.base import Decision, Delivery, Host, Rule
+from models.concurrency.base import Decision, Delivery, DesignView, Host, Rule
 from models.concurrency.field_merge import FieldMerge
 from models.concurrency.lease_lock import LeaseLock
 from models.concurrency.lww_clock import LastClockWins
 from models.concurrency.none import LastArrivalWins, NoRule
 from models.concurrency.primary_wins import PrimaryWins
 from models.concurrency.version_check import VersionCheck
-
-if TYPE_CHECKING:
-    from models.design import DesignSpec
 
 #: Every rule by the name a design gives in ``concurrency.mode``, in documentation order.
 RULES: dict[str, type[Rule]] = {
@@ -35,9 +30,18 @@ RULES: dict[str, type[Rule]] = {
 RULE_NAMES: tuple[str, ...] = tuple(RULES)
 
 
-def make_rule(design: DesignSpec, host: Host) -> Rule:
+def make_rule(design: DesignView, host: Host) -> Rule:
     """The rule ``design.concurrency.mode`` names, serving ``host``."""
     return RULES[design.concurrency.mode](design, host)
 
 
-__all__ = ["RULES", "RULE_NAMES", "Decision", "Delivery", "Host", "Rule", "make_rule"]
+__all__ = [
+    "RULES",
+    "RULE_NAMES",
+    "Decision",
+    "Delivery",
+    "DesignView",
+    "Host",
+    "Rule",
+    "make_rule",
+]

@@ -12,20 +12,21 @@ the few points where designs differ:
 
 ``judge`` gets a :class:`Delivery`: the message and what the target holds, already
 compared field by field against the write log, so a rule is a few lines of policy.
-A rule reaches the rest of the integration only through :class:`Host`.
+A rule reaches the rest of the integration only through :class:`Host`, and reads the
+design only through :class:`DesignView` (which :class:`models.design.DesignSpec`
+satisfies): the design module imports the registry for its list of rule names, so the
+rules name only what they read of it, not the design class.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Protocol
+from typing import ClassVar, Protocol
 
 from models.events import ConflictResolution, DeliveryOutcome
 from models.messages import Conflict, Lease, LeaseTable, Message
 from models.records import FieldVersion, Row, WriteLog
-
-if TYPE_CHECKING:
-    from models.design import DesignSpec
 
 
 @dataclass(slots=True)
@@ -80,6 +81,33 @@ class Decision:
 STALE = Decision(DeliveryOutcome.STALE, {})
 
 
+class ConcurrencySettings(Protocol):
+    """What a rule reads of the design's ``concurrency`` settings
+    (:class:`models.design.Concurrency`)."""
+
+    @property
+    def mode(self) -> str: ...
+
+    @property
+    def primary(self) -> str | None: ...
+
+    @property
+    def fencing(self) -> bool: ...
+
+    @property
+    def version_check(self) -> str: ...
+
+
+class DesignView(Protocol):
+    """What a rule reads of the design (:class:`models.design.DesignSpec`)."""
+
+    @property
+    def concurrency(self) -> ConcurrencySettings: ...
+
+    @property
+    def clock_skew_s(self) -> Mapping[str, float]: ...
+
+
 class Host(Protocol):
     """What a rule may use of the integration it serves."""
 
@@ -112,7 +140,7 @@ class Rule:
     #: e.g. a person's time to resolve a queued conflict: what a story fixes.
     delays: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, design: DesignSpec, host: Host) -> None:
+    def __init__(self, design: DesignView, host: Host) -> None:
         self.design = design
         self.settings = design.concurrency
         self.host = host

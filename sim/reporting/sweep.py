@@ -9,7 +9,7 @@ from sim.reporting.summary import table
 from sim.reporting.units import metric_unit
 
 if TYPE_CHECKING:
-    from sim.study.sweep.run import SweepResult
+    from sim.study.sweep.result import SweepResult
 
 
 def summary_lines(result: SweepResult, max_metrics: int = 4) -> list[str]:

@@ -67,8 +67,9 @@ Runs are executed by :mod:`sim.study.executors` (local processes, or a Dask clus
 The package, in the order a sweep happens: :mod:`~sim.study.sweep.spec` (the file),
 :mod:`~sim.study.sweep.sampling` (seeds and sample points), :mod:`~sim.study.sweep.plan`
 (every configuration, validated), :mod:`~sim.study.sweep.run` (executing, adaptive
-replication, summaries) and :mod:`~sim.study.sweep.output` (summary.csv, summary.json,
-runs.csv). A configuration is built by :mod:`sim.study.configure`; the statistics are
+replication, summaries), :mod:`~sim.study.sweep.result` (the summaries and the result, as
+types) and :mod:`~sim.study.sweep.output` (summary.csv, summary.json, runs.csv). A
+configuration is built by :mod:`sim.study.configure`; the statistics are
 :mod:`sim.study.stats`; the printed table is :mod:`sim.reporting.sweep`; ``p2c sweep`` is
 :mod:`sim.cli.sweep`. The package imports none of its modules, so importing one of them
 loads only what it needs.

@@ -7,12 +7,10 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sim.study.stats import metric_value
-
-if TYPE_CHECKING:
-    from sim.study.sweep.run import SweepResult
+from sim.study.sweep.result import SweepResult
 
 
 def summary_records(result: SweepResult) -> list[dict[str, Any]]:

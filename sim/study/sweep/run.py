@@ -11,7 +11,6 @@ import sqlite3
 import sys
 import time
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,38 +22,8 @@ from sim.study.executors import Executor, RunTask, make_executor
 from sim.study.stats import Interval, mean_interval, metric_value, pareto_front
 from sim.study.store import ResultStore, StoredRun, read_store, stored_run_count
 from sim.study.sweep.output import write_outputs
-from sim.study.sweep.plan import Configuration, SweepPlan, load_sweep, plan_sweep
-
-
-@dataclass
-class ConfigurationSummary:
-    """One configuration's results: intervals per metric, verdict tallies, front flag."""
-
-    configuration: Configuration
-    seeds: list[int]
-    intervals: dict[str, Interval]
-    verdicts: dict[str, dict[str, int]]
-    failed_runs: int
-    check_errors: int
-    pareto: bool = False
-
-
-@dataclass
-class SweepResult:
-    """A finished (or resumed) sweep: the plan, every stored run, the summaries."""
-
-    plan: SweepPlan
-    runs: list[StoredRun]
-    summaries: list[ConfigurationSummary]
-    executed: int
-    skipped: int
-    elapsed_s: float
-    executor: str
-    out_dir: Path | None = None
-
-    @property
-    def failed_runs(self) -> int:
-        return sum(s.failed_runs for s in self.summaries)
+from sim.study.sweep.plan import SweepPlan, load_sweep, plan_sweep
+from sim.study.sweep.result import ConfigurationSummary, SweepResult
 
 
 def run_sweep(
