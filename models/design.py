@@ -271,12 +271,25 @@ class Limits(Strict):
     record_bytes: int = Field(2048, ge=1, description="queued size of one record change")
 
 
+class CatalogueSummary(Strict):
+    """A design's transport and concurrency rule in a few words, for tables (the README's
+    design catalogue is generated from them); the semantics are in ``description``."""
+
+    transport: str = Field(min_length=1, description="how a change travels, in a few words")
+    concurrency: str = Field(
+        min_length=1, description="what decides between concurrent edits, in a few words"
+    )
+
+
 class DesignSpec(Strict):
     """A whole integration design. See the module docstring for the semantics."""
 
     name: str
     description: str = ""
     facts: list[str] = Field(default_factory=list, description="FACTS.md items it rests on")
+    summary: CatalogueSummary | None = Field(
+        None, description="transport and concurrency in a few words (catalogue designs)"
+    )
     systems: list[str]
     editable: dict[str, dict[str, dict[str, list[Any]] | None]]
     batch: BatchSettings = Field(default_factory=BatchSettings)

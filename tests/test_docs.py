@@ -7,6 +7,7 @@ rewriting itself to hand-written expectations.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from importlib import metadata
@@ -17,6 +18,7 @@ from conftest import ROOT
 
 from sim import docs
 from sim.docs import MARKER, SECTIONS, DocsError, Section, regenerate
+from sim.scenario.variants import catalogue_names
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
@@ -187,3 +189,109 @@ def test_the_readme_equals_its_commands_output():
         f"--check; regenerate: python -m sim.docs --write):\n{done.stdout[-6000:]}"
         f"\n{done.stderr[-2000:]}"
     )
+
+
+COMPARE_JSON = {
+    "designs": ["a-design", "b-design"],
+    "headline": {
+        "a-design": {
+            "lost writes": 1.0,
+            "lost write fields": 2.0,
+            "overwritten writes": 1.0,
+            "conflicts surfaced": 0.0,
+            "saves refused": 0.0,
+            "handoffs": 0.0,
+            "blocked user minutes": 0.0,
+        },
+        "b-design": {
+            "lost writes": 0.0,
+            "lost write fields": 0.0,
+            "overwritten writes": 2.0,
+            "conflicts surfaced": 1.0,
+            "saves refused": 1.0,
+            "handoffs": 1.0,
+            "blocked user minutes": 0.5,
+        },
+    },
+    "invariants": {
+        "a-design": {
+            "convergence": {"status": "holds", "violations": 0},
+            "no_lost_update": {"status": "sanctioned", "violations": 0},
+        },
+        "b-design": {
+            "bounded_echo": {"status": "violated", "violations": 6},
+            "no_lost_update": {"status": "holds", "violations": 0},
+        },
+    },
+}
+
+
+def test_the_design_catalogue_is_each_summary_beside_the_compare_counts():
+    summaries = {
+        "a-design": {"transport": "batches", "concurrency": "none"},
+        "b-design": {"transport": "queued", "concurrency": "a | b"},
+    }
+    table = docs._design_catalogue(json.dumps(COMPARE_JSON), summaries)
+    assert table == (
+        "\n| design | transport | concurrency | what the two concurrent edits come to |\n"
+        "|---|---|---|---|\n"
+        "| `a-design` | batches | none | 2 lost write fields in 1 lost write (sanctioned); "
+        "1 overwritten write; 0 conflicts surfaced; 0 saves refused |\n"
+        "| `b-design` | queued | a \\| b | nothing lost; 2 overwritten writes; 1 conflict "
+        "surfaced; 1 save refused; 1 handoff; users blocked 0.5 min; violated: "
+        "bounded_echo (6) |\n"
+    )
+    with pytest.raises(DocsError, match="'b-design' has no summary"):
+        docs._design_catalogue(json.dumps(COMPARE_JSON), {"a-design": summaries["a-design"]})
+
+
+def test_every_catalogue_design_has_a_summary_and_the_readme_table_shows_it():
+    summaries = docs.design_summaries()
+    assert set(summaries) == set(catalogue_names())
+    body = next(
+        m.group("body") for m in MARKER.finditer(README) if m.group("name") == "design-catalogue"
+    )
+    rows = [line for line in body.splitlines() if line.startswith("| `")]
+    assert len(rows) == len(summaries)
+    for row in rows:
+        cells = [cell.strip() for cell in row.strip("|").split(" | ")]
+        name = cells[0].strip("`")
+        assert cells[1:3] == [summaries[name]["transport"], summaries[name]["concurrency"]], name
+
+
+def test_the_performance_table_is_the_committed_bench_file():
+    # No bench runs: the section is the committed file, rendered (sim.docs reads it).
+    body = next(
+        m.group("body") for m in MARKER.finditer(README) if m.group("name") == "performance-table"
+    )
+    bench = (ROOT / docs.BENCH_FILE).read_text(encoding="utf-8")
+    assert body == docs._performance_table(bench), (
+        "README.md's performance table differs from reports/bench/latest.json "
+        "(regenerate: python -m sim.docs --write)"
+    )
+    meta = json.loads(bench)["meta"]
+    # The table says when, how and at what scale it was measured, straight from the file.
+    assert meta["date_utc"] in body and f"`{meta['command']}`" in body
+    assert meta["command"].startswith("p2c bench ") and "--out" in meta["command"]
+
+
+def test_a_file_section_is_read_never_run():
+    bench = (ROOT / docs.BENCH_FILE).read_text(encoding="utf-8")
+    sections = {"performance-table": SECTIONS["performance-table"]}
+    page = (
+        "<!-- generated: performance-table (reports/bench/latest.json) -->\n<!-- end generated -->"
+    )
+    read: list[str] = []
+
+    def never_run(command: str, out: Path | None) -> str:
+        raise AssertionError(f"ran {command}")
+
+    def reader(name: str) -> str:
+        read.append(name)
+        return bench
+
+    fresh = regenerate(page, sections, never_run, reader)
+    assert read == ["reports/bench/latest.json"]
+    assert "| target | measured | command |" in fresh
+    with pytest.raises(DocsError, match="cannot read it"):
+        docs.read_file("reports/bench/no-such-file.json")
