@@ -29,6 +29,7 @@ from sim.checker.files import (
     check_file,
     event_problem,
 )
+from sim.checker.validation import ContractValidator
 from sim.engine.runner import run_scenario
 from sim.scenario.spec import load_scenario
 from sim.study.compare import design_variant
@@ -127,6 +128,57 @@ def test_the_quick_type_test_never_passes_what_the_shape_table_refuses():
                 refused += 1
                 assert not _plainly_readable(variant), (variant, problem)
     assert checked > 200 and refused > 50
+
+
+def _state(validator):
+    return {name: copy.copy(getattr(validator, name)) for name in ContractValidator.__slots__}
+
+
+def _primed(events):
+    """A validator that has checked ``events`` (all valid)."""
+    validator = ContractValidator()
+    for event in events:
+        assert event_problem(event) is None and validator.check(event) is None
+    return validator
+
+
+def test_the_one_call_check_passes_only_what_the_full_path_passes_and_moves_on_alike():
+    """``ContractValidator.passes`` (shape and contract of writes and applies in one call)
+    against the full path (``event_problem``, then ``check``), on every event of the seed
+    story and on broken variants of its writes and applies: it passes an event only when
+    the full path does, with the same state afterwards, and leaves the state alone when it
+    does not pass it (the full path then words the problem as before)."""
+    story = seed_story().events
+    passed = asked = refused = 0
+    for n, event in enumerate(story):
+        variants = [event]
+        if event["kind"] in ("write", "apply"):
+            variants += list(_variants(event))
+            # A write id named before it happened, and a record created twice.
+            broken = [copy.deepcopy(event), copy.deepcopy(event)]
+            if event["kind"] == "write":
+                earlier = [e["write_id"] for e in story[:n] if e["kind"] == "write"]
+                broken[0]["write_id"] = earlier[0] if earlier else "W-x"
+                broken[1]["base"] = {"f": ["W-never"]}
+            else:
+                broken[0]["created"] = not event.get("created")
+                broken[1]["t"] = -1.0
+            variants += broken
+        for variant in variants:
+            fast, full = _primed(story[:n]), _primed(story[:n])
+            before = _state(fast)
+            expected = event_problem(variant) or full.check(variant)
+            if fast.passes(variant):
+                passed += 1
+                assert expected is None, (variant, expected)
+                assert _state(fast) == _state(full), variant
+            else:
+                asked += 1
+                assert _state(fast) == before, variant
+                refused += expected is not None
+    # Every valid write and apply passes in one call; the broken ones are refused.
+    assert passed >= sum(e["kind"] in ("write", "apply") for e in story)
+    assert asked > 200 and refused > 100
 
 
 def test_a_reapply_is_a_kind_of_the_contract_and_must_name_writes_that_happened(tmp_path):

@@ -120,6 +120,75 @@ class ContractValidator:
             self.ended = True
         return None
 
+    def passes(self, event: dict[str, Any]) -> bool:
+        """True when ``event`` is a ``write`` or an ``apply`` that is plainly readable
+        (:func:`sim.checker.files.event_problem` passes it) and keeps the contract; the
+        validator's state then moves on exactly as :meth:`check` would move it.
+
+        The two kinds make nearly every line of a history, so their shape and contract
+        are tested here in one go, a few type tests and set lookups each, instead of the
+        shape table and then :meth:`check`. ``False`` means "ask the full path": another
+        kind, or a doubt; nothing has changed, so :meth:`check` (after ``event_problem``)
+        words the problem, if any. ``tests/test_checker_fast_paths.py`` checks that the
+        two agree on broken events.
+        """
+        kind = event.get("kind")
+        t = event.get("t")
+        system = event.get("system")
+        entity = event.get("entity")
+        key = event.get("key")
+        if (
+            (type(t) is not float and type(t) is not int)
+            or t < self.last_t
+            or not self.started
+            or self.ended
+            or type(system) is not str
+            or type(entity) is not str
+            or type(key) is not str
+        ):
+            return False
+        writes = self.writes
+        if kind == "apply":
+            fields = event.get("fields")
+            if type(fields) is not dict or type(event.get("via")) is not str:
+                return False
+            for write_id in fields.values():
+                if type(write_id) is not str or write_id not in writes:
+                    return False
+            record = (system, entity, key)
+            records = self.records
+            if event.get("created"):
+                if record in records:
+                    return False
+                records.add(record)
+            elif record not in records:
+                return False
+        elif kind == "write":
+            write_id = event.get("write_id")
+            fields = event.get("fields")
+            base = event.get("base")
+            if (
+                type(write_id) is not str
+                or write_id in writes
+                or (fields is not None and type(fields) is not dict)
+            ):
+                return False
+            if base is not None:
+                if type(base) is not dict:
+                    return False
+                for parents in base.values():
+                    if type(parents) is not list:
+                        return False
+                    for parent in parents:
+                        if type(parent) is not str or parent not in writes:
+                            return False
+            writes.add(write_id)
+        else:
+            return False
+        self.count += 1
+        self.last_t = t
+        return True
+
     def _named(self, event: dict[str, Any], name: str, write_id: Any) -> str | None:
         """``write_id`` (the event's field ``name``) is a write that happened."""
         kind = event["kind"]
