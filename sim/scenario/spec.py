@@ -49,6 +49,7 @@ from models.generators import ValueGen
 from models.licensing import PriceBookError
 from models.strict import Strict
 from sim import catalogue
+from sim.scenario.merge import deep_merge
 from sim.scenario.pricebooks import load_price_book
 from sim.scenario.rhythm import check_timezone, hours_range, profile_weights
 from sim.scenario.yamlio import InputError, LineMap, PathKey, load_yaml, validation_error
@@ -546,28 +547,10 @@ def _find_design(name: str, near: Path | None) -> Path:
     raise LookupError(f"unknown design {name!r} (known: {', '.join(known)})")
 
 
-# Where an override replaces the base's value whole instead of merging into it: who may
-# edit an entity, and a map's row filter and field list, are each one decision.
-_REPLACED_WHOLE = (("editable", "*"), ("maps", "*", "when"), ("maps", "*", "fields"))
-
-
-def _replaced_whole(path: tuple[str, ...]) -> bool:
-    return any(
-        len(path) == len(rule) and all(r in ("*", p) for r, p in zip(rule, path, strict=True))
-        for rule in _REPLACED_WHOLE
-    )
-
-
-def deep_merge(base: Any, override: Any, path: tuple[str, ...] = ()) -> Any:
-    """Deep merge of mappings; lists and scalars in ``override`` replace the base's, and
-    so do the mappings at ``_REPLACED_WHOLE`` paths (``editable: {account: {sales: {}}}``
-    makes accounts editable in Sales only, whatever the base design said)."""
-    if isinstance(base, dict) and isinstance(override, dict) and not _replaced_whole(path):
-        merged = dict(base)
-        for key, value in override.items():
-            merged[key] = deep_merge(base[key], value, path + (str(key),)) if key in base else value
-        return merged
-    return override
+#: Where a design override replaces the base design's value whole instead of merging into
+#: it (:func:`sim.scenario.merge.deep_merge`'s ``whole``): who may edit an entity, and a
+#: map's row filter and field list, are each one decision.
+DESIGN_REPLACED_WHOLE = (("editable", "*"), ("maps", "*", "when"), ("maps", "*", "fields"))
 
 
 def load_design(
@@ -622,13 +605,17 @@ def load_design(
         raise InputError(f"{file}:1: a design file must be a mapping")
     if "extends" in data:
         _, parent_raw = load_design(data, design_lines, file.parent, (), depth + 1, chain, origin)
-        data = deep_merge(parent_raw, {k: v for k, v in data.items() if k != "extends"})
+        data = deep_merge(
+            parent_raw,
+            {k: v for k, v in data.items() if k != "extends"},
+            whole=DESIGN_REPLACED_WHOLE,
+        )
     try:
         DesignSpec.model_validate(data)
     except ValidationError as exc:
         raise validation_error(exc, design_lines) from None
     if overrides:
-        data = deep_merge(data, overrides)
+        data = deep_merge(data, overrides, whole=DESIGN_REPLACED_WHOLE)
     try:
         design = DesignSpec.model_validate(data)
     except ValidationError as exc:

@@ -11,7 +11,8 @@ from pydantic import ValidationError
 
 from models.design import DesignSpec
 from sim import catalogue
-from sim.scenario.spec import Scenario, deep_merge, load_design
+from sim.scenario.merge import deep_merge
+from sim.scenario.spec import DESIGN_REPLACED_WHOLE, Scenario, load_design
 from sim.scenario.yamlio import InputError, LineMap
 
 
@@ -46,7 +47,7 @@ def design_variant(scenario: Scenario, name: str) -> DesignVariant:
                 dropped.append(f"maps.{map_name}")
         overrides["maps"] = kept
     try:
-        design = DesignSpec.model_validate(deep_merge(raw, overrides))
+        design = DesignSpec.model_validate(deep_merge(raw, overrides, whole=DESIGN_REPLACED_WHOLE))
     except ValidationError as exc:
         raise InputError(
             f"the scenario's design overrides do not fit design {name!r}: {exc.errors()[0]['msg']}"

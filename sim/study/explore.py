@@ -46,9 +46,10 @@ from hypothesis.errors import NoSuchExample, Unsatisfiable
 from models.clock import format_t, parse_when
 from models.design import DesignSpec
 from sim.checker import INVARIANTS, check_history
+from sim.scenario.merge import deep_merge
 from sim.scenario.spec import (
+    DESIGN_REPLACED_WHOLE,
     FAULT_KINDS,
-    deep_merge,
     load_design,
     load_scenario,
     scenario_from_data,
@@ -361,7 +362,7 @@ def story_scenario(
     if readable and isinstance(space.design_ref, str):
         design: str | dict[str, Any] = {"extends": space.design_ref, **overrides}
     else:
-        design = deep_merge(copy.deepcopy(space.design_full), overrides)
+        design = deep_merge(space.design_full, overrides, whole=DESIGN_REPLACED_WHOLE)
     scripted = []
     actors = []
     opened_s = STORY_START_S

@@ -51,7 +51,6 @@ pytest plugin (:mod:`sim.pytest_plugin`) makes each case a test item.
 
 from __future__ import annotations
 
-import copy
 import difflib
 import functools
 import math
@@ -72,6 +71,7 @@ import sim.engine
 from models.strict import Strict
 from sim.checker import INVARIANTS
 from sim.glossary import RENAMED_METRICS
+from sim.scenario.merge import deep_merge
 from sim.scenario.variants import catalogue_names
 from sim.scenario.yamlio import InputError, LineMap, load_yaml, validation_error
 from sim.study.configure import Configured, configure
@@ -268,17 +268,7 @@ def _scenario_data(path: Path, data: dict[str, Any], lines: LineMap) -> tuple[di
     if not isinstance(base_raw, dict):
         raise base_lines.error((), "a scenario file must be a mapping of keys to values")
     base_raw = {k: v for k, v in base_raw.items() if k != "expect"}
-    return _deep_merge(base_raw, data), base_path.parent
-
-
-def _deep_merge(base: Any, override: Any) -> Any:
-    """Mappings merge key by key; anything else in ``override`` replaces the base's."""
-    if isinstance(base, dict) and isinstance(override, dict):
-        merged = dict(base)
-        for key, value in override.items():
-            merged[key] = _deep_merge(base[key], value) if key in base else copy.deepcopy(value)
-        return merged
-    return copy.deepcopy(override)
+    return deep_merge(base_raw, data), base_path.parent
 
 
 def _design_name(raw: dict[str, Any]) -> str:

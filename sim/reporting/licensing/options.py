@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import Field, ValidationError
 
 from models.strict import Strict
+from sim.scenario.merge import deep_merge
 from sim.scenario.yamlio import (
     InputError,
     LineMap,
@@ -83,16 +84,6 @@ class Option:
     extra_costs: tuple[ExtraCost, ...] = ()
     build: BuildCost | None = None
     notes: tuple[str, ...] = ()
-
-
-def deep_merge(base: Any, override: Any) -> Any:
-    """Mappings merge key by key; anything else in ``override`` replaces ``base``."""
-    if isinstance(base, dict) and isinstance(override, dict):
-        merged = dict(base)
-        for key, value in override.items():
-            merged[key] = deep_merge(base[key], value) if key in base else copy.deepcopy(value)
-        return merged
-    return copy.deepcopy(override)
 
 
 def _option_linemap(linemap: LineMap, index: int, overrides: Mapping[str, Any]) -> LineMap:
