@@ -64,7 +64,7 @@ class Integration:
         # ``on_send`` to schedule each one as it is sent; others take the outbox.
         self.outbox: list[Message] = []
         self.on_send: Callable[[Message], None] | None = None
-        self.on_conflict: Callable[[Conflict], None] | None = None
+        self.on_conflict: Callable[[Conflict], object] | None = None  # return ignored
         self.in_flight = 0  # messages sent and not yet delivered or dead-lettered
         self.conflicts: list[Conflict] = []  # detected, waiting for the resolver
         self._open_conflicts: dict[tuple[str, str], Conflict] = {}

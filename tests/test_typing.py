@@ -1,4 +1,5 @@
-"""The model and the checker type-check: ``mypy models sim/checker`` reports nothing.
+"""The model, the engine's input and the engine, and the checker type-check:
+``mypy models sim/history.py sim/scenario sim/engine sim/checker`` reports nothing.
 
 The configuration is ``[tool.mypy]`` in ``pyproject.toml`` (the pydantic plugin, libraries
 without type information treated as ``Any``); mypy comes with the ``test`` extra. Both
@@ -12,10 +13,10 @@ import sys
 
 from conftest import ROOT
 
-PACKAGES = ("models", "sim/checker")
+PACKAGES = ("models", "sim/history.py", "sim/scenario", "sim/engine", "sim/checker")
 
 
-def test_mypy_finds_nothing_in_the_model_and_the_checker():
+def test_mypy_finds_nothing_in_the_model_the_engine_and_the_checker():
     command = [sys.executable, "-m", "mypy", *PACKAGES]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, (

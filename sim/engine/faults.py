@@ -76,6 +76,12 @@ def _paused_maps(integ, fault: Fault) -> list[str]:
     return list(fault.maps or [n for n, s in integ.design.maps.items() if s.transport != "batch"])
 
 
+def _cut(fault: Fault) -> frozenset[str]:
+    """The two systems a partition separates (``between``, required for a partition when
+    the scenario is loaded)."""
+    return frozenset(fault.between or ())
+
+
 def fault_process(env, world, fault: Fault, index: int):
     """Break at ``fault.at``, heal ``duration_s`` later; record both."""
     integ = world.integration
@@ -97,7 +103,7 @@ def fault_process(env, world, fault: Fault, index: int):
     if fault.kind in ("outage", "crash"):
         integ.down.add(fault.system)
     elif fault.kind == "partition":
-        integ.partitions.add(frozenset(fault.between))
+        integ.partitions.add(_cut(fault))
     elif fault.kind == "pause":
         names = _paused_maps(integ, fault)
         for name in names:
@@ -114,7 +120,7 @@ def fault_process(env, world, fault: Fault, index: int):
     if fault.kind in ("outage", "crash"):
         integ.down.discard(fault.system)
     elif fault.kind == "partition":
-        integ.partitions.discard(frozenset(fault.between))
+        integ.partitions.discard(_cut(fault))
     elif fault.kind == "pause":
         names = _paused_maps(integ, fault)
         for name in names:

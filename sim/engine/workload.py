@@ -82,11 +82,7 @@ class User:
     action_systems: tuple[str, ...]
     form_median_s: float
     form_sigma: float
-    desk: Desk | None = None  # the records this user works; a fresh one by default
-
-    def __post_init__(self) -> None:
-        if self.desk is None:
-            self.desk = Desk(self.actor)
+    desk: Desk  # the records this user works
 
 
 def draw_s(latency, rng: np.random.Generator) -> float:
@@ -434,6 +430,7 @@ def build_users(world) -> list[User]:
                     action_systems=systems,
                     form_median_s=role.form_open.median_s,
                     form_sigma=role.form_open.sigma,
+                    desk=Desk(actor),
                 )
             )
     return users

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import simpy
 
-from models.integration import Integration
+from models.integration import Emit, Integration
 from models.throttling import PriorityThrottle, ServiceProtection
 from sim.engine.faults import FaultState
 from sim.engine.licence_enforcement import LicenceGate
@@ -95,7 +95,8 @@ class World:
         skews = {f.system: f.skew_s for f in scenario.spec.faults if f.kind == "clock_skew"}
         if skews:
             design = design.model_copy(update={"clock_skew_s": {**design.clock_skew_s, **skews}})
-        self.integration = Integration(design, scenario.catalogue, emit)
+        # The model's events are TypedDicts, plain dicts at run time, which emit records.
+        self.integration = Integration(design, scenario.catalogue, cast(Emit, emit))
         limits = design.limits
         self.service_protection = (
             ServiceProtection(limits.service_protection) if limits.enabled else None

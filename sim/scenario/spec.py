@@ -55,6 +55,9 @@ from sim.scenario.rhythm import check_timezone, hours_range, profile_weights
 from sim.scenario.yamlio import InputError, LineMap, PathKey, load_yaml, validation_error
 
 WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+Weekday = Literal["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+#: A role's workdays unless it says otherwise.
+WORKWEEK: tuple[Weekday, ...] = ("Mon", "Tue", "Wed", "Thu", "Fri")
 
 
 class FormOpen(Strict):
@@ -102,9 +105,7 @@ class Role(Strict):
     home_system: str
     other_systems: list[str] = Field(default_factory=list)
     working_hours: str = "08:00-17:00"
-    workdays: list[Literal["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]] = Field(
-        default_factory=lambda: ["Mon", "Tue", "Wed", "Thu", "Fri"]
-    )
+    workdays: list[Weekday] = Field(default_factory=lambda: list(WORKWEEK))
     actions: dict[str, Annotated[float, Field(ge=0, le=3600)]] = Field(
         default_factory=dict, description="action -> rate per user per working hour"
     )

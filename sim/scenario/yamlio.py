@@ -26,8 +26,9 @@ from typing import Any
 
 import yaml
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
-PathKey = tuple[str | int, ...]
+PathKey = tuple[str | int | float, ...]
 
 #: The most values (mapping entries, sequence items, scalars; aliases counted each time
 #: they are expanded) one YAML file may hold. The largest shipped file has about 500;
@@ -48,7 +49,7 @@ class InputError(Exception):
         self.message = message
 
 
-def format_path(path: Iterable[str | int]) -> str:
+def format_path(path: Iterable[str | int | float]) -> str:
     """``("roles", "rep", "actions", 0)`` -> ``roles.rep.actions[0]``."""
     text = ""
     for part in path:
@@ -66,7 +67,7 @@ class LineMap:
         self.file = file
         self.lines: dict[PathKey, int] = {}
 
-    def line(self, path: Sequence[str | int]) -> int | None:
+    def line(self, path: Sequence[str | int | float]) -> int | None:
         """The line of ``path``, or of its nearest ancestor that has one."""
         path = tuple(path)
         while path:
@@ -75,11 +76,11 @@ class LineMap:
             path = path[:-1]
         return self.lines.get((), None)
 
-    def where(self, path: Sequence[str | int]) -> str:
+    def where(self, path: Sequence[str | int | float]) -> str:
         line = self.line(path)
         return f"{self.file}:{line}" if line is not None else self.file
 
-    def error(self, path: Sequence[str | int], message: str) -> InputError:
+    def error(self, path: Sequence[str | int | float], message: str) -> InputError:
         return InputError(f"{self.where(path)}: {format_path(path)}: {message}")
 
 
@@ -203,7 +204,7 @@ def loads_yaml(text: str, file: str = "<string>") -> tuple[Any, LineMap]:
     return data, linemap
 
 
-def _pydantic_message(error: dict[str, Any]) -> str:
+def _pydantic_message(error: ErrorDetails) -> str:
     kind = error.get("type", "")
     if kind == "extra_forbidden":
         return "unknown key"
