@@ -9,6 +9,7 @@ consistent (a floor is positive or "too short to measure", never 0.00 s).
 from __future__ import annotations
 
 import functools
+import gc
 import gzip
 import hashlib
 import json
@@ -229,3 +230,27 @@ def test_the_history_is_read_back_whole_across_read_chunks(tmp_path, monkeypatch
     path.write_text("\n".join(lines), encoding="utf-8")
     monkeypatch.setattr(history, "READ_BYTES", 37)  # lines and characters split across reads
     assert list(read_history(path)) == events
+
+
+def test_a_run_frees_itself_and_leaves_the_cyclic_collector_as_it_found_it():
+    """run_scenario pauses the cyclic collector and breaks the run's cycles at its end:
+    with the collector off, none of the run's data (replicas, rows, the write log)
+    outlives the run, and the collector is back on (or still off) afterwards, as the
+    caller had it."""
+    from models.records import Row, WriteLog
+    from models.systems import Replica
+
+    scenario = load_scenario(SIGNATURE)
+    gc.collect()
+    assert gc.isenabled()
+    first = run_scenario(scenario, keep_events=False)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        again = run_scenario(scenario, keep_events=False)
+        assert not gc.isenabled()
+        left = [o for o in gc.get_objects() if isinstance(o, (Replica, Row, WriteLog))]
+        assert left == []
+    finally:
+        gc.enable()
+    assert again.trace_sha256 == first.trace_sha256 and again.metrics == first.metrics

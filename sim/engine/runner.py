@@ -22,6 +22,7 @@ replaced: anything else under ``--out`` is a user's and is refused (exit 2).
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import platform
@@ -32,7 +33,8 @@ import signal
 import socket
 import subprocess
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -88,6 +90,27 @@ def _quiescence_monitor(env, world: World, done):
         yield env.timeout(QUIESCENCE_POLL_S)
 
 
+@contextmanager
+def cycle_collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off for the block, back as it was after it.
+
+    A run builds millions of long-lived objects (rows, field versions, writes, events)
+    and frees almost nothing until it ends; reference counting frees what it drops.
+    With the collector on, every collection of the oldest generation walks all of them:
+    measured on a 1,000-user week of p2c-2017 (``p2c bench --model --users 1000 --days
+    5``) that was 14.6 of 31.3 s of CPU, more per event the longer the run, for the same
+    peak memory (557 MB either way: the run makes no garbage cycles worth collecting).
+    Nested uses are harmless; the collector is re-enabled only if it was on.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def run_scenario(
     scenario: Scenario,
     seed: int | None = None,
@@ -96,7 +119,19 @@ def run_scenario(
     history_path: Path | None = None,
     progress: bool = False,
 ) -> RunResult:
-    """Run ``scenario`` once with ``seed`` (default: the scenario's own)."""
+    """Run ``scenario`` once with ``seed`` (default: the scenario's own), with the
+    cyclic garbage collector paused (:func:`cycle_collector_paused`)."""
+    with cycle_collector_paused():
+        return _run_scenario(scenario, seed, keep_events, history_path, progress)
+
+
+def _run_scenario(
+    scenario: Scenario,
+    seed: int | None,
+    keep_events: bool,
+    history_path: Path | None,
+    progress: bool,
+) -> RunResult:
     spec = scenario.spec
     seed = spec.seed if seed is None else int(seed)
     recorder = HistoryRecorder(keep=keep_events, path=history_path)
@@ -143,7 +178,7 @@ def run_scenario(
     )
     metrics["sim_end_s"] = float(env.now)
     metrics["quiescent"] = 1.0 if reached else 0.0
-    return RunResult(
+    result = RunResult(
         scenario=spec.name,
         design=scenario.design.name,
         seed=seed,
@@ -157,6 +192,23 @@ def run_scenario(
         history_path=history_path,
         overwrites_by=dict(world.metrics.overwrites_by),
     )
+    release_world(world)
+    return result
+
+
+def release_world(world: World) -> None:
+    """Break a finished run's reference cycles, so reference counting frees it now.
+
+    The integration and its concurrency rule point at each other, the courier and the
+    world too, and SimPy's queue still holds the suspended user processes, whose frames
+    hold the world: without this, the whole run (rows, writes, the write log) would wait
+    for the cyclic collector, which :func:`cycle_collector_paused` keeps off. Measured at
+    1,000 users x 2 days: freeing this way took 0.26 s against 1.3 s for a collection.
+    Only the world's own containers are emptied; the result was built before.
+    """
+    world.env._queue.clear()  # noqa: SLF001 - SimPy keeps no public way to drop its queue
+    vars(world.integration).clear()
+    vars(world).clear()
 
 
 def _load_initial_data(scenario: Scenario, world: World, courier: Courier) -> None:
@@ -372,16 +424,10 @@ def run_to_folder(
     staging = out_dir.parent / f".{out_dir.name}.staging-{_owner_tag()}-{secrets.token_hex(4)}"
     staging.mkdir(mode=0o755)
     try:
-        result = run_scenario(
-            scenario,
-            seed,
-            keep_events=keep_events,
-            history_path=staging / "history.jsonl.gz",
-            progress=progress,
-        )
-        write_json(staging / "manifest.json", manifest(scenario, result))
-        # The checker's files first: judging adds its loss counts to the run's metrics.
-        finished = finish(result) if finish else {}
+        with cycle_collector_paused():  # the checker too: it holds a run's worth of state
+            result, finished = _run_and_finish(
+                scenario, seed, progress, finish, keep_events, staging
+            )
         write_json(staging / "metrics.json", result.metrics)
         with open(staging / "scenario.resolved.yaml", "w", encoding="utf-8") as handle:
             yaml.safe_dump(scenario.resolved(), handle, sort_keys=False, allow_unicode=True)
@@ -400,6 +446,27 @@ def run_to_folder(
         raise
     result.history_path = out_dir / "history.jsonl.gz"
     return result
+
+
+def _run_and_finish(
+    scenario: Scenario,
+    seed: int | None,
+    progress: bool,
+    finish: Callable[[RunResult], dict[str, Any]] | None,
+    keep_events: bool,
+    staging: Path,
+) -> tuple[RunResult, dict[str, Any]]:
+    """The run into ``staging``, its manifest, then ``finish(result)`` (the verdict)."""
+    result = run_scenario(
+        scenario,
+        seed,
+        keep_events=keep_events,
+        history_path=staging / "history.jsonl.gz",
+        progress=progress,
+    )
+    write_json(staging / "manifest.json", manifest(scenario, result))
+    # The checker's files first: judging adds its loss counts to the run's metrics.
+    return result, finish(result) if finish else {}
 
 
 def check_run_folder(out_dir: Path) -> bool:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.checker import verdict_files
-from sim.engine.runner import run_scenario, run_to_folder
+from sim.engine.runner import cycle_collector_paused, run_scenario, run_to_folder
 from sim.scenario.spec import Scenario
 from sim.scenario.variants import design_variant
 from sim.study.executors import available_cores, start_method
@@ -159,9 +159,10 @@ def run_design(
     if check:
         finish = verdict_files
     if root is None:
-        result = run_scenario(configured, seed, keep_events=check)
-        if finish is not None:
-            finish(result)
+        with cycle_collector_paused():  # the check too (run_to_folder pauses it itself)
+            result = run_scenario(configured, seed, keep_events=check)
+            if finish is not None:
+                finish(result)
     else:
         # No event kept in memory: the checker streams the history back from the file.
         result = run_to_folder(

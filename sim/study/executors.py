@@ -50,7 +50,7 @@ from typing import Any
 from sim.checker import check_history
 from sim.checker.check import loss_metrics
 from sim.engine.metrics import MetricsCollector
-from sim.engine.runner import run_scenario
+from sim.engine.runner import cycle_collector_paused, run_scenario
 from sim.scenario.yamlio import InputError
 from sim.study.configure import configure
 
@@ -136,17 +136,19 @@ def execute(task: RunTask) -> RunOutcome:
             f"{configured.config_hash[:12]} on this worker but {task.config_hash[:12]} where "
             "it was planned: the worker runs other code or other design files"
         )
-    result = run_scenario(configured.scenario, task.seed, keep_events=True)
-    verdicts: dict[str, dict[str, Any]] = {}
-    failed = False
-    check_error = None
-    if task.check:
-        try:
-            verdicts, failed, losses = verdict_summary(result.events or [])
-            result.metrics.update(losses)
-        except Exception as exc:  # a checker bug must not lose the run's metrics
-            check_error = f"{type(exc).__name__}: {exc}"
-    delays = propagation_delays(result.events or []) if task.keep_delays else None
+    # The cyclic collector paused for the check too: it walks a run's worth of objects.
+    with cycle_collector_paused():
+        result = run_scenario(configured.scenario, task.seed, keep_events=True)
+        verdicts: dict[str, dict[str, Any]] = {}
+        failed = False
+        check_error = None
+        if task.check:
+            try:
+                verdicts, failed, losses = verdict_summary(result.events or [])
+                result.metrics.update(losses)
+            except Exception as exc:  # a checker bug must not lose the run's metrics
+                check_error = f"{type(exc).__name__}: {exc}"
+        delays = propagation_delays(result.events or []) if task.keep_delays else None
     return RunOutcome(
         config_hash=task.config_hash,
         seed=result.seed,
