@@ -1,5 +1,5 @@
-"""The model, the engine's input and the engine, and the checker type-check:
-``mypy models sim/history.py sim/scenario sim/engine sim/checker`` reports nothing.
+"""The model, the scenario, the lint, the engine and the checker type-check:
+``mypy models sim/history.py sim/scenario sim/lint sim/engine sim/checker`` reports nothing.
 
 The configuration is ``[tool.mypy]`` in ``pyproject.toml`` (the pydantic plugin, libraries
 without type information treated as ``Any``); mypy comes with the ``test`` extra. Both
@@ -13,7 +13,14 @@ import sys
 
 from conftest import ROOT
 
-PACKAGES = ("models", "sim/history.py", "sim/scenario", "sim/engine", "sim/checker")
+PACKAGES = (
+    "models",
+    "sim/history.py",
+    "sim/scenario",
+    "sim/lint",
+    "sim/engine",
+    "sim/checker",
+)
 
 
 def test_mypy_finds_nothing_in_the_model_the_engine_and_the_checker():

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import networkx as nx
+from matplotlib.artist import Artist
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -80,7 +81,7 @@ def render_png(graph: nx.DiGraph, findings: Sequence[Finding], path: Path | str)
     )
     height_in = max(3.5, 0.8 * len(entities) + 1.8)
     fig = Figure(figsize=(width_in, height_in))
-    FigureCanvasAgg(fig)
+    canvas = FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
     _draw_lanes(ax, systems, entities, x_of, y_of)
     _draw_replicas(ax, graph, x_of, y_of, red_nodes)
@@ -94,7 +95,7 @@ def render_png(graph: nx.DiGraph, findings: Sequence[Finding], path: Path | str)
         pad=28,
     )
     if notes:  # under the legend, wherever its rows ended up
-        box = legend.get_window_extent(fig.canvas.get_renderer())
+        box = legend.get_window_extent(canvas.get_renderer())
         below = box.transformed(fig.transFigure.inverted()).y0
         fig.text(
             0.5,
@@ -255,7 +256,7 @@ def _draw_legend(ax: Any, graph: nx.DiGraph) -> Any:
         {t for _, _, d in graph.edges(data=True) for t in d["transports"]},
         key=list(TRANSPORT_COLOURS).index,
     )
-    handles = [
+    handles: list[Artist] = [
         Line2D([], [], color=TRANSPORT_COLOURS[t], linewidth=1.6, label=f"{t} map") for t in used
     ]
     if any(not d["echo_suppression"] for _, _, d in graph.edges(data=True)):

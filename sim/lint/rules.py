@@ -198,7 +198,7 @@ def _isolated_writable(design: DesignSpec, graph: nx.DiGraph) -> list[Finding]:
                 f"{head}: edits there are overwritten by the next upsert from "
                 f"{source} or never seen (the seed post's nagging question)"
             )
-            breaks = ("convergence", "no_lost_update")
+            breaks: tuple[str, ...] = ("convergence", "no_lost_update")
         else:
             message = f"{head}: edits there are never seen in {_join(unreached, 'and')}"
             breaks = ("convergence",)
@@ -508,14 +508,16 @@ def _filtered_edits(design: DesignSpec, catalogue: Catalogue, graph: nx.DiGraph)
         if not data["editable"] or not outbound or any(not m.when for m in outbound):
             continue
         system, entity = node
-        shared = set.intersection(*(set(m.when) for m in outbound))
+        # Every outbound map has a filter here (an unfiltered one lets every state out).
+        filters = [m.when or {} for m in outbound]
+        shared = set.intersection(*(set(when) for when in filters))
         for field in sorted(shared):
             allowed = data["condition"].get(field)
             if allowed is None and field == "status" and entity in catalogue:
                 allowed = catalogue[entity].status_order  # unconditioned: every status
             if not allowed:
                 continue
-            passed = list(dict.fromkeys(v for m in outbound for v in m.when[field]))
+            passed = list(dict.fromkeys(v for when in filters for v in when[field]))
             stuck = [str(v) for v in allowed if v not in passed]
             if stuck:
                 message = (
