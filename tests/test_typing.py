@@ -1,5 +1,6 @@
-"""The model, the scenario, the lint, the engine and the checker type-check:
-``mypy models sim/history.py sim/scenario sim/lint sim/engine sim/checker`` reports nothing.
+"""The model, the scenario, the lint, the engine, the checker and the study type-check:
+``mypy models sim/history.py sim/scenario sim/lint sim/engine sim/checker sim/study``
+reports nothing.
 
 The configuration is ``[tool.mypy]`` in ``pyproject.toml`` (the pydantic plugin, libraries
 without type information treated as ``Any``); mypy comes with the ``test`` extra. Both
@@ -20,6 +21,7 @@ PACKAGES = (
     "sim/lint",
     "sim/engine",
     "sim/checker",
+    "sim/study",
 )
 
 

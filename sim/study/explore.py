@@ -363,7 +363,7 @@ def story_scenario(
         design: str | dict[str, Any] = {"extends": space.design_ref, **overrides}
     else:
         design = deep_merge(space.design_full, overrides, whole=DESIGN_REPLACED_WHOLE)
-    scripted = []
+    scripted: list[dict[str, Any]] = []
     actors = []
     opened_s = STORY_START_S
     for index, step in enumerate(story.steps, start=1):
@@ -372,7 +372,7 @@ def story_scenario(
         at_s = opened_s + 60.0 * step.form_open_min
         actor = f"{role}-{index}"
         actors.append(actor)
-        save = {
+        save: dict[str, Any] = {
             "at": format_t(at_s),
             "role": role,
             "actor": actor,
@@ -752,6 +752,7 @@ def summary_lines(result: Exploration, out: Path | None) -> list[str]:
         f"{'' if result.shrink_complete else ', stopped at the shrink limit'}).",
         "",
     ]
+    assert result.scenario is not None  # found: the shrunk story is kept
     lines += [f"  {i}. {text}" for i, text in enumerate(story_steps(result.scenario), start=1)]
     lines += [""] + [f"  {n}: {a.explain()}" for n, a in result.anomalies[:3]]
     if out is not None:

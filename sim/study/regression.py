@@ -228,7 +228,7 @@ def load_suite_file(path: Path | str) -> list[SuiteCase]:
     elif isinstance(expect.designs, list):
         per_design = dict.fromkeys(expect.designs)
     else:
-        per_design = dict(expect.designs)
+        per_design = {name: extra for name, extra in expect.designs.items()}
     for name in per_design:
         if name is not None and name not in known:
             raise lines.error(
@@ -395,7 +395,9 @@ def judge(case: SuiteCase, outcomes: Sequence[RunOutcome]) -> CaseResult:
     return CaseResult(case, list(runs), mismatches)
 
 
-def _judge_invariant(name: str, allowed: list[str], runs: Sequence[RunOutcome]) -> Mismatch | None:
+def _judge_invariant(
+    name: str, allowed: Sequence[str], runs: Sequence[RunOutcome]
+) -> Mismatch | None:
     observed: dict[str, list[RunOutcome]] = {}
     for run in runs:
         status = run.verdicts.get(name, {}).get("status", "missing")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -171,7 +171,7 @@ def story_markdown(
     design_name = (
         design
         if isinstance(design, str)
-        else (design.get("extends") or design.get("name") or "the design")
+        else ((design or {}).get("extends") or (design or {}).get("name") or "the design")
     )
     lines += [
         f"Design: `{design_name}`. Every save below is scripted at an exact time; "
@@ -194,7 +194,9 @@ def dump_scenario(data: dict[str, Any], header: str) -> str:
 
 
 def write_folder(
-    out: Path, files: dict[str, str | bytes], pictures: Callable[[Path], list[Path]] | None = None
+    out: Path,
+    files: Mapping[str, str | bytes],
+    pictures: Callable[[Path], list[Path]] | None = None,
 ) -> list[Path]:
     """Write ``files`` (name -> text) and the pictures into ``out``, all or nothing: they
     are made in a scratch folder beside ``out`` and moved in only when all are done, so an
