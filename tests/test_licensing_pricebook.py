@@ -375,3 +375,17 @@ def test_entries_list_each_figure_with_its_provenance_and_without_drops_one():
     assert relaxed.sku("finance").min_seats == 1 and book.sku("finance").min_seats == 20
     with pytest.raises(ValueError, match="has no minimum"):
         book.without("sales_professional.min_seats")
+
+
+def test_a_price_book_edited_on_disk_is_read_again_not_remembered(tmp_path):
+    # Parsed books are kept by file name and whole text: an edit must show at once.
+    path = tmp_path / "book.yaml"
+    text = price_book_file("current").read_text(encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
+    before = load_price_book(path)
+    assert before.list_prices_usd_month["sales_professional"] == 65
+    path.write_text(text.replace("price_usd_month: 65", "price_usd_month: 66", 1), "utf-8")
+    assert load_price_book(path).list_prices_usd_month["sales_professional"] == 66
+    path.write_text(text.replace("price_usd_month: 65", "price_usd_month: -1", 1), "utf-8")
+    with pytest.raises(PriceBookError, match=rf"{path}:41: "):
+        load_price_book(path)
