@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 settings.register_profile(
@@ -30,3 +31,17 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 SEED_SCENARIO = ROOT / "scenarios" / "prospect_to_cash.yaml"
+
+
+@pytest.fixture
+def few_bench_passes(monkeypatch):
+    """The checker bench repeats a small size until its passes add up to a measurable time,
+    up to ``MAX_PASSES`` (30) passes of three full garbage collections each, and the model's
+    recording floor repeats until it has measured ``MIN_MEASURED_S`` of CPU: seconds alone,
+    over a minute in the test process's larger heap. These tests check what the bench
+    reports, not how precisely, so two passes do (the repeat-and-cap rule still runs)."""
+    from sim.bench import bench, synthetic
+
+    monkeypatch.setattr(synthetic, "MAX_PASSES", 2)
+    monkeypatch.setattr(bench, "MIN_MEASURED_S", 0.05)
+    return 2

@@ -15,6 +15,7 @@ import textwrap
 
 import pytest
 import yaml
+from conftest import ROOT
 
 from models.design import ServiceProtection as Limits
 from models.throttling import PriorityThrottle, ServiceProtection
@@ -283,15 +284,17 @@ def test_a_client_pushing_past_the_limits_gets_429s_and_still_syncs_everything(t
     roles:
       sales_rep: {headcount: 0, home_system: sales}
       credit_controller:
-        headcount: 20
+        headcount: 6
         home_system: operations
         working_hours: "10:00-11:00"
         form_open: {median_s: 5, sigma: 0.1}
         actions: {edit_credit: 120}
     """
+    # Six controllers saving every half minute against a limit of 30 requests a window
+    # push far past it (some 600 requests refused with a 429 at seed 9) in a second of CPU.
     design = {
         "extends": "dual-write-async",
-        "limits": {"service_protection": {"max_requests": 100}},
+        "limits": {"service_protection": {"max_requests": 30}},
     }
     path = tmp_path / "push.yaml"
     data = {
@@ -342,3 +345,18 @@ def test_requests_per_24h_are_compared_with_the_licences_entitlements(tmp_path):
     saves = sum(1 for e in result.events if e["kind"] == "write" and e["role"] == "sales_rep")
     assert m["requests_per_user_per_24h.sales_rep"] == 2 * saves / 2  # 2 requests a save
     assert 0 < m["integration_requests_per_24h"]
+
+
+def test_a_dual_write_pause_past_its_limit_dead_letters_with_a_reason_and_still_drains():
+    # scenarios/dual_write_pause_overflow.yaml once, at its own seed: the quick form of its
+    # suite case (scenarios/suite/dual_write_pause_overflow.yaml, three replications, slow).
+    result = run_scenario(load_scenario(ROOT / "scenarios" / "dual_write_pause_overflow.yaml"))
+    metrics = result.metrics
+    assert metrics["faults.pause"] == 1
+    assert metrics["max_paused_queue"] >= 100  # changes queue while paused...
+    assert metrics["catch_up_records"] >= 500  # ...and are replayed on resume
+    assert metrics["dead_letters.pause_overflow"] >= 1  # past the limit: blocked, said why
+    assert metrics["propagation_p95_s.account:sales->operations"] >= 3600
+    assert result.quiescent
+    judged = verdicts(result)
+    assert judged["ownership"] == judged["accounted_for"] == "holds"
