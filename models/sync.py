@@ -83,6 +83,7 @@ def extract(state: MapState, source: Replica, now_s: float) -> Batch:
     table = source.tables[spec.entity]
     limit = state.settings.max_rows_per_run
     mapped = spec.fields
+    when = spec.when
     rows = batch.rows
     if state.settings.change_tracking:
         log = source.change_log[spec.entity]
@@ -92,7 +93,7 @@ def extract(state: MapState, source: Replica, now_s: float) -> Batch:
             key = log[position]
             row = table[key]
             # Only the row's latest change counts; earlier entries are superseded.
-            if row.changed_seq == position and _passes(row.fields, spec.when):
+            if row.changed_seq == position and (not when or _passes(row.fields, when)):
                 versions = (
                     row.fields
                     if mapped is None
@@ -106,7 +107,7 @@ def extract(state: MapState, source: Replica, now_s: float) -> Batch:
             if len(rows) >= limit:
                 break
             row = table[key]
-            if _passes(row.fields, spec.when):
+            if not when or _passes(row.fields, when):
                 versions = (
                     row.fields
                     if mapped is None

@@ -136,19 +136,17 @@ class Replica:
             if parent_field is not None and parent_field in versions:
                 self.children[entity].setdefault(versions[parent_field][0], []).append(key)
         fields = row.fields
-        outcome = ApplyOutcome(created=created)
-        changed = outcome.changed
+        changed: dict[str, str] = {}
+        overwrites: list[tuple[str, str, str]] = []
         old_status = fields.get("status")
         for name, version in versions.items():
             current = fields.get(name)
-            if current == version:
-                continue
-            if (
-                current is not None
-                and current[1] != version[1]
-                and not writelog.is_ancestor(current[1], version[1], name)
-            ):
-                outcome.overwrites.append((name, current[1], version[1]))
+            if current is not None:
+                if current == version:
+                    continue
+                held, incoming = current[1], version[1]
+                if held != incoming and not writelog.is_ancestor(held, incoming, name):
+                    overwrites.append((name, held, incoming))
             fields[name] = version
             changed[name] = version[1]
         if changed:
@@ -156,12 +154,12 @@ class Replica:
             log = self.change_log[entity]
             row.changed_seq = len(log)
             log.append(key)
-            index = self.by_status.get(entity)
-            if index is not None and "status" in changed:
-                if old_status is not None:
-                    index[old_status[0]].discard(key)
-                new_status = fields["status"][0]
-                if new_status in index:
-                    index[new_status].add(key)
-        outcome.row_version = row.row_version
-        return outcome
+            if "status" in changed:
+                index = self.by_status.get(entity)
+                if index is not None:
+                    if old_status is not None:
+                        index[old_status[0]].discard(key)
+                    new_status = fields["status"][0]
+                    if new_status in index:
+                        index[new_status].add(key)
+        return ApplyOutcome(created, changed, overwrites, row.row_version)

@@ -15,6 +15,9 @@ import numpy as np
 
 from models import events as ev
 
+#: The systems behind Dataverse, whose sync applies are counted per day (entitlements).
+_DATAVERSE = frozenset(("sales", "hub"))
+
 
 class MetricsCollector:
     """Streaming counters and delay samples; :meth:`result` gives flat name -> number."""
@@ -38,42 +41,42 @@ class MetricsCollector:
         kind = event["kind"]
         counts = self.counts
         if kind == ev.APPLY:
-            via = event["via"]
-            if via != "user" and event["system"] in ("sales", "hub") and event["t"] > 0:
-                day = int(event["t"] // 86_400)
-                self.integration_day[day] = self.integration_day.get(day, 0) + 1
-            if via == "user":
+            system = event["system"]
+            if event["via"] == "user":
                 # The apply of an accepted save follows its write event directly.
                 if self._last_role != "migration":
                     counts["writes"] += 1
-                    counts[f"writes.{event['system']}.{event['entity']}"] += 1
+                    counts[f"writes.{system}.{event['entity']}"] += 1
                 return
-            system = event["system"]
             t = event["t"]
-            entity = event["entity"]
+            if t > 0 and system in _DATAVERSE:
+                day = int(t // 86_400)
+                self.integration_day[day] = self.integration_day.get(day, 0) + 1
             reached = self._reached
             origin = self._write_origin
             for write_id in set(event["fields"].values()):
+                # Only user writes arriving outside their origin are delays; a write
+                # has its origin from its write event on, before any apply of it.
+                source = origin.get(write_id)
+                if source is None or source[1] == system:
+                    continue
                 mark = (write_id, system)
                 if mark in reached:
                     continue
                 reached.add(mark)
-                source = origin.get(write_id)
-                if source is None or source[1] == system:
-                    continue
-                flow = f"{entity}:{source[1]}->{system}"
+                flow = f"{event['entity']}:{source[1]}->{system}"
                 self.delays.setdefault(flow, []).append(t - source[0])
         elif kind == ev.WRITE:
             role = event["role"]
             self._last_role = role
-            if role != "migration":
-                mark = (role, int(event["t"] // 86_400))
-                self.role_day[mark] = self.role_day.get(mark, 0) + 1
-            if role != "migration":
-                self._write_origin[event["write_id"]] = (event["t"], event["system"])
             counts["writes_attempted"] += 1
             if role == "migration":
                 counts["writes_migration"] += 1
+            else:
+                t = event["t"]
+                mark = (role, int(t // 86_400))
+                self.role_day[mark] = self.role_day.get(mark, 0) + 1
+                self._write_origin[event["write_id"]] = (t, event["system"])
         elif kind == ev.REJECT:
             counts["saves_rejected"] += 1
             if event["reason"].startswith("Unit of Work"):

@@ -23,6 +23,7 @@ change what the others do.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,12 +78,16 @@ class User:
     rng: np.random.Generator
     calendar: WorkCalendar
     rate_per_s: float
-    cumulative: np.ndarray  # cumulative action probabilities
+    cumulative: tuple[float, ...]  # cumulative action probabilities
     actions: tuple[ActionDef, ...]
     action_systems: tuple[str, ...]
     form_median_s: float
     form_sigma: float
     desk: Desk  # the records this user works
+    # The metric names counted per action started: ``actions.<name>`` per action (in
+    # ``actions`` order) and ``actions_started.<role>``, spelled once, not per action.
+    action_counters: tuple[str, ...] = ()
+    started_counter: str = ""
 
 
 def draw_s(latency, rng: np.random.Generator) -> float:
@@ -291,13 +296,13 @@ def user_process(env, world, user: User):
         if start >= end_s:
             return
         yield env.timeout(start - env.now)
-        index = int(np.searchsorted(user.cumulative, rng.random(), side="right"))
-        index = min(index, len(user.actions) - 1)
+        # bisect_right on the same float64 values is numpy's searchsorted(side="right").
+        index = min(bisect_right(user.cumulative, rng.random()), len(user.actions) - 1)
         action = user.actions[index]
         system = user.action_systems[index]
         plan = action.plan(integ, system, rng, user.desk)
-        counts[f"actions.{action.name}"] += 1
-        counts[f"actions_started.{user.role}"] += 1
+        counts[user.action_counters[index]] += 1
+        counts[user.started_counter] += 1
         if not plan:
             counts["actions_idle"] += 1  # nothing to do (e.g. no Shipped order to invoice)
             continue
@@ -411,8 +416,9 @@ def build_users(world) -> list[User]:
         if role.headcount == 0 or total_per_h == 0:
             continue
         calendar = role_calendar(world.scenario.spec, role)
-        cumulative = np.cumsum([rate / total_per_h for _, rate in rates])
+        cumulative = tuple(np.cumsum([rate / total_per_h for _, rate in rates]).tolist())
         actions = tuple(resolve_action(name, world.scenario.catalogue) for name, _ in rates)
+        action_counters = tuple(f"actions.{action.name}" for action in actions)
         # An action runs in the role's home system when it can, else its other system.
         systems = tuple(next(s for s in role.systems if s in a.systems) for a in actions)
         for i in range(role.headcount):
@@ -431,6 +437,8 @@ def build_users(world) -> list[User]:
                     form_median_s=role.form_open.median_s,
                     form_sigma=role.form_open.sigma,
                     desk=Desk(actor),
+                    action_counters=action_counters,
+                    started_counter=f"actions_started.{role_name}",
                 )
             )
     return users
