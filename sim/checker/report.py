@@ -54,6 +54,19 @@ class CheckReport:
     def __getitem__(self, name: str) -> Verdict:
         return self.verdicts[name]
 
+    def counts(self) -> dict[str, dict[str, Any]]:
+        """Each invariant's status and counts, explanations left behind: what ``p2c verify
+        --json``, ``p2c compare`` and the licensing report print per invariant."""
+        return {
+            name: {
+                "status": v.status,
+                "violations": v.violations,
+                "sanctioned": v.sanctioned,
+                "promised": name in self.promises,
+            }
+            for name, v in self.verdicts.items()
+        }
+
     def to_json(self) -> dict[str, Any]:
         """A JSON-able dict: the ``verdict.json`` of a run folder."""
         return {

@@ -113,15 +113,7 @@ def _verdicts(columns: list[tuple[str, Any]]) -> tuple[dict[str, dict[str, Any]]
         report = result.check
         if report is not None:
             failed = failed or report.failed
-            verdicts[name] = {
-                inv: {
-                    "status": v.status,
-                    "violations": v.violations,
-                    "sanctioned": v.sanctioned,
-                    "promised": inv in report.promises,
-                }
-                for inv, v in report.verdicts.items()
-            }
+            verdicts[name] = report.counts()
     return verdicts, failed
 
 

@@ -108,15 +108,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     except HistoryFileError as exc:
         raise InputError(str(exc)) from None
     failed = report.failed
-    invariants = {
-        name: {
-            "status": v.status,
-            "violations": v.violations,
-            "sanctioned": v.sanctioned,
-            "promised": name in report.promises,
-        }
-        for name, v in report.verdicts.items()
-    }
+    invariants = report.counts()
     if args.json:
         print(
             json.dumps(

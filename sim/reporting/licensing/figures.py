@@ -211,13 +211,7 @@ def run_option(option: Option, seed: int) -> RunFigures:
         check = None
     if check is not None:
         result.check = check
-        for name, verdict in check.verdicts.items():
-            invariants[name] = {
-                "status": verdict.status,
-                "violations": verdict.violations,
-                "sanctioned": verdict.sanctioned,
-                "promised": name in check.promises,
-            }
+        invariants.update(check.counts())
         broken = list(check.broken_promises)
         verdict = check.verdicts.get("no_lost_update")
         if verdict is not None and verdict.status == "unknown":
