@@ -270,3 +270,37 @@ def test_the_pytest_plugin_collects_each_case_as_an_item_and_fails_with_the_diff
     assert "batch_3600.yaml::p2c-2017 FAILED" in out.stdout
     assert "observed: value 2730 (1 run, no interval): value > 1000" in out.stdout
     assert "notes.yaml" not in out.stdout
+
+
+def test_a_suite_design_override_follows_the_design_override_rules(tmp_path):
+    """Who may edit an entity replaces the base's whole (Operations alone, not Operations
+    added to the base's editors), and a design named anew with ``extends`` drops the
+    base's overrides."""
+    base = yaml.safe_load(SIGNATURE.read_text())
+    base.pop("expect", None)
+    base["design"]["editable"] = {"account": {"sales": {}, "operations": {}}}
+    base_file = write(tmp_path / "base.yaml", base)
+    only_operations = write(
+        tmp_path / "suite" / "only_operations.yaml",
+        {
+            "base": base_file,
+            "design": {"editable": {"account": {"operations": {}}}},
+            "expect": {"invariants": {"ownership": "holds"}},
+        },
+    )
+    (case,) = load_suite_file(only_operations)
+    design = case.configured.scenario.design
+    assert design.editable["account"] == {"operations": {}}
+    assert design.latency.fixed_s == 5  # the base's other overrides still apply
+
+    renamed = write(
+        tmp_path / "suite" / "renamed.yaml",
+        {
+            "base": base_file,
+            "design": {"extends": "p2c-2017"},
+            "expect": {"invariants": {"ownership": "holds"}},
+        },
+    )
+    (case,) = load_suite_file(renamed)
+    design = case.configured.scenario.design
+    assert design.latency is None  # p2c-2017 sets none: the base's went with its design

@@ -20,6 +20,15 @@ readable explanation. Each suite file (``scenarios/suite/*.yaml``) is a scenario
         p2c-2017: {metrics: {overwritten_writes: {min: 1}}}
         dual-write-async: {invariants: {no_lost_update: holds}}
 
+With ``base``, the suite file's keys merge into the base scenario's
+(:func:`sim.scenario.merge.deep_merge`: mappings key by key, anything else replaces).
+``design:`` follows the rules of a design override: a ``design`` that names a design
+(``design: NAME`` or a mapping with ``extends:``) replaces the base's design whole, since
+the base's overrides were written for the design it named; a mapping without ``extends``
+is an override of the base's design, and who may edit an entity, a map's row filter and
+its field list each replace the base's whole (``DESIGN_REPLACED_WHOLE``): ``editable:
+{account: {sales: {}}}`` means Sales alone, not Sales added to the base's editors.
+
 Without ``base`` the file is a complete scenario with ``expect:`` added. ``expect`` is
 not part of a scenario (scenario files forbid unknown keys), so it is taken off before
 the scenario is validated, and validated on its own here, with ``file:line`` errors.
@@ -72,6 +81,7 @@ from models.strict import Strict
 from sim.checker import INVARIANTS
 from sim.glossary import RENAMED_METRICS
 from sim.scenario.merge import deep_merge
+from sim.scenario.spec import DESIGN_REPLACED_WHOLE
 from sim.scenario.variants import catalogue_names
 from sim.scenario.yamlio import InputError, LineMap, load_yaml, validation_error
 from sim.study.configure import Configured, configure
@@ -268,7 +278,11 @@ def _scenario_data(path: Path, data: dict[str, Any], lines: LineMap) -> tuple[di
     if not isinstance(base_raw, dict):
         raise base_lines.error((), "a scenario file must be a mapping of keys to values")
     base_raw = {k: v for k, v in base_raw.items() if k != "expect"}
-    return deep_merge(base_raw, data), base_path.parent
+    design = data.get("design")
+    if isinstance(design, dict) and "extends" in design:
+        base_raw.pop("design", None)  # a design named anew: the base's overrides go with it
+    whole = tuple(("design", *rule) for rule in DESIGN_REPLACED_WHOLE)
+    return deep_merge(base_raw, data, whole=whole), base_path.parent
 
 
 def _design_name(raw: dict[str, Any]) -> str:
