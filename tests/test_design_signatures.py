@@ -116,6 +116,34 @@ def test_naive_bidirectional_echoes_every_change_back_and_forth():
     assert len(applies_of_ops_edit) > 4  # one write, bounced until the hop guard
 
 
+def test_naive_bidirectional_diverges_without_losing_a_write_as_worked_by_hand():
+    """Worked by hand from the design's rules, not from an earlier run.
+
+    Each apply re-sends the whole row to the other side with one more hop, until the hop
+    guard (6). So two chains of one unchanging row each bounce from 10:06: the
+    controller's row {credit: W-operations-1, terms: W-operations-1} enters Sales at
+    hops 1, 3, 5 and Operations at hops 2, 4, 6 (10:06:30); the rep's row {credit:
+    W-sales-3, terms: the migration's W-sales-1}, two seconds behind, enters Operations
+    at hops 1, 3, 5 and Sales at hops 2, 4, 6 (10:06:32). Each side ends holding the row
+    whose chain reached it last: Operations the controller's, Sales the rep's. Every
+    field a save set survives in some replica, so nothing is lost (``no_lost_update``
+    holds: lost means gone from every replica), both saves were overwritten on the way
+    (2 overwritten writes), and the replicas disagree on both fields: convergence is the
+    invariant that fails.
+    """
+    from sim.checker import check_history
+
+    result = run("naive-bidirectional")
+    assert final_versions(result, "credit_limit") == {"sales": SALES_CREDIT, "operations": OPS_EDIT}
+    assert final_versions(result, "payment_terms") == {"sales": "W-sales-1", "operations": OPS_EDIT}
+    overwritten = {e["lost_write"] for e in kinds(result, "overwrite")}
+    assert overwritten == {SALES_CREDIT, OPS_EDIT}
+    report = check_history(result.events)
+    assert report.verdicts["no_lost_update"].status == "holds"
+    convergence = report.verdicts["convergence"]
+    assert (convergence.status, convergence.violations) == ("violated", 2)
+
+
 @pytest.mark.parametrize(
     "design",
     [
