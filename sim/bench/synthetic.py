@@ -478,6 +478,10 @@ def _measure_size(
     when too short to tell from the generator's time)."""
     best_gen = best_gen_wall = best_total = best_total_wall = float("inf")
     best_floor = float("inf")
+    # Each pass's (2) and (3): how far apart they are says how far one pass alone could
+    # be trusted on this machine.
+    check_passes: list[float] = []
+    floor_passes: list[float] = []
     events = 0
     passes = 0
     wanted = repeat
@@ -498,6 +502,8 @@ def _measure_size(
         del report
         _, floor_cpu, _ = _cpu_and_wall(lambda n=n_writes: floor_pass(synthetic_history(n, seed)))
         best_floor = min(best_floor, floor_cpu)
+        check_passes.append(total_cpu)
+        floor_passes.append(floor_cpu)
         passes += 1
     check_cpu = max(best_total - best_gen, 0.0)
     floor_cpu: float | None = best_floor - best_gen
@@ -513,8 +519,20 @@ def _measure_size(
         "floor_seconds": None if floor_cpu is None else round(floor_cpu, 3),
         "over_floor": None if floor_cpu is None else round(check_cpu / floor_cpu, 2),
         "passes": passes,
+        "spread": _spread(check_passes, check_cpu),
+        "floor_spread": _spread(floor_passes, floor_cpu),
+        "pass_seconds": [round(max(total - best_gen, 0.0), 3) for total in check_passes],
     }
     return figures, check_cpu, floor_cpu
+
+
+def _spread(totals: Sequence[float], seconds: float | None) -> float | None:
+    """How far apart one kind's passes were, as a fraction of the figure they give:
+    (slowest - fastest pass) / ``seconds``; 0.1 means a single pass could have moved
+    the figure by a tenth. ``None`` with one pass or a figure too short to divide by."""
+    if len(totals) < 2 or seconds is None or seconds < RESOLUTION_S:
+        return None
+    return round((max(totals) - min(totals)) / seconds, 3)
 
 
 def bench_checker(
@@ -561,7 +579,11 @@ def bench_checker(
     100k -> 1M). With ``repeat`` > 1 the best of each pass counts; a size whose generation
     takes under ``MIN_PASS_S`` is repeated until its passes add up to it (``passes_<n>``),
     and a floor too small to tell from the generator's time is ``None`` ("too short to
-    measure"), as are the ratios computed from it.
+    measure"), as are the ratios computed from it. How much the passes disagreed:
+    ``pass_seconds_<n>`` (each pass's (2) minus the best (1): the checker's CPU had that
+    pass counted), ``spread_<n>`` and ``floor_spread_<n>`` (slowest minus fastest pass
+    (2), resp. (3), over the checker's, resp. the floor's, seconds; ``None`` with one
+    pass or a floor too short to measure).
     """
     results: dict[int, dict[str, Any]] = {}
     exact: dict[int, tuple[float, float | None]] = {}
