@@ -62,8 +62,13 @@ if set(_JUDGES) != set(INVARIANT_NAMES):  # pragma: no cover - a developer's mis
 INVARIANTS: dict[str, type[Invariant]] = {name: _JUDGES[name] for name in INVARIANT_NAMES}
 
 
-def check_history(events: Iterable[Event], only: Sequence[str] | None = None) -> CheckReport:
+def check_history(
+    events: Iterable[Event], only: Sequence[str] | None = None, *, ledger: Ledger | None = None
+) -> CheckReport:
     """Judge every invariant (or those named in ``only``) in one pass over ``events``.
+
+    ``ledger``: a fresh :class:`Ledger` to read them with (a strict one, say, as
+    :func:`sim.checker.files.check_file` passes); by default a lenient one.
 
     The cyclic garbage collector is paused during the pass: the checker creates
     millions of small long-lived containers and no cycles, and generational collections
@@ -74,7 +79,10 @@ def check_history(events: Iterable[Event], only: Sequence[str] | None = None) ->
     unknown = [name for name in names if name not in INVARIANTS]
     if unknown:
         raise ValueError(f"unknown invariant(s) {unknown}; known: {list(INVARIANTS)}")
-    ledger = Ledger()
+    if ledger is None:
+        ledger = Ledger()
+    elif ledger.events or ledger.finished:
+        raise ValueError("check_history needs a fresh ledger (this one has read events)")
     invariants = [INVARIANTS[name](ledger) for name in names]
     collecting = gc.isenabled()
     gc.disable()

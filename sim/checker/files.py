@@ -36,7 +36,7 @@ from tqdm import tqdm
 
 from models import events as ev
 from sim.checker.check import INVARIANTS, check_history
-from sim.checker.ledger import Event
+from sim.checker.ledger import ContractBreach, Event, Ledger
 from sim.checker.report import CheckReport
 from sim.checker.validation import ContractValidator
 
@@ -84,13 +84,24 @@ class HistoryReader:
 
     With ``progress`` a bar on standard error follows the bytes read from disk (the
     compressed bytes of a ``.gz``), so a long file shows how far the check has come.
+
+    With ``ledger``, a strict :class:`~sim.checker.ledger.Ledger` that is fed these
+    events as they are yielded, the reader leaves the apply rules of the history
+    contract to it and reads the write ids seen from its index (see
+    :mod:`sim.checker.validation`); the ledger's :class:`ContractBreach` is then
+    reported at :attr:`line`, as :func:`check_file` does.
     """
 
-    def __init__(self, path: Path | str, *, progress: bool = False) -> None:
+    def __init__(
+        self, path: Path | str, *, progress: bool = False, ledger: Ledger | None = None
+    ) -> None:
+        if ledger is not None and not ledger.strict:
+            raise ValueError("HistoryReader(ledger=...) leaves rules to a strict ledger")
         self.path = history_path(path)
         self.line = 0
         self.finished = False
         self.progress = progress
+        self.ledger = ledger
 
     def __iter__(self) -> Iterator[Event]:
         stdin = str(self.path) == STDIN
@@ -111,7 +122,7 @@ class HistoryReader:
                 leave=False,
             )
         loads = orjson.loads
-        validator = ContractValidator()
+        validator = ContractValidator(None if self.ledger is None else self.ledger.index)
         contract, passes = validator.check, validator.passes
         line = 0
         try:
@@ -317,14 +328,18 @@ def check_file(
     unknown = [name for name in only or () if name not in INVARIANTS]
     if unknown:
         raise ValueError(f"unknown invariant(s) {unknown}; known: {list(INVARIANTS)}")
-    reader = HistoryReader(path, progress=progress)
+    # The contract's apply rules are judged by the strict ledger in its own pass.
+    ledger = Ledger(strict=True)
+    reader = HistoryReader(path, progress=progress, ledger=ledger)
     try:
-        report = check_history(reader, only)
+        report = check_history(reader, only, ledger=ledger)
         if report.events == 0:
             raise HistoryFileError(reader.path, "no events: an empty file is not a history")
         return report
     except HistoryFileError:
         raise
+    except ContractBreach as exc:
+        raise HistoryFileError(reader.path, str(exc), reader.line) from None
     except (KeyError, TypeError, AttributeError, IndexError, ValueError) as exc:
         what = _describe(exc)
         if reader.finished:

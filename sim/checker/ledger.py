@@ -42,6 +42,17 @@ changes, with the row as it was (``None`` when the record is new in that replica
 either only when the apply lists a field it watches, or only when the apply creates the
 record there. Invariants judging the final state read the ledger after
 :meth:`Ledger.finish`.
+
+**Strict.** A ledger made with ``strict=True`` refuses, with :class:`ContractBreach`, the
+applies that break the history contract in ways it sees anyway in its own pass: an
+apply (or ``reapply``) naming a write id it has not read, an apply to a record never
+created in that replica (no earlier apply with ``created: true``; a ``reapply`` to one),
+and an apply creating a record that already exists there. The words are those of
+:class:`sim.checker.validation.ContractValidator`, and so is the order (the write ids
+first, then the record), so that ``p2c verify`` can leave these rules to the ledger:
+the checks cost nothing on the common path, as they sit in branches a valid history
+rarely or never takes. The default ledger is lenient: an unknown write id gets a stub,
+an apply to a missing record creates it.
 """
 
 from __future__ import annotations
@@ -86,6 +97,11 @@ WriteHook = Callable[[Event], None]
 ApplyHook = Callable[[Event, "Row | None"], None]
 
 
+class ContractBreach(ValueError):
+    """An event a strict ledger refuses (see the module docstring); the message is the
+    history contract's words, without the file and line, which the reader knows."""
+
+
 class Ledger:
     """Compact state of one history, fed event by event (see the module docstring).
 
@@ -106,8 +122,9 @@ class Ledger:
         :meth:`overwrites_in`).
     """
 
-    def __init__(self, contract: Contract | None = None) -> None:
+    def __init__(self, contract: Contract | None = None, *, strict: bool = False) -> None:
         self.contract = contract or Contract()
+        self.strict = strict
         self.run: dict[str, Any] = {}
         self.has_run_start = False
         # Per-write columns (see the module docstring).
@@ -366,6 +383,7 @@ class Ledger:
         max_applies = self.max_applies
         apply_kind, write_kind, run_start_kind = ev.APPLY, ev.WRITE, ev.RUN_START
         reapply_kind = ev.REAPPLY  # an echo that changed no field: counted, nothing moves
+        strict = self.strict
         count = 0
         applies = 0
         event = None
@@ -394,11 +412,15 @@ class Ledger:
                                 hook(event, row)
                                 break
                 if row is None:
+                    if strict and (kind != apply_kind or not event.get("created")):
+                        self._breach(event, kind, None)
                     if create_hooks:
                         for hook in create_hooks:
                             hook(event, row)
                     row = table[key] = {}
                 elif event.get("created"):
+                    if strict and kind == apply_kind:
+                        self._breach(event, kind, row)
                     self._duplicate(event)
                 t = event["t"]
                 via = event["via"]
@@ -407,6 +429,8 @@ class Ledger:
                 for field, write_id in fields.items():
                     i = index_get(write_id)
                     if i is None:
+                        if strict:
+                            self._breach(event, kind, row)
                         i = self._stub(write_id)
                     old = row.get(field)
                     if old is not i:
@@ -682,6 +706,25 @@ class Ledger:
         self._bind_contract(self.contract)
         for callback in self.contract_hooks:
             callback(self.contract)
+
+    def _breach(self, event: Event, kind: str, row: Row | None) -> None:
+        """Raise :class:`ContractBreach` for an apply a strict ledger refuses: the first
+        write id it names that was never read, else its record (``row``, as it was
+        before the apply, ``None`` when missing)."""
+        index = self.index
+        for field, write_id in event["fields"].items():
+            if write_id not in index:
+                raise ContractBreach(
+                    f"{kind} names write {write_id} (field {field!r}), which never "
+                    "happened before it"
+                )
+        what = f"{event['entity']} {event['key']} in {event['system']}"
+        if row is None:
+            raise ContractBreach(
+                f"{kind} to {what}, a record never created there (no earlier apply with "
+                "created: true)"
+            )
+        raise ContractBreach(f"apply creates {what}, which already exists there")
 
     def _duplicate(self, event: Event) -> None:
         self.duplicate_count += 1
