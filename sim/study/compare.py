@@ -22,7 +22,7 @@ from sim.checker import verdict_files
 from sim.engine.runner import cycle_collector_paused, run_scenario, run_to_folder
 from sim.scenario.spec import Scenario
 from sim.scenario.variants import design_variant
-from sim.study.executors import available_cores, start_method
+from sim.study.executors import available_cores, start_method, worker_signals
 
 
 def headline(result: Any) -> dict[str, float | None]:
@@ -140,8 +140,17 @@ def map_designs(
         done = [_timed_call(job) for job in jobs]
     else:
         context = multiprocessing.get_context(start_method())
-        with context.Pool(min(workers, len(names)), maxtasksperchild=1) as pool:
+        # Ended with close() and join(), not the context's terminate(): with one task per
+        # worker the pool keeps forking replacements, and terminate() can miss one that
+        # is being born (it then waits for it forever) or hit one that still has `p2c`'s
+        # SIGTERM handler (a "Terminated" traceback on a run that succeeded).
+        # worker_signals makes a terminate() on Ctrl-C or an error kill quietly.
+        with context.Pool(
+            min(workers, len(names)), initializer=worker_signals, maxtasksperchild=1
+        ) as pool:
             done = pool.map(_timed_call, jobs, chunksize=1)
+            pool.close()
+            pool.join()
     by_name = {name: (result, timing) for name, result, timing in done}
     return {name: by_name[name] for name in names}
 

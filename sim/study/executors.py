@@ -290,7 +290,7 @@ class LocalExecutor(_Closing):
             self._pool = ProcessPoolExecutor(
                 max_workers=max(1, min(self.workers, len(pending))),
                 mp_context=multiprocessing.get_context(start_method()),
-                initializer=_worker_signals,
+                initializer=worker_signals,
             )
         pool = self._pool
         return _windowed(
@@ -324,7 +324,7 @@ class LocalExecutor(_Closing):
         self._pool = None
 
 
-def _worker_signals() -> None:
+def worker_signals() -> None:
     """In each worker: SIGTERM kills (the parent's handler, inherited by a fork, would
     turn it into an exception the pool catches and keeps the worker alive), and Ctrl-C
     is left to the parent, which stops the workers itself."""
