@@ -19,7 +19,7 @@ from models.design import DesignSpec, MapSpec
 from models.entities import Catalogue
 from models.events import ConflictResolution, DeliveryOutcome
 from models.messages import Conflict, Lease, LeaseTable, Message
-from models.records import Row, Write, WriteLog
+from models.records import Base, Row, Write, WriteLog
 from models.sync import Batch, MapState, extract, load, pending, run_duration_s
 from models.systems import ApplyOutcome, Replica
 
@@ -29,6 +29,11 @@ Emit = Callable[[ev.Event], None]
 
 def _discard(_event: ev.Event) -> None:
     return None
+
+
+#: The outcomes that say the target took the versions (``DeliveryOutcome.wrote``), as
+#: a set: the property is looked up on every delivery.
+_WROTE = frozenset(o for o in DeliveryOutcome if o.wrote)
 
 
 class Integration:
@@ -82,6 +87,14 @@ class Integration:
         # someone else changed the row fails with UpdateConflict. Dataverse forms do not.
         self.local_version_check = frozenset(design.local_version_check)
         self._key_counters: dict[str, int] = {}
+        # (entity, system) pairs editable only while some fields hold given values: the
+        # only saves whose refusal check needs the row's values.
+        self._conditional = frozenset(
+            (entity, system)
+            for entity, where in design.editable.items()
+            for system, condition in where.items()
+            if condition
+        )
         self.rule = make_rule(design, self)
 
     # ------------------------------------------------------------------ keys
@@ -188,7 +201,7 @@ class Integration:
         key: str,
         row: Row | None,
         fields: Mapping[str, Any],
-        base: Mapping[str, tuple[str, ...]],
+        base: Base,
         opened_s: float | None,
         lease_token: int | None = None,
     ) -> Write:
@@ -196,19 +209,13 @@ class Integration:
         (with the ``lease_token`` it was saved under, when it holds one)."""
         writelog = self.writelog
         write_id = writelog.next_id(system)
-        write = Write(
-            write_id=write_id,
-            entity=entity,
-            key=key,
-            op="create" if row is None else "update",
-            fields=dict(fields),
-            base={f: tuple(base.get(f, ())) for f in fields},
-            actor=actor,
-            role=role,
-            system=system,
-            time_s=now_s,
-            opened_s=now_s if opened_s is None else opened_s,
-        )
+        op = "create" if row is None else "update"
+        opened_t = now_s if opened_s is None else opened_s
+        # One copy of the fields, shared by the write and its event (nothing changes
+        # either afterwards); the base as tuples in the write, as lists in the event.
+        saved = dict(fields)
+        seen = {f: tuple(base.get(f, ())) for f in saved}
+        write = Write(write_id, entity, key, op, saved, seen, actor, role, system, now_s, opened_t)
         writelog.add(write)
         event: ev.WriteEvent = {
             "t": now_s,
@@ -219,10 +226,10 @@ class Integration:
             "system": system,
             "entity": entity,
             "key": key,
-            "op": write.op,
-            "fields": cast(dict[str, Any], write.fields),
-            "base": {f: list(b) for f, b in write.base.items()},
-            "opened_t": write.opened_s,
+            "op": op,
+            "fields": saved,
+            "base": {f: list(b) for f, b in seen.items()},
+            "opened_t": opened_t,
         }
         if lease_token is not None:
             event["lease_token"] = lease_token
@@ -241,7 +248,9 @@ class Integration:
         """Why ``write`` is refused, or None: who may edit, an outage, the system's own
         row-version check, the concurrency rule, a live map's transaction."""
         system, entity, key = write.system, write.entity, write.key
-        current = dict(write.fields) if row is None else row.values()
+        current = None
+        if (entity, system) in self._conditional:
+            current = dict(write.fields) if row is None else row.values()
         reason = self.design.edit_refusal(entity, system, current)
         if system in self.down:
             reason = f"{system} is unavailable (outage): the save failed"
@@ -492,7 +501,7 @@ class Integration:
                 self.emit(reapply)
             changed = bool(outcome.changed or rewritten)
         result = decision.outcome
-        if result.wrote and not changed:
+        if not changed and result in _WROTE:
             result = DeliveryOutcome.UNCHANGED
         self._emit_deliver(now_s, message, result)
         if changed:

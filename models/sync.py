@@ -94,12 +94,15 @@ def extract(state: MapState, source: Replica, now_s: float) -> Batch:
             row = table[key]
             # Only the row's latest change counts; earlier entries are superseded.
             if row.changed_seq == position and (not when or _passes(row.fields, when)):
-                versions = (
-                    row.fields
-                    if mapped is None
-                    else {f: row.fields[f] for f in mapped if f in row.fields}
+                fields = row.fields
+                rows.append(
+                    (
+                        key,
+                        dict(fields)
+                        if mapped is None
+                        else {f: fields[f] for f in mapped if f in fields},
+                    )
                 )
-                rows.append((key, dict(versions)))
             position += 1
         state.watermark = position
     else:
@@ -108,12 +111,15 @@ def extract(state: MapState, source: Replica, now_s: float) -> Batch:
                 break
             row = table[key]
             if not when or _passes(row.fields, when):
-                versions = (
-                    row.fields
-                    if mapped is None
-                    else {f: row.fields[f] for f in mapped if f in row.fields}
+                fields = row.fields
+                rows.append(
+                    (
+                        key,
+                        dict(fields)
+                        if mapped is None
+                        else {f: fields[f] for f in mapped if f in fields},
+                    )
                 )
-                rows.append((key, dict(versions)))
     return batch
 
 

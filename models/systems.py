@@ -128,6 +128,8 @@ class Replica:
         table = self.tables[entity]
         row = table.get(key)
         created = row is None
+        changed: dict[str, str]
+        overwrites: list[tuple[str, str, str]] = []
         if row is None:
             row = Row(key)
             table[key] = row
@@ -135,20 +137,25 @@ class Replica:
             parent_field = self._parent_field.get(entity)
             if parent_field is not None and parent_field in versions:
                 self.children[entity].setdefault(versions[parent_field][0], []).append(key)
-        fields = row.fields
-        changed: dict[str, str] = {}
-        overwrites: list[tuple[str, str, str]] = []
-        old_status = fields.get("status")
-        for name, version in versions.items():
-            current = fields.get(name)
-            if current is not None:
-                if current == version:
-                    continue
-                held, incoming = current[1], version[1]
-                if held != incoming and not writelog.is_ancestor(held, incoming, name):
-                    overwrites.append((name, held, incoming))
-            fields[name] = version
-            changed[name] = version[1]
+            # A new row: every version is a change and nothing is overwritten.
+            fields = row.fields
+            fields.update(versions)
+            changed = {name: version[1] for name, version in versions.items()}
+            old_status = None
+        else:
+            fields = row.fields
+            changed = {}
+            old_status = fields.get("status")
+            for name, version in versions.items():
+                current = fields.get(name)
+                if current is not None:
+                    if current is version or current == version:
+                        continue
+                    held, incoming = current[1], version[1]
+                    if held != incoming and not writelog.is_ancestor(held, incoming, name):
+                        overwrites.append((name, held, incoming))
+                fields[name] = version
+                changed[name] = version[1]
         if changed:
             row.row_version += 1
             log = self.change_log[entity]

@@ -34,6 +34,8 @@ class FaultState:
 
     @staticmethod
     def _active(table: dict, map_name: str) -> list:
+        if not table:  # no such fault in force (asked on every message)
+            return []
         return table.get(map_name, []) + table.get(None, [])
 
     def latency_factor(self, map_name: str) -> float:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 from models import events as ev
+from models.design import Latency
 from sim.engine.workload import draw_s
 
 
@@ -124,9 +125,17 @@ class Courier:
         self.blocked_until: dict[str, float] = {}
         self.held_bytes: dict[str, int] = {}
         self.counts = world.metrics.counts
+        # Per map, looked up on every message: its stream, its latency distribution
+        # (the design's, fixed for the run) and its identity at Dataverse.
+        self._streams: dict[str, object] = {}
+        self._latency: dict[str, Latency] = {}
+        self._identity = {name: f"app:{name}" for name in self.specs}
 
     def _stream(self, map_name: str):
-        return self.world.streams.get(f"link:{map_name}")
+        stream = self._streams.get(map_name)
+        if stream is None:
+            stream = self._streams[map_name] = self.world.streams.get(f"link:{map_name}")
+        return stream
 
     # ------------------------------------------------------------- sending
 
@@ -144,7 +153,10 @@ class Courier:
         spec = self.specs[map_name]
         rng = self._stream(map_name)
         faults = self.world.faults
-        delay = draw_s(self.integ.design.map_latency(spec), rng) * faults.latency_factor(map_name)
+        latency = self._latency.get(map_name)
+        if latency is None:
+            latency = self._latency[map_name] = self.integ.design.map_latency(spec)
+        delay = draw_s(latency, rng) * faults.latency_factor(map_name)
         extra = faults.reorder_s(map_name)
         if extra:
             delay += float(rng.random() * extra)
@@ -172,7 +184,7 @@ class Courier:
         if self.limits.enabled:
             limiter = self.world.service_protection
             if message.target in DATAVERSE_SIDES and limiter is not None:
-                identity = f"app:{message.map_name}"
+                identity = self._identity[message.map_name]
                 wait = limiter.admit(identity, self.env.now)
                 if wait:
                     self.blocked_until[identity] = self.env.now + wait
@@ -207,7 +219,7 @@ class Courier:
             if self.retry.redeliver_lost:
                 self._schedule(message, loss[1], attempt + 1, catch_up)  # redelivered
             return
-        blocked = self.blocked_until.get(f"app:{message.map_name}", 0.0)
+        blocked = self.blocked_until.get(self._identity[message.map_name], 0.0)
         if blocked > env.now:
             # Waiting out the identity's Retry-After: not an attempt, not a request.
             jitter = float(self._stream(message.map_name).random())

@@ -84,6 +84,7 @@ class User:
     form_median_s: float
     form_sigma: float
     desk: Desk  # the records this user works
+    form_log_median: float  # np.log(form_median_s), worked out once per role
     # The metric names counted per action started: ``actions.<name>`` per action (in
     # ``actions`` order) and ``actions_started.<role>``, spelled once, not per action.
     action_counters: tuple[str, ...] = ()
@@ -329,7 +330,7 @@ def form_session(env, world, user: User, action: ActionDef, system: str, plan: P
             world.open_forms -= 1
             return
     opened_s = env.now
-    hold_s = float(np.exp(np.log(user.form_median_s) + user.form_sigma * rng.standard_normal()))
+    hold_s = float(np.exp(user.form_log_median + user.form_sigma * rng.standard_normal()))
     yield env.timeout(hold_s)
     yield from carry_out(env, world, user.actor, user.role, system, plan, opened_s, rng, leases)
     world.open_forms -= 1
@@ -421,6 +422,7 @@ def build_users(world) -> list[User]:
         action_counters = tuple(f"actions.{action.name}" for action in actions)
         # An action runs in the role's home system when it can, else its other system.
         systems = tuple(next(s for s in role.systems if s in a.systems) for a in actions)
+        log_median = np.log(role.form_open.median_s)
         for i in range(role.headcount):
             actor = f"{role_name}-{i + 1}"
             users.append(
@@ -437,6 +439,7 @@ def build_users(world) -> list[User]:
                     form_median_s=role.form_open.median_s,
                     form_sigma=role.form_open.sigma,
                     desk=Desk(actor),
+                    form_log_median=log_median,
                     action_counters=action_counters,
                     started_counter=f"actions_started.{role_name}",
                 )

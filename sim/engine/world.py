@@ -21,7 +21,7 @@ from models.integration import Emit, Integration
 from models.throttling import PriorityThrottle, ServiceProtection
 from sim.engine.faults import FaultState
 from sim.engine.licence_enforcement import LicenceGate
-from sim.engine.metrics import MetricsCollector
+from sim.engine.metrics import HANDLERS, MetricsCollector
 from sim.history import HistoryRecorder
 from sim.scenario.spec import Scenario
 
@@ -74,21 +74,26 @@ class World:
         self.recorder = recorder
         self.metrics = MetricsCollector()
         record = recorder.record
-        observe = self.metrics.observe
+        metrics = self.metrics
+        handler_of = HANDLERS.get  # the collector's observe, one lookup per event
         extra = observers
 
         if extra:
 
             def emit(event: dict[str, Any]) -> None:
                 record(event)
-                observe(event)
+                handler = handler_of(event["kind"])
+                if handler is not None:
+                    handler(metrics, event)
                 for observer in extra:
                     observer(event)
         else:
 
             def emit(event: dict[str, Any]) -> None:
                 record(event)
-                observe(event)
+                handler = handler_of(event["kind"])
+                if handler is not None:
+                    handler(metrics, event)
 
         self.emit = emit
         design = scenario.design
