@@ -207,7 +207,7 @@ def propagation_delays(
         scheduler=scheduler,
     )
     names = {task.config_hash: task.design for task in tasks}
-    records = []
+    records: list[dict[str, Any]] = []
     for outcome in outcomes:
         design = names.get(outcome.config_hash) or outcome.design
         for flow, samples in sorted((outcome.delays or {}).items()):

@@ -34,6 +34,7 @@ import json
 import math
 import tempfile
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -265,7 +266,7 @@ def _shares(counts: Counter) -> dict:
 # -------------------------------------------------------------------- fitting
 
 
-def _hour_range(seconds: list[float]) -> tuple[int, int]:
+def _hour_range(seconds: Sequence[float]) -> tuple[int, int]:
     ordered = sorted(seconds)
     lo = ordered[int(0.005 * (len(ordered) - 1))]
     hi = ordered[int(math.ceil(0.995 * (len(ordered) - 1)))]
@@ -291,7 +292,7 @@ def _population(distinct: int, picks: int) -> int:
     """N with N(1-(1-1/N)^picks) = distinct (distinct records seen after picks)."""
     if picks <= distinct or distinct == 0:
         return distinct
-    lo, hi = distinct, distinct * 1000
+    lo, hi = float(distinct), float(distinct * 1000)
     for _ in range(100):
         mid = (lo + hi) / 2
         if mid * (1 - (1 - 1 / mid) ** picks) < distinct:
@@ -355,7 +356,7 @@ def simulated_actions(text: str) -> Counter:
         scenario = load_scenario(path)
         result = run_scenario(scenario, keep_events=True)
     start = scenario.spec.start_date
-    role_of = {}
+    role_of: dict[str, str] = {}
     for e in result.events or ():
         if e["kind"] == "write":
             role_of.setdefault(e["actor"], e["role"])

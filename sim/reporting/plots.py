@@ -155,7 +155,11 @@ def cost_vs_risk(
     for column in (cost, risk, label):
         if column not in frame.columns:
             raise KeyError(f"no column {column!r} in the frame")
-    names, xs, ys, xerr, yerr = [], [], [], [], []
+    names: list[str] = []
+    xs: list[float] = []
+    ys: list[float] = []
+    xerr: list[float] = []
+    yerr: list[float] = []
     for name, group in frame.groupby(label, sort=True):
         x = mean_interval(group[cost].astype(float), confidence)
         y = mean_interval(group[risk].astype(float), confidence)
@@ -169,9 +173,9 @@ def cost_vs_risk(
     ax.errorbar(xs, ys, xerr=xerr, yerr=yerr, fmt="none", ecolor="lightgrey", zorder=1)
     colours = ["tab:red" if on else "tab:blue" for on in front]
     ax.scatter(xs, ys, c=colours, zorder=2)
-    for name, x, y in zip(names, xs, ys, strict=True):
-        ax.annotate(name, (x, y), textcoords="offset points", xytext=(5, 4), fontsize="small")
-    points = sorted((x, y) for x, y, on in zip(xs, ys, front, strict=True) if on)
+    for name, px, py in zip(names, xs, ys, strict=True):
+        ax.annotate(name, (px, py), textcoords="offset points", xytext=(5, 4), fontsize="small")
+    points = sorted((px, py) for px, py, on in zip(xs, ys, front, strict=True) if on)
     if len(points) > 1:
         ax.step(
             [p[0] for p in points],

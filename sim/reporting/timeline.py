@@ -146,7 +146,7 @@ def _draw_saves(
         write_id = event.get("write_id")
         if event["kind"] == "conflict":
             write_id = None
-        y = lane.get(event.get("system"), 0)
+        y = lane.get(event.get("system", ""), 0)
         c = colour(write_id)
         marker = "X" if event["kind"] in ("reject", "conflict") else "o"
         axes.scatter(
@@ -178,7 +178,7 @@ def _draw_saves(
                 fontweight="bold",
             )
         elif len(saves) <= 12:
-            label = write_id if event["kind"] == "write" else kind_word(event)
+            label = f"{write_id}" if event["kind"] == "write" else kind_word(event)
             before = last_label.get(y)
             step = (before[1] + 1) % 3 if before and event["t"] - before[0] < near_s else 0
             last_label[y] = (event["t"], step)

@@ -279,10 +279,10 @@ def license_option(
             )
     seats, padding, base_licences = _seat_lines(book, roles)
     licences = sum(seat["cost_usd_month"] for seat in seats)
-    extras = [
+    extras: list[dict[str, Any]] = [
         {"name": cost.name, "usd_month": cost.usd_month, "note": cost.note} for cost in extra_costs
     ]
-    built = (
+    built: dict[str, Any] | None = (
         None
         if build is None
         else {

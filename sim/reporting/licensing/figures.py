@@ -252,6 +252,6 @@ def mean_figures(runs: Sequence[RunFigures]) -> dict[str, float | None]:
     keys = list(runs[0].figures) if runs else []
     out: dict[str, float | None] = {}
     for key in keys:
-        values = [run.figures[key] for run in runs if run.figures[key] is not None]
+        values = [v for run in runs if (v := run.figures[key]) is not None]
         out[key] = sum(values) / len(values) if values else None
     return out
