@@ -1,7 +1,7 @@
 """The model, the scenario, the lint, the engine, the checker, the study, the reporting,
 the calibration and the Python API type-check: ``mypy models sim/history.py sim/scenario
-sim/lint sim/engine sim/checker sim/study sim/reporting sim/calibration sim/api.py``
-reports nothing (not yet checked: ``sim/cli`` and ``sim/bench``).
+sim/lint sim/engine sim/checker sim/study sim/reporting sim/calibration sim/cli sim/api.py``
+reports nothing (not yet checked: ``sim/bench``).
 
 The configuration is ``[tool.mypy]`` in ``pyproject.toml`` (the pydantic plugin, libraries
 without type information treated as ``Any``); mypy comes with the ``test`` extra. Both
@@ -25,6 +25,7 @@ PACKAGES = (
     "sim/study",
     "sim/reporting",
     "sim/calibration",
+    "sim/cli",
     "sim/api.py",
 )
 

@@ -14,7 +14,10 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 KINDS = ("scenario", "design", "sweep", "suite", "pricebook")
 
@@ -86,7 +89,7 @@ def _design_forms(target: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"$ref": "#/$defs/DesignSpec"}, {"$ref": "#/$defs/DesignExtension"}]
 
 
-def _option_spec() -> type:
+def _option_spec() -> type[BaseModel]:
     """The model of one ``options:`` entry (where the licensing report keeps it)."""
     # Imported when the command runs, not when p2c builds its parser: p2c --help stays fast.
     from sim.reporting.licensing.options import OptionSpec
