@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
 import zipfile
 from pathlib import Path
 
+import dask_cluster
 import pytest
 import yaml
 from conftest import ROOT, SEED_SCENARIO
@@ -112,12 +112,6 @@ CLUSTER_START_TIMEOUT_S = 90
 SWEEP_TIMEOUT_S = 600
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _clean_env() -> dict[str, str]:
     """The environment without anything that would let the checkout leak in."""
     env = {
@@ -142,16 +136,6 @@ def _run(command: list[str], cwd: Path, timeout: float) -> subprocess.CompletedP
         f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     )
     return done
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
 
 
 @pytest.fixture(scope="module")
@@ -228,59 +212,12 @@ def test_a_sweep_on_a_dask_cluster_run_from_the_installed_wheel_equals_the_local
 
     assert version.stdout.strip() == f"p2c {metadata.version('p2c-testbed')}"
 
-    port = _free_port()
-    address = f"tcp://127.0.0.1:{port}"
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    processes, handles = [], []
-    try:
-        for name, args in (
-            (
-                "scheduler",
-                [
-                    "scheduler",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                    "--no-dashboard",
-                    "--idle-timeout",
-                    "300",
-                ],
-            ),
-            (
-                "worker",
-                [
-                    "worker",
-                    address,
-                    "--host",
-                    "127.0.0.1",
-                    "--nworkers",
-                    "1",
-                    "--nthreads",
-                    "1",
-                    "--no-dashboard",
-                    "--death-timeout",
-                    "60",
-                    "--local-directory",
-                    str(tmp_path / "dask-worker"),
-                ],
-            ),
-        ):
-            handles.append(open(logs / f"{name}.log", "w"))
-            processes.append(
-                subprocess.Popen(
-                    [str(bin_dir / "dask"), *args],
-                    cwd=elsewhere,
-                    env=_clean_env(),
-                    stdout=subprocess.DEVNULL,
-                    stderr=handles[-1],
-                )
-            )
+    dask = str(bin_dir / "dask")
+    with dask_cluster.loopback_cluster(dask, tmp_path, cwd=elsewhere, env=_clean_env()) as cluster:
         # Wait for the worker, and ask it where its ``sim`` comes from.
         probe = (
             f"from distributed import Client\n"
-            f"c = Client({address!r}, timeout=10)\n"
+            f"c = Client({cluster.address!r}, timeout=10)\n"
             f"c.wait_for_workers(1, timeout={CLUSTER_START_TIMEOUT_S})\n"
             "import json\n"
             "print(json.dumps(list(c.run(lambda: [__import__('sim').__file__, "
@@ -299,8 +236,8 @@ def test_a_sweep_on_a_dask_cluster_run_from_the_installed_wheel_equals_the_local
             )
             if done.returncode == 0:
                 break
-            if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
-                text = "\n".join(f.read_text() for f in logs.iterdir())
+            if time.monotonic() > deadline or cluster.died():
+                text = cluster.log_text()
                 pytest.fail(f"the loopback Dask cluster did not start:\n{done.stderr}\n{text}")
             time.sleep(1)
         ((worker_sim, worker_cwd),) = json.loads(done.stdout.strip().splitlines()[-1])
@@ -314,7 +251,7 @@ def test_a_sweep_on_a_dask_cluster_run_from_the_installed_wheel_equals_the_local
                 "sweep",
                 "small.yaml",
                 "--scheduler",
-                address,
+                cluster.address,
                 "--out",
                 "on-dask",
                 "--json",
@@ -322,11 +259,6 @@ def test_a_sweep_on_a_dask_cluster_run_from_the_installed_wheel_equals_the_local
             cwd=elsewhere,
             timeout=SWEEP_TIMEOUT_S,
         )
-    finally:
-        for process in reversed(processes):
-            _stop(process)
-        for handle in handles:
-            handle.close()
     local = _run(
         [str(bin_dir / "p2c"), "sweep", "small.yaml", "--workers", "0", "--out", "local", "--json"],
         cwd=elsewhere,

@@ -8,12 +8,11 @@ deterministic, so the trace hashes and every metric must match exactly, run by r
 from __future__ import annotations
 
 import shutil
-import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
 
+import dask_cluster
 import pytest
 import yaml
 from conftest import ROOT, SEED_SCENARIO
@@ -27,27 +26,11 @@ pytest.importorskip("distributed")
 START_TIMEOUT_S = 60
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def dask_command(*args: str) -> list[str]:
+def dask_command() -> str:
     executable = shutil.which("dask", path=str(Path(sys.executable).parent)) or shutil.which("dask")
     if executable is None:
         pytest.skip("the dask command is not installed")
-    return [executable, *args]
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
+    return executable
 
 
 @pytest.fixture
@@ -55,68 +38,19 @@ def loopback_cluster(tmp_path):
     """A scheduler and one single-threaded worker on 127.0.0.1; yields the address."""
     from distributed import Client
 
-    port = free_port()
-    address = f"tcp://127.0.0.1:{port}"
-    logs = tmp_path / "dask-logs"
-    logs.mkdir()
-    processes, log_files = [], []
-    try:
-        for name, args in (
-            (
-                "scheduler",
-                (
-                    "scheduler",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                    "--no-dashboard",
-                    "--idle-timeout",
-                    "300",
-                ),
-            ),
-            (
-                "worker",
-                (
-                    "worker",
-                    address,
-                    "--host",
-                    "127.0.0.1",
-                    "--nworkers",
-                    "1",
-                    "--nthreads",
-                    "1",
-                    "--no-dashboard",
-                    "--death-timeout",
-                    "60",
-                    "--local-directory",
-                    str(tmp_path / "dask-worker"),
-                ),
-            ),
-        ):
-            log_files.append(open(logs / f"{name}.log", "w"))  # closed below, after the processes
-            processes.append(
-                subprocess.Popen(
-                    dask_command(*args), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log_files[-1]
-                )
-            )
+    with dask_cluster.loopback_cluster(dask_command(), tmp_path, cwd=ROOT) as cluster:
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:
             try:
-                with Client(address, timeout=5) as client:
+                with Client(cluster.address, timeout=5) as client:
                     client.wait_for_workers(1, timeout=max(1, deadline - time.monotonic()))
                 break
             except (OSError, TimeoutError) as exc:
-                if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
-                    text = "\n".join(f.read_text() for f in logs.iterdir())
+                if time.monotonic() > deadline or cluster.died():
+                    text = cluster.log_text()
                     pytest.fail(f"the loopback Dask cluster did not start: {exc}\n{text}")
                 time.sleep(0.5)
-        yield address
-    finally:
-        for process in reversed(processes):
-            stop(process)
-        for handle in log_files:
-            handle.close()
+        yield cluster.address
 
 
 def test_a_sweep_gives_identical_results_locally_and_on_a_loopback_dask_cluster(
