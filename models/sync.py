@@ -124,9 +124,11 @@ def extract(state: MapState, source: Replica, now_s: float) -> Batch:
 
 
 def load(batch: Batch, target: Replica, writelog: WriteLog) -> list[tuple[str, ApplyOutcome]]:
-    """Finish a run: upsert every extracted row into the target, in extract order."""
+    """Finish a run: upsert every extracted row into the target, in extract order (the
+    target owns the extracted copies from then on)."""
     entity = batch.entity
-    return [(key, target.apply(entity, key, versions, writelog)) for key, versions in batch.rows]
+    apply = target.apply
+    return [(key, apply(entity, key, versions, writelog, True)) for key, versions in batch.rows]
 
 
 def run_duration_s(settings: BatchSettings, rows: int) -> float:

@@ -118,12 +118,15 @@ class Replica:
         key: str,
         versions: Mapping[str, FieldVersion],
         writelog: WriteLog,
+        owned: bool = False,
     ) -> ApplyOutcome:
         """Upsert ``versions`` into the row with business key ``key``.
 
         Each field whose (value, write id) differs is replaced. When the replaced write
         is not an ancestor of the incoming one (for that field), the replaced write was
         never seen by its replacer: an *overwrite*, reported so the caller can record it.
+        ``owned``: ``versions`` is a dict the caller keeps no use of, so a new row takes
+        it as its fields instead of a copy.
         """
         table = self.tables[entity]
         row = table.get(key)
@@ -138,8 +141,11 @@ class Replica:
             if parent_field is not None and parent_field in versions:
                 self.children[entity].setdefault(versions[parent_field][0], []).append(key)
             # A new row: every version is a change and nothing is overwritten.
-            fields = row.fields
-            fields.update(versions)
+            if owned and type(versions) is dict:
+                fields = row.fields = versions
+            else:
+                fields = row.fields
+                fields.update(versions)
             changed = {name: version[1] for name, version in versions.items()}
             old_status = None
         else:

@@ -139,6 +139,11 @@ class Rule:
     #: The ``concurrency`` settings that are delays this rule draws (each a ``Latency``),
     #: e.g. a person's time to resolve a queued conflict: what a story fixes.
     delays: ClassVar[tuple[str, ...]] = ()
+    #: :meth:`judge` reads the comparison of each incoming version with the target's
+    #: (``unseen``, ``superseded``, ``newer_anywhere``). A rule that applies whatever
+    #: arrives sets it False and is handed a delivery without that comparison, which
+    #: costs an ancestry search per field on every delivery.
+    compares: ClassVar[bool] = True
 
     def __init__(self, design: DesignView, host: Host) -> None:
         self.design = design

@@ -11,6 +11,7 @@ from models.events import DeliveryOutcome
 
 class NoRule(Rule):
     name = "none"
+    compares = False  # judge takes the incoming versions as they are
 
     def judge(self, delivery: Delivery) -> Decision:
         return Decision(DeliveryOutcome.APPLIED, delivery.incoming)

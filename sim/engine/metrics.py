@@ -58,10 +58,12 @@ class MetricsCollector:
         if t > 0 and system in _DATAVERSE:
             day = int(t // 86_400)
             self.integration_day[day] = self.integration_day.get(day, 0) + 1
+        origin = self._write_origin
+        if not origin:
+            return  # no user write yet (the initial load): no delay to measure
         reached = self._reached.get(system)
         if reached is None:
             reached = self._reached[system] = set()
-        origin = self._write_origin
         for write_id in set(event["fields"].values()):
             # Only user writes arriving outside their origin are delays; a write
             # has its origin from its write event on, before any apply of it.
