@@ -95,6 +95,21 @@ def test_designs_in_parallel_give_the_runs_they_give_one_after_another(tmp_path)
         assert timing.wall_s > 0 and timing.peak_rss_mb > 10
 
 
+def _collector_on(name):
+    return name, gc.isenabled()
+
+
+def test_design_workers_run_without_the_cyclic_collector_and_the_caller_keeps_it():
+    # A worker exits after its one design: collecting its garbage at the end was waste.
+    assert gc.isenabled()
+    done = map_designs(_collector_on, ["a", "b"], workers=2)
+    assert [result for result, _timing in done.values()] == [("a", False), ("b", False)]
+    assert gc.isenabled()
+    # One after another, here: the caller's collector is left as it was.
+    done = map_designs(_collector_on, ["a"], workers=2)
+    assert done["a"][0] == ("a", True) and gc.isenabled()
+
+
 def test_compare_json_reports_wall_time_and_each_design(tmp_path, capsys):
     code = main(
         [
