@@ -81,7 +81,6 @@ class Integration:
         self.down: set[str] = set()
         self.partitions: set[frozenset[str]] = set()
         self.paused: dict[str, float] = {}  # map name -> paused since (s)
-        self._delivered: set[str] = set()  # message ids applied (idempotent redelivery)
         self._counters: dict[str, int] = {}
         self.last_refusal: str | None = None  # why the latest save was refused, if it was
         # Operations checks RecVersion on update (FACTS.md section 3): a form saved after
@@ -466,11 +465,11 @@ class Integration:
         ``inserted_again``.
         """
         spec = self.design.maps[message.map_name]
-        first = message.message_id not in self._delivered
+        first = not message.delivered
         if not first and spec.apply_mode == "upsert":
             # At-least-once transport, idempotent receiver: a redelivery changes nothing.
             return self._emit_redelivery(now_s, message, DeliveryOutcome.DUPLICATE_IGNORED)
-        self._delivered.add(message.message_id)
+        message.delivered = True
         if first:
             self._settle(message)
         target = self.replicas[message.target]

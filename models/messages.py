@@ -33,6 +33,7 @@ class Message:
     cause: str | None  # the write that caused the send (None for a forwarded echo)
     hops: int
     sent_s: float
+    delivered: bool = False  # applied at its target once (a redelivery is idempotent)
 
 
 @dataclass(slots=True)
