@@ -194,3 +194,55 @@ def test_a_reapply_is_a_kind_of_the_contract_and_must_name_writes_that_happened(
     path.write_bytes(gzip.compress(b"".join(json.dumps(e).encode() + b"\n" for e in events)))
     with pytest.raises(HistoryFileError, match=f":{n + 1}: reapply names write W-nowhere-1"):
         check_file(path)
+
+
+def test_the_one_call_check_of_queued_kinds_agrees_with_the_full_path():
+    """``passes`` on ``send``, ``deliver`` and ``reapply`` (most of a queued design's
+    history) against the full path, as above: on a naive-bidirectional run's events and
+    broken variants of them (every field removed or of another JSON type, a message never
+    sent, a cause or write id that never happened, a reapply to a record never created,
+    time going backwards)."""
+    scenario = load_scenario(SIGNATURE)
+    scenario = scenario.with_design(design_variant(scenario, "naive-bidirectional").design)
+    events = json.loads(json.dumps(run_scenario(scenario, keep_events=True).events))
+    queued = ("send", "deliver", "reapply")
+    picked = {kind: [i for i, e in enumerate(events) if e["kind"] == kind][:4] for kind in queued}
+    assert all(picked.values()), picked
+    full = ContractValidator()
+    states = []  # the validator's state before each event, primed once
+    for event in events[: max(max(p) for p in picked.values()) + 1]:
+        states.append(_state(full))
+        assert event_problem(event) is None and full.check(event) is None, event
+    passed = asked = refused = 0
+    for kind, indexes in picked.items():
+        for n in indexes:
+            event = events[n]
+            broken = [copy.deepcopy(event) for _ in range(3)]
+            broken[0]["t"] = -1.0
+            if kind == "reapply":
+                broken[1]["key"] = "never-created"
+                broken[2]["fields"] = {"f": "W-never"}
+            elif kind == "send":
+                broken[1]["cause"] = "W-never"
+                broken[2]["write_ids"] = ["W-never"]
+            else:
+                broken[1]["message_id"] = "M-never"
+                del broken[2]["message_id"]
+            for variant in [event, *_variants(event), *broken]:
+                fast, slow = ContractValidator(), ContractValidator()
+                for validator in (fast, slow):
+                    for name, value in states[n].items():
+                        setattr(validator, name, copy.copy(value))
+                before = _state(fast)
+                expected = event_problem(variant) or slow.check(variant)
+                if fast.passes(variant):
+                    passed += 1
+                    assert expected is None, (variant, expected)
+                    assert _state(fast) == _state(slow), variant
+                else:
+                    asked += 1
+                    assert _state(fast) == before, variant
+                    refused += expected is not None
+    # Every valid event of the three kinds passes in one call; broken ones are refused.
+    assert passed >= sum(len(p) for p in picked.values())
+    assert asked > 50 and refused > 50
