@@ -19,7 +19,14 @@ import orjson
 import pytest
 from conftest import ROOT
 
-from sim.bench.bench import _verdict, bench_scale, measure_model, run_bench, scaled_scenario
+from sim.bench.bench import (
+    _verdict,
+    bench_scale,
+    checker_lines,
+    measure_model,
+    run_bench,
+    scaled_scenario,
+)
 from sim.bench.synthetic import bench_checker
 from sim.cli.main import main
 from sim.engine.runner import run_scenario
@@ -167,6 +174,20 @@ def test_a_floor_too_short_to_measure_is_said_so_never_zero(few_bench_passes):
     assert _verdict("checker_1m_cpu_s", 9.9, True) == "met"
     assert _verdict("checker_1m_cpu_s", 10.0, True) == "NOT met"
     assert _verdict("checker_1m_cpu_s", 1.0, False) == "not judged at this scale"
+
+
+def test_the_checker_bench_says_how_far_apart_its_passes_were(few_bench_passes):
+    figures = bench_checker(sizes=(50, 100), repeat=2)
+    for n in (50, 100):
+        seconds = figures[f"pass_seconds_{n}"]
+        assert len(seconds) == figures[f"passes_{n}"] == 2
+        # The figure is the best pass; the spread (None when too short to divide by) is
+        # how far the worst one was from it.
+        assert figures[f"seconds_{n}"] == min(seconds)
+        for key in (f"spread_{n}", f"floor_spread_{n}"):
+            assert figures[key] is None or figures[key] >= 0
+    words = "\n".join(checker_lines(figures))
+    assert words.count("2 pass") == 2, words
 
 
 def test_bench_json_names_every_target_with_met_or_not(capsys, few_bench_passes):
