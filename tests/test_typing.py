@@ -1,7 +1,7 @@
 """The model, the scenario, the lint, the engine, the checker, the study, the reporting,
-the calibration and the Python API type-check: ``mypy models sim/history.py sim/scenario
-sim/lint sim/engine sim/checker sim/study sim/reporting sim/calibration sim/cli sim/api.py``
-reports nothing (not yet checked: ``sim/bench``).
+the calibration, the benchmarks and the Python API type-check: ``mypy models
+sim/history.py sim/scenario sim/lint sim/engine sim/checker sim/study sim/reporting
+sim/calibration sim/cli sim/bench sim/api.py`` reports nothing.
 
 The configuration is ``[tool.mypy]`` in ``pyproject.toml`` (the pydantic plugin, libraries
 without type information treated as ``Any``); mypy comes with the ``test`` extra. Both
@@ -26,6 +26,7 @@ PACKAGES = (
     "sim/reporting",
     "sim/calibration",
     "sim/cli",
+    "sim/bench",
     "sim/api.py",
 )
 

@@ -28,7 +28,7 @@ import math
 import random
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from typing import Any
 
 from sim.checker.check import check_history
@@ -178,7 +178,7 @@ def synthetic_history(
             "opened_t": t - 30.0,
         }
         created = row is None
-        if created:
+        if row is None:
             row = table[key] = [{}, 0]
         applied = dict.fromkeys(fields, write_id)
         row[0].update(applied)
@@ -203,7 +203,7 @@ def synthetic_history(
             return None
         return statuses[row[0]["status"]]
 
-    def tick(t: float) -> Iterator[Event]:
+    def tick(t: float) -> Generator[Event, None, bool]:
         changed_any = False
         for name, entity, source, target in MAPS:
             keys = dirty[name]
@@ -272,6 +272,7 @@ def synthetic_history(
 
     t = 0.0
     next_tick = interval_s
+    fields: dict[str, Any]
     for i in range(n_writes):
         t += rng.expovariate(1.0 / mean_gap_s)
         while t >= next_tick:
@@ -335,11 +336,11 @@ def synthetic_history(
                     {"email": f"c{i}@example.com"},
                 )
         else:
-            key = orders[int(random_() * len(orders))] if orders and random_() < 0.7 else None
-            sales_status = status_in("sales", key) if key else None
-            ops_status = status_in("operations", key) if key else None
-            if key is None:
-                key = f"ORD-{len(orders) + 1:06d}"
+            chosen = orders[int(random_() * len(orders))] if orders and random_() < 0.7 else None
+            sales_status = status_in("sales", chosen) if chosen else None
+            ops_status = status_in("operations", chosen) if chosen else None
+            key = f"ORD-{len(orders) + 1:06d}" if chosen is None else chosen
+            if chosen is None:
                 orders.append(key)
                 account = accounts[int(random_() * len(accounts))]
                 yield from save(
@@ -487,27 +488,27 @@ def _measure_size(
     wanted = repeat
     while passes < wanted:
         _, gen_cpu, gen_wall = _cpu_and_wall(
-            lambda n=n_writes: deque(synthetic_history(n, seed), maxlen=0)
+            lambda: deque(synthetic_history(n_writes, seed), maxlen=0)
         )
         best_gen, best_gen_wall = min(best_gen, gen_cpu), min(best_gen_wall, gen_wall)
         if passes == 0:
             # Small sizes: repeat until the passes add up to a measurable time.
             wanted = max(repeat, min(MAX_PASSES, math.ceil(MIN_PASS_S / max(gen_cpu, 1e-6))))
         report, total_cpu, total_wall = _cpu_and_wall(
-            lambda n=n_writes: check_history(synthetic_history(n, seed))
+            lambda: check_history(synthetic_history(n_writes, seed))
         )
         best_total = min(best_total, total_cpu)
         best_total_wall = min(best_total_wall, total_wall)
         events = report.events
         del report
-        _, floor_cpu, _ = _cpu_and_wall(lambda n=n_writes: floor_pass(synthetic_history(n, seed)))
-        best_floor = min(best_floor, floor_cpu)
+        _, pass_floor_cpu, _ = _cpu_and_wall(lambda: floor_pass(synthetic_history(n_writes, seed)))
+        best_floor = min(best_floor, pass_floor_cpu)
         check_passes.append(total_cpu)
-        floor_passes.append(floor_cpu)
+        floor_passes.append(pass_floor_cpu)
         passes += 1
     check_cpu = max(best_total - best_gen, 0.0)
     floor_cpu: float | None = best_floor - best_gen
-    if floor_cpu < max(RESOLUTION_S, 0.02 * best_gen):
+    if best_floor - best_gen < max(RESOLUTION_S, 0.02 * best_gen):
         floor_cpu = None  # too short to measure beside the generator's own time
     figures = {
         "seconds": round(check_cpu, 3),
