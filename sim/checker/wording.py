@@ -36,8 +36,10 @@ def describe_write(ledger: Ledger, write: str | int, field: str | None = None) -
     """``W-x (actor set entity KEY field value at day D HH:MM)``.
 
     ``write`` is a write id or a write index. With ``field`` only that field's value is
-    quoted; without, every field the write set. A version without a ``write`` event (an
-    initial load) is said to be one.
+    quoted; without, every field the write set, in field-name order: a history read from
+    a file has its keys sorted, a run checked in memory has them in the order the model
+    set them, and the same history must be described in the same words either way.
+    A version without a ``write`` event (an initial load) is said to be one.
     """
     i = ledger.index.get(write) if isinstance(write, str) else write
     if i is None or not ledger.is_saved(i):
@@ -48,7 +50,7 @@ def describe_write(ledger: Ledger, write: str | int, field: str | None = None) -
     if field is not None and field in fields:
         what = f"{field} {value_words(fields[field])}"
     else:
-        what = ", ".join(f"{f} {value_words(v)}" for f, v in fields.items()) or "no field"
+        what = ", ".join(f"{f} {value_words(v)}" for f, v in sorted(fields.items())) or "no field"
     return f"{ledger.ids[i]} ({actor} set {entity} {key} {what} at {when(ledger.times[i])})"
 
 
