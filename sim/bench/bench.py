@@ -69,8 +69,8 @@ TARGETS = {
 
 #: Passes per checker size; the best of each kind counts and the spread is printed. One
 #: pass moved ``checker_over_floor`` by a quarter on this 2-core machine when other work
-#: ran beside it (/work/wt/briefs/out/checkperf_facts.md): the best of three is what a
-#: change can be judged by.
+#: ran beside it (measured 2026-12-01 with two helpers' runs beside the bench): the best
+#: of three is what a change can be judged by.
 CHECKER_PASSES = 3
 
 #: The least CPU time a floor measurement must take before it is believed.
