@@ -32,7 +32,6 @@ from typing import Any
 
 import orjson
 from isal import igzip, isal_zlib
-from tqdm import tqdm
 
 from models import events as ev
 from sim.checker.check import INVARIANTS, check_history
@@ -114,6 +113,9 @@ class HistoryReader:
             handle = igzip.IGzipFile(fileobj=raw) if self.path.suffix == ".gz" else raw
         bar = None
         if self.progress and not stdin:
+            # Imported only for a bar: scripts and tests show none (issue 17: p2c starts fast).
+            from tqdm import tqdm
+
             bar = tqdm(
                 total=self.path.stat().st_size,
                 unit="B",

@@ -41,7 +41,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from tqdm import tqdm
 
 from models import events as ev
 from models.actions import seed_custom_data, seed_initial_data
@@ -277,6 +276,10 @@ def _run_until(env, done, deadline_s: float, progress: bool, label: str) -> None
     if not progress:
         env.run(until=_first_of(env, done, deadline_s))
         return
+    # Imported only for a bar: most runs (tests, CI, pipes) show none, and tqdm costs about
+    # as much to import as the rest of starting p2c (issue 17: p2c starts fast).
+    from tqdm import tqdm
+
     day_s = 86_400.0
     with tqdm(
         total=round(deadline_s / day_s, 2),
