@@ -8,10 +8,11 @@ environment, 130/143 interrupted/terminated, 141 closed pipe).
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
 
-from sim import __version__
 from sim.cli.bench import add_bench_parser
 from sim.cli.calibration import add_calibration_parsers
 from sim.cli.check import add_check_parser
@@ -38,8 +39,7 @@ def build_parser() -> Parser:
     )
     parser.add_argument(
         "--version",
-        action="version",
-        version=f"p2c {__version__}",
+        action=_VersionAction,
         help="print the installed p2c-testbed version and exit",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
@@ -57,6 +57,30 @@ def build_parser() -> Parser:
     add_calibration_parsers(sub)
     add_bench_parser(sub)
     return parser
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: argparse's own action, but the version is looked up when asked for.
+
+    ``action="version"`` needs the text when the parser is built, and looking the version
+    up (importlib.metadata) would cost every command, ``p2c --help`` included, more than
+    the rest of building the parser (issue 17: p2c starts fast).
+    """
+
+    def __init__(self, option_strings: Sequence[str], dest: str, help: str | None = None) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        from sim import __version__  # looked up now, not when the parser is built
+
+        print(f"p2c {__version__}")
+        parser.exit()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -22,11 +22,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
-from pydantic import ValidationError
-from pydantic_core import ErrorDetails
+# PyYAML is imported where a file is read, and pydantic only names types here: every p2c
+# command imports InputError from this module, and p2c --help reads no YAML (issue 17:
+# p2c starts fast; tests/test_imports.py).
+if TYPE_CHECKING:
+    import yaml
+    from pydantic import ValidationError
+    from pydantic_core import ErrorDetails
 
 PathKey = tuple[str | int | float, ...]
 
@@ -92,12 +96,16 @@ class _Builder:
         self.lines = lines
         self.count = 0
         self.open: set[int] = set()  # ids of the nodes being built (a cycle re-enters one)
+        import yaml  # when a file is read, not at import: see the note at the top
+
         self.scalars = yaml.SafeLoader("")
 
     def fail(self, node: yaml.Node, path: PathKey, message: str) -> InputError:
         return InputError(f"{self.file}:{node.start_mark.line + 1}: {format_path(path)}: {message}")
 
     def build(self, node: yaml.Node, path: PathKey, record: bool = True) -> Any:
+        import yaml  # when a file is read, not at import: see the note at the top
+
         self.count += 1
         if self.count > MAX_NODES:
             raise self.fail(
@@ -136,6 +144,8 @@ class _Builder:
         return value
 
     def mapping(self, node: yaml.MappingNode, path: PathKey, record: bool) -> dict[Any, Any]:
+        import yaml  # when a file is read, not at import: see the note at the top
+
         result: dict[Any, Any] = {}
         merged: dict[Any, Any] = {}
         for key_node, value_node in node.value:
@@ -183,6 +193,8 @@ def load_yaml(path: Path | str) -> tuple[Any, LineMap]:
 
 def loads_yaml(text: str, file: str = "<string>") -> tuple[Any, LineMap]:
     """Like :func:`load_yaml` for text in memory (``file`` names it in messages)."""
+    import yaml  # when a file is read, not at import: see the note at the top
+
     linemap = LineMap(file)
     try:
         nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))

@@ -69,23 +69,29 @@ Modules, in the order data flows (each imports only those before it):
 - ``charts``: the matplotlib figures; ``html``: the page and the report folder;
 """
 
-from sim.reporting.licensing.charts import cost_breakdown_figure, cost_risk_figure, figure_png
-from sim.reporting.licensing.comparison import Comparison, OptionResult, compare_options
-from sim.reporting.licensing.costing import LicenceCosting, RoleLicences, license_option
-from sim.reporting.licensing.figures import (
-    REQUESTS_PER_SAVE,
-    RunFigures,
-    figures_from_run,
-    request_counts,
-    run_option,
-)
-from sim.reporting.licensing.html import render_html, write_report
-from sim.reporting.licensing.options import ExtraCost, Option, OptionSpec, load_options
-from sim.reporting.licensing.recommendation import (
-    DEFAULT_MAX_RISK_PER_1000,
-    pareto_front,
-    recommend,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sim.reporting.licensing.charts import cost_breakdown_figure, cost_risk_figure, figure_png
+    from sim.reporting.licensing.comparison import Comparison, OptionResult, compare_options
+    from sim.reporting.licensing.costing import LicenceCosting, RoleLicences, license_option
+    from sim.reporting.licensing.figures import (
+        REQUESTS_PER_SAVE,
+        RunFigures,
+        figures_from_run,
+        request_counts,
+        run_option,
+    )
+    from sim.reporting.licensing.html import render_html, write_report
+    from sim.reporting.licensing.options import ExtraCost, Option, OptionSpec, load_options
+    from sim.reporting.licensing.recommendation import (
+        DEFAULT_MAX_RISK_PER_1000,
+        pareto_front,
+        recommend,
+    )
 
 __all__ = [
     "DEFAULT_MAX_RISK_PER_1000",
@@ -112,3 +118,47 @@ __all__ = [
     "run_option",
     "write_report",
 ]
+
+#: Where each public name lives. The package imports a module the first time one of its
+#: names is asked for (PEP 562), so importing one of its modules does not load the others:
+#: ``p2c`` reads :data:`DEFAULT_MAX_RISK_PER_1000` from ``recommendation`` for its help
+#: text without loading the costing, comparison, charts and HTML modules and the licensing
+#: model they import (issue 17: p2c starts fast; tests/test_imports.py).
+_HOMES: dict[str, str] = {
+    "Comparison": "comparison",
+    "DEFAULT_MAX_RISK_PER_1000": "recommendation",
+    "ExtraCost": "options",
+    "LicenceCosting": "costing",
+    "Option": "options",
+    "OptionResult": "comparison",
+    "OptionSpec": "options",
+    "REQUESTS_PER_SAVE": "figures",
+    "RoleLicences": "costing",
+    "RunFigures": "figures",
+    "compare_options": "comparison",
+    "cost_breakdown_figure": "charts",
+    "cost_risk_figure": "charts",
+    "figure_png": "charts",
+    "figures_from_run": "figures",
+    "license_option": "costing",
+    "load_options": "options",
+    "pareto_front": "recommendation",
+    "recommend": "recommendation",
+    "render_html": "html",
+    "request_counts": "figures",
+    "run_option": "figures",
+    "write_report": "html",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value  # the next look-up is a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
