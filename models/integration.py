@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 from models import events as ev
-from models.concurrency import Delivery, make_rule
+from models.concurrency import Delivery, Rule, make_rule
 from models.design import DesignSpec, MapSpec
 from models.entities import Catalogue
 from models.events import ConflictResolution, DeliveryOutcome
@@ -95,7 +95,19 @@ class Integration:
             for system, condition in where.items()
             if condition
         )
+        # (entity, system) pairs editable without a condition: no refusal to look up.
+        self._free_edit = frozenset(
+            (entity, system)
+            for entity, where in design.editable.items()
+            for system, condition in where.items()
+            if not condition
+        )
         self.rule = make_rule(design, self)
+        # The rule's per-save hooks, None where the rule keeps the base's (which do
+        # nothing): looked up once, not called on every save.
+        rule_type = type(self.rule)
+        self._rule_refusal = None if rule_type.refusal is Rule.refusal else self.rule.refusal
+        self._rule_saved = None if rule_type.saved is Rule.saved else self.rule.saved
 
     # ------------------------------------------------------------------ keys
 
@@ -113,7 +125,7 @@ class Integration:
 
     def open_form(self, system: str, entity: str, key: str, fields) -> tuple[dict, int]:
         """What a user sees when opening a form: base per field and the row version."""
-        row = self.replicas[system].row(entity, key)
+        row = self.replicas[system].tables[entity].get(key)
         if row is None:
             return {f: () for f in fields}, 0
         return row.snapshot_base(fields), row.row_version
@@ -142,7 +154,7 @@ class Integration:
         checks it) is recorded as a ``reject`` the user sees.
         """
         replica = self.replicas[system]
-        row = replica.row(entity, key)
+        row = replica.tables[entity].get(key)
         if base is None:
             base = row.snapshot_base(tuple(fields)) if row is not None else {f: () for f in fields}
         write = self._record_write(
@@ -174,11 +186,13 @@ class Integration:
             }
             self.emit(rejected)
             return None
-        self.rule.saved(write.write_id, system, now_s)
-        versions = {f: (v, write.write_id) for f, v in fields.items()}
+        write_id = write.write_id
+        if self._rule_saved is not None:
+            self._rule_saved(write_id, system, now_s)
+        versions = {f: (v, write_id) for f, v in fields.items()}
         outcome = replica.apply(entity, key, versions, self.writelog, owned=True)
         self._emit_apply(now_s, system, entity, key, "user", outcome)
-        if outcome.changed:
+        if outcome.changed and (system, entity) in self.links:
             self._propagate(
                 system,
                 entity,
@@ -247,18 +261,26 @@ class Integration:
     ) -> str | None:
         """Why ``write`` is refused, or None: who may edit, an outage, the system's own
         row-version check, the concurrency rule, a live map's transaction."""
-        system, entity, key = write.system, write.entity, write.key
-        current = None
-        if (entity, system) in self._conditional:
-            current = dict(write.fields) if row is None else row.values()
-        reason = self.design.edit_refusal(entity, system, current)
+        system, entity = write.system, write.entity
+        pair = (entity, system)
+        reason = None
+        if pair not in self._free_edit:
+            current = None
+            if pair in self._conditional:
+                current = dict(write.fields) if row is None else row.values()
+            reason = self.design.edit_refusal(entity, system, current)
         if system in self.down:
             reason = f"{system} is unavailable (outage): the save failed"
-        if reason is None and row is not None and opened_row_version is not None:
+        if (
+            reason is None
+            and row is not None
+            and opened_row_version is not None
+            and system in self.local_version_check
+        ):
             reason = self._local_version_refusal(write, row, opened_row_version)
-        if reason is None:
-            reason = self.rule.refusal(lease, entity, key, write.actor, write.time_s)
-        if reason is None:
+        if reason is None and self._rule_refusal is not None:
+            reason = self._rule_refusal(lease, entity, write.key, write.actor, write.time_s)
+        if reason is None and (system, entity) in self.links:
             reason = self._live_refusal(system, entity, live_delay_s, transaction_records)
         return reason
 
@@ -338,7 +360,7 @@ class Integration:
         links = self.links.get((system, entity))
         if not links:
             return
-        row = cast(Row, self.replicas[system].row(entity, key))  # the change was just applied
+        row = cast(Row, self.replicas[system].tables[entity].get(key))  # just applied
         for name, spec in links:
             if spec.target == came_from and spec.echo_suppression:
                 continue
@@ -473,7 +495,7 @@ class Integration:
         if first:
             self._settle(message)
         target = self.replicas[message.target]
-        row = target.row(message.entity, message.key)
+        row = target.tables[message.entity].get(message.key)
         if spec.apply_mode == "insert" and row is not None:
             return self._insert_again(message, now_s, first)
         rule = self.rule
