@@ -281,22 +281,24 @@ def user_process(env, world, user: User):
     exponential gap of working time after each arrival, so a gap that runs past the end
     of the day goes on the next working morning), independent of how long forms stay
     open: each arrival opens its form at once and runs as its own session
-    (:func:`form_session`), so a user may have several forms open at a time, as with
-    several browser tabs. The number of actions started is then Poisson with mean
-    ``rate x users x working hours`` whatever the form times (a user who waited for
-    each form to close before drawing the next gap would deliver fewer: the form time
-    would be lost from every gap).
+    (:func:`form_session` with leases, else :func:`_open_form`), so a user may have
+    several forms open at a time, as with several browser tabs. The number of actions
+    started is then Poisson with mean ``rate x users x working hours`` whatever the form
+    times (a user who waited for each form to close before drawing the next gap would
+    deliver fewer: the form time would be lost from every gap).
     """
     integ = world.integration
     rng = user.rng
     end_s = world.workload_end_s
     counts = world.metrics.counts
     mean_gap_s = 1.0 / user.rate_per_s
+    uses_leases = integ.rule.uses_leases
+    start = user.calendar.advance(env.now, float(rng.exponential(mean_gap_s)))
+    if start >= end_s:
+        return
+    timer = env.timeout(start - env.now)
     while True:
-        start = user.calendar.advance(env.now, float(rng.exponential(mean_gap_s)))
-        if start >= end_s:
-            return
-        yield env.timeout(start - env.now)
+        yield timer
         # bisect_right on the same float64 values is numpy's searchsorted(side="right").
         index = min(bisect_right(user.cumulative, rng.random()), len(user.actions) - 1)
         action = user.actions[index]
@@ -306,8 +308,45 @@ def user_process(env, world, user: User):
         counts[user.started_counter] += 1
         if not plan:
             counts["actions_idle"] += 1  # nothing to do (e.g. no Shipped order to invoice)
-            continue
-        env.process(form_session(env, world, user, action, system, plan))
+        elif uses_leases:
+            env.process(form_session(env, world, user, action, system, plan))
+        # The next arrival is drawn (and its timeout scheduled) before the form opens,
+        # as when the form was a process of its own that started after this one yielded.
+        start = user.calendar.advance(env.now, float(rng.exponential(mean_gap_s)))
+        timer = env.timeout(start - env.now) if start < end_s else None
+        if plan and not uses_leases:
+            _open_form(env, world, user, system, plan)
+        if timer is None:
+            return
+
+
+def _open_form(env, world, user: User, system: str, plan: Plan) -> None:
+    """One form without leases, opened now: :func:`form_session` without a process.
+
+    Run as its own SimPy process, a form cost a process, its start event and its end
+    event (which nobody waits for); here the form's hold is one timeout whose callback
+    drives :func:`carry_out` the way SimPy drives a process (resuming it when each
+    timeout it yields fires), in the same order.
+    """
+    world.open_forms += 1
+    opened_s = env.now
+    rng = user.rng
+    hold_s = float(np.exp(user.form_log_median + user.form_sigma * rng.standard_normal()))
+
+    def saves(_event) -> None:
+        steps = carry_out(env, world, user.actor, user.role, system, plan, opened_s, rng)
+
+        def resume(_event=None) -> None:
+            try:
+                event = next(steps)
+            except StopIteration:
+                world.open_forms -= 1
+                return
+            event.callbacks.append(resume)
+
+        resume()
+
+    env.timeout(hold_s).callbacks.append(saves)
 
 
 def form_session(env, world, user: User, action: ActionDef, system: str, plan: Plan):
