@@ -67,6 +67,13 @@ def _passes(values_of, when: dict[str, list] | None) -> bool:
     return True
 
 
+def _snapshot(fields: dict, mapped: list[str] | None) -> dict:
+    """A row's field versions as a run carries them: all, or the map's fields it has."""
+    if mapped is None:
+        return dict(fields)
+    return {f: fields[f] for f in mapped if f in fields}
+
+
 def extract(state: MapState, source: Replica, now_s: float) -> Batch:
     """Start a run: snapshot the rows to move and advance the watermark past them."""
     spec = state.spec
@@ -94,15 +101,7 @@ def extract(state: MapState, source: Replica, now_s: float) -> Batch:
             row = table[key]
             # Only the row's latest change counts; earlier entries are superseded.
             if row.changed_seq == position and (not when or _passes(row.fields, when)):
-                fields = row.fields
-                rows.append(
-                    (
-                        key,
-                        dict(fields)
-                        if mapped is None
-                        else {f: fields[f] for f in mapped if f in fields},
-                    )
-                )
+                rows.append((key, _snapshot(row.fields, mapped)))
             position += 1
         state.watermark = position
     else:
@@ -111,15 +110,7 @@ def extract(state: MapState, source: Replica, now_s: float) -> Batch:
                 break
             row = table[key]
             if not when or _passes(row.fields, when):
-                fields = row.fields
-                rows.append(
-                    (
-                        key,
-                        dict(fields)
-                        if mapped is None
-                        else {f: fields[f] for f in mapped if f in fields},
-                    )
-                )
+                rows.append((key, _snapshot(row.fields, mapped)))
     return batch
 
 
