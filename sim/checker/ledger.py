@@ -383,6 +383,12 @@ class Ledger:
         max_applies = self.max_applies
         apply_kind, write_kind, run_start_kind = ev.APPLY, ev.WRITE, ev.RUN_START
         reapply_kind = ev.REAPPLY  # an echo that changed no field: counted, nothing moves
+        # Messages (half the events of a history of a messaging design) are counted
+        # inline too, unless a hook was added for their kind (None matches no kind).
+        messages_open = self.messages_open
+        messages_pop = messages_open.pop
+        send_kind, deliver_kind = self._message_kinds()
+        sent = delivered = 0
         strict = self.strict
         count = 0
         applies = 0
@@ -543,6 +549,12 @@ class Ledger:
                 for skip, hook in default_write_hooks if hooks is None else hooks:
                     if system not in skip:
                         hook(event)
+            elif kind == deliver_kind:
+                if messages_pop(event["message_id"], None) is not None:
+                    delivered += 1
+            elif kind == send_kind:
+                messages_open[event["message_id"]] = event
+                sent += 1
             else:
                 handler = get_handler(kind)
                 if handler is not None:
@@ -550,12 +562,24 @@ class Ledger:
                     if kind == run_start_kind:
                         echo_bound = self._echo_bound
                         default_write_hooks = self.write_hooks[None]
+                        send_kind, deliver_kind = self._message_kinds()
         self.events += count
         self.applies += applies
+        self.messages_sent += sent
+        self.messages_delivered += delivered
         self.max_applies = max_applies
         if event is not None:
             self.last_t = event.get("t", self.last_t)
         return self
+
+    def _message_kinds(self) -> tuple[str | None, str | None]:
+        """``(send kind, deliver kind)`` for :meth:`feed` to handle inline: each kind
+        whose handler is still the ledger's own, else ``None`` (its handler runs)."""
+        handlers = self._handlers
+        return (
+            ev.SEND if handlers.get(ev.SEND) == self._send else None,
+            ev.DELIVER if handlers.get(ev.DELIVER) == self._deliver else None,
+        )
 
     def finish(self) -> Ledger:
         """Mark the end of the history (idempotent); runs the invariants' finish hooks."""
@@ -808,6 +832,7 @@ class Ledger:
         if rows != event.get("rows_changed", 0) + event.get("rows_unchanged", 0) + failed:
             self.batch_mismatches.append((start, event))
 
+    # ``_send`` and ``_deliver`` are what :meth:`feed` does inline (see _message_kinds).
     def _send(self, event: Event) -> None:
         self.messages_sent += 1
         self.messages_open[event["message_id"]] = event
