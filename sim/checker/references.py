@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from sim.checker.contract import Contract
 from sim.checker.invariant import Invariant
-from sim.checker.ledger import C_FIELDS, UNKNOWN, Event, Ledger, Row
+from sim.checker.ledger import C_FIELDS, UNKNOWN, ApplyHook, Event, Ledger, Row
 from sim.checker.verdicts import Anomaly, AnomalyList, Verdict, make_verdict
 from sim.checker.wording import plural, when
 
@@ -46,6 +46,8 @@ class ReferentialIntegrity(Invariant):
         self._refs: dict[str, dict[str, str]] = {}
         self._targets: set[str] = set()
         self._hooked: set[tuple[str, str]] = set()
+        # entity -> [(reference field, target entity)], read by its apply hook.
+        self._ref_items: dict[str, list[tuple[str, str]]] = {}
         ledger.when_contract(self._bind)
         ledger.finish_hooks.append(self._finish)
 
@@ -56,10 +58,17 @@ class ReferentialIntegrity(Invariant):
             if spec.references
         }
         self._targets = set(contract.referenced_by())
+        # A hook registered under an earlier contract reads its entity's list, updated
+        # in place.
+        for entity, items in self._ref_items.items():
+            items[:] = self._refs.get(entity, {}).items()
         for entity, refs in sorted(self._refs.items()):
             if ("refs", entity) not in self._hooked:
                 self._hooked.add(("refs", entity))
-                self.ledger.add_apply_hook(entity, self.on_references, fields=tuple(refs))
+                items = self._ref_items[entity] = list(refs.items())
+                self.ledger.add_apply_hook(
+                    entity, self._references_hook(entity, items), fields=tuple(refs)
+                )
         for entity in sorted(self._targets):
             if ("target", entity) not in self._hooked:
                 self._hooked.add(("target", entity))
@@ -78,56 +87,65 @@ class ReferentialIntegrity(Invariant):
             self.waiting[system] = {}
         return dangling, self.waiting[system]
 
-    def on_references(self, event: Event, row: Row | None) -> None:
-        """An apply sets reference fields: each new target either exists or dangles."""
-        system = event["system"]
-        entity = event["entity"]
-        key = event["key"]
-        dangling = self.dangling.get(system)
-        if dangling is None:
-            dangling, _ = self._state(system)
-        fields = event["fields"]
-        tables = self.ledger.tables[system]
-        index_get = self.ledger.index.get
-        cold = self.ledger.cold
-        for field, target in self._refs[entity].items():
-            write_id = fields.get(field)
-            if write_id is None:
-                continue
-            if dangling:
-                self._forget(system, (entity, key, field), event["t"])
-            i = index_get(write_id)
-            value = UNKNOWN if i is None else cold[i][C_FIELDS].get(field, UNKNOWN)
-            if value is UNKNOWN:
-                self.unjudged += 1
-                continue
-            if value is None or value == "":
-                continue
-            target_table = tables.get(target)
-            if target_table is not None and value in target_table:
-                continue
-            if target == entity and value == key:
-                continue  # a record referencing itself exists as soon as it is created
-            t = event["t"]
-            self._tick(t)
-            self.count += 1
-            if self.count > self.max_count:
-                self.max_count = self.count
-            source = (entity, key, field)
-            dangling[source] = (target, value, t)
-            self.waiting[system].setdefault((target, value), set()).add(source)
+    def _references_hook(self, entity: str, items: list[tuple[str, str]]) -> ApplyHook:
+        """The apply hook of ``entity``'s references (``items``: ``(field, target)``).
 
-    def _forget(self, system: str, source: Source, t: float) -> None:
-        """The reference from ``source`` is being replaced: it no longer dangles."""
-        old = self.dangling[system].pop(source, None)
-        if old is not None:
-            self._tick(t)
-            self.count -= 1
-            waiting = self.waiting[system]
-            sources = waiting[(old[0], old[1])]
-            sources.discard(source)
-            if not sources:
-                del waiting[(old[0], old[1])]
+        An apply sets reference fields: each new target either exists or dangles. It
+        runs on most applies of a referencing entity, so the ledger's and this
+        invariant's state are bound once, here, rather than looked up per call.
+        """
+        ledger = self.ledger
+        tables_of = ledger.tables
+        index_get = ledger.index.get
+        cold = ledger.cold
+        dangling_of = self.dangling
+        waiting_of = self.waiting
+
+        def on_references(event: Event, row: Row | None) -> None:
+            system = event["system"]
+            dangling = dangling_of.get(system)
+            if dangling is None:
+                dangling, _ = self._state(system)
+            fields = event["fields"]
+            tables = tables_of[system]
+            key = event["key"]
+            for field, target in items:
+                write_id = fields.get(field)
+                if write_id is None:
+                    continue
+                if dangling:
+                    # The reference from this field is replaced: it no longer dangles.
+                    old = dangling.pop((entity, key, field), None)
+                    if old is not None:
+                        self._tick(event["t"])
+                        self.count -= 1
+                        waiting = waiting_of[system]
+                        sources = waiting[(old[0], old[1])]
+                        sources.discard((entity, key, field))
+                        if not sources:
+                            del waiting[(old[0], old[1])]
+                i = index_get(write_id)
+                value = UNKNOWN if i is None else cold[i][C_FIELDS].get(field, UNKNOWN)
+                if value is UNKNOWN:
+                    self.unjudged += 1
+                    continue
+                if value is None or value == "":
+                    continue
+                target_table = tables.get(target)
+                if target_table is not None and value in target_table:
+                    continue
+                if target == entity and value == key:
+                    continue  # a record referencing itself exists as soon as it is created
+                t = event["t"]
+                self._tick(t)
+                self.count += 1
+                if self.count > self.max_count:
+                    self.max_count = self.count
+                source = (entity, key, field)
+                dangling[source] = (target, value, t)
+                waiting_of[system].setdefault((target, value), set()).add(source)
+
+        return on_references
 
     def on_create(self, event: Event, row: Row | None) -> None:
         """A record appears in a replica: references waiting for it resolve."""
