@@ -36,12 +36,17 @@ class Convergence(Invariant):
             if len(systems) < 2:
                 continue
             tables = [ledger.table(system, entity) for system in systems]
-            keys = dict.fromkeys(key for table in tables for key in table)
+            # Every key, in the order first seen (the values are not read).
+            keys = dict(tables[0])
+            for table in tables[1:]:
+                keys.update(table)
+            gets = [table.get for table in tables]
+            copies = len(tables)
+            records += len(keys)
             for key in keys:
-                records += 1
-                rows = [table.get(key) for table in tables]
+                rows = [get(key) for get in gets]
                 first = rows[0]
-                if first is not None and all(row == first for row in rows):
+                if first is not None and rows.count(first) == copies:
                     continue  # every copy holds the same versions of every field
                 present = [
                     (system, row)
