@@ -246,3 +246,26 @@ def test_the_one_call_check_of_queued_kinds_agrees_with_the_full_path():
     # Every valid event of the three kinds passes in one call; broken ones are refused.
     assert passed >= sum(len(p) for p in picked.values())
     assert asked > 50 and refused > 50
+
+
+def test_messages_counted_inline_still_reach_a_hook_added_for_their_kind():
+    """Ledger.feed counts send and deliver itself, unless a hook was added for the kind:
+    then the ledger's handler and the hook both run, and the counts are the same."""
+    from sim.checker.ledger import Ledger
+
+    events = [
+        {"kind": "send", "t": 1.0, "message_id": "m1"},
+        {"kind": "send", "t": 2.0, "message_id": "m2"},
+        {"kind": "deliver", "t": 3.0, "message_id": "m1"},
+        {"kind": "deliver", "t": 4.0, "message_id": "m9"},  # never sent: not counted
+    ]
+    plain = Ledger().feed(events)
+    seen: list[str] = []
+    hooked = Ledger()
+    hooked.add_event_hook("send", lambda event: seen.append(event["message_id"]))
+    hooked.add_event_hook("deliver", lambda event: seen.append("d-" + event["message_id"]))
+    hooked.feed(events[:2]).feed(events[2:])
+    assert seen == ["m1", "m2", "d-m1", "d-m9"]
+    for ledger in (plain, hooked):
+        assert (ledger.messages_sent, ledger.messages_delivered) == (2, 1)
+        assert list(ledger.messages_open) == ["m2"]
