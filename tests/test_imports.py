@@ -18,6 +18,9 @@ from conftest import DATA
 
 #: Never loaded by building the parser: ``p2c --help`` (and each command's own help)
 #: needs none of them. The third-party ones each cost 10-120 ms to import.
+#: Libraries no command's start-up needs (reports, notebooks, tests and sweeps load them).
+HEAVY = ("matplotlib", "pandas", "jinja2", "networkx", "hypothesis", "dask")
+
 NOT_FOR_THE_PARSER = (
     "numpy",
     "pydantic",
@@ -25,12 +28,7 @@ NOT_FOR_THE_PARSER = (
     "simpy",
     "tqdm",
     "orjson",
-    "matplotlib",
-    "pandas",
-    "jinja2",
-    "networkx",
-    "hypothesis",
-    "dask",
+    *HEAVY,
     "importlib.metadata",
     "models.design",
     "models.licensing",
@@ -43,12 +41,7 @@ NOT_FOR_THE_PARSER = (
 #: standard error is not a terminal (no progress bar): tests, CI, pipes.
 NOT_FOR_RUN = (
     "tqdm",
-    "matplotlib",
-    "pandas",
-    "jinja2",
-    "networkx",
-    "hypothesis",
-    "dask",
+    *HEAVY,
     "sim.reporting.licensing.comparison",
     "sim.reporting.licensing.costing",
     "sim.reporting.licensing.charts",
