@@ -207,6 +207,7 @@ TARGET_LABELS = {
     "checker_1m_cpu_s": "checker < {limit:g} s CPU for 1,000,000 writes",
     "checker_over_floor": "checker <= {limit:g} x its floor",
     "checker_ratio": "checker's time at 10x the writes <= {limit:g} x",
+    "verify_1m_cpu_s": "`p2c verify` of a 1,000,000-write file from disk < {limit:g} s CPU",
 }
 
 
@@ -246,6 +247,13 @@ def _target_details(key: str, bench: dict[str, Any]) -> str:
             f"a time, {len(designs)} designs; {sum(cpu):,.1f} s CPU in all, "
             f"{min(cpu):,.2f}-{max(cpu):,.2f} s each ({longest} the longest: "
             f"{designs[longest]['history_events']:,} events)"
+        )
+    if key == "verify_1m_cpu_s":
+        verify = bench["verify"]
+        return (
+            f"{verify['cpu_s']:,.2f} s CPU for {verify['writes']:,} writes "
+            f"({verify['events']:,} events, {verify['us_per_event']:.2f} us/event), of which "
+            f"reading and parsing the file {verify['read_cpu_s']:,.2f} s"
         )
     checker, writes = bench["checker"], bench["checker_writes"]
     if key == "checker_1m_cpu_s":

@@ -27,7 +27,7 @@ from sim.bench.bench import (
     run_bench,
     scaled_scenario,
 )
-from sim.bench.synthetic import bench_checker
+from sim.bench.synthetic import bench_checker, bench_verify, synthetic_history
 from sim.cli.main import main
 from sim.engine.runner import run_scenario
 from sim.history import BLOCK_EVENTS, HistoryRecorder, read_history, trace_sha256
@@ -206,6 +206,22 @@ def test_the_checker_bench_says_how_far_apart_its_passes_were(few_bench_passes):
     assert words.count("2 pass") == 2, words
 
 
+def test_the_verify_bench_judges_the_file_it_wrote_as_p2c_verify_does(tmp_path, few_bench_passes):
+    figures = bench_verify(300, tmp_path, repeat=2)
+    path = tmp_path / "history.jsonl.gz"
+    # The file is the synthetic history, line for line (independent: the generator's own
+    # events, hashed as the recorder hashes them), and p2c verify judges it.
+    assert sum(1 for _ in read_history(path)) == figures["events"]
+    assert trace_sha256(read_history(path)) == trace_sha256(synthetic_history(300, 0))
+    assert main(["verify", str(path), "--json"]) in (0, 1)
+    assert figures["passes"] == few_bench_passes
+    assert 0 < figures["read_cpu_s"] <= figures["cpu_s"] or figures["read_cpu_s"] == 0
+    # Its arithmetic, within the rounding of the seconds to the millisecond.
+    assert figures["us_per_event"] == pytest.approx(
+        1e6 * figures["cpu_s"] / figures["events"], abs=1e6 * 0.0005 / figures["events"] + 0.001
+    )
+
+
 def test_bench_json_names_every_target_with_met_or_not(capsys, few_bench_passes):
     figures = run_bench(users=10, days=0.25, checker=True, designs=False)
     targets = figures["targets"]
@@ -214,8 +230,11 @@ def test_bench_json_names_every_target_with_met_or_not(capsys, few_bench_passes)
         "checker_1m_cpu_s",
         "checker_over_floor",
         "checker_ratio",
+        "verify_1m_cpu_s",
     }
     assert figures["checker_1m_cpu_s"] is None  # not measured at this scale
+    assert figures["verify_1m_cpu_s"] is None
+    assert targets["verify_1m_cpu_s"]["verdict"] == "not judged at this scale"
     assert targets["checker_1m_cpu_s"]["verdict"] == "not judged at this scale"
     for target in targets.values():
         assert target["met"] == (target["verdict"] == "met")

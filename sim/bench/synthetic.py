@@ -29,10 +29,13 @@ import random
 import time
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from sim.checker.check import check_history
+from sim.checker.files import check_file
 from sim.checker.ledger import Event
+from sim.history import HistoryRecorder, read_history
 
 SYSTEMS = ("sales", "hub", "operations")
 ORDER_FLOW = ("Draft", "Active", "Confirmed", "Picked", "Packed", "Shipped", "Invoiced")
@@ -609,6 +612,62 @@ def bench_checker(
     flat["size_ratio"] = size_ratio
     flat["linear"] = ratio <= 1.2 * size_ratio
     return flat
+
+
+def write_synthetic_history(path: Path, n_writes: int, seed: int = 0) -> int:
+    """Write :func:`synthetic_history` ``(n_writes, seed)`` to ``path`` as a run writes its
+    history (gzip, one JSON line per event); returns the number of events."""
+    recorder = HistoryRecorder(keep=False, path=path)
+    record = recorder.record
+    try:
+        for event in synthetic_history(n_writes, seed):
+            record(event)
+    except BaseException:
+        recorder.abort()
+        raise
+    recorder.close()
+    return recorder.count
+
+
+def bench_verify(n_writes: int, folder: Path, seed: int = 0, repeat: int = 1) -> dict[str, Any]:
+    """``p2c verify`` from disk: CPU seconds to judge a synthetic history file.
+
+    The issue's checker target is stated for a history "streamed from disk by ``p2c
+    verify``"; :func:`bench_checker` times the checker alone on events produced in
+    memory (what it does per event, beside its floor). This times the whole of ``p2c
+    verify``'s judgement of the file (:func:`sim.checker.files.check_file`: decompress,
+    parse each line, the contract's checks and the checker), and beside it reading and
+    parsing the file alone (``read_history``, every event built and dropped), so the
+    part the file format costs is visible. The file (``folder/history.jsonl.gz``) is
+    written first, untimed. Best of ``repeat`` passes; small files are repeated until
+    their passes add up to :data:`MIN_PASS_S` (at most :data:`MAX_PASSES`).
+    """
+    path = folder / "history.jsonl.gz"
+    events = write_synthetic_history(path, n_writes, seed)
+    best = best_wall = best_read = float("inf")
+    passes = 0
+    wanted = repeat
+    totals: list[float] = []
+    while passes < wanted:
+        report, cpu, wall = _cpu_and_wall(lambda: check_file(path))
+        del report
+        _, read_cpu, _ = _cpu_and_wall(lambda: deque(read_history(path), maxlen=0))
+        if passes == 0:
+            wanted = max(repeat, min(MAX_PASSES, math.ceil(MIN_PASS_S / max(cpu, 1e-6))))
+        best, best_wall, best_read = min(best, cpu), min(best_wall, wall), min(best_read, read_cpu)
+        totals.append(cpu)
+        passes += 1
+    return {
+        "writes": n_writes,
+        "events": events,
+        "file_mb": round(path.stat().st_size / 2**20, 1),
+        "cpu_s": round(best, 3),
+        "wall_s": round(best_wall, 3),
+        "read_cpu_s": round(best_read, 3),
+        "us_per_event": round(1e6 * best / events, 3),
+        "passes": passes,
+        "spread": _spread(totals, best),
+    }
 
 
 if __name__ == "__main__":  # pragma: no cover - the manual benchmark entry point
