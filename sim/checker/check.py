@@ -73,7 +73,9 @@ def check_history(
     The cyclic garbage collector is paused during the pass: the checker creates
     millions of small long-lived containers and no cycles, and generational collections
     over them would make the pass slower than linear. It is restored afterwards (see the
-    comment there for how the new objects are handed over without a long pause).
+    comment there for how the new objects are handed over without a long pause). The
+    ledger is released once the verdicts are built (:meth:`Ledger.release`), so the
+    checker's state is freed by reference counting, not left as cycles for the collector.
     """
     names = list(INVARIANTS) if only is None else list(only)
     unknown = [name for name in names if name not in INVARIANTS]
@@ -91,6 +93,10 @@ def check_history(
         ledger.finish()
         verdicts = {inv.name: inv.verdict() for inv in invariants}
     finally:
+        # The ledger and the invariants point at each other (hooks are their bound
+        # methods and closures): dropping the hooks lets reference counting free them
+        # all when the caller lets go, instead of the cyclic collector walking them.
+        ledger.release()
         if collecting:
             # Hand the objects made meanwhile to the oldest generation in one step
             # (freeze, then unfreeze) instead of letting the first young collection
