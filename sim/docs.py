@@ -239,7 +239,13 @@ def _target_details(key: str, bench: dict[str, Any]) -> str:
         if key == "peak_rss_mb":
             low = min(d["peak_rss_mb"] for d in designs.values())
             peak = bench["peak_rss_mb"]
-            return f"{peak:,.0f} MB ({low:,.0f}-{peak:,.0f} MB per design)"
+            parent = bench["all_designs"].get("parent_rss_mb")
+            inherited = (
+                ""
+                if parent is None
+                else f"; each counts the {parent:,.0f} MB a worker inherits from the bench"
+            )
+            return f"{peak:,.0f} MB ({low:,.0f}-{peak:,.0f} MB per design{inherited})"
         longest = max(designs, key=lambda name: designs[name]["cpu_s"])
         cpu = [d["cpu_s"] for d in designs.values()]
         return (
