@@ -239,7 +239,12 @@ def test_bench_json_names_every_target_with_met_or_not(capsys, few_bench_passes)
     for target in targets.values():
         assert target["met"] == (target["verdict"] == "met")
     assert main(["bench", "--model", "--users", "10", "--days", "0.25", "--json"]) == 0
-    out = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)
+    # Each part is announced on standard error as it starts (a full bench runs minutes).
+    assert re.fullmatch(
+        r"p2c bench \[ *\d+\.\d s\]: the model \(p2c-2017\) and its recording floor\n", captured.err
+    ), captured.err
     assert out["model"]["same_events"] and "model_over_recording_floor" in out
     assert orjson.dumps(out)  # plain JSON types only
 

@@ -38,7 +38,7 @@ import functools
 import os
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -239,8 +239,13 @@ def run_bench(
     model: bool = True,
     designs: bool = True,
     workers: int | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """All benchmark figures as a dict (``p2c bench --json`` prints it)."""
+    """All benchmark figures as a dict (``p2c bench --json`` prints it).
+
+    ``progress(words)`` is told as each part starts (``p2c bench`` prints it on standard
+    error: a full-scale bench runs for several minutes)."""
+    say = progress or (lambda _words: None)
     scale = bench_scale(users, days, quick)
     full = scale["full"]
     figures: dict[str, Any] = {"users": scale["users"], "days": scale["days"], "full_scale": full}
@@ -251,6 +256,10 @@ def run_bench(
     # process larger (measured at 1,000 users x 1 day: every design's peak 8-23 MB higher
     # when the model ran first).
     if designs:
+        say(
+            f"every design at {scale['users']:,} users x {scale['days']:g} day(s), "
+            f"{min(workers or available_cores(), len(catalogue_names()))} at a time"
+        )
         measured = measure_designs(scenario, workers)
         figures["all_designs"] = measured
         figures["all_designs_s"] = measured["wall_s"]
@@ -268,6 +277,7 @@ def run_bench(
             "verdict": _verdict("peak_rss_mb", peak, full),
         }
     if model:
+        say("the model (p2c-2017) and its recording floor")
         measured = measure_model(scenario)
         figures["model"] = measured
         figures["model_over_recording_floor"] = measured["ratio"]
@@ -279,6 +289,10 @@ def run_bench(
         }
     if checker:
         sizes = scale["checker_sizes"]
+        say(
+            f"the checker on {sizes[0]:,} and {sizes[-1]:,} synthetic writes, best of "
+            f"{CHECKER_PASSES} passes each, beside its floor"
+        )
         measured = bench_checker(sizes=sizes, repeat=CHECKER_PASSES)
         figures["checker"] = measured
         largest = sizes[-1]
@@ -308,6 +322,7 @@ def run_bench(
             "verdict": _verdict("checker_ratio", ratio, judged),
         }
         # The same target for the whole of p2c verify on a file of the largest size.
+        say(f"p2c verify of a {largest:,}-write history file")
         with tempfile.TemporaryDirectory(prefix="p2c-bench-") as tmp:
             verify = bench_verify(largest, Path(tmp))
         figures["verify"] = verify

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +33,19 @@ def cmd_bench(args: argparse.Namespace) -> int:
             f"p2c bench: --out {out}: a folder; give a file name (e.g. {out}/bench.json)"
         )
     load_start = load_average()
+    started = time.perf_counter()
+
+    def progress(words: str) -> None:
+        # Standard error: standard output stays the figures (one JSON object with --json).
+        print(f"p2c bench [{time.perf_counter() - started:6.1f} s]: {words}", file=sys.stderr)
+
     figures = run_bench(
-        users=args.users, days=args.days, quick=args.quick, workers=args.workers, **parts
+        users=args.users,
+        days=args.days,
+        quick=args.quick,
+        workers=args.workers,
+        progress=progress,
+        **parts,
     )
     if args.json:
         print(json.dumps(figures, sort_keys=True, default=str))
