@@ -231,6 +231,11 @@ def _verdict(key: str, value: float | None, judged: bool) -> str:
     return "met" if met else "NOT met"
 
 
+def _target(key: str, value: float | None, judged: bool) -> dict[str, Any]:
+    """One target's entry in ``--json``: the figure, its limit and the verdict."""
+    return {"value": value, "limit": TARGETS[key][0], "verdict": _verdict(key, value, judged)}
+
+
 def run_bench(
     users: int | None = None,
     days: float | None = None,
@@ -266,27 +271,19 @@ def run_bench(
         figures["week_1000_all_designs_s"] = measured["wall_s"] if full else None
         peak = max(d["peak_rss_mb"] for d in measured["designs"].values())
         figures["peak_rss_mb"] = peak
-        targets["week_1000_all_designs_s"] = {
-            "value": measured["wall_s"],
-            "limit": TARGETS["week_1000_all_designs_s"][0],
-            "verdict": _verdict("week_1000_all_designs_s", measured["wall_s"], full),
-        }
-        targets["peak_rss_mb"] = {
-            "value": peak,
-            "limit": TARGETS["peak_rss_mb"][0],
-            "verdict": _verdict("peak_rss_mb", peak, full),
-        }
+        targets["week_1000_all_designs_s"] = _target(
+            "week_1000_all_designs_s", measured["wall_s"], full
+        )
+        targets["peak_rss_mb"] = _target("peak_rss_mb", peak, full)
     if model:
         say("the model (p2c-2017) and its recording floor")
         measured = measure_model(scenario)
         figures["model"] = measured
         figures["model_over_recording_floor"] = measured["ratio"]
         # The floor is per event, so the ratio is judged at any scale.
-        targets["model_over_recording_floor"] = {
-            "value": measured["ratio"],
-            "limit": TARGETS["model_over_recording_floor"][0],
-            "verdict": _verdict("model_over_recording_floor", measured["ratio"], True),
-        }
+        targets["model_over_recording_floor"] = _target(
+            "model_over_recording_floor", measured["ratio"], True
+        )
     if checker:
         sizes = scale["checker_sizes"]
         say(
@@ -304,34 +301,18 @@ def run_bench(
         figures["checker_over_floor"] = over
         figures["checker_ratio"] = measured["ratio"]
         at_1m = largest == 1_000_000
-        targets["checker_1m_cpu_s"] = {
-            "value": seconds,
-            "limit": TARGETS["checker_1m_cpu_s"][0],
-            "verdict": _verdict("checker_1m_cpu_s", seconds, at_1m),
-        }
-        targets["checker_over_floor"] = {
-            "value": over,
-            "limit": TARGETS["checker_over_floor"][0],
-            "verdict": _verdict("checker_over_floor", over, True),
-        }
+        targets["checker_1m_cpu_s"] = _target("checker_1m_cpu_s", seconds, at_1m)
+        targets["checker_over_floor"] = _target("checker_over_floor", over, True)
         ratio = measured["ratio"]
         judged = measured["size_ratio"] == 10
-        targets["checker_ratio"] = {
-            "value": ratio,
-            "limit": TARGETS["checker_ratio"][0],
-            "verdict": _verdict("checker_ratio", ratio, judged),
-        }
+        targets["checker_ratio"] = _target("checker_ratio", ratio, judged)
         # The same target for the whole of p2c verify on a file of the largest size.
         say(f"p2c verify of a {largest:,}-write history file")
         with tempfile.TemporaryDirectory(prefix="p2c-bench-") as tmp:
             verify = bench_verify(largest, Path(tmp))
         figures["verify"] = verify
         figures["verify_1m_cpu_s"] = verify["cpu_s"] if at_1m else None
-        targets["verify_1m_cpu_s"] = {
-            "value": verify["cpu_s"],
-            "limit": TARGETS["verify_1m_cpu_s"][0],
-            "verdict": _verdict("verify_1m_cpu_s", verify["cpu_s"], at_1m),
-        }
+        targets["verify_1m_cpu_s"] = _target("verify_1m_cpu_s", verify["cpu_s"], at_1m)
     for target in targets.values():
         target["met"] = target["verdict"] == "met"
     figures["targets"] = targets
