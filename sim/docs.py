@@ -248,9 +248,15 @@ def _target_details(key: str, bench: dict[str, Any]) -> str:
             return f"{peak:,.0f} MB ({low:,.0f}-{peak:,.0f} MB per design{inherited})"
         longest = max(designs, key=lambda name: designs[name]["cpu_s"])
         cpu = [d["cpu_s"] for d in designs.values()]
+        checks = [d.get("check_cpu_s") for d in designs.values()]
+        of_which = (
+            ""
+            if None in checks
+            else f", of which the check {sum(checks):,.1f} s ({100 * sum(checks) / sum(cpu):.0f}%)"
+        )
         return (
             f"{bench['all_designs']['wall_s']:,.1f} s wall, {bench['all_designs']['workers']} at "
-            f"a time, {len(designs)} designs; {sum(cpu):,.1f} s CPU in all, "
+            f"a time, {len(designs)} designs; {sum(cpu):,.1f} s CPU in all{of_which}, "
             f"{min(cpu):,.2f}-{max(cpu):,.2f} s each ({longest} the longest: "
             f"{designs[longest]['history_events']:,} events)"
         )

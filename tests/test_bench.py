@@ -154,6 +154,8 @@ def test_compare_json_reports_wall_time_and_each_design(tmp_path, capsys):
     assert set(out["design_wall_s"]) == {"p2c-2017", "field-merge"}
     assert out["workers"] == 2 and out["wall_s"] > 0
     for name in ("p2c-2017", "field-merge"):
+        # Each design's CPU, and the check's part of it.
+        assert 0 <= out["design_check_cpu_s"][name] <= out["design_cpu_s"][name]
         folder = tmp_path / f"{out['scenario']}-{name}-seed{out['seed']}"
         assert (folder / "verdict.json").exists()
         assert trace_sha256(read_history(folder / "history.jsonl.gz")) == out["trace_sha256"][name]

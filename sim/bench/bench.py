@@ -182,7 +182,11 @@ def _bench_design(scenario: Scenario, seed: int, name: str) -> dict[str, Any]:
     history checked), in a worker process."""
     with tempfile.TemporaryDirectory(prefix="p2c-bench-") as tmp:
         result, _ = run_design(scenario, seed, Path(tmp), True, name)
-    return {"history_events": result.event_count, "trace_sha256": result.trace_sha256}
+    return {
+        "history_events": result.event_count,
+        "trace_sha256": result.trace_sha256,
+        "check_cpu_s": round(result.check_cpu_s, 3),
+    }
 
 
 def _resident_mb() -> float | None:
@@ -360,7 +364,8 @@ def bench_lines(figures: dict[str, Any]) -> list[str]:
         for name, design in measured["designs"].items():
             lines.append(
                 f"    {name:<26} {design['wall_s']:7.1f} s wall "
-                f"{design['cpu_s']:7.1f} s CPU  peak {design['peak_rss_mb']:7.0f} MB"
+                f"{design['cpu_s']:7.1f} s CPU (check {design['check_cpu_s']:5.1f} s)  "
+                f"peak {design['peak_rss_mb']:7.0f} MB"
             )
         lines.append(
             f"  peak memory of one run: {figures['peak_rss_mb']:.0f} MB "

@@ -77,6 +77,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
                     "wall_s": round(wall_s, 3),
                     "workers": min(workers, len(names)),
                     "design_wall_s": {name: round(t.wall_s, 3) for name, t in timings.items()},
+                    "design_cpu_s": {name: round(t.cpu_s, 3) for name, t in timings.items()},
+                    # Of each design's CPU, the check's (None when not checked).
+                    "design_check_cpu_s": {
+                        name: None if r.check_cpu_s is None else round(r.check_cpu_s, 3)
+                        for name, r in columns
+                    },
                     "design_peak_rss_mb": {
                         name: round(t.peak_rss_mb, 1) for name, t in timings.items()
                     },

@@ -74,6 +74,7 @@ class RunResult:
     history_path: Path | None = None
     overwrites_by: dict[str, int] = field(default_factory=dict)
     check: Any = None  # the checker's report, when the run was checked
+    check_cpu_s: float | None = None  # CPU seconds the check took, when it was timed
     replaced: bool = False  # the run folder replaced an earlier run folder
 
 
