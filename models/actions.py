@@ -119,7 +119,8 @@ class Desk:
             if row is None:  # not saved yet (a form still open) or refused
                 kept.append(key)
                 continue
-            current = row.value("status")
+            status_version = row.fields.get("status")  # row.value("status"), inlined
+            current = None if status_version is None else status_version[0]
             if current == status:
                 found.append(key)
             if current in _WORKABLE[entity]:

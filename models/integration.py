@@ -11,16 +11,17 @@ metrics see it.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, cast
+from operator import itemgetter
+from typing import Any
 
 from models import events as ev
-from models.concurrency import Delivery, Rule, make_rule
+from models.concurrency import Delivery, NoRule, Rule, make_rule
 from models.design import DesignSpec, MapSpec
 from models.entities import Catalogue
 from models.events import ConflictResolution, DeliveryOutcome
 from models.messages import Conflict, Lease, LeaseTable, Message
 from models.records import Base, Row, Write, WriteLog
-from models.sync import Batch, MapState, extract, load, pending, run_duration_s
+from models.sync import Batch, MapState, extract, pending, run_duration_s
 from models.systems import ApplyOutcome, Replica
 
 #: Where the integration reports what it does: one history event at a time.
@@ -35,6 +36,9 @@ def _discard(_event: ev.Event) -> None:
 #: a set, and each outcome's text: both properties were looked up on every delivery.
 _WROTE = frozenset(o for o in DeliveryOutcome if o.wrote)
 _TEXT = {o: o.value for o in DeliveryOutcome}
+
+#: The write id of a field version (value, write id).
+_WRITE_ID = itemgetter(1)
 
 
 class Integration:
@@ -108,6 +112,12 @@ class Integration:
         rule_type = type(self.rule)
         self._rule_refusal = None if rule_type.refusal is Rule.refusal else self.rule.refusal
         self._rule_saved = None if rule_type.saved is Rule.saved else self.rule.saved
+        # Likewise the per-message hooks (called on every send and first delivery).
+        self._rule_sent = None if rule_type.sent is Rule.sent else self.rule.sent
+        self._rule_settled = None if rule_type.settled is Rule.settled else self.rule.settled
+        # A rule whose judge is NoRule's writes every incoming version and reports it
+        # applied: deliveries under it skip building the Delivery and the Decision.
+        self._takes_incoming = rule_type.judge is NoRule.judge
 
     # ------------------------------------------------------------------ keys
 
@@ -360,7 +370,8 @@ class Integration:
         links = self.links.get((system, entity))
         if not links:
             return
-        row = cast(Row, self.replicas[system].tables[entity].get(key))  # just applied
+        row = self.replicas[system].tables[entity][key]  # just applied
+        counters = self._counters
         for name, spec in links:
             if spec.target == came_from and spec.echo_suppression:
                 continue
@@ -390,8 +401,11 @@ class Integration:
                 )
                 self._emit_apply(now_s, spec.target, entity, key, f"live:{name}", outcome)
                 continue
+            # self._next("M"), inlined: one message id per send.
+            number = counters.get("M", 0) + 1
+            counters["M"] = number
             message = Message(
-                self._next("M"),
+                f"M-{number}",
                 name,
                 entity,
                 key,
@@ -403,7 +417,8 @@ class Integration:
                 now_s,
             )
             self.in_flight += 1
-            self.rule.sent(message)
+            if self._rule_sent is not None:
+                self._rule_sent(message)
             sent: ev.SendEvent = {
                 "t": now_s,
                 "kind": ev.SEND,
@@ -415,7 +430,7 @@ class Integration:
                 "target": spec.target,
                 "cause": cause,
                 "hops": message.hops,
-                "write_ids": sorted({v[1] for v in versions.values()}),
+                "write_ids": sorted(set(map(_WRITE_ID, versions.values()))),
             }
             self.emit(sent)
             if self.on_send is not None:
@@ -474,7 +489,8 @@ class Integration:
 
     def _settle(self, message: Message) -> None:
         self.in_flight -= 1
-        self.rule.settled(message)
+        if self._rule_settled is not None:
+            self._rule_settled(message)
 
     def deliver(self, message: Message, now_s: float) -> DeliveryOutcome:
         """Apply a queued message at its target under the design's concurrency rule.
@@ -499,22 +515,24 @@ class Integration:
         if spec.apply_mode == "insert" and row is not None:
             return self._insert_again(message, now_s, first)
         rule = self.rule
-        if rule.compares:
-            delivery = self._compare(message, row, now_s)
+        if self._takes_incoming:  # NoRule.judge's decision, without its arguments built
+            versions, result = message.versions, DeliveryOutcome.APPLIED
         else:
-            delivery = Delivery(message, now_s, row, [], set(), True)
-        decision = rule.judge(delivery)
+            if rule.compares:
+                delivery = self._compare(message, row, now_s)
+            else:
+                delivery = Delivery(message, now_s, row, [], set(), True)
+            decision = rule.judge(delivery)
+            versions, result = decision.versions, decision.outcome
         changed = False
-        if decision.versions:
-            outcome = target.apply(message.entity, message.key, decision.versions, self.writelog)
+        if versions:
+            outcome = target.apply(message.entity, message.key, versions, self.writelog)
             rewritten: dict[str, str] = {}
             if not spec.echo_suppression and row is not None:
                 # Home-made sync without loopback control rewrites every field it gets,
                 # which counts as a change and fires the sync again. The fields whose
                 # version did not change are a reapply (echo counting), not an apply.
-                rewritten = {
-                    f: v[1] for f, v in decision.versions.items() if f not in outcome.changed
-                }
+                rewritten = {f: v[1] for f, v in versions.items() if f not in outcome.changed}
             via = f"{message.map_name}/{message.message_id}"
             if outcome.changed:
                 self._emit_apply(now_s, message.target, message.entity, message.key, via, outcome)
@@ -530,7 +548,6 @@ class Integration:
                 }
                 self.emit(reapply)
             changed = bool(outcome.changed or rewritten)
-        result = decision.outcome
         if not changed and result in _WROTE:
             result = DeliveryOutcome.UNCHANGED
         self._emit_deliver(now_s, message, result)
@@ -793,12 +810,20 @@ class Integration:
     def finish_run(self, batch: Batch, now_s: float) -> int:
         """The run loads its rows into the target; returns the number of rows changed."""
         state = self.maps[batch.map_name]
-        outcomes = load(batch, self.replicas[batch.target], self.writelog)
+        target, entity, run_id = batch.target, batch.entity, batch.run_id
+        # models.sync.load, with each changed row's apply emitted as it is applied (not
+        # after every row is): the same events in the same order, since nothing an event
+        # goes to reads the replicas, and no list of (key, outcome) pairs per run.
+        apply = self.replicas[target].apply
+        writelog = self.writelog
+        emit_apply = self._emit_apply
+        rows = batch.rows
         changed = 0
-        for key, outcome in outcomes:
+        for key, versions in rows:
+            outcome = apply(entity, key, versions, writelog, True)
             if outcome.changed:
                 changed += 1
-                self._emit_apply(now_s, batch.target, batch.entity, key, batch.run_id, outcome)
+                emit_apply(now_s, target, entity, key, run_id, outcome)
         state.running = False
         state.rows_moved += changed
         event: ev.BatchEndEvent = {
@@ -810,9 +835,9 @@ class Integration:
             "source": batch.source,
             "target": batch.target,
             "rows_changed": changed,
-            "rows_unchanged": len(outcomes) - changed,
+            "rows_unchanged": len(rows) - changed,
             "duration_s": now_s - batch.started_s,
-            "keys": [key for key, _ in outcomes],
+            "keys": [key for key, _ in rows],
         }
         self.emit(event)
         return changed

@@ -101,6 +101,19 @@ class Replica:
         self.by_status: dict[str, dict[str, KeyIndex]] = {
             e.name: {s: KeyIndex() for s in e.status_order} for e in catalogue if e.status_order
         }
+        # Per entity, everything :meth:`apply` touches (the same objects as above), found
+        # with one lookup per apply instead of one per container.
+        self._apply_state = {
+            name: (
+                self.tables[name],
+                self.keys[name],
+                self.change_log[name],
+                self._parent_field.get(name),
+                self.children.get(name),
+                self.by_status.get(name),
+            )
+            for name in catalogue.names()
+        }
 
     def row(self, entity: str, key: str) -> Row | None:
         return self.tables[entity].get(key)
@@ -128,7 +141,7 @@ class Replica:
         ``owned``: ``versions`` is a dict the caller keeps no use of, so a new row takes
         it as its fields instead of a copy.
         """
-        table = self.tables[entity]
+        table, keys, log, parent_field, children, status_index = self._apply_state[entity]
         row = table.get(key)
         created = row is None
         changed: dict[str, str]
@@ -136,10 +149,9 @@ class Replica:
         if row is None:
             row = Row(key)
             table[key] = row
-            self.keys[entity].append(key)
-            parent_field = self._parent_field.get(entity)
-            if parent_field is not None and parent_field in versions:
-                self.children[entity].setdefault(versions[parent_field][0], []).append(key)
+            keys.append(key)
+            if parent_field is not None and children is not None and parent_field in versions:
+                children.setdefault(versions[parent_field][0], []).append(key)
             # A new row: every version is a change and nothing is overwritten.
             if owned and type(versions) is dict:
                 fields = row.fields = versions
@@ -164,15 +176,12 @@ class Replica:
                 changed[name] = version[1]
         if changed:
             row.row_version += 1
-            log = self.change_log[entity]
             row.changed_seq = len(log)
             log.append(key)
-            if "status" in changed:
-                index = self.by_status.get(entity)
-                if index is not None:
-                    if old_status is not None:
-                        index[old_status[0]].discard(key)
-                    new_status = fields["status"][0]
-                    if new_status in index:
-                        index[new_status].add(key)
+            if status_index is not None and "status" in changed:
+                if old_status is not None:
+                    status_index[old_status[0]].discard(key)
+                new_status = fields["status"][0]
+                if new_status in status_index:
+                    status_index[new_status].add(key)
         return ApplyOutcome(created, changed, overwrites, row.row_version)
