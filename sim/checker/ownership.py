@@ -17,11 +17,9 @@ is counted under ``conditions_unjudged`` instead of guessed. A contract with no
 
 from __future__ import annotations
 
-from typing import Any
-
 from sim.checker.contract import Contract
 from sim.checker.invariant import Invariant
-from sim.checker.ledger import C_ENTITY, C_KEY, UNKNOWN, Event, Ledger, Row
+from sim.checker.ledger import C_ENTITY, C_FIELDS, C_KEY, UNKNOWN, Event, Ledger
 from sim.checker.verdicts import Anomaly, AnomalyList, Verdict, make_verdict
 from sim.checker.wording import describe_write, plural, value_words, when
 
@@ -69,10 +67,19 @@ class Ownership(Invariant):
         condition = by_system[system]
         if not condition:
             return
-        row = self.ledger.row(system, entity, event["key"])
+        # The row and the versions' values are read from the ledger's containers here
+        # rather than through Ledger.row and Ledger.value: this runs on every save of an
+        # entity with a condition (every order save of a synthetic history).
+        ledger = self.ledger
+        row = ledger.tables.get(system, {}).get(entity, {}).get(event["key"])
+        cold = ledger.cold
         sets = event.get("fields") or {}
         for field, allowed in condition.items():
-            value = self._current(row, sets, field)
+            # The row's current version of the field, else the value the save sets.
+            if row is not None and field in row:
+                value = cold[row[field]][C_FIELDS].get(field, UNKNOWN)
+            else:
+                value = sets.get(field, UNKNOWN)
             if value is UNKNOWN:
                 self.unjudged += 1
                 continue
@@ -84,11 +91,6 @@ class Ownership(Invariant):
                     f"edit {entity} only when {field} is {options}",
                 )
                 return
-
-    def _current(self, row: Row | None, sets: dict[str, Any], field: str) -> Any:
-        if row is not None and field in row:
-            return self.ledger.value(row[field], field)
-        return sets.get(field, UNKNOWN)
 
     def verdict(self) -> Verdict:
         ledger = self.ledger
