@@ -166,7 +166,8 @@ class Integration:
         replica = self.replicas[system]
         row = replica.tables[entity].get(key)
         if base is None:
-            base = row.snapshot_base(tuple(fields)) if row is not None else {f: () for f in fields}
+            # A new record's form shows nothing: an empty base (no field's write seen).
+            base = row.snapshot_base(tuple(fields)) if row is not None else {}
         write = self._record_write(
             now_s,
             actor,
@@ -238,7 +239,12 @@ class Integration:
         # One copy of the fields, shared by the write and its event (nothing changes
         # either afterwards); the base as tuples in the write, as lists in the event.
         saved = dict(fields)
-        seen = {f: tuple(base.get(f, ())) for f in saved}
+        if base:
+            seen = {f: tuple(base.get(f, ())) for f in saved}
+            event_base = {f: list(b) for f, b in seen.items()}
+        else:  # nothing seen (a new record): () for every field, [] in the event
+            seen = dict.fromkeys(saved, ())
+            event_base = {f: [] for f in saved}
         write = Write(write_id, entity, key, op, saved, seen, actor, role, system, now_s, opened_t)
         writelog.add(write)
         event: ev.WriteEvent = {
@@ -252,7 +258,7 @@ class Integration:
             "key": key,
             "op": op,
             "fields": saved,
-            "base": {f: list(b) for f, b in seen.items()},
+            "base": event_base,
             "opened_t": opened_t,
         }
         if lease_token is not None:

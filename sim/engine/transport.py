@@ -150,12 +150,11 @@ class Courier:
         self._schedule(message, self._latency_s(message.map_name), attempt=1)
 
     def _latency_s(self, map_name: str) -> float:
-        spec = self.specs[map_name]
         rng = self._stream(map_name)
         faults = self.world.faults
         latency = self._latency.get(map_name)
         if latency is None:
-            latency = self._latency[map_name] = self.integ.design.map_latency(spec)
+            latency = self._latency[map_name] = self.integ.design.map_latency(self.specs[map_name])
         # The fault tables are asked only when some such fault is in force (FaultState
         # answers 1.0 and 0.0 for an empty table): two calls fewer per message.
         delay = draw_s(latency, rng) * (faults.latency_factor(map_name) if faults.spikes else 1.0)
@@ -173,7 +172,8 @@ class Courier:
     def _refusal(self, message) -> tuple[str | None, float]:
         """Why the target cannot take the message now, and any Retry-After."""
         integ = self.integ
-        if not integ.reachable(message.source, message.target):
+        # reachable() is True while nothing is down or partitioned: asked only then.
+        if (integ.down or integ.partitions) and not integ.reachable(message.source, message.target):
             down = sorted(integ.down & {message.source, message.target})
             return (
                 (

@@ -199,7 +199,7 @@ def carry_out(
             base=save.base,
             opened_s=opened_s,
             opened_row_version=save.opened_row_version,
-            lease=lease_of.get((save.entity, save.key)),
+            lease=lease_of.get((save.entity, save.key)) if lease_of else None,
             live_delay_s=live_delay_s,
             transaction_records=len(plan),
         )
