@@ -465,8 +465,13 @@ class Ledger:
                                 displaced[(old, field)] = (t, via, i)
                             if via != "user":
                                 if newest is None:
-                                    # Indexes follow save order: the largest is newest.
-                                    newest = max(index_get(w, -1) for w in fields.values())
+                                    # Indexes follow save order: the largest is newest (of
+                                    # one field: the version itself).
+                                    newest = (
+                                        max(index_get(w, -1) for w in fields.values())
+                                        if multi
+                                        else i
+                                    )
                                 if newest > i:
                                     triggers[(old, field)] = newest
                                 elif triggers:
