@@ -51,8 +51,9 @@ of the cyclic collector walking it when it is next enabled. Measured with the
 collector off: a collection after ``check_history(synthetic_history(300_000))`` found
 674,221 objects and took 0.64-0.72 s of CPU before, none and 0.01 s after; after a
 1,000-user x 1-day p2c-2017 ``run_design`` with a run folder, the first collection on
-re-enabling took 0.29-0.32 s before, 0.13-0.17 s after (the rest is the run's own
-garbage). A released ledger stays readable and refuses further events.
+re-enabling took 0.29-0.32 s before, 0.13-0.17 s after (the rest was the run's own
+garbage, its finished forms: 0.002 s once those were freed too, in
+``sim/engine/workload.py``). A released ledger stays readable and refuses further events.
 
 **Strict.** A ledger made with ``strict=True`` refuses, with :class:`ContractBreach`, the
 applies that break the history contract in ways it sees anyway in its own pass: an

@@ -125,12 +125,15 @@ def _one_task_worker() -> None:
     The cyclic garbage collector stays off for the worker's life. Runs and checks pause
     it anyway (:func:`~sim.engine.runner.cycle_collector_paused`); turning it back on at
     the end made the next allocation collect everything allocated meanwhile, hundreds of
-    thousands of objects, only to free the checker's state (its invariants and ledger
-    refer to each other) just before the process ends: 0.3 s of a 10.5 s
-    naive-bidirectional day at 1,000 users. A forked worker leaves with ``os._exit``, and
-    the operating system takes the memory back at once. The run's world is still freed
-    by reference counting before the check (``release_world``), so the peak memory is
-    unchanged. It also drops ``p2c``'s SIGTERM handler (:func:`worker_signals`).
+    thousands of objects, only to free what was left in reference cycles just before
+    the process ends: 0.3 s of a 10.5 s naive-bidirectional day at 1,000 users (then the
+    checker's ledger and invariants and the run's finished forms; both are now freed by
+    reference counting, :meth:`~sim.checker.ledger.Ledger.release` and the workload's
+    form driver, so little is left for a collection either way). A forked worker leaves
+    with ``os._exit``, and the operating system takes the memory back at once. The
+    run's world is still freed by reference counting before the check
+    (``release_world``), so the peak memory is unchanged. It also drops ``p2c``'s
+    SIGTERM handler (:func:`worker_signals`).
     """
     worker_signals()
     gc.disable()
