@@ -266,6 +266,12 @@ def _target_details(key: str, bench: dict[str, Any]) -> str:
             f"{verify['cpu_s']:,.2f} s CPU for {verify['writes']:,} writes "
             f"({verify['events']:,} events, {verify['us_per_event']:.2f} us/event), of which "
             f"reading and parsing the file {verify['read_cpu_s']:,.2f} s"
+            + (
+                f"; peak memory {verify['peak_rss_mb']:,.0f} MB "
+                f"({verify['rss_before_mb']:,.0f} MB before it began)"
+                if verify.get("peak_rss_mb") is not None
+                else ""
+            )
         )
     checker, writes = bench["checker"], bench["checker_writes"]
     if key == "checker_1m_cpu_s":

@@ -27,6 +27,7 @@ from sim.bench.bench import (
     run_bench,
     scaled_scenario,
 )
+from sim.bench.memory import peak_mb, reset_peak, resident_mb
 from sim.bench.synthetic import bench_checker, bench_verify, synthetic_history
 from sim.cli.main import main
 from sim.engine.runner import run_scenario
@@ -217,6 +218,8 @@ def test_the_verify_bench_judges_the_file_it_wrote_as_p2c_verify_does(tmp_path, 
     assert trace_sha256(read_history(path)) == trace_sha256(synthetic_history(300, 0))
     assert main(["verify", str(path), "--json"]) in (0, 1)
     assert figures["passes"] == few_bench_passes
+    # Its peak memory is read from a reset (Linux), never below where it began.
+    assert figures["peak_rss_mb"] >= figures["rss_before_mb"] - 1 > 0
     assert 0 < figures["read_cpu_s"] <= figures["cpu_s"] or figures["read_cpu_s"] == 0
     # Its arithmetic, within the rounding of the seconds to the millisecond.
     assert figures["us_per_event"] == pytest.approx(
@@ -377,7 +380,7 @@ def test_the_designs_are_forked_before_the_model_runs_in_the_bench(monkeypatch):
         return {
             "wall_s": 1.0,
             "workers": 1,
-            "parent_rss_mb": bench._resident_mb(),
+            "parent_rss_mb": resident_mb(),
             "designs": {"d": {"wall_s": 1.0, "cpu_s": 1.0, "peak_rss_mb": 100.0}},
         }
 
@@ -395,7 +398,21 @@ def test_the_designs_are_forked_before_the_model_runs_in_the_bench(monkeypatch):
 def test_the_resident_memory_the_workers_inherit_is_this_processes_rss():
     import psutil
 
-    from sim.bench.bench import _resident_mb
-
     # Independent expectation: psutil's reading of the same process, a moment apart.
-    assert _resident_mb() == pytest.approx(psutil.Process().memory_info().rss / 2**20, abs=5)
+    assert resident_mb() == pytest.approx(psutil.Process().memory_info().rss / 2**20, abs=5)
+
+
+def test_the_peak_memory_of_a_part_is_measured_from_a_reset():
+    import psutil
+
+    assert reset_peak()
+    start = psutil.Process().memory_info().rss / 2**20
+    assert peak_mb() == pytest.approx(start, abs=5)
+    block = bytearray(200 * 2**20)  # 200 MB, touched page by page below
+    block[::4096] = b"x" * len(block[::4096])
+    grown = peak_mb()
+    del block
+    # The peak saw the 200 MB, and stays there after they are freed (Linux batches its
+    # per-thread counters, so a reading may lag by a few pages).
+    assert grown == pytest.approx(start + 200, abs=20)
+    assert peak_mb() == pytest.approx(grown, abs=2)

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import os
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -43,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from sim import catalogue
+from sim.bench.memory import resident_mb
 from sim.bench.synthetic import bench_checker, bench_verify
 from sim.engine.runner import run_scenario
 from sim.history import BLOCK_EVENTS, HistoryRecorder, read_history
@@ -189,22 +189,12 @@ def _bench_design(scenario: Scenario, seed: int, name: str) -> dict[str, Any]:
     }
 
 
-def _resident_mb() -> float | None:
-    """This process's resident memory now, in MB (Linux ``/proc``; None elsewhere)."""
-    try:
-        with open("/proc/self/statm", encoding="ascii") as handle:
-            pages = int(handle.read().split()[1])
-    except (OSError, ValueError, IndexError):
-        return None
-    return round(pages * os.sysconf("SC_PAGE_SIZE") / 2**20, 1)
-
-
 def measure_designs(scenario: Scenario, workers: int | None = None) -> dict[str, Any]:
     """Every catalogue design on ``scenario``, in parallel: wall time, each design's."""
     names = catalogue_names()
     workers = workers or available_cores()
     seed = scenario.spec.seed
-    parent_mb = _resident_mb()
+    parent_mb = resident_mb()
     started = time.perf_counter()
     done = map_designs(functools.partial(_bench_design, scenario, seed), names, workers)
     wall_s = time.perf_counter() - started
@@ -389,6 +379,11 @@ def bench_lines(figures: dict[str, Any]) -> list[str]:
             f"{verify['read_cpu_s']:.2f} s (target < 10 s at 1,000,000 writes: "
             f"{targets['verify_1m_cpu_s']['verdict']})"
         )
+        if verify.get("peak_rss_mb") is not None:
+            lines.append(
+                f"  p2c verify's peak memory: {verify['peak_rss_mb']:.0f} MB "
+                f"({verify['rss_before_mb']:.0f} MB before it began)"
+            )
     return lines
 
 

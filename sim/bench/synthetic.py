@@ -32,6 +32,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from sim.bench.memory import peak_mb, reset_peak, resident_mb
 from sim.checker.check import check_history
 from sim.checker.files import check_file
 from sim.checker.ledger import Event
@@ -648,6 +649,10 @@ def bench_verify(n_writes: int, folder: Path, seed: int = 0, repeat: int = 1) ->
     """
     path = folder / "history.jsonl.gz"
     events = write_synthetic_history(path, n_writes, seed)
+    gc.collect()
+    # The peak resident memory of the checks alone (not of what the bench ran before).
+    reset = reset_peak()
+    before_mb = resident_mb()
     best = best_wall = best_read = float("inf")
     passes = 0
     wanted = repeat
@@ -655,6 +660,8 @@ def bench_verify(n_writes: int, folder: Path, seed: int = 0, repeat: int = 1) ->
     while passes < wanted:
         report, cpu, wall = _cpu_and_wall(lambda: check_file(path))
         del report
+        if passes == 0:
+            peak = peak_mb() if reset else None
         _, read_cpu, _ = _cpu_and_wall(lambda: deque(read_history(path), maxlen=0))
         if passes == 0:
             wanted = max(repeat, min(MAX_PASSES, math.ceil(MIN_PASS_S / max(cpu, 1e-6))))
@@ -671,6 +678,10 @@ def bench_verify(n_writes: int, folder: Path, seed: int = 0, repeat: int = 1) ->
         "us_per_event": round(1e6 * best / events, 3),
         "passes": passes,
         "spread": _spread(totals, best),
+        # Peak resident memory during the first p2c verify pass, and before it began
+        # (None where the system keeps no resettable peak: see sim/bench/memory.py).
+        "peak_rss_mb": peak,
+        "rss_before_mb": before_mb if reset else None,
     }
 
 
