@@ -21,7 +21,7 @@ from models.entities import Catalogue
 from models.events import ConflictResolution, DeliveryOutcome
 from models.messages import Conflict, Lease, LeaseTable, Message
 from models.records import Base, Row, Write, WriteLog
-from models.sync import Batch, MapState, extract, pending, run_duration_s
+from models.sync import Batch, MapState, extract, load, pending, run_duration_s
 from models.systems import ApplyOutcome, Replica
 
 #: Where the integration reports what it does: one history event at a time.
@@ -817,16 +817,13 @@ class Integration:
         """The run loads its rows into the target; returns the number of rows changed."""
         state = self.maps[batch.map_name]
         target, entity, run_id = batch.target, batch.entity, batch.run_id
-        # models.sync.load, with each changed row's apply emitted as it is applied (not
-        # after every row is): the same events in the same order, since nothing an event
-        # goes to reads the replicas, and no list of (key, outcome) pairs per run.
-        apply = self.replicas[target].apply
-        writelog = self.writelog
+        # Each changed row's apply is emitted as it is loaded (not after every row is):
+        # the same events in the same order, since nothing an event goes to reads the
+        # replicas, and no list of (key, outcome) pairs per run.
         emit_apply = self._emit_apply
         rows = batch.rows
         changed = 0
-        for key, versions in rows:
-            outcome = apply(entity, key, versions, writelog, True)
+        for key, outcome in load(batch, self.replicas[target], self.writelog):
             if outcome.changed:
                 changed += 1
                 emit_apply(now_s, target, entity, key, run_id, outcome)

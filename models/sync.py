@@ -15,6 +15,7 @@ in flight is overwritten when the run loads: exactly the race users see in produ
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from models.design import BatchSettings, MapSpec
@@ -114,12 +115,14 @@ def extract(state: MapState, source: Replica, now_s: float) -> Batch:
     return batch
 
 
-def load(batch: Batch, target: Replica, writelog: WriteLog) -> list[tuple[str, ApplyOutcome]]:
+def load(batch: Batch, target: Replica, writelog: WriteLog) -> Iterator[tuple[str, ApplyOutcome]]:
     """Finish a run: upsert every extracted row into the target, in extract order (the
-    target owns the extracted copies from then on)."""
+    target owns the extracted copies from then on), yielding each row's key and outcome
+    as it is applied, so a caller reports each row before the next is loaded."""
     entity = batch.entity
     apply = target.apply
-    return [(key, apply(entity, key, versions, writelog, True)) for key, versions in batch.rows]
+    for key, versions in batch.rows:
+        yield key, apply(entity, key, versions, writelog, True)
 
 
 def run_duration_s(settings: BatchSettings, rows: int) -> float:
