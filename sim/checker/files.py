@@ -139,19 +139,22 @@ class HistoryReader:
                     lines = [rest] if rest else []
                 for text in lines:
                     line += 1
-                    if not text or text.isspace():
-                        continue
                     try:
                         event = loads(text)
                     except orjson.JSONDecodeError as exc:
+                        # A blank line is skipped; it is told apart only here, where
+                        # orjson has refused it (an empty document), not on every line.
+                        if text.isspace() or not text:
+                            continue
                         self.line = line
                         raise HistoryFileError(
                             self.path, f"not a JSON event ({exc})", line
                         ) from None
                     # Writes and applies that are plainly fine pass in one call (shape
-                    # and contract, ContractValidator.passes); the rest, and any doubt,
-                    # take the full path below, which words the problem.
-                    if type(event) is dict and passes(event):
+                    # and contract, ContractValidator.passes, which refuses what is not
+                    # an object); the rest, and any doubt, take the full path below,
+                    # which words the problem.
+                    if passes(event):
                         self.line = line
                         yield event
                         continue
