@@ -38,6 +38,7 @@ from sim.checker.check import INVARIANTS, check_history
 from sim.checker.ledger import ContractBreach, Event, Ledger
 from sim.checker.report import CheckReport
 from sim.checker.validation import ContractValidator
+from sim.history import line_error, split_lines
 
 #: The names a run folder's history may have, in the order they are looked for.
 HISTORY_NAMES = ("history.jsonl.gz", "history.jsonl")
@@ -128,27 +129,26 @@ class HistoryReader:
         contract, passes = validator.check, validator.passes
         line = 0
         try:
-            # A megabyte of bytes at a time, split into lines here (see read_history).
+            # A megabyte of bytes at a time, cut into lines here (see read_history).
             rest = b""
             while True:
                 chunk = handle.read(READ_BYTES)
                 if chunk:
-                    lines = (rest + chunk).split(b"\n")
-                    rest = lines.pop()
+                    lines, rest = split_lines(rest + chunk)
                 else:
                     lines = [rest] if rest else []
                 for text in lines:
                     line += 1
                     try:
                         event = loads(text)
-                    except orjson.JSONDecodeError as exc:
+                    except orjson.JSONDecodeError:
                         # A blank line is skipped; it is told apart only here, where
                         # orjson has refused it (an empty document), not on every line.
-                        if text.isspace() or not text:
+                        if not text or text.isspace():
                             continue
                         self.line = line
                         raise HistoryFileError(
-                            self.path, f"not a JSON event ({exc})", line
+                            self.path, f"not a JSON event ({line_error(text)})", line
                         ) from None
                     # Writes and applies that are plainly fine pass in one call (shape
                     # and contract, ContractValidator.passes, which refuses what is not
