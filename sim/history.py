@@ -252,7 +252,7 @@ def split_lines(data: bytes) -> tuple[list[bytes], bytes]:
 
     ``io.BytesIO.readlines`` finds each newline with ``memchr``; ``bytes.split(b"\\n")``
     tests the bytes one at a time (CPython 3.11): on the lines of a synthetic history
-    (234 bytes on average) 343 against 1,420 instructions a line (callgrind,
+    (234 bytes on average) 341 against 1,420 instructions a line (callgrind,
     2026-12-02). orjson reads a line with its newline as it reads it without (trailing
     whitespace), but words an error by its position: ask :func:`line_error` for the
     line's own words.
