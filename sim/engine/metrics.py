@@ -25,12 +25,16 @@ class MetricsCollector:
 
     def __init__(self) -> None:
         self.counts: Counter[str] = Counter()
-        # write id -> (t, system) of user writes; the migration's initial data is loaded
-        # at t=0 and would only dilute the steady-state delays, so it is left out.
-        self._write_origin: dict[str, tuple[float, str]] = {}
-        # Per system, the write ids already applied there (a set per system: no pair to
-        # build and hash on every apply).
-        self._reached: dict[str, set[str]] = {}
+        # write id -> [t, system, systems reached] of user writes still on their way,
+        # the systems as bits of ``_bit`` (the origin's set from the start). The
+        # migration's initial data is loaded at t=0 and would only dilute the
+        # steady-state delays, so it is left out. A write that has reached every system
+        # of the run (``_every``, from ``run_start``) has no delay left to measure and
+        # is dropped, so the table holds the writes in flight, not every write of the
+        # run (which it did, with a set of every write id per system, until the end).
+        self._write_origin: dict[str, list] = {}
+        self._bit: dict[str, int] = {}
+        self._every = -1  # no bit set: nothing dropped until run_start names the systems
         self.delays: dict[str, list[float]] = {}
         self._lost: set[str] = set()
         self._lost_fields: set[tuple[str, str]] = set()
@@ -60,28 +64,43 @@ class MetricsCollector:
             self.integration_day[day] = self.integration_day.get(day, 0) + 1
         origin = self._write_origin
         if not origin:
-            return  # no user write yet (the initial load): no delay to measure
-        reached = self._reached.get(system)
-        if reached is None:
-            reached = self._reached[system] = set()
+            return  # no user write in flight (the initial load): no delay to measure
+        bit = self._bit.get(system) or self._new_bit(system)
         last = None
         for write_id in event["fields"].values():
-            # Only user writes arriving outside their origin are delays; a write
-            # has its origin from its write event on, before any apply of it. The
-            # fields of a row often share one write: a repeat of the write id just
-            # seen is skipped at once (any other repeat is in ``reached`` or has no
-            # delay), with no set built per apply. Each flow's delays are the same
-            # samples as before; only their order in the list follows the fields
-            # now, not a set's (percentiles do not depend on it).
+            # Only user writes arriving outside their origin are delays, the first
+            # time they reach each system; a write has its origin from its write
+            # event on, before any apply of it. The fields of a row often share one
+            # write: a repeat of the write id just seen is skipped at once (any other
+            # repeat has reached this system already or has no delay), with no set
+            # built per apply. Each flow's delays are the same samples as before;
+            # only their order in the list follows the fields now, not a set's
+            # (percentiles do not depend on it).
             if write_id is last:
                 continue
             last = write_id
             source = origin.get(write_id)
-            if source is None or source[1] == system or write_id in reached:
+            if source is None:
                 continue
-            reached.add(write_id)
+            reached = source[2]
+            if reached & bit:
+                continue  # its origin, or reached before
+            reached |= bit
+            if reached == self._every:
+                del origin[write_id]  # everywhere now: no later apply is a delay
+            else:
+                source[2] = reached
             flow = f"{event['entity']}:{source[1]}->{system}"
             self.delays.setdefault(flow, []).append(t - source[0])
+
+    def _new_bit(self, system: str) -> int:
+        bit = self._bit[system] = 1 << len(self._bit)
+        return bit
+
+    def _run_start(self, event: dict[str, Any]) -> None:
+        self._every = 0
+        for system in event["contract"]["systems"]:
+            self._every |= self._bit.get(system) or self._new_bit(system)
 
     def _write(self, event: dict[str, Any]) -> None:
         role = event["role"]
@@ -94,7 +113,9 @@ class MetricsCollector:
             t = event["t"]
             mark = (role, int(t // 86_400))
             self.role_day[mark] = self.role_day.get(mark, 0) + 1
-            self._write_origin[event["write_id"]] = (t, event["system"])
+            system = event["system"]
+            bit = self._bit.get(system) or self._new_bit(system)
+            self._write_origin[event["write_id"]] = [t, system, bit]
 
     def _reject(self, event: dict[str, Any]) -> None:
         counts = self.counts
@@ -160,6 +181,7 @@ class MetricsCollector:
 #: plain functions: an emitter may look one up and call ``handler(collector, event)``
 #: itself (one lookup per event), and the collector holds no reference to itself.
 HANDLERS: dict[str, Callable[[MetricsCollector, dict[str, Any]], None]] = {
+    ev.RUN_START: MetricsCollector._run_start,
     ev.APPLY: MetricsCollector._apply,
     ev.WRITE: MetricsCollector._write,
     ev.REJECT: MetricsCollector._reject,
