@@ -376,20 +376,21 @@ class Integration:
         links = self.links.get((system, entity))
         if not links:
             return
-        row = self.replicas[system].tables[entity][key]  # just applied
+        fields = self.replicas[system].tables[entity][key].fields  # the row just applied
         counters = self._counters
         for name, spec in links:
-            if spec.target == came_from and spec.echo_suppression:
+            target = spec.target
+            if target == came_from and spec.echo_suppression:
                 continue
             if hops >= spec.max_hops:
                 continue
+            mapped = spec.fields
             versions = (
-                dict(row.fields)
-                if spec.fields is None
-                else {f: row.fields[f] for f in spec.fields if f in row.fields}
+                dict(fields) if mapped is None else {f: fields[f] for f in mapped if f in fields}
             )
+            live = spec.transport == "live"
             if (
-                spec.transport == "live"
+                live
                 and changed is not None
                 and (name in self.paused or self.design.live.payload == "changed_fields")
             ):
@@ -401,26 +402,18 @@ class Integration:
                 versions.get(f, (None,))[0] in allowed for f, allowed in spec.when.items()
             ):
                 continue
-            if spec.transport == "live" and name not in self.paused:
-                outcome = self.replicas[spec.target].apply(
+            if live and name not in self.paused:
+                outcome = self.replicas[target].apply(
                     entity, key, versions, self.writelog, owned=True
                 )
-                self._emit_apply(now_s, spec.target, entity, key, f"live:{name}", outcome)
+                self._emit_apply(now_s, target, entity, key, f"live:{name}", outcome)
                 continue
             # self._next("M"), inlined: one message id per send.
             number = counters.get("M", 0) + 1
             counters["M"] = number
+            message_id = f"M-{number}"
             message = Message(
-                f"M-{number}",
-                name,
-                entity,
-                key,
-                system,
-                spec.target,
-                versions,
-                cause,
-                hops + 1,
-                now_s,
+                message_id, name, entity, key, system, target, versions, cause, hops + 1, now_s
             )
             self.in_flight += 1
             if self._rule_sent is not None:
@@ -428,14 +421,14 @@ class Integration:
             sent: ev.SendEvent = {
                 "t": now_s,
                 "kind": ev.SEND,
-                "message_id": message.message_id,
+                "message_id": message_id,
                 "map": name,
                 "entity": entity,
                 "key": key,
                 "source": system,
-                "target": spec.target,
+                "target": target,
                 "cause": cause,
-                "hops": message.hops,
+                "hops": hops + 1,
                 "write_ids": sorted(set(map(_WRITE_ID, versions.values()))),
             }
             self.emit(sent)
@@ -514,8 +507,10 @@ class Integration:
             # At-least-once transport, idempotent receiver: a redelivery changes nothing.
             return self._emit_redelivery(now_s, message, DeliveryOutcome.DUPLICATE_IGNORED)
         message.delivered = True
-        if first:
-            self._settle(message)
+        if first:  # self._settle(message), inlined: once per message
+            self.in_flight -= 1
+            if self._rule_settled is not None:
+                self._rule_settled(message)
         target = self.replicas[message.target]
         row = target.tables[message.entity].get(message.key)
         if spec.apply_mode == "insert" and row is not None:
@@ -556,7 +551,15 @@ class Integration:
             changed = bool(outcome.changed or rewritten)
         if not changed and result in _WROTE:
             result = DeliveryOutcome.UNCHANGED
-        self._emit_deliver(now_s, message, result)
+        # self._emit_deliver(now_s, message, result), inlined: once per message.
+        delivered: ev.DeliverEvent = {
+            "t": now_s,
+            "kind": ev.DELIVER,
+            "message_id": message.message_id,
+            "map": message.map_name,
+            "outcome": _TEXT[result],
+        }
+        self.emit(delivered)
         if changed:
             self._propagate(
                 message.target,
@@ -565,7 +568,7 @@ class Integration:
                 now_s,
                 message.cause,
                 message.hops,
-                came_from=message.source,
+                message.source,
             )
         return result
 

@@ -59,14 +59,6 @@ class ServiceProtection:
         self.admitted = 0
         self.last: ServiceProtection429 | None = None
 
-    def _trim(self, window: _Window, now_s: float) -> None:
-        horizon = now_s - self.limits.window_s
-        buckets = window.buckets
-        while buckets and buckets[0][0] <= horizon:
-            _, requests, execution_s = buckets.popleft()
-            window.requests -= requests
-            window.execution_s -= execution_s
-
     def admit(self, identity: str, now_s: float, execution_s: float | None = None) -> float:
         """0.0 when the request is admitted (and counted), else the Retry-After in s."""
         limits = self.limits
@@ -82,7 +74,13 @@ class ServiceProtection:
             )
             window.blocked_until_s = now_s + wait
             return self._refuse(identity, now_s, wait, "kept pushing during Retry-After")
-        self._trim(window, now_s)
+        # Buckets that left the window no longer count.
+        horizon = now_s - limits.window_s
+        buckets = window.buckets
+        while buckets and buckets[0][0] <= horizon:
+            _, requests, spent_s = buckets.popleft()
+            window.requests -= requests
+            window.execution_s -= spent_s
         over_requests = window.requests + 1 > limits.max_requests
         over_time = window.execution_s + cost_s > limits.max_execution_s
         if over_requests or over_time:
@@ -99,7 +97,6 @@ class ServiceProtection:
             return self._refuse(identity, now_s, wait, f"over {reason} per {limits.window_s:g} s")
         window.penalty = 1.0
         second = math.floor(now_s)
-        buckets = window.buckets
         if buckets and buckets[-1][0] == second:
             _, requests, spent = buckets[-1]
             buckets[-1] = (second, requests + 1, spent + cost_s)

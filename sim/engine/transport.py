@@ -10,6 +10,10 @@ skipped and counted. Later transports (live writes, async queues) join this modu
 from __future__ import annotations
 
 import math
+from heapq import heappush
+from typing import Any
+
+from simpy.events import NORMAL
 
 from models import events as ev
 from models.design import Latency
@@ -94,6 +98,24 @@ def batch_schedule(env, world, map_name: str):
         tick = following
 
 
+class _Attempt:
+    """A delivery attempt waiting in SimPy's queue: a bare event (no value, never failed)
+    that :meth:`Courier._schedule` pushes where ``env.timeout`` would push a Timeout.
+
+    ``Environment.step`` reads only ``callbacks`` (called with the event, then set to
+    None) and ``_ok``; the attempt's message and number travel on the event itself.
+    """
+
+    __slots__ = ("callbacks", "message", "attempt", "catch_up")
+    _ok = True
+
+    def __init__(self, callbacks: tuple, message, attempt: int, catch_up: bool) -> None:
+        self.callbacks = callbacks
+        self.message = message
+        self.attempt = attempt
+        self.catch_up = catch_up
+
+
 class Courier:
     """The carrier of queued messages: latency, faults, throttling, retries, pauses.
 
@@ -125,11 +147,13 @@ class Courier:
         self.blocked_until: dict[str, float] = {}
         self.held_bytes: dict[str, int] = {}
         self.counts = world.metrics.counts
-        # Per map, looked up on every message: its stream, its latency distribution
-        # (the design's, fixed for the run) and its identity at Dataverse.
+        # Per map, looked up on every message: its stream, and its stream with its latency
+        # distribution (the design's, fixed for the run), and its identity at Dataverse.
         self._streams: dict[str, object] = {}
-        self._latency: dict[str, Latency] = {}
+        self._links: dict[str, tuple[Any, Latency]] = {}
         self._identity = {name: f"app:{name}" for name in self.specs}
+        # Every _Attempt's callbacks: SimPy calls _attempt with it when it falls due.
+        self._on_due = (self._attempt,)
 
     def _stream(self, map_name: str):
         stream = self._streams.get(map_name)
@@ -147,14 +171,18 @@ class Courier:
         if message.map_name in self.integ.paused:
             self._hold(message)
             return
-        self._schedule(message, self._latency_s(message.map_name), attempt=1)
+        self._schedule(message, self._latency_s(message.map_name), 1)
+
+    def _link(self, map_name: str) -> tuple[Any, Latency]:
+        link = self._links[map_name] = (
+            self._stream(map_name),
+            self.integ.design.map_latency(self.specs[map_name]),
+        )
+        return link
 
     def _latency_s(self, map_name: str) -> float:
-        rng = self._stream(map_name)
+        rng, latency = self._links.get(map_name) or self._link(map_name)
         faults = self.world.faults
-        latency = self._latency.get(map_name)
-        if latency is None:
-            latency = self._latency[map_name] = self.integ.design.map_latency(self.specs[map_name])
         # The fault tables are asked only when some such fault is in force (FaultState
         # answers 1.0 and 0.0 for an empty table): two calls fewer per message.
         delay = draw_s(latency, rng) * (faults.latency_factor(map_name) if faults.spikes else 1.0)
@@ -164,8 +192,20 @@ class Courier:
         return delay
 
     def _schedule(self, message, delay_s: float, attempt: int, catch_up: bool = False):
-        timer = self.env.timeout(delay_s)
-        timer.callbacks.append(lambda _e: self._attempt(message, attempt, catch_up))
+        env = self.env
+        # What env.timeout(delay_s) schedules, with the same place in SimPy's queue (time,
+        # priority, the next insertion number), for an _Attempt instead of a Timeout
+        # whose callback closes over the message: one object per attempt, no Timeout,
+        # callbacks list or closure built, and SimPy calls _attempt with it directly.
+        heappush(
+            env._queue,  # noqa: SLF001 - Environment.schedule, inlined (see above)
+            (
+                env._now + delay_s,  # noqa: SLF001
+                NORMAL,
+                next(env._eid),  # noqa: SLF001
+                _Attempt(self._on_due, message, attempt, catch_up),
+            ),
+        )
 
     # ------------------------------------------------------------ attempts
 
@@ -202,7 +242,9 @@ class Courier:
                     )
         return None, 0.0
 
-    def _attempt(self, message, attempt: int, catch_up: bool) -> None:
+    def _attempt(self, due: _Attempt) -> None:
+        """A delivery attempt falls due (SimPy calls this with the :class:`_Attempt`)."""
+        message, attempt, catch_up = due.message, due.attempt, due.catch_up
         env, integ, counts = self.env, self.integ, self.counts
         if message.map_name in integ.paused and not catch_up:
             self._hold(message)

@@ -93,13 +93,18 @@ class User:
     started_counter: str = ""
 
 
+_exp = np.exp
+
+
 def draw_s(latency, rng: np.random.Generator) -> float:
     """One delay from a design's :class:`~models.design.Latency`."""
     if latency.distribution == "fixed" or latency.median_s == 0:
         return float(latency.median_s)
     if latency.distribution == "exponential":
         return float(rng.exponential(latency.median_s))
-    return float(latency.median_s * np.exp(latency.sigma * rng.standard_normal()))
+    # The float of numpy's exp, then a float product: the same double as multiplying the
+    # numpy scalar (np.float64 is a float), without numpy's scalar arithmetic.
+    return latency.median_s * float(_exp(latency.sigma * rng.standard_normal()))
 
 
 def _reopen(integ: Integration, system: str, plan: Plan) -> None:
