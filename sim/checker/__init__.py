@@ -14,6 +14,9 @@ quiescence and the question cannot be answered ("did not converge" is not "diver
 The catalogue (one module each): ``convergence``, ``no_lost_update``, ``ownership``,
 ``referential_integrity``, ``no_duplicate_keys``, ``monotone_lifecycle``,
 ``invoice_totals``, ``bounded_echo``, ``accounted_for``, ``staleness``.
+``columnar`` (not imported here, not used by :func:`check_history` yet) is the core of a
+columnar checker: a history as integer columns and a numpy pass equal to the ledger's for
+writes and applies.
 
 Use :func:`check_history` to judge them all in one pass over a stream of events (a
 list, or ``read_history(path)``), or call one alone (``no_lost_update(events)``). The
