@@ -23,6 +23,7 @@ change what the others do.
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -86,14 +87,22 @@ class User:
     form_median_s: float
     form_sigma: float
     desk: Desk  # the records this user works
-    form_log_median: float  # np.log(form_median_s), worked out once per role
+    form_log_median: float  # math.log(form_median_s), worked out once per role
     # The metric names counted per action started: ``actions.<name>`` per action (in
     # ``actions`` order) and ``actions_started.<role>``, spelled once, not per action.
     action_counters: tuple[str, ...] = ()
     started_counter: str = ""
 
 
-_exp = np.exp
+#: The exponential and logarithm of every draw are the C library's (``math``), never
+#: numpy's ufuncs: numpy picks its ``exp`` and ``log`` kernels by CPU, and its AVX-512 ones
+#: round differently from the rest. Measured 2026-12-02 on this machine (numpy 2.4.6):
+#: ``np.exp`` of 100,000 normal draws gave another double than ``math.exp`` for 4,659 of
+#: them with AVX-512 on and for none with it off
+#: (``NPY_ENABLE_CPU_FEATURES=...,AVX2``), and the hub_outage reference run recorded
+#: another trace; the same seed must give the same trace on any machine
+#: (tests/test_fingerprints.py checks both ways).
+_exp = math.exp
 
 
 def draw_s(latency, rng: np.random.Generator) -> float:
@@ -102,9 +111,7 @@ def draw_s(latency, rng: np.random.Generator) -> float:
         return float(latency.median_s)
     if latency.distribution == "exponential":
         return float(rng.exponential(latency.median_s))
-    # The float of numpy's exp, then a float product: the same double as multiplying the
-    # numpy scalar (np.float64 is a float), without numpy's scalar arithmetic.
-    return latency.median_s * float(_exp(latency.sigma * rng.standard_normal()))
+    return latency.median_s * _exp(latency.sigma * rng.standard_normal())
 
 
 def _reopen(integ: Integration, system: str, plan: Plan) -> None:
@@ -226,7 +233,7 @@ def licence_handoff(env, world, role: str, system: str, save: Save, rng: np.rand
         return
     counts["licence_handoffs"] += 1
     counts[f"licence_handoffs.{role}.{save.entity}"] += 1
-    delay_s = float(rules.median_delay_s * np.exp(rules.sigma * rng.standard_normal()))
+    delay_s = rules.median_delay_s * _exp(rules.sigma * rng.standard_normal())
     counts["licence_handoff_delay_s"] += delay_s
     yield env.timeout(delay_s)
     integ = world.integration
@@ -338,7 +345,7 @@ def _open_form(env, world, user: User, system: str, plan: Plan) -> None:
     world.open_forms += 1
     opened_s = env.now
     rng = user.rng
-    hold_s = float(np.exp(user.form_log_median + user.form_sigma * rng.standard_normal()))
+    hold_s = _exp(user.form_log_median + user.form_sigma * rng.standard_normal())
 
     def saves(_event) -> None:
         steps = carry_out(env, world, user.actor, user.role, system, plan, opened_s, rng)
@@ -394,7 +401,7 @@ def form_session(env, world, user: User, action: ActionDef, system: str, plan: P
             world.open_forms -= 1
             return
     opened_s = env.now
-    hold_s = float(np.exp(user.form_log_median + user.form_sigma * rng.standard_normal()))
+    hold_s = _exp(user.form_log_median + user.form_sigma * rng.standard_normal())
     yield env.timeout(hold_s)
     yield from carry_out(env, world, user.actor, user.role, system, plan, opened_s, rng, leases)
     world.open_forms -= 1
@@ -486,7 +493,7 @@ def build_users(world) -> list[User]:
         action_counters = tuple(f"actions.{action.name}" for action in actions)
         # An action runs in the role's home system when it can, else its other system.
         systems = tuple(next(s for s in role.systems if s in a.systems) for a in actions)
-        log_median = np.log(role.form_open.median_s)
+        log_median = math.log(role.form_open.median_s)
         for i in range(role.headcount):
             actor = f"{role_name}-{i + 1}"
             users.append(
