@@ -507,10 +507,8 @@ class Integration:
             # At-least-once transport, idempotent receiver: a redelivery changes nothing.
             return self._emit_redelivery(now_s, message, DeliveryOutcome.DUPLICATE_IGNORED)
         message.delivered = True
-        if first:  # self._settle(message), inlined: once per message
-            self.in_flight -= 1
-            if self._rule_settled is not None:
-                self._rule_settled(message)
+        if first:
+            self._settle(message)
         target = self.replicas[message.target]
         row = target.tables[message.entity].get(message.key)
         if spec.apply_mode == "insert" and row is not None:
@@ -551,15 +549,7 @@ class Integration:
             changed = bool(outcome.changed or rewritten)
         if not changed and result in _WROTE:
             result = DeliveryOutcome.UNCHANGED
-        # self._emit_deliver(now_s, message, result), inlined: once per message.
-        delivered: ev.DeliverEvent = {
-            "t": now_s,
-            "kind": ev.DELIVER,
-            "message_id": message.message_id,
-            "map": message.map_name,
-            "outcome": _TEXT[result],
-        }
-        self.emit(delivered)
+        self._emit_deliver(now_s, message, result)
         if changed:
             self._propagate(
                 message.target,

@@ -10,7 +10,6 @@ skipped and counted. Later transports (live writes, async queues) join this modu
 from __future__ import annotations
 
 import math
-from heapq import heappush
 from typing import Any
 
 from simpy.events import NORMAL
@@ -192,20 +191,11 @@ class Courier:
         return delay
 
     def _schedule(self, message, delay_s: float, attempt: int, catch_up: bool = False):
-        env = self.env
-        # What env.timeout(delay_s) schedules, with the same place in SimPy's queue (time,
-        # priority, the next insertion number), for an _Attempt instead of a Timeout
-        # whose callback closes over the message: one object per attempt, no Timeout,
-        # callbacks list or closure built, and SimPy calls _attempt with it directly.
-        heappush(
-            env._queue,  # noqa: SLF001 - Environment.schedule, inlined (see above)
-            (
-                env._now + delay_s,  # noqa: SLF001
-                NORMAL,
-                next(env._eid),  # noqa: SLF001
-                _Attempt(self._on_due, message, attempt, catch_up),
-            ),
-        )
+        # Scheduled as env.timeout(delay_s) schedules its Timeout (Environment.schedule:
+        # the same time, priority and next insertion number, so the same place in SimPy's
+        # queue), but an _Attempt: one object per attempt, no Timeout, callbacks list or
+        # closure built, and SimPy calls _attempt with it directly.
+        self.env.schedule(_Attempt(self._on_due, message, attempt, catch_up), NORMAL, delay_s)
 
     # ------------------------------------------------------------ attempts
 

@@ -98,10 +98,10 @@ class User:
 #: numpy's ufuncs: numpy picks its ``exp`` and ``log`` kernels by CPU, and its AVX-512 ones
 #: round differently from the rest. Measured 2026-12-02 on this machine (numpy 2.4.6):
 #: ``np.exp`` of 100,000 normal draws gave another double than ``math.exp`` for 4,659 of
-#: them with AVX-512 on and for none with it off
-#: (``NPY_ENABLE_CPU_FEATURES=...,AVX2``), and the hub_outage reference run recorded
+#: them with AVX-512 on and for none with numpy held to its baseline kernels
+#: (``NPY_ENABLE_CPU_FEATURES=X86_V2``), and the hub_outage reference run recorded
 #: another trace; the same seed must give the same trace on any machine
-#: (tests/test_fingerprints.py checks both ways).
+#: (tests/test_fingerprints.py runs the reference runs both ways).
 _exp = math.exp
 
 
