@@ -23,6 +23,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 #: The field that holds an entity's lifecycle status when it has a ``status_order``.
 DEFAULT_STATUS_FIELD = "status"
 
@@ -86,8 +88,15 @@ class Contract:
 
     @classmethod
     def from_dict(cls, contract: Mapping[str, Any] | None) -> Contract:
-        """Parse the ``contract`` object of a ``run_start`` event (tolerating omissions)."""
-        contract = contract or {}
+        """Parse the ``contract`` object of a ``run_start`` event (tolerating omissions).
+
+        Read with its keys sorted at every level, as the history file holds it: the
+        order of entities, systems and flows is then the file's whether the events come
+        from a file or from the run that recorded them (whose dicts keep the order the
+        model built them in), so verdicts list their anomalies in the same order either
+        way (``tests/test_verdict_paths.py``).
+        """
+        contract = orjson.loads(orjson.dumps(contract or {}, option=orjson.OPT_SORT_KEYS))
         entities: dict[str, EntitySpec] = {}
         for name, spec in (contract.get("entities") or {}).items():
             fields = tuple(spec.get("fields") or ())
