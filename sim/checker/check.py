@@ -12,6 +12,7 @@ that invariant attached.
 from __future__ import annotations
 
 import gc
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -72,52 +73,129 @@ def check_history(
 
     The cyclic garbage collector is paused during the pass: the checker creates
     millions of small long-lived containers and no cycles, and generational collections
-    over them would make the pass slower than linear. It is restored afterwards (see the
-    comment there for how the new objects are handed over without a long pause). The
-    ledger is released once the verdicts are built (:meth:`Ledger.release`), so the
-    checker's state is freed by reference counting, not left as cycles for the collector.
+    over them would make the pass slower than linear. It is restored afterwards (see
+    :meth:`RunCheck.report` for how the new objects are handed over without a long
+    pause). The ledger is released once the verdicts are built (:meth:`Ledger.release`),
+    so the checker's state is freed by reference counting, not left as cycles for the
+    collector.
     """
-    names = list(INVARIANTS) if only is None else list(only)
-    unknown = [name for name in names if name not in INVARIANTS]
-    if unknown:
-        raise ValueError(f"unknown invariant(s) {unknown}; known: {list(INVARIANTS)}")
-    if ledger is None:
-        ledger = Ledger()
-    elif ledger.events or ledger.finished:
-        raise ValueError("check_history needs a fresh ledger (this one has read events)")
-    invariants = [INVARIANTS[name](ledger) for name in names]
+    check = RunCheck(only, ledger=ledger)
     collecting = gc.isenabled()
     gc.disable()
     try:
-        ledger.feed(events)
-        ledger.finish()
-        verdicts = {inv.name: inv.verdict() for inv in invariants}
+        check.ledger.feed(events)
+    except BaseException:
+        check.ledger.release()
+        raise
     finally:
-        # The ledger and the invariants point at each other (hooks are their bound
-        # methods and closures): dropping the hooks lets reference counting free them
-        # all when the caller lets go, instead of the cyclic collector walking them.
-        ledger.release()
         if collecting:
-            # Hand the objects made meanwhile to the oldest generation in one step
-            # (freeze, then unfreeze) instead of letting the first young collection
-            # traverse millions of them; they are examined by the next full collection,
-            # as any long-lived object would be.
-            gc.freeze()
-            gc.unfreeze()
             gc.enable()
-    problems = []
-    if not ledger.has_run_start:
-        problems.append("no run_start event: the contract is unknown, most checks are vacuous")
-    contract = ledger.contract
-    return CheckReport(
-        verdicts=verdicts,
-        promises=contract.promises,
-        sanctioned_invariants=tuple(sorted(contract.sanctioned)),
-        run=ledger.run,
-        quiescence=ledger.quiescence,
-        events=ledger.events,
-        problems=problems,
-    )
+    return check.report()
+
+
+class RunCheck:
+    """One check, fed a history a block of events at a time: what :func:`check_history`
+    does in one call, split so that a run can be judged *while it is recorded*.
+
+    A run hands each block of events to :meth:`feed` as its recorder writes them
+    (``run_scenario(..., watch=check.feed)``); :meth:`report` then finishes the check.
+    The ledger reads the run's own event objects, so nothing is parsed back from the
+    history file and no event is kept for the check, and the verdicts are those
+    :func:`check_history` gives on the same events (the ledger's pass is the same one,
+    cut where the blocks are cut: ``tests/test_online_check.py`` compares them on every
+    reference run). :attr:`cpu_s` counts the CPU seconds spent in :meth:`feed` and
+    :meth:`report`, the check's share of a run.
+
+    A checker that raises while the run goes on does not stop the run: the exception is
+    kept, the blocks after it are not read, and :meth:`report` raises it, so the caller
+    decides (a sweep keeps the run's metrics and records the error).
+    """
+
+    def __init__(self, only: Sequence[str] | None = None, *, ledger: Ledger | None = None) -> None:
+        names = list(INVARIANTS) if only is None else list(only)
+        unknown = [name for name in names if name not in INVARIANTS]
+        if unknown:
+            raise ValueError(f"unknown invariant(s) {unknown}; known: {list(INVARIANTS)}")
+        if ledger is None:
+            ledger = Ledger()
+        elif ledger.events or ledger.finished:
+            raise ValueError("a check needs a fresh ledger (this one has read events)")
+        self.ledger = ledger
+        self.invariants = [INVARIANTS[name](ledger) for name in names]
+        self.cpu_s = 0.0
+        self.error: BaseException | None = None
+        self._report: CheckReport | None = None
+
+    def feed(self, events: Iterable[Event]) -> None:
+        """Read the next events of the history, in order (a run's recorder calls this
+        with each block it writes). Time is counted in :attr:`cpu_s`."""
+        if self.error is not None:
+            return
+        if self._report is not None:
+            raise ValueError("this check has reported: it reads no more events")
+        started = time.process_time()
+        try:
+            self.ledger.feed(events)
+        except Exception as exc:  # kept for report(): the run goes on (see the class)
+            self.error = exc
+        finally:
+            self.cpu_s += time.process_time() - started
+
+    def report(self) -> CheckReport:
+        """Finish the check and return its report (the same report on a second call).
+
+        Raises the exception :meth:`feed` kept, if any. The cyclic collector is paused
+        while the verdicts are built and, if it was on, the objects made meanwhile are
+        handed to the oldest generation in one step (freeze, then unfreeze) instead of
+        letting the first young collection traverse millions of them; they are examined
+        by the next full collection, as any long-lived object would be.
+        """
+        if self._report is not None:
+            return self._report
+        ledger = self.ledger
+        if self.error is not None:
+            ledger.release()
+            raise self.error
+        started = time.process_time()
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            ledger.finish()
+            verdicts = {inv.name: inv.verdict() for inv in self.invariants}
+        finally:
+            # The ledger and the invariants point at each other (hooks are their bound
+            # methods and closures): dropping the hooks lets reference counting free them
+            # all when the caller lets go, instead of the cyclic collector walking them.
+            ledger.release()
+            if collecting:
+                gc.freeze()
+                gc.unfreeze()
+                gc.enable()
+        problems = []
+        if not ledger.has_run_start:
+            problems.append("no run_start event: the contract is unknown, most checks are vacuous")
+        contract = ledger.contract
+        self._report = CheckReport(
+            verdicts=verdicts,
+            promises=contract.promises,
+            sanctioned_invariants=tuple(sorted(contract.sanctioned)),
+            run=ledger.run,
+            quiescence=ledger.quiescence,
+            events=ledger.events,
+            problems=problems,
+        )
+        self.cpu_s += time.process_time() - started
+        return self._report
+
+    def verdict_files(self, result: Any) -> dict[str, Any]:
+        """:func:`verdict_files` for a run this check read while it was recorded: the
+        report from :meth:`report`, not from the run's events or its file; the check's
+        CPU seconds are left on ``result.check_cpu_s``."""
+        report = self.report()
+        result.check = report
+        result.check_cpu_s = self.cpu_s
+        result.metrics.update(loss_metrics(report))
+        return {"verdict.json": report.to_json()}
 
 
 def verdict_files(result: Any) -> dict[str, Any]:

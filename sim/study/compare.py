@@ -19,8 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sim.checker import verdict_files
-from sim.engine.runner import cycle_collector_paused, run_scenario, run_to_folder
+from sim.checker.check import RunCheck
+from sim.engine.runner import (
+    cycle_collector_paused,
+    leave_worlds_to_exit,
+    run_scenario,
+    run_to_folder,
+)
 from sim.scenario.spec import Scenario
 from sim.scenario.variants import design_variant
 from sim.study.executors import available_cores, start_method, worker_signals
@@ -119,7 +124,7 @@ def _timed_call(job: tuple[Callable[[str], Any], str]) -> tuple[str, Any, Design
     return name, result, timing
 
 
-def _one_task_worker() -> None:
+def _one_task_worker(forked: bool = False) -> None:
     """Set up a worker process that runs one design and exits (``maxtasksperchild=1``).
 
     The cyclic garbage collector stays off for the worker's life. Runs and checks pause
@@ -129,14 +134,16 @@ def _one_task_worker() -> None:
     the process ends: 0.3 s of a 10.5 s naive-bidirectional day at 1,000 users (then the
     checker's ledger and invariants and the run's finished forms; both are now freed by
     reference counting, :meth:`~sim.checker.ledger.Ledger.release` and the workload's
-    form driver, so little is left for a collection either way). A forked worker leaves
-    with ``os._exit``, and the operating system takes the memory back at once. The
-    run's world is still freed by reference counting before the check
-    (``release_world``), so the peak memory is unchanged. It also drops ``p2c``'s
-    SIGTERM handler (:func:`worker_signals`).
+    form driver, so little is left for a collection either way). A ``forked`` worker
+    leaves with ``os._exit``, and the operating system takes the memory back at once,
+    so the run's world is left to it (:func:`~sim.engine.runner.leave_worlds_to_exit`);
+    a spawned one ends its interpreter, which would collect the world then. It also
+    drops ``p2c``'s SIGTERM handler (:func:`worker_signals`).
     """
     worker_signals()
     gc.disable()
+    if forked:
+        leave_worlds_to_exit()
 
 
 def map_designs(
@@ -161,7 +168,8 @@ def map_designs(
     if workers <= 1 or len(names) <= 1:
         done = [_timed_call(job) for job in jobs]
     else:
-        context = multiprocessing.get_context(start_method())
+        method = start_method()
+        context = multiprocessing.get_context(method)
         # Ended with close() and join(), not the context's terminate(): with one task per
         # worker the pool keeps forking replacements, and terminate() can miss one that
         # is being born (it then waits for it forever) or hit one that still has `p2c`'s
@@ -169,22 +177,16 @@ def map_designs(
         # worker_signals (in _one_task_worker) makes a terminate() on Ctrl-C or an error
         # kill quietly.
         with context.Pool(
-            min(workers, len(names)), initializer=_one_task_worker, maxtasksperchild=1
+            min(workers, len(names)),
+            initializer=_one_task_worker,
+            initargs=(method == "fork",),
+            maxtasksperchild=1,
         ) as pool:
             done = pool.map(_timed_call, jobs, chunksize=1)
             pool.close()
             pool.join()
     by_name = {name: (result, timing) for name, result, timing in done}
     return {name: by_name[name] for name in names}
-
-
-def _timed_verdict_files(result: Any) -> dict[str, Any]:
-    """:func:`verdict_files`, its CPU seconds left on ``result.check_cpu_s`` (the part of
-    a design's time that is the check: ``p2c compare --json`` and ``p2c bench`` say it)."""
-    started = time.process_time()
-    files = verdict_files(result)
-    result.check_cpu_s = time.process_time() - started
-    return files
 
 
 def run_design(
@@ -196,20 +198,24 @@ def run_design(
     and the overrides that did not fit the design."""
     variant = design_variant(scenario, name)
     configured = scenario.with_design(variant.design)
-    finish = _timed_verdict_files if check else None
+    # The check reads the run's events while they are recorded (RunCheck): none is
+    # kept for it and nothing is parsed back from the history file.
+    online = RunCheck() if check else None
+    watch = None if online is None else online.feed
+    finish = None if online is None else online.verdict_files
     if root is None:
         with cycle_collector_paused():  # the check too (run_to_folder pauses it itself)
-            result = run_scenario(configured, seed, keep_events=check)
+            result = run_scenario(configured, seed, keep_events=False, watch=watch)
             if finish is not None:
                 finish(result)
     else:
-        # No event kept in memory: the checker streams the history back from the file.
         result = run_to_folder(
             configured,
             default_out(root, scenario, name, seed),
             seed,
             finish=finish,
             keep_events=False,
+            watch=watch,
         )
     result.events = None
     return result, variant.dropped

@@ -1,0 +1,143 @@
+"""A run judged while it is recorded gives the verdicts of its history file, judged after.
+
+``RunCheck.feed`` reads the run's own event dicts as the recorder hands them on
+(``HistoryRecorder(watch=...)``, :data:`sim.history.WATCH_EVENTS` at a time), so
+``p2c compare`` and ``p2c bench --week`` parse nothing back. The reference runs of
+``tests/fingerprints.py`` are the evidence that nothing differs: every verdict, count and
+word of explanation is compared with ``check_history(read_history(file))``, which is
+what ``p2c verify`` and the pinned fingerprints read. (The first version of this test
+found that the two orders of the ``run_start`` contract, the model's and the file's,
+ordered convergence's anomalies differently: ``Contract.from_dict`` sorts it now.)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fingerprints import CASES, OWN_DESIGN, ROOT
+
+import sim.history
+from sim.bench.bench import scaled_scenario
+from sim.bench.synthetic import synthetic_history
+from sim.checker.check import RunCheck, check_history
+from sim.engine.runner import run_scenario
+from sim.history import HistoryRecorder, read_history
+from sim.scenario.spec import load_scenario
+from sim.scenario.variants import catalogue_names, design_variant
+
+
+def _watched(keep: bool, n_events: int, tmp_path: Path) -> tuple[list, list[list], HistoryRecorder]:
+    handed: list[list] = []
+    recorder = HistoryRecorder(keep=keep, path=tmp_path / "h.jsonl.gz", watch=handed.append)
+    events = []
+    for event in synthetic_history(2_000, 0):
+        events.append(event)
+        recorder.record(event)
+        if len(events) == n_events:
+            break
+    recorder.close()
+    return events, handed, recorder
+
+
+@pytest.mark.parametrize("keep", [False, True])
+def test_the_watch_is_handed_every_event_once_in_order(tmp_path, keep):
+    n = 3 * sim.history.WATCH_EVENTS + 5  # three full lists, then the rest at close()
+    events, handed, recorder = _watched(keep, n, tmp_path)
+    assert [len(block) for block in handed] == [sim.history.WATCH_EVENTS] * 3 + [5]
+    assert [id(e) for block in handed for e in block] == [id(e) for e in events]
+    assert (recorder.events is not None) == keep
+    # The file and the trace are those of an unwatched recorder.
+    plain = HistoryRecorder(keep=False, path=tmp_path / "plain.jsonl.gz")
+    for event in events:
+        plain.record(event)
+    plain.close()
+    assert recorder.sha256 == plain.sha256
+    assert list(read_history(tmp_path / "h.jsonl.gz")) == list(
+        read_history(tmp_path / "plain.jsonl.gz")
+    )
+
+
+def test_an_aborted_recording_hands_on_nothing_more(tmp_path):
+    handed: list[list] = []
+    recorder = HistoryRecorder(keep=False, path=tmp_path / "h.jsonl.gz", watch=handed.append)
+    for event in list(synthetic_history(50, 0))[:10]:
+        recorder.record(event)
+    recorder.abort()
+    assert handed == []
+    assert not (tmp_path / "h.jsonl.gz").exists()
+
+
+def test_a_check_that_fails_midway_keeps_the_error_for_its_report():
+    check = RunCheck()
+    events = list(synthetic_history(200, 0))
+    check.feed(events[:10])
+    broken = dict(events[10])
+    broken.pop("kind")  # no kind: the ledger cannot read it
+    check.feed([broken])
+    check.feed(events[11:])  # the run goes on; the check reads no more
+    assert isinstance(check.error, KeyError)
+    assert check.ledger.events == 10
+    with pytest.raises(KeyError):
+        check.report()
+
+
+def test_a_check_reports_once_and_reads_no_more_afterwards():
+    check = RunCheck()
+    check.feed(list(synthetic_history(200, 0)))
+    report = check.report()
+    assert check.report() is report
+    assert check.cpu_s > 0
+    with pytest.raises(ValueError, match="reads no more"):
+        check.feed([])
+    assert report.to_json() == check_history(synthetic_history(200, 0)).to_json()
+
+
+def _reference_runs() -> list[tuple[str, str | None, int, float, int | None, str | None]]:
+    runs = [
+        (label, file, users, days, seed, design)
+        for label, file, users, days, seed in CASES
+        for design in catalogue_names()
+    ]
+    return runs + [(Path(file).stem, file, 0, 0.0, None, None) for file in OWN_DESIGN]
+
+
+@pytest.mark.parametrize("run", _reference_runs(), ids=lambda run: f"{run[0]}/{run[5] or 'own'}")
+def test_judged_while_recorded_equals_judged_from_the_file(tmp_path, run):
+    label, file, users, days, seed, design = run
+    scenario = load_scenario(ROOT / file) if file else scaled_scenario(users, days)
+    if design is not None:
+        scenario = scenario.with_design(design_variant(scenario, design).design)
+    path = tmp_path / "history.jsonl.gz"
+    check = RunCheck()
+    result = run_scenario(scenario, seed, keep_events=False, history_path=path, watch=check.feed)
+    online = check.report()
+    after = check_history(read_history(path))
+    assert online.events == after.events == result.event_count
+    assert online.to_json() == after.to_json()
+
+
+def test_a_forked_one_task_worker_leaves_the_run_to_its_exit(monkeypatch):
+    import gc
+
+    import sim.engine.runner as runner
+    import sim.study.compare as compare
+
+    released = []
+    monkeypatch.setattr(runner, "release_world", released.append)
+    monkeypatch.setattr(runner, "_FREE_WORLDS", True)  # restored after the test
+    monkeypatch.setattr(compare, "worker_signals", lambda: None)
+    scenario = load_scenario(ROOT / CASES[0][1])
+    run_scenario(scenario, keep_events=False)
+    assert len(released) == 1  # in this process, a finished run is freed
+    collecting = gc.isenabled()
+    try:
+        compare._one_task_worker(forked=False)
+        run_scenario(scenario, keep_events=False)
+        assert len(released) == 2  # a spawned worker's interpreter would collect it
+        compare._one_task_worker(forked=True)
+        run_scenario(scenario, keep_events=False)
+        assert len(released) == 2  # left to os._exit
+    finally:
+        if collecting:
+            gc.enable()
