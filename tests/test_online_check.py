@@ -141,3 +141,40 @@ def test_a_forked_one_task_worker_leaves_the_run_to_its_exit(monkeypatch):
     finally:
         if collecting:
             gc.enable()
+
+
+def test_a_sweep_run_whose_check_fails_midway_keeps_its_metrics(tmp_path, monkeypatch):
+    # A sweep checks each run while it is recorded; a checker that raises part-way must
+    # not lose the run: its metrics are stored with the error, and the sweep goes on.
+    import yaml
+    from conftest import SEED_SCENARIO
+
+    from sim.checker.ledger import Ledger
+    from sim.cli.main import main
+    from sim.study.store import ResultStore
+
+    real_feed = Ledger.feed
+    calls = []
+
+    def feed_then_fail(self, events):
+        calls.append(len(events))
+        if len(calls) == 3:
+            raise KeyError("planted")
+        return real_feed(self, events)
+
+    monkeypatch.setattr(Ledger, "feed", feed_then_fail)
+    sweep = tmp_path / "sweep.yaml"
+    overrides = {"roles.sales_rep.headcount": 2, "duration_days": 0.5}
+    sweep.write_text(
+        yaml.safe_dump({"name": "s", "scenario": str(SEED_SCENARIO), "overrides": overrides}),
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    assert main(["sweep", str(sweep), "--workers", "0", "--out", str(out), "--no-progress"]) == 0
+    with ResultStore(out / "results.sqlite") as store:
+        rows = store.rows()
+    crashed = [row for row in rows if row.check_error]
+    assert len(rows) == 3 and len(crashed) == 1  # one run's check failed
+    assert crashed[0].check_error == "KeyError: 'planted'"
+    assert crashed[0].metrics["writes"] > 0 and crashed[0].verdicts == {}
+    assert all(row.verdicts for row in rows if row is not crashed[0])

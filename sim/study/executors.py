@@ -47,8 +47,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sim.checker import check_history
-from sim.checker.check import loss_metrics
+from sim.checker import CheckReport
+from sim.checker.check import RunCheck, loss_metrics
 from sim.engine.metrics import MetricsCollector
 from sim.engine.runner import cycle_collector_paused, run_scenario
 from sim.scenario.yamlio import InputError
@@ -138,13 +138,21 @@ def execute(task: RunTask) -> RunOutcome:
         )
     # The cyclic collector paused for the check too: it walks a run's worth of objects.
     with cycle_collector_paused():
-        result = run_scenario(configured.scenario, task.seed, keep_events=True)
+        # The check reads the run while it is recorded (RunCheck, as p2c compare does):
+        # events are kept only for the delays, when asked for.
+        check = RunCheck() if task.check else None
+        result = run_scenario(
+            configured.scenario,
+            task.seed,
+            keep_events=task.keep_delays,
+            watch=None if check is None else check.feed,
+        )
         verdicts: dict[str, dict[str, Any]] = {}
         failed = False
         check_error = None
-        if task.check:
+        if check is not None:
             try:
-                verdicts, failed, losses = verdict_summary(result.events or [])
+                verdicts, failed, losses = verdict_summary(check.report())
                 result.metrics.update(losses)
             except Exception as exc:  # a checker bug must not lose the run's metrics
                 check_error = f"{type(exc).__name__}: {exc}"
@@ -168,11 +176,10 @@ def execute(task: RunTask) -> RunOutcome:
 
 
 def verdict_summary(
-    events: list[dict[str, Any]],
+    report: CheckReport,
 ) -> tuple[dict[str, dict[str, Any]], bool, dict[str, float]]:
     """The checker's verdicts reduced to status and counts (explanations stay behind),
     whether a promise failed, and the run's loss metrics (``lost_writes``, ...)."""
-    report = check_history(events)
     summary = {
         name: {
             "status": verdict.status,
