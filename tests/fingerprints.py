@@ -47,21 +47,40 @@ def _digest(data: Any) -> str:
     return hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
 
 
-def fingerprint(scenario: Any, design: str | None, seed: int | None) -> dict[str, Any]:
-    """One run of ``scenario`` under ``design`` (None: its own): its trace hash, event
-    count, a hash of its metrics and a hash of the verdicts ``p2c verify`` would write
-    for its file."""
+def reference_runs() -> list[str]:
+    """The key of every reference run: ``case/design`` for each case under each catalogue
+    design, then each own-design scenario's file stem (the keys of the pinned file)."""
+    from sim.scenario.variants import catalogue_names
+
+    keys = [f"{label}/{design}" for label, *_ in CASES for design in catalogue_names()]
+    return keys + [Path(file).stem for file in OWN_DESIGN]
+
+
+def reference_run(key: str) -> tuple[Any, int | None]:
+    """The scenario (under its design) and the seed of the reference run ``key``."""
+    from sim.bench.bench import scaled_scenario
+    from sim.scenario.spec import load_scenario
+    from sim.study.compare import design_variant
+
+    for file in OWN_DESIGN:
+        if Path(file).stem == key:
+            return load_scenario(ROOT / file), None
+    label, design = key.split("/")
+    _, file, users, days, seed = next(case for case in CASES if case[0] == label)
+    scenario = load_scenario(ROOT / file) if file else scaled_scenario(users, days)
+    return scenario.with_design(design_variant(scenario, design).design), seed
+
+
+def fingerprint(scenario: Any, seed: int | None) -> dict[str, Any]:
+    """One run of ``scenario`` (under its design): its trace hash, event count, a hash of
+    its metrics and a hash of the verdicts ``p2c verify`` would write for its file."""
     from sim.checker.check import check_history
     from sim.engine.runner import run_scenario
     from sim.history import read_history
-    from sim.study.compare import design_variant
 
-    configured = scenario
-    if design is not None:
-        configured = scenario.with_design(design_variant(scenario, design).design)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "history.jsonl.gz"
-        result = run_scenario(configured, seed, keep_events=False, history_path=path)
+        result = run_scenario(scenario, seed, keep_events=False, history_path=path)
         report = check_history(read_history(path))
     metrics = {k: round(v, 9) if isinstance(v, float) else v for k, v in result.metrics.items()}
     return {
@@ -74,19 +93,8 @@ def fingerprint(scenario: Any, design: str | None, seed: int | None) -> dict[str
 
 
 def fingerprints() -> dict[str, dict[str, Any]]:
-    """Every case under every catalogue design, keyed ``case/design``."""
-    from sim.bench.bench import scaled_scenario
-    from sim.scenario.spec import load_scenario
-    from sim.scenario.variants import catalogue_names
-
-    out: dict[str, dict[str, Any]] = {}
-    for label, file, users, days, seed in CASES:
-        scenario = load_scenario(ROOT / file) if file else scaled_scenario(users, days)
-        for design in catalogue_names():
-            out[f"{label}/{design}"] = fingerprint(scenario, design, seed)
-    for file in OWN_DESIGN:
-        out[Path(file).stem] = fingerprint(load_scenario(ROOT / file), None, None)
-    return out
+    """Every reference run's fingerprint, keyed as :func:`reference_runs` names them."""
+    return {key: fingerprint(*reference_run(key)) for key in reference_runs()}
 
 
 def differences(now: dict[str, Any], pinned: dict[str, Any]) -> list[str]:

@@ -15,16 +15,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fingerprints import CASES, OWN_DESIGN, ROOT
+from fingerprints import CASES, ROOT, reference_run, reference_runs
 
 import sim.history
-from sim.bench.bench import scaled_scenario
 from sim.bench.synthetic import synthetic_history
 from sim.checker.check import RunCheck, check_history
 from sim.engine.runner import run_scenario
 from sim.history import HistoryRecorder, read_history
 from sim.scenario.spec import load_scenario
-from sim.scenario.variants import catalogue_names, design_variant
 
 
 def _watched(keep: bool, n_events: int, tmp_path: Path) -> tuple[list, list[list], HistoryRecorder]:
@@ -93,21 +91,9 @@ def test_a_check_reports_once_and_reads_no_more_afterwards():
     assert report.to_json() == check_history(synthetic_history(200, 0)).to_json()
 
 
-def _reference_runs() -> list[tuple[str, str | None, int, float, int | None, str | None]]:
-    runs = [
-        (label, file, users, days, seed, design)
-        for label, file, users, days, seed in CASES
-        for design in catalogue_names()
-    ]
-    return runs + [(Path(file).stem, file, 0, 0.0, None, None) for file in OWN_DESIGN]
-
-
-@pytest.mark.parametrize("run", _reference_runs(), ids=lambda run: f"{run[0]}/{run[5] or 'own'}")
-def test_judged_while_recorded_equals_judged_from_the_file(tmp_path, run):
-    label, file, users, days, seed, design = run
-    scenario = load_scenario(ROOT / file) if file else scaled_scenario(users, days)
-    if design is not None:
-        scenario = scenario.with_design(design_variant(scenario, design).design)
+@pytest.mark.parametrize("key", reference_runs())
+def test_judged_while_recorded_equals_judged_from_the_file(tmp_path, key):
+    scenario, seed = reference_run(key)
     path = tmp_path / "history.jsonl.gz"
     check = RunCheck()
     result = run_scenario(scenario, seed, keep_events=False, history_path=path, watch=check.feed)

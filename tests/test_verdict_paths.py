@@ -19,14 +19,12 @@ import json
 
 import pytest
 from conftest import ROOT
-from fingerprints import CASES, OWN_DESIGN
+from fingerprints import reference_run, reference_runs
 
-from sim.bench.bench import scaled_scenario
 from sim.checker.check import check_history
 from sim.engine.runner import run_scenario
 from sim.history import read_history
 from sim.scenario.spec import load_scenario
-from sim.scenario.variants import catalogue_names
 from sim.study.compare import design_variant
 
 SIGNATURE = ROOT / "scenarios" / "signatures" / "concurrent_account_edit.yaml"
@@ -59,21 +57,9 @@ def test_the_signature_has_a_multi_field_write_quoted_in_an_explanation(tmp_path
     assert multi, "no multi-field write is quoted by any verdict"
 
 
-def _reference_runs() -> list[tuple[str, str | None, int, float, int | None, str | None]]:
-    runs = [
-        (label, file, users, days, seed, design)
-        for label, file, users, days, seed in CASES
-        for design in catalogue_names()
-    ]
-    return runs + [(file, file, 0, 0.0, None, None) for file in OWN_DESIGN]
-
-
-@pytest.mark.parametrize("run", _reference_runs(), ids=lambda run: f"{run[0]}/{run[5] or 'own'}")
-def test_every_reference_run_gets_the_same_verdicts_in_memory_and_from_its_file(tmp_path, run):
-    label, file, users, days, seed, design = run
-    scenario = load_scenario(ROOT / file) if file else scaled_scenario(users, days)
-    if design is not None:
-        scenario = scenario.with_design(design_variant(scenario, design).design)
+@pytest.mark.parametrize("key", reference_runs())
+def test_every_reference_run_gets_the_same_verdicts_in_memory_and_from_its_file(tmp_path, key):
+    scenario, seed = reference_run(key)
     path = tmp_path / "history.jsonl.gz"
     result = run_scenario(scenario, seed, keep_events=True, history_path=path)
     in_memory = check_history(result.events).to_json()
