@@ -73,24 +73,27 @@ def check_history(
 
     The cyclic garbage collector is paused during the pass: the checker creates
     millions of small long-lived containers and no cycles, and generational collections
-    over them would make the pass slower than linear. It is restored afterwards (see
-    :meth:`RunCheck.report` for how the new objects are handed over without a long
-    pause). The ledger is released once the verdicts are built (:meth:`Ledger.release`),
-    so the checker's state is freed by reference counting, not left as cycles for the
-    collector.
+    over them would make the pass slower than linear. It is restored afterwards, the new
+    objects handed over without a long pause (as :meth:`RunCheck.report` does). The
+    ledger is released once the verdicts are built (:meth:`Ledger.release`), so the
+    checker's state is freed by reference counting, not left as cycles for the collector.
     """
     check = RunCheck(only, ledger=ledger)
     collecting = gc.isenabled()
     gc.disable()
     try:
         check.ledger.feed(events)
+        return check.report()
     except BaseException:
-        check.ledger.release()
+        check.ledger.release()  # idempotent: report() may have released it already
         raise
     finally:
         if collecting:
+            # Hand the objects made meanwhile to the oldest generation in one step (see
+            # RunCheck.report), with the collector still off until then.
+            gc.freeze()
+            gc.unfreeze()
             gc.enable()
-    return check.report()
 
 
 class RunCheck:
@@ -192,10 +195,8 @@ class RunCheck:
         report from :meth:`report`, not from the run's events or its file; the check's
         CPU seconds are left on ``result.check_cpu_s``."""
         report = self.report()
-        result.check = report
         result.check_cpu_s = self.cpu_s
-        result.metrics.update(loss_metrics(report))
-        return {"verdict.json": report.to_json()}
+        return _files_of(result, report)
 
 
 def verdict_files(result: Any) -> dict[str, Any]:
@@ -209,7 +210,12 @@ def verdict_files(result: Any) -> dict[str, Any]:
         if path is None or not Path(path).exists():
             return {}
         events = read_history(path)
-    report = check_history(events)
+    return _files_of(result, check_history(events))
+
+
+def _files_of(result: Any, report: CheckReport) -> dict[str, Any]:
+    """``{"verdict.json": ...}`` for ``report``, which is left on ``result.check``, its
+    loss counts added to the run's metrics."""
     result.check = report
     result.metrics.update(loss_metrics(report))
     return {"verdict.json": report.to_json()}
