@@ -196,11 +196,6 @@ def installed_checker() -> Any:
     return checker if hasattr(checker, "check_history") else None
 
 
-def verdict_hook(checker: Any) -> Any:
-    """The run folder's verdict.json, computed from the run's events by the checker."""
-    return None if checker is None else checker.verdict_files
-
-
 def add_compare_parser(sub: Any) -> None:
     """Add ``p2c compare`` to p2c's subcommands."""
     compare = sub.add_parser(

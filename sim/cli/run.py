@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sim.cli.compare import cmd_compare, installed_checker, verdict_hook
+from sim.cli.compare import cmd_compare, installed_checker
 from sim.cli.errors import EXIT_FAILED, EXIT_OK, count_arg, seed_arg
 from sim.glossary import LOSS_GLOSSARY
 from sim.scenario.yamlio import InputError
@@ -16,8 +16,15 @@ from sim.scenario.yamlio import InputError
 
 def cmd_run(args: argparse.Namespace) -> int:
     # Imported when the command runs, not when p2c builds its parser: p2c --help stays fast.
+    from sim.checker.check import RunCheck
     from sim.engine.runner import check_run_size, run_to_folder
-    from sim.reporting.summary import overwrite_lines, scripted_lines, summary_lines
+    from sim.history import read_history
+    from sim.reporting.summary import (
+        ScriptedWrites,
+        overwrite_lines,
+        scripted_lines,
+        summary_lines,
+    )
     from sim.scenario.spec import load_scenario
     from sim.scenario.variants import catalogue_names, design_variant
 
@@ -35,8 +42,25 @@ def cmd_run(args: argparse.Namespace) -> int:
     seed = scenario.spec.seed if args.seed is None else args.seed
     out = Path(args.out) if args.out else default_out(scenario.name, seed)
     progress = not args.json and sys.stderr.isatty()
+    # No event is kept: the checker judges the run while it is recorded, the summary
+    # keeps the few writes its scripted saves could be, and the rest of the summary
+    # (timelines, overwrites without a checker) reads the run folder's history back.
+    scripted = ScriptedWrites(scenario)
+    check = RunCheck() if installed_checker() is not None else None
+
+    def watch(events: list[dict[str, Any]]) -> None:
+        if check is not None:
+            check.feed(events)
+        scripted.watch(events)
+
     result = run_to_folder(
-        scenario, out, seed, progress=progress, finish=verdict_hook(installed_checker())
+        scenario,
+        out,
+        seed,
+        progress=progress,
+        finish=None if check is None else check.verdict_files,
+        keep_events=False,
+        watch=watch,
     )
     report = getattr(result, "check", None)
     failed = bool(report is not None and report.failed)
@@ -67,13 +91,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
     else:
         lines = summary_lines(result, scenario)
-        incidents = scripted_lines(scenario, result.events, report)
+        incidents = scripted_lines(scenario, scripted.writes, report)
         if incidents:
             lines += ["", *incidents]
         if report is not None:
             lines += ["", *report.summary_lines(max_explanations=args.explain)]
         else:
-            explained = overwrite_lines(result.events or [], limit=args.explain)
+            explained = overwrite_lines(read_history(out / "history.jsonl.gz"), limit=args.explain)
             if explained:
                 lines += ["", "First overwritten writes:", *("  " + x for x in explained)]
         lines += [f"Timeline: {p}" for p in pictures]
@@ -89,12 +113,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _timelines(report, result, out: Path, count: int) -> list[Path]:
     """PNG timelines of the first ``count`` anomalies (violations first, then sanctioned)."""
-    if report is None or result.events is None:
+    if report is None:
         return []
     # Imported when the command runs, not when p2c builds its parser: p2c --help stays fast.
+    from sim.history import read_history
     from sim.reporting.timeline import plot_first_anomalies
 
-    return plot_first_anomalies(report, lambda: result.events, out / "timelines", count)
+    # Each picture streams the run folder's history afresh, keeping one record's events.
+    history = out / "history.jsonl.gz"
+    return plot_first_anomalies(report, lambda: read_history(history), out / "timelines", count)
 
 
 def default_out(scenario_name: str, seed: int) -> Path:

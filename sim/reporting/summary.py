@@ -186,6 +186,38 @@ def _minutes(seconds: float) -> str:
     return f"{seconds / 60.0:,.1f}"
 
 
+class ScriptedWrites:
+    """The writes :func:`scripted_lines` could match, kept while a run is recorded.
+
+    ``p2c run`` keeps no event of its run: it hands each block of events to
+    :meth:`watch` (as the recorder hands them to the checker) and keeps only the writes
+    that have a scripted save's role, system, entity and record, at or after its time,
+    in history order. :func:`scripted_lines` on :attr:`writes` then says what it says on
+    the whole history, with memory for a handful of writes instead of every event.
+    """
+
+    def __init__(self, scenario: Any) -> None:
+        scripted = list(getattr(scenario.spec, "scripted", None) or ())
+        # (role, system, entity, key) -> the earliest time a scripted save of it is due.
+        self._due: dict[tuple[Any, Any, Any, Any], float] = {}
+        for action in scripted:
+            where = (action.role, action.system, action.entity, action.key)
+            self._due[where] = min(self._due.get(where, action.at_s), action.at_s)
+        self.writes: list[dict[str, Any]] = []
+
+    def watch(self, events: Iterable[dict[str, Any]]) -> None:
+        """Keep the next block's writes that a scripted save could be."""
+        due = self._due
+        if not due:
+            return
+        for event in events:
+            if event["kind"] != "write":
+                continue
+            at_s = due.get((event.get("role"), event["system"], event["entity"], event["key"]))
+            if at_s is not None and event["t"] >= at_s:
+                self.writes.append(event)
+
+
 def scripted_lines(
     scenario: Any, events: Iterable[dict[str, Any]] | None, report: Any, limit: int = 3
 ) -> list[str]:
