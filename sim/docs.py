@@ -306,10 +306,12 @@ def _performance_table(text: str) -> str:
         for value in (meta["load_average_start"], meta["load_average_end"])
     ]
     command = meta["command"]
+    # Files from before the processor was recorded say only how many cores.
+    processor = f", processor {meta['cpu']}" if meta.get("cpu") else ""
     lines = [
         f"Measured {meta['date_utc']} with `{command}`: {bench['users']:,} users x "
         f"{bench['days']:g} simulated day(s) ({scale}), on {meta['cpu_count']} cores "
-        f"({meta['available_cores']} available), Python {meta['python']}, p2c "
+        f"({meta['available_cores']} available){processor}, Python {meta['python']}, p2c "
         f"{meta['p2c_version']} at commit {commit}; load average (1 min) {load[0]} at the "
         f"start and {load[1]} at the end. CPU figures and the ratios built from them do not "
         "count other processes; wall times do.",

@@ -28,6 +28,7 @@ from sim.bench.bench import (
     scaled_scenario,
 )
 from sim.bench.memory import peak_mb, reset_peak, resident_mb
+from sim.bench.record import cpu_model
 from sim.bench.synthetic import bench_checker, bench_verify, synthetic_history
 from sim.cli.main import main
 from sim.engine.runner import run_scenario
@@ -275,6 +276,9 @@ def test_bench_out_writes_the_json_figures_with_when_and_how_they_were_measured(
     for key in ("load_average_start", "load_average_end"):
         assert len(meta[key]) == 3 and all(value >= 0 for value in meta[key])
     assert meta["cpu_count"] >= 1 and meta["python"].count(".") == 2
+    # The processor the figures were measured on (they differ by machine more than by
+    # any change): /proc/cpuinfo's name on Linux, never an empty string.
+    assert meta["cpu"] == cpu_model() and meta["cpu"].strip()
     assert [p.name for p in out.parent.iterdir()] == ["latest.json"]  # no temporary left
     # Run again (the figures stubbed: the bench itself ran above): the file is replaced,
     # said on standard error, never appended to.
@@ -454,3 +458,19 @@ def _fake_checker(sizes):
              f"us_per_event_{n}": 1.0, f"events_{n}": n, f"passes_{n}": 1}
         )  # fmt: skip
     return figures
+
+
+def test_the_processor_is_read_from_cpuinfo_else_from_the_platform(tmp_path, monkeypatch):
+    info = tmp_path / "cpuinfo"
+    info.write_text(
+        "processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD  EPYC 7B13\n\n"
+        "processor\t: 1\nmodel name\t: AMD  EPYC 7B13\n",
+        encoding="utf-8",
+    )
+    assert cpu_model(info) == "AMD EPYC 7B13"
+    # No model name (some ARM kernels), or no /proc at all: what the platform says.
+    info.write_text("processor\t: 0\nBogoMIPS\t: 50.00\n", encoding="utf-8")
+    monkeypatch.setattr("platform.processor", lambda: "")
+    monkeypatch.setattr("platform.machine", lambda: "aarch64")
+    assert cpu_model(info) == "aarch64"
+    assert cpu_model(tmp_path / "absent") == "aarch64"

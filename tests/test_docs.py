@@ -275,6 +275,16 @@ def test_the_performance_table_is_the_committed_bench_file():
     assert meta["command"].startswith("p2c bench ") and "--out" in meta["command"]
 
 
+def test_the_performance_table_names_the_processor_when_the_file_does():
+    bench = json.loads((ROOT / docs.BENCH_FILE).read_text(encoding="utf-8"))
+    bench["meta"]["cpu"] = "Example CPU 9000 @ 3.0GHz"
+    assert "available), processor Example CPU 9000 @ 3.0GHz, Python " in (
+        docs._performance_table(json.dumps(bench))
+    )
+    del bench["meta"]["cpu"]  # a file from before the processor was recorded
+    assert "processor" not in docs._performance_table(json.dumps(bench))
+
+
 def test_a_file_section_is_read_never_run():
     bench = (ROOT / docs.BENCH_FILE).read_text(encoding="utf-8")
     sections = {"performance-table": SECTIONS["performance-table"]}
