@@ -204,16 +204,28 @@ def cost_roles(
             (),
         )
     }
+    caps = tuple(minimum[sku_id] for sku_id in capped_ids)
     for name, need in needs.items():
+        # What a candidate adds (its cost, its seats of each minimum-seat SKU) does not
+        # depend on the state it is added to: worked out once per role, not per state.
+        options = [
+            (
+                assignment,
+                role_cost(assignment, need),
+                tuple(seats_of(assignment, need, sku_id) for sku_id in capped_ids),
+            )
+            for assignment in candidates[name]
+        ]
         following: dict[tuple[int, ...], tuple[float, tuple[Assignment, ...]]] = {}
         for seats, (cost, picks) in states.items():
-            for assignment in candidates[name]:
+            for assignment, added_cost, added_seats in options:
                 grown = tuple(
-                    min(minimum[sku_id], count + seats_of(assignment, need, sku_id))
-                    for sku_id, count in zip(capped_ids, seats, strict=True)
+                    min(cap, count + added)
+                    for cap, count, added in zip(caps, seats, added_seats, strict=True)
                 )
-                total = cost + role_cost(assignment, need)
-                if grown not in following or total < following[grown][0] - COST_EPS_USD:
+                total = cost + added_cost
+                held = following.get(grown)
+                if held is None or total < held[0] - COST_EPS_USD:
                     following[grown] = (total, (*picks, assignment))
         states = following
 
