@@ -6,6 +6,7 @@ import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from operator import add
 from typing import Literal, cast
 
 from models.licensing.assignment import Assignment, HeldAs, money
@@ -219,16 +220,15 @@ def cost_roles(
         following: dict[tuple[int, ...], tuple[float, tuple[Assignment, ...]]] = {}
         for seats, (cost, picks) in states.items():
             for assignment, added_cost, added_seats in options:
-                grown = tuple(
-                    min(cap, count + added)
-                    for cap, count, added in zip(caps, seats, added_seats, strict=True)
-                )
+                # min(cap, count + added) per SKU (map over builtins: no generator frame)
+                grown = tuple(map(min, caps, map(add, seats, added_seats)))
                 total = cost + added_cost
                 held = following.get(grown)
                 if held is None or total < held[0] - COST_EPS_USD:
                     following[grown] = (total, (*picks, assignment))
         states = following
 
+    prices = {sku_id: book.price_usd_month(sku_id) for sku_id in capped_ids}
     best: tuple[float, float, tuple[Assignment, ...]] | None = None
     for seats, (cost, picks) in states.items():
         short = {
@@ -238,7 +238,7 @@ def cost_roles(
         }
         if short and min_seats_policy == "infeasible":
             continue
-        padding = sum(count * book.price_usd_month(sku_id) for sku_id, count in short.items())
+        padding = sum(count * prices[sku_id] for sku_id, count in short.items())
         if best is None or cost + padding < best[0] + best[1] - COST_EPS_USD:
             best = (cost, padding, picks)
     if best is None:
