@@ -13,6 +13,7 @@ import gc
 import gzip
 import hashlib
 import json
+import os
 import re
 
 import orjson
@@ -137,6 +138,42 @@ def test_design_workers_run_without_the_cyclic_collector_and_the_caller_keeps_it
     # One after another, here: the caller's collector is left as it was.
     done = map_designs(_collector_on, ["a"], workers=2)
     assert done["a"][0] == ("a", True) and gc.isenabled()
+
+
+def _pid_of(name):
+    return name, os.getpid()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_each_finished_design_is_told_in_this_process_once(workers):
+    # A full-scale week runs for minutes: p2c compare and p2c bench print a line as each
+    # design finishes (map_designs' on_done), in the caller's process, not the worker's.
+    told = []
+    names = ["a", "b", "c"]
+
+    def on_done(name, timing, finished, total):
+        told.append((name, finished, total, os.getpid()))
+        assert timing.wall_s >= 0 and timing.cpu_s >= 0 and timing.peak_rss_mb > 0
+
+    done = map_designs(_pid_of, names, workers=workers, on_done=on_done)
+    assert sorted(name for name, *_ in told) == names
+    assert [(finished, total) for _, finished, total, _ in told] == [(1, 3), (2, 3), (3, 3)]
+    assert {pid for *_, pid in told} == {os.getpid()}
+    # The results are keyed by name in the order asked, whatever order they finished in.
+    assert list(done) == names
+    workers_pids = {pid for (_name, pid), _timing in done.values()}
+    assert (workers_pids == {os.getpid()}) == (workers == 1)
+
+
+def test_compare_prints_each_finished_design_on_a_terminal(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("sys.stderr.isatty", lambda: True)
+    argv = ["compare", str(SIGNATURE), "--design", "p2c-2017", "--design", "field-merge"]
+    assert main([*argv, "--out", str(tmp_path)]) in (0, 1)
+    err = capsys.readouterr().err
+    lines = [line.strip() for line in err.splitlines() if " done in " in line]
+    assert len(lines) == 2, err
+    assert {line.split()[0] for line in lines} == {"p2c-2017", "field-merge"}
+    assert lines[-1].endswith(", 2 of 2") and "s CPU" in lines[0]
 
 
 def test_compare_json_reports_wall_time_and_each_design(tmp_path, capsys):
@@ -383,7 +420,7 @@ def test_the_designs_are_forked_before_the_model_runs_in_the_bench(monkeypatch):
 
     order = []
 
-    def designs(scenario, workers=None):
+    def designs(scenario, workers=None, progress=None):
         order.append("designs")
         return {
             "wall_s": 1.0,

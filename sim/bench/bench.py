@@ -49,7 +49,7 @@ from sim.history import BLOCK_EVENTS, HistoryRecorder, read_history
 from sim.scenario.spec import Scenario, scenario_from_data
 from sim.scenario.variants import catalogue_names
 from sim.scenario.yamlio import load_yaml
-from sim.study.compare import map_designs, run_design
+from sim.study.compare import DesignTiming, design_done_words, map_designs, run_design
 from sim.study.executors import available_cores
 
 SEED_SCENARIO = catalogue.seed_scenario_file()
@@ -194,14 +194,26 @@ def _bench_design(scenario: Scenario, seed: int, name: str) -> dict[str, Any]:
     }
 
 
-def measure_designs(scenario: Scenario, workers: int | None = None) -> dict[str, Any]:
-    """Every catalogue design on ``scenario``, in parallel: wall time, each design's."""
+def measure_designs(
+    scenario: Scenario,
+    workers: int | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Every catalogue design on ``scenario``, in parallel: wall time, each design's
+    (``progress`` is told as each design finishes)."""
     names = catalogue_names()
     workers = workers or available_cores()
     seed = scenario.spec.seed
     parent_mb = resident_mb()
     started = time.perf_counter()
-    done = map_designs(functools.partial(_bench_design, scenario, seed), names, workers)
+    on_done = None
+    if progress is not None:
+        say = progress
+
+        def on_done(name: str, timing: DesignTiming, finished: int, total: int) -> None:
+            say(design_done_words(name, timing, finished, total))
+
+    done = map_designs(functools.partial(_bench_design, scenario, seed), names, workers, on_done)
     wall_s = time.perf_counter() - started
     return {
         "wall_s": round(wall_s, 3),
@@ -264,7 +276,7 @@ def run_bench(
             f"every design at {scale['users']:,} users x {scale['days']:g} day(s), "
             f"{min(workers or available_cores(), len(catalogue_names()))} at a time"
         )
-        measured = measure_designs(scenario, workers)
+        measured = measure_designs(scenario, workers, progress)
         figures["all_designs"] = measured
         figures["all_designs_s"] = measured["wall_s"]
         figures["week_1000_all_designs_s"] = measured["wall_s"] if full else None

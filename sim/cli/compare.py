@@ -21,7 +21,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from sim.scenario.spec import load_scenario
     from sim.scenario.variants import catalogue_names
     from sim.study.compare import (
+        DesignTiming,
         default_out,
+        design_done_words,
         headline,
         invariant_matrix,
         map_designs,
@@ -41,15 +43,23 @@ def cmd_compare(args: argparse.Namespace) -> int:
     for name in names:  # every run folder checked before the first run starts
         check_run_folder(default_out(root, scenario, name, seed))
     checker = installed_checker()
+    on_done = None
     if not args.json and sys.stderr.isatty():
         print(
             f"running {scenario.name} under {len(names)} design(s), "
             f"{min(workers, len(names))} at a time ...",
             file=sys.stderr,
         )
+
+        def on_done(name: str, timing: DesignTiming, finished: int, total: int) -> None:
+            print("  " + design_done_words(name, timing, finished, total), file=sys.stderr)
+
     started = time.perf_counter()
     done = map_designs(
-        functools.partial(run_design, scenario, seed, root, checker is not None), names, workers
+        functools.partial(run_design, scenario, seed, root, checker is not None),
+        names,
+        workers,
+        on_done,
     )
     wall_s = time.perf_counter() - started
     columns = []

@@ -110,6 +110,14 @@ class DesignTiming:
     peak_rss_mb: float
 
 
+def design_done_words(name: str, timing: DesignTiming, finished: int, total: int) -> str:
+    """The progress line of one finished design (``map_designs``' ``on_done``)."""
+    return (
+        f"{name} done in {timing.wall_s:,.1f} s ({timing.cpu_s:,.1f} s CPU, "
+        f"{timing.peak_rss_mb:,.0f} MB peak), {finished} of {total}"
+    )
+
+
 def _peak_rss_mb() -> float:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     # Linux reports kilobytes, macOS bytes.
@@ -147,7 +155,10 @@ def _one_task_worker(forked: bool = False) -> None:
 
 
 def map_designs(
-    function: Callable[[str], Any], names: list[str], workers: int | None = None
+    function: Callable[[str], Any],
+    names: list[str],
+    workers: int | None = None,
+    on_done: Callable[[str, DesignTiming, int, int], None] | None = None,
 ) -> dict[str, tuple[Any, DesignTiming]]:
     """``function(name)`` for every design name, ``workers`` at a time, in worker processes.
 
@@ -162,11 +173,26 @@ def map_designs(
     and seed, so the results do not depend on the order they finish in; they come back
     keyed by name, in ``names`` order. ``workers`` defaults to the available cores;
     ``workers <= 1`` (or one design) runs them here, one after another.
+
+    ``on_done(name, timing, finished, total)`` is called in this process as each design
+    finishes, in the order they finish (a progress line: a full-scale week runs for
+    minutes); it sees the timing only, never the result.
     """
     workers = available_cores() if workers is None else workers
     jobs = [(function, name) for name in names]
+    finished = 0
+
+    def done_one(outcome: tuple[str, Any, DesignTiming]) -> None:
+        nonlocal finished
+        finished += 1
+        if on_done is not None:
+            on_done(outcome[0], outcome[2], finished, len(jobs))
+
     if workers <= 1 or len(names) <= 1:
-        done = [_timed_call(job) for job in jobs]
+        done = []
+        for job in jobs:
+            done.append(_timed_call(job))
+            done_one(done[-1])
     else:
         method = start_method()
         context = multiprocessing.get_context(method)
@@ -182,7 +208,11 @@ def map_designs(
             initargs=(method == "fork",),
             maxtasksperchild=1,
         ) as pool:
-            done = pool.map(_timed_call, jobs, chunksize=1)
+            # One task each, queued in order (as map with chunksize=1 queues them); the
+            # callback runs in the pool's result thread as each finishes. The results are
+            # taken in order: a failed design raises here, as map raised.
+            pending = [pool.apply_async(_timed_call, (job,), callback=done_one) for job in jobs]
+            done = [outcome.get() for outcome in pending]
             pool.close()
             pool.join()
     by_name = {name: (result, timing) for name, result, timing in done}
