@@ -228,6 +228,19 @@ def cost_roles(
                     following[grown] = (total, (*picks, assignment))
         states = following
 
+    picks = _least_padded(states, book, minimum, capped_ids, min_seats_policy)
+    return _report(book, needs, picks, min_seats_policy, integration_requests_per_day)
+
+
+def _least_padded(
+    states: Mapping[tuple[int, ...], tuple[float, tuple[Assignment, ...]]],
+    book: PriceBook,
+    minimum: Mapping[str, int],
+    capped_ids: Sequence[str],
+    min_seats_policy: MinSeatsPolicy,
+) -> tuple[Assignment, ...]:
+    """The picks of the state whose cost plus padding (the unused seats its minimum-seat
+    SKUs leave to pay for) is least, the first such within ``COST_EPS_USD``."""
     prices = {sku_id: book.price_usd_month(sku_id) for sku_id in capped_ids}
     best: tuple[float, float, tuple[Assignment, ...]] | None = None
     for seats, (cost, picks) in states.items():
@@ -246,8 +259,7 @@ def cost_roles(
             "every licence set leaves a minimum-seat SKU below its minimum "
             "(min_seats_policy='infeasible')"
         )
-    _, padding, picks = best
-    return _report(book, needs, picks, min_seats_policy, integration_requests_per_day)
+    return best[2]
 
 
 def _candidates(
