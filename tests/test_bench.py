@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import re
+import threading
 
 import orjson
 import pytest
@@ -163,6 +164,30 @@ def test_each_finished_design_is_told_in_this_process_once(workers):
     assert list(done) == names
     workers_pids = {pid for (_name, pid), _timing in done.values()}
     assert (workers_pids == {os.getpid()}) == (workers == 1)
+
+
+def test_a_progress_callback_that_raises_is_raised_here_not_lost_in_the_pool():
+    # The pool runs callbacks in its result thread: an exception left there would end
+    # the thread, and map_designs would wait for the other results forever.
+    def on_done(name, timing, finished, total):
+        raise BrokenPipeError("stderr closed")
+
+    for workers in (1, 2):
+        raised: list[BaseException] = []
+
+        def call(workers=workers, raised=raised):
+            try:
+                map_designs(_pid_of, ["a", "b", "c"], workers=workers, on_done=on_done)
+            except BaseException as error:
+                raised.append(error)
+
+        # In a thread with a deadline, so that the failure this guards against (waiting
+        # forever) fails the test instead of hanging the suite.
+        thread = threading.Thread(target=call, daemon=True)
+        thread.start()
+        thread.join(timeout=60)
+        assert not thread.is_alive(), f"map_designs(workers={workers}) is still waiting"
+        assert len(raised) == 1 and isinstance(raised[0], BrokenPipeError), raised
 
 
 def test_compare_prints_each_finished_design_on_a_terminal(tmp_path, capsys, monkeypatch):

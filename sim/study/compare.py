@@ -181,18 +181,27 @@ def map_designs(
     workers = available_cores() if workers is None else workers
     jobs = [(function, name) for name in names]
     finished = 0
+    # What on_done raised in the pool's result thread, raised again here: an exception
+    # left in that thread would end it, and the results it had not handed on would be
+    # waited for forever.
+    failed: list[BaseException] = []
 
     def done_one(outcome: tuple[str, Any, DesignTiming]) -> None:
         nonlocal finished
         finished += 1
-        if on_done is not None:
-            on_done(outcome[0], outcome[2], finished, len(jobs))
+        if on_done is not None and not failed:
+            try:
+                on_done(outcome[0], outcome[2], finished, len(jobs))
+            except BaseException as exc:  # noqa: BLE001 - raised again in the caller
+                failed.append(exc)
 
     if workers <= 1 or len(names) <= 1:
         done = []
         for job in jobs:
-            done.append(_timed_call(job))
-            done_one(done[-1])
+            name, result, timing = _timed_call(job)
+            done.append((name, result, timing))
+            if on_done is not None:
+                on_done(name, timing, len(done), len(jobs))
     else:
         method = start_method()
         context = multiprocessing.get_context(method)
@@ -215,6 +224,8 @@ def map_designs(
             done = [outcome.get() for outcome in pending]
             pool.close()
             pool.join()
+    if failed:
+        raise failed[0]
     by_name = {name: (result, timing) for name, result, timing in done}
     return {name: by_name[name] for name in names}
 
